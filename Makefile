@@ -1,0 +1,29 @@
+# The two quick-start commands: `make demo` and `make test`. Both set up .venv on first use.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# the CPU build of torch that lies on this disk; must come before anything that depends on torch
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[local,hf,test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/clusterank demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) bench/search.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

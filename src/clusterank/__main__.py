@@ -1,0 +1,7 @@
+"""`python -m clusterank` runs the CLI."""
+
+import sys
+
+from clusterank.cli import main
+
+sys.exit(main())

@@ -1,0 +1,192 @@
+"""The `clusterank` command line: thin commands over the public Python API.
+
+Every bad input ends as one `error: ...` line on stderr and exit status 2; Ctrl-C keeps what was
+embedded so far (the next run resumes).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from clusterank.errors import ClusterankError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Find candidate profiles for a job description; measure which embedding model to use.")
+cache_app = typer.Typer(help="Inspect or clear the embedding cache.", no_args_is_help=True)
+data_app = typer.Typer(help="The bundled synthetic profile set.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+app.add_typer(data_app, name="data")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+ModelOpt = typer.Option("minilm-static", "--model", "-m", help="Embedding model id (see `clusterank models`).")
+CorpusOpt = typer.Option(None, "--corpus", help="Profiles file or dataset (.jsonl/.csv/.parquet/folder/hf:<name>); "
+                         "default: the bundled set.")
+NOpt = typer.Option(6904, "--n", help="Size of the bundled profile set.")
+TextColOpt = typer.Option("text", "--text-column", help="Column holding the text to embed.")
+LabelColOpt = typer.Option("role", "--label-column", help="Column holding the role label.")
+
+
+def _setup_logging(verbose: bool) -> None:
+    handler = RichHandler(console=err, show_time=False, show_path=False, markup=False)
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s", force=True)
+    logging.getLogger("clusterank").setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="More log lines.")) -> None:
+    _setup_logging(verbose)
+
+
+def _corpus(corpus: Optional[Path], n: int, text_column: str, label_column: str):
+    from clusterank.data.loaders import bundled_profiles, load_profiles
+
+    if corpus is None:
+        return bundled_profiles(n=n)
+    return load_profiles(corpus, text_column=text_column, label_column=label_column)
+
+
+@app.command()
+def demo(model: str = ModelOpt, n: int = NOpt,
+         k: int = typer.Option(30, "-k", help="How many profiles to show.")) -> None:
+    """Search the bundled profiles for a Product Marketing Manager, the seed's showcase."""
+    from clusterank.demo import run_demo
+
+    report = run_demo(model=model, n=n, k=k, progress=True)
+    out.print(f"[bold]clusterank demo[/] - {report.corpus_size:,} bundled profiles, model "
+              f"[bold]{report.model}[/] ({report.dims} dims)")
+    out.print(f"\n[bold]Job description[/] (target role: {report.target_role}):\n{report.query}\n")
+    out.print(f"[bold]Top {len(report.hits)}[/] (similarity = (cos + 1) / 2, the seed's scale):")
+    for hit in report.hits:
+        style = "green" if hit.role == report.target_role else ("red" if hit.role in report.neighbours else "")
+        out.print(hit.format(), style=style or None)
+    out.print(f"\nP@10: {report.precision_at_10:.2f}  ({round(report.precision_at_10 * 10)} of the top 10 are "
+              f"{report.target_role}s)")
+    out.print(f"Product Managers in the top {len(report.hits)}: {report.product_managers}   "
+              f"all confusable neighbours ({', '.join(report.neighbours)}): {report.near_misses}")
+    out.print(f"Embedding took {report.embed_seconds:.1f} s ({report.newly_embedded:,} texts embedded now, "
+              f"the rest from the cache); search took {report.search_ms:.2f} ms.")
+
+
+@app.command()
+def search(query: str = typer.Argument(..., help="The job description."), model: str = ModelOpt,
+           k: int = typer.Option(10, "-k", help="How many profiles to return."),
+           corpus: Optional[Path] = CorpusOpt, n: int = NOpt, text_column: str = TextColOpt,
+           label_column: str = LabelColOpt,
+           as_json: bool = typer.Option(False, "--json", help="One JSON object per hit (for piping).")) -> None:
+    """Find the profiles most similar to a job description (exact cosine search)."""
+    from clusterank.pipeline import SearchPipeline
+
+    pipe = SearchPipeline(_corpus(corpus, n, text_column, label_column), model, progress=not as_json)
+    for hit in pipe.search(query, k=k):
+        if as_json:
+            out.print(json.dumps({"rank": hit.rank, "row": hit.row, "id": hit.id, "cosine": round(hit.cosine, 6),
+                                  "similarity_percent": round(hit.percent, 2), "role": hit.role,
+                                  "preview": hit.preview}))
+        else:
+            out.print(hit.format())
+
+
+@app.command()
+def embed(model: str = ModelOpt, corpus: Optional[Path] = CorpusOpt, n: int = NOpt,
+          text_column: str = TextColOpt, label_column: str = LabelColOpt) -> None:
+    """Embed a corpus into the cache (resumable; a second run embeds nothing)."""
+    from clusterank.pipeline import SearchPipeline
+
+    pipe = SearchPipeline(_corpus(corpus, n, text_column, label_column), model, progress=True)
+    out.print(f"{len(pipe.corpus):,} texts embedded with {pipe.embedder.name} ({pipe.embedder.dims} dims); "
+              f"cache: {pipe.store.path}")
+
+
+@app.command()
+def models(fmt: str = typer.Option("table", "--format", help="table | markdown | json")) -> None:
+    """The model catalog: size, dimensions, token limit, licence, price, and whether it runs offline."""
+    from clusterank.embed.catalog import CATALOG
+
+    cols = ["id", "provider", "params_m", "dims", "max_tokens", "licence", "open_weights", "backend",
+            "price_per_1m_tokens", "price_date"]
+    rows = [m.as_row() for m in CATALOG.values()]
+    if fmt == "json":
+        out.print(json.dumps(rows, indent=1))
+        return
+    cell = lambda v: "" if v is None else str(v)  # noqa: E731
+    if fmt == "markdown":
+        out.print("| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
+        for r in rows:
+            out.print("| " + " | ".join(cell(r[c]) for c in cols) + " |")
+        return
+    if fmt != "table":
+        raise ClusterankError(f"--format must be table, markdown or json, got {fmt!r}")
+    table = Table(*cols)
+    for r in rows:
+        table.add_row(*(cell(r[c]) for c in cols))
+    out.print(table)
+
+
+@data_app.command("synth")
+def data_synth(output: Path = typer.Option(..., "-o", "--output", help="Profiles file (.parquet/.csv/.jsonl)."),
+               n: int = NOpt, seed: int = typer.Option(42, "--seed"),
+               queries: Optional[Path] = typer.Option(None, "--queries", help="Also write the job descriptions here.")
+               ) -> None:
+    """Write the bundled synthetic profiles (and job descriptions) to files."""
+    from clusterank.data.synthetic import generate_profiles, generate_queries
+    from clusterank.data.writers import write_table
+
+    write_table(generate_profiles(n=n, seed=seed), output)
+    out.print(f"wrote {n:,} profiles to {output}")
+    if queries:
+        frame = generate_queries(seed=seed)
+        write_table(frame, queries)
+        out.print(f"wrote {len(frame)} job descriptions to {queries}")
+
+
+@cache_app.command("info")
+def cache_info() -> None:
+    """Where the cache is and how many vectors it holds per model."""
+    from clusterank.embed.store import EmbeddingStore
+    from clusterank.workspace import Workspace
+
+    store = EmbeddingStore(Workspace.default().store_path)
+    out.print(f"cache: {store.path}")
+    for model_id, count in store.models().items():
+        out.print(f"  {model_id}: {count:,} vectors")
+
+
+@cache_app.command("clear")
+def cache_clear(model: str = typer.Option(..., "--model", "-m", help="Model whose vectors to delete.")) -> None:
+    """Delete the cached vectors of one model."""
+    from clusterank.embed.store import EmbeddingStore
+    from clusterank.workspace import Workspace
+
+    out.print(f"deleted {EmbeddingStore(Workspace.default().store_path).clear(model):,} vectors of {model}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (2 for bad input, 130 when interrupted)."""
+    try:
+        result = app(args=argv, prog_name="clusterank", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except ClusterankError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        return ClusterankError.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        err.print("interrupted: what was embedded so far is cached; run the same command again to resume")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

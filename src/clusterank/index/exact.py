@@ -1,0 +1,96 @@
+"""Exact cosine search: an L2-normalised matrix and batched top-k by dot product.
+
+Numpy in, numpy out, like FAISS's `IndexFlatIP`; the rows are the corpus rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from clusterank.errors import ClusterankError
+
+
+@dataclass(frozen=True)
+class TopK:
+    """Search results for a batch of queries: row ids and cosines, best first, shape (n_queries, k)."""
+
+    rows: np.ndarray
+    scores: np.ndarray
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k largest entries of each row of `scores`, sorted descending (ties by lower column).
+
+    Args:
+        scores: (n_queries, n) similarity matrix.
+        k: how many to keep; clipped to n.
+
+    Returns:
+        (rows, values), each (n_queries, k).
+    """
+    n = scores.shape[1]
+    k = min(k, n)
+    if k < n:
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    else:
+        part = np.broadcast_to(np.arange(n), scores.shape).copy()
+    vals = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -vals), axis=1)
+    rows = np.take_along_axis(part, order, axis=1)
+    return rows, np.take_along_axis(vals, order, axis=1)
+
+
+def check_vectors(vectors: np.ndarray, dims: int | None = None, what: str = "vectors") -> np.ndarray:
+    """Return `vectors` as a C-contiguous float32 2-D array, or raise naming the wrong size or bad row."""
+    vecs = np.ascontiguousarray(vectors, dtype=np.float32)
+    if vecs.ndim == 1:
+        vecs = vecs[None, :]
+    if vecs.ndim != 2:
+        raise ClusterankError(f"{what}: expected a 2-D array, got shape {vecs.shape}")
+    if dims is not None and vecs.shape[1] != dims:
+        raise ClusterankError(f"{what}: vectors have {vecs.shape[1]} dimensions, the index has {dims}")
+    bad = ~np.isfinite(vecs).all(axis=1)
+    if bad.any():
+        raise ClusterankError(f"{what}: row {int(np.argmax(bad))} contains NaN or infinity")
+    return vecs
+
+
+class ExactIndex:
+    """Brute-force inner-product search over L2-normalised vectors (cosine = dot product)."""
+
+    def __init__(self, vectors: np.ndarray, *, batch_size: int = 256):
+        self.vectors = check_vectors(vectors, what="corpus vectors")
+        if len(self.vectors) == 0:
+            raise ClusterankError("corpus vectors: the index needs at least one vector")
+        self.batch_size = batch_size
+
+    @property
+    def dims(self) -> int:
+        """Vector size."""
+        return int(self.vectors.shape[1])
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def search(self, query_vecs: np.ndarray, k: int) -> TopK:
+        """The k nearest rows of each query (queries must be L2-normalised for cosines).
+
+        Args:
+            query_vecs: (n_queries, dims) or (dims,) float32.
+            k: results per query (clipped to the corpus size); must be >= 1.
+        """
+        if k < 1:
+            raise ClusterankError(f"k must be at least 1, got {k}")
+        q = check_vectors(query_vecs, self.dims, what="query vectors")
+        k = min(k, len(self.vectors))
+        if len(q) == 1:  # one matrix-vector product, no batching overhead
+            rows, vals = top_k((self.vectors @ q[0])[None, :], k)
+            return TopK(rows, vals)
+        rows = np.empty((len(q), k), dtype=np.int64)
+        vals = np.empty((len(q), k), dtype=np.float32)
+        for s in range(0, len(q), self.batch_size):
+            block = q[s : s + self.batch_size] @ self.vectors.T
+            rows[s : s + len(block)], vals[s : s + len(block)] = top_k(block, k)
+        return TopK(rows, vals)

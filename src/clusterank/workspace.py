@@ -1,0 +1,43 @@
+"""Where clusterank keeps what it computes: the embedding store and models built on first use.
+
+The root is `$CLUSTERANK_HOME`, else `~/.cache/clusterank`; every path below it comes from here.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def default_root() -> Path:
+    """The workspace root: `$CLUSTERANK_HOME` when set, else `~/.cache/clusterank`."""
+    env = os.environ.get("CLUSTERANK_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "clusterank"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The folders and files of one workspace; created on first use."""
+
+    root: Path
+
+    @classmethod
+    def default(cls) -> "Workspace":
+        """The workspace at `default_root()`."""
+        return cls(default_root())
+
+    @property
+    def store_path(self) -> Path:
+        """The SQLite file holding cached vectors keyed by (model, text hash)."""
+        return self._ensure(self.root) / "embeddings.sqlite"
+
+    @property
+    def models_dir(self) -> Path:
+        """Models clusterank builds itself (for example distilled static models)."""
+        return self._ensure(self.root / "models")
+
+    @staticmethod
+    def _ensure(path: Path) -> Path:
+        path.mkdir(parents=True, exist_ok=True)
+        return path
