@@ -88,6 +88,8 @@ def search(query: str = typer.Argument(..., help="The job description."), model:
     """Find the profiles most similar to a job description (exact cosine search)."""
     from clusterank.pipeline import SearchPipeline
 
+    if not query.strip():
+        raise ClusterankError("the job description is empty")
     pipe = SearchPipeline(_corpus(corpus, n, text_column, label_column), model, progress=not as_json)
     for hit in pipe.search(query, k=k):
         if as_json:
@@ -178,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         result = app(args=argv, prog_name="clusterank", standalone_mode=False)
         return result if isinstance(result, int) else 0
     except ClusterankError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        sys.stderr.write(f"error: {exc}\n")  # one line, never wrapped
         return ClusterankError.exit_code
     except click.ClickException as exc:
         exc.show()

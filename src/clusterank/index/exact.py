@@ -21,7 +21,9 @@ class TopK:
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k largest entries of each row of `scores`, sorted descending (ties by lower column).
+    """The k largest entries of each row of `scores`, sorted descending.
+
+    Ties inside the top k are ordered by lower column; a tie across the k-th place may keep either.
 
     Args:
         scores: (n_queries, n) similarity matrix.
@@ -32,8 +34,8 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """
     n = scores.shape[1]
     k = min(k, n)
-    if k < n:
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    if k < n:  # partition for the largest k without negating a copy of the matrix
+        part = np.argpartition(scores, n - k, axis=1)[:, n - k :]
     else:
         part = np.broadcast_to(np.arange(n), scores.shape).copy()
     vals = np.take_along_axis(scores, part, axis=1)
@@ -60,7 +62,7 @@ def check_vectors(vectors: np.ndarray, dims: int | None = None, what: str = "vec
 class ExactIndex:
     """Brute-force inner-product search over L2-normalised vectors (cosine = dot product)."""
 
-    def __init__(self, vectors: np.ndarray, *, batch_size: int = 256):
+    def __init__(self, vectors: np.ndarray, *, batch_size: int = 512):
         self.vectors = check_vectors(vectors, what="corpus vectors")
         if len(self.vectors) == 0:
             raise ClusterankError("corpus vectors: the index needs at least one vector")
