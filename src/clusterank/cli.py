@@ -15,7 +15,6 @@ from typing import Optional
 import click
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.table import Table
 
 from clusterank.errors import ClusterankError
@@ -38,9 +37,18 @@ TextColOpt = typer.Option("text", "--text-column", help="Column holding the text
 LabelColOpt = typer.Option("role", "--label-column", help="Column holding the role label.")
 
 
+class _LineFormatter(logging.Formatter):
+    """`warning: ...` for warnings and errors, the bare message for info: one unwrapped line each."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = record.getMessage()
+        return text if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {text}"
+
+
 def _setup_logging(verbose: bool) -> None:
-    handler = RichHandler(console=err, show_time=False, show_path=False, markup=False)
-    logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s", force=True)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LineFormatter())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
     logging.getLogger("clusterank").setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
@@ -174,10 +182,15 @@ def cache_clear(model: str = typer.Option(..., "--model", "-m", help="Model whos
     out.print(f"deleted {EmbeddingStore(Workspace.default().store_path).clear(model):,} vectors of {model}")
 
 
+_INTERRUPTED = 130
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (2 for bad input, 130 when interrupted)."""
     try:
         result = app(args=argv, prog_name="clusterank", standalone_mode=False)
+        if result == _INTERRUPTED:  # typer turns KeyboardInterrupt into Exit(130)
+            raise KeyboardInterrupt
         return result if isinstance(result, int) else 0
     except ClusterankError as exc:
         sys.stderr.write(f"error: {exc}\n")  # one line, never wrapped
@@ -186,8 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()
         return exc.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt):
-        err.print("interrupted: what was embedded so far is cached; run the same command again to resume")
-        return 130
+        sys.stderr.write("\ninterrupted: what was embedded so far is cached; run the same command again to resume\n")
+        return _INTERRUPTED
 
 
 if __name__ == "__main__":

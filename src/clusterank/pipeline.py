@@ -71,7 +71,7 @@ class SearchPipeline:
         self.store = EmbeddingStore(self.workspace.store_path)
         self.progress = progress
         self.vectors = self.store.embed(self.embedder, corpus.texts, progress=progress,
-                                        what=f"profiles of {corpus.source}")
+                                        what="profiles")
         self.index = ExactIndex(self.vectors)
 
     def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
