@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from importlib.resources import files
 
 import pytest
 
@@ -16,6 +17,7 @@ from clusterank.data.roles import (
     confusable_group,
     get_role,
     group_taglines,
+    load_roles,
     neighbours,
     roles_in_family,
 )
@@ -209,3 +211,69 @@ def test_seniority_titles():
 def test_role_is_frozen():
     with pytest.raises(AttributeError):
         get_role("Recruiter").title = "Sourcer"  # type: ignore[misc]
+
+
+_ROLE_TOML = """
+[[roles]]
+title = "{title}"
+family = "{family}"
+neighbours = [{neighbours}]
+skills = ["Python"]
+duties = ["build things"]
+taglines = ["Builder"]
+variants = []
+people = "builders"
+collab = "things"
+ad_duties = ["make things"]
+"""
+
+
+def _toml(*roles: tuple[str, str, str], families: str = '"Data"') -> str:
+    body = "".join(_ROLE_TOML.format(title=t, family=f, neighbours=n) for t, f, n in roles)
+    return f"families = [{families}]\n{body}"
+
+
+def test_load_roles_reads_the_bundled_file():
+    taxonomy = load_roles(files("clusterank.data").joinpath("roles.toml"))
+    assert taxonomy.roles == ROLES and list(taxonomy.roles) == list(ROLES)
+    assert taxonomy.families == FAMILIES
+    assert taxonomy.confusable_groups == CONFUSABLE_GROUPS
+    assert taxonomy.group_taglines == GROUP_TAGLINES
+
+
+def test_load_roles_accepts_a_small_valid_file():
+    taxonomy = load_roles(_toml(("A", "Data", '"B"'), ("B", "Data", '"A"')))
+    assert list(taxonomy.roles) == ["A", "B"]
+    assert taxonomy.roles["A"].neighbours == ("B",)
+    assert taxonomy.roles["A"].skills == ("Python",)
+
+
+@pytest.mark.parametrize("text, expected", [
+    (_toml(("A", "Data", '"Astronaut"')), "role 'A', field 'neighbours': unknown role 'Astronaut'"),
+    (_toml(("A", "Data", '"B"'), ("B", "Data", "")), "role 'A', field 'neighbours': 'B' does not"),
+    (_toml(("A", "Data", '"A"')), "role 'A', field 'neighbours'"),
+    (_toml(("A", "Spaceflight", "")), "role 'A', field 'family': unknown family 'Spaceflight'"),
+    (_toml(("A", "Data", '"B"'), ("B", "Data", '"A"'), families='"Data", "Legal"'),
+     "family 'Legal' has no roles"),
+    (_toml(("A", "Data", '"B"'), ("B", "Data", '"A"'), ("A", "Data", "")),
+     "role 'A', field 'title': duplicate title"),
+    (_toml(("A", "Data", "")).replace('people = "builders"', ""), "role 'A': missing field 'people'"),
+    (_toml(("A", "Data", "")).replace('skills = ["Python"]', 'skills = "Python"'),
+     "role 'A', field 'skills': expected a list"),
+    (_toml(("A", "Data", "")).replace('collab = "things"', 'colab = "things"'),
+     "role 'A': unknown field 'colab'"),
+    (_toml(("A", "Data", '"B"'), ("B", "Data", '"A"'))
+     + '[[confusable_groups]]\nroles = ["A", "Z"]\ntaglines = ["x"]\n',
+     "confusable group #1, field 'roles': unknown role 'Z'"),
+    ("families = [\"Data\"\n", "not valid TOML"),
+])
+def test_load_roles_rejects_malformed_files(text, expected):
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        load_roles(text)
+
+
+def test_load_roles_names_the_file(tmp_path):
+    path = tmp_path / "roles.toml"
+    path.write_text(_toml(("A", "Data", '"Astronaut"')), encoding="utf-8")
+    with pytest.raises(ValueError, match=re.escape(f"{path}: role 'A'")):
+        load_roles(path)

@@ -83,7 +83,7 @@ def distill_static(source_dir: Path, target_dir: Path, pca_dims: int = 256) -> P
     _quiet_transformers()
     tmp = target_dir.with_name(f"{target_dir.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    log.info("distilling %s into a static model at %s (once, ~10-30 s)", source_dir.name, target_dir)
+    log.info("distilling %s into a static model at %s (once, ~10-30 s)", source_dir, target_dir)
     distill(model_name=str(source_dir), pca_dims=pca_dims).save_pretrained(str(tmp))
     os.replace(tmp, target_dir)
     return target_dir
