@@ -77,6 +77,19 @@ def test_parquet_folder_and_saved_hf_dataset(tmp_path):
         load_profiles(saved, split="test")
 
 
+def test_hub_loading_code_on_a_local_repo_of_the_same_layout(tmp_path):
+    """`hf:<name>` calls datasets.load_dataset(name); a folder laid out like the hub repo takes the same path."""
+    pytest.importorskip("datasets")
+    repo = tmp_path / "linkedin_profiles_synthetic"
+    (repo / "data").mkdir(parents=True)
+    frame = seed_schema_frame(n=5)
+    frame.iloc[:2].to_parquet(repo / "data" / "train-00000-of-00002.parquet")
+    frame.iloc[2:].to_parquet(repo / "data" / "train-00001-of-00002.parquet")
+    corpus = load_profiles(f"hf:{repo}")
+    assert len(corpus) == 5 and corpus.labels[1] == "Product Manager"
+    assert corpus.precomputed["mxbai-embed-large-v1"].shape == (5, 6)
+
+
 def test_hub_dataset_offline_fails_in_one_line():
     pytest.importorskip("datasets")
     with pytest.raises(ClusterankError, match="hf:ilsilfverskiold/linkedin_profiles_synthetic: cannot load"):
