@@ -18,7 +18,7 @@ def cos(a, b):
 
 
 @pytest.mark.parametrize("name", ["minilm-static", "paraphrase-MiniLM-L3-v2", "all-MiniLM-L6-v2-int8",
-                                  "all-MiniLM-L6-v2", "all-mpnet-base-v2"])
+                                  "all-MiniLM-L6-v2", pytest.param("all-mpnet-base-v2", marks=pytest.mark.slow)])
 def test_offline_model_embeds_and_separates_roles(name, session_home):
     emb = get_embedder(name, session_home)
     assert emb.dims == model_info(name).dims
