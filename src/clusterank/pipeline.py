@@ -11,11 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from clusterank.cluster.kmeans import DEFAULT_K, DEFAULT_SEED, ClusterModel, check_k, choose_k, corpus_key, fit_kmeans
 from clusterank.data.loaders import Corpus
 from clusterank.embed import DEFAULT_MODEL, Embedder, get_embedder
-from clusterank.embed.store import EmbeddingStore
+from clusterank.embed.store import EmbeddingStore, text_hash
 from clusterank.errors import ClusterankError
 from clusterank.index.exact import ExactIndex
+from clusterank.index.routed import AUTO_MARGIN, RoutedIndex
 from clusterank.workspace import Workspace
 
 PREVIEW_WORDS = 10
@@ -41,6 +43,8 @@ class Hit:
     cosine: float
     role: str | None
     preview: str
+    cluster: int | None = None
+    """The k-means cluster of the row, when the search was routed."""
 
     @property
     def percent(self) -> float:
@@ -50,11 +54,12 @@ class Hit:
     def format(self) -> str:
         """The seed's line: `Text 3615 similarity: 89.59% - Preview: <first 10 words>...`, plus the role."""
         role = f"  [{self.role}]" if self.role else ""
-        return f"Text {self.row} similarity: {self.percent:.2f}% - Preview: {self.preview}...{role}"
+        cluster = f" (cluster {self.cluster})" if self.cluster is not None else ""
+        return f"Text {self.row} similarity: {self.percent:.2f}% - Preview: {self.preview}...{role}{cluster}"
 
 
 class SearchPipeline:
-    """Semantic search over one corpus with one embedding model (exact cosine search).
+    """Semantic search over one corpus with one embedding model: exact, or routed through k-means clusters.
 
     Args:
         corpus: the profiles.
@@ -73,24 +78,77 @@ class SearchPipeline:
         self.vectors = self.store.embed(self.embedder, corpus.texts, progress=progress,
                                         what="profiles")
         self.index = ExactIndex(self.vectors)
+        self.corpus_key = corpus_key([text_hash(t) for t in corpus.texts])
+        self.k_scores: dict[int, float] = {}
+        self._routed: dict[tuple[int, int], RoutedIndex] = {}
+
+    def clusters(self, n_clusters: int | str = DEFAULT_K, seed: int = DEFAULT_SEED) -> ClusterModel:
+        """The k-means model of this corpus and embedding model, fitted once and kept in the workspace.
+
+        Args:
+            n_clusters: k, or "auto" to pick k by silhouette (the scores land in `self.k_scores`).
+            seed: the k-means seed (the seed's `random_state=42` by default).
+        """
+        if isinstance(n_clusters, str):
+            if n_clusters.strip().lower() != "auto":
+                try:
+                    n_clusters = int(n_clusters)
+                except ValueError:
+                    raise ClusterankError(f"--k must be a number or 'auto', got {n_clusters!r}") from None
+            else:
+                n_clusters, self.k_scores = choose_k(self.vectors, seed=seed)
+        check_k(n_clusters, len(self.vectors))
+        path = self.workspace.cluster_path(self.embedder.name, self.corpus_key, n_clusters, seed)
+        if path.exists():
+            return ClusterModel.load(path)
+        model = fit_kmeans(self.vectors, n_clusters, seed=seed, corpus_key=self.corpus_key)
+        model.save(path)
+        return model
+
+    def routed_index(self, n_clusters: int | str = DEFAULT_K, seed: int = DEFAULT_SEED) -> RoutedIndex:
+        """The inverted-file index over `clusters(n_clusters, seed)` (built once per pipeline)."""
+        model = self.clusters(n_clusters, seed)
+        key = (model.k, seed)
+        if key not in self._routed:
+            self._routed[key] = RoutedIndex(self.vectors, model)
+        return self._routed[key]
 
     def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
         """L2-normalised vectors for job descriptions (cached like profiles)."""
         return self.store.embed(self.embedder, list(queries), what="queries")
 
-    def search(self, query: str, k: int = 10) -> list[Hit]:
-        """The k profiles most similar to one job description, best first."""
+    def search(self, query: str, k: int = 10, *, route: bool = False, nprobe: int | str = 1,
+               n_clusters: int | str = DEFAULT_K, margin: float = AUTO_MARGIN) -> list[Hit]:
+        """The k profiles most similar to one job description, best first (see `search_many`)."""
         if not isinstance(query, str) or not query.strip():
             raise ClusterankError("the job description is empty")
-        return self.search_many([query], k)[0]
+        return self.search_many([query], k, route=route, nprobe=nprobe, n_clusters=n_clusters, margin=margin)[0]
 
-    def search_many(self, queries: Sequence[str], k: int = 10) -> list[list[Hit]]:
-        """The k most similar profiles for each job description (one batched search)."""
-        result = self.index.search(self.embed_queries(queries), k)
-        return [self.hits(rows, scores) for rows, scores in zip(result.rows, result.scores)]
+    def search_many(self, queries: Sequence[str], k: int = 10, *, route: bool = False, nprobe: int | str = 1,
+                    n_clusters: int | str = DEFAULT_K, margin: float = AUTO_MARGIN) -> list[list[Hit]]:
+        """The k most similar profiles for each job description (one batched search).
 
-    def hits(self, rows: np.ndarray, scores: np.ndarray) -> list[Hit]:
-        """Turn row ids and cosines into `Hit`s carrying role and preview."""
+        Args:
+            queries: job descriptions.
+            k: hits per query.
+            route: search only inside the query's nearest clusters (the seed's method).
+            nprobe: clusters to search when routed: a number, or "auto" (every cluster whose centroid
+                is within `margin` cosine of the best one).
+            n_clusters: k of k-means when routed.
+            margin: the cosine margin of `nprobe="auto"`.
+        """
+        qv = self.embed_queries(queries)
+        if not route:
+            result = self.index.search(qv, k)
+            return [self.hits(rows, scores) for rows, scores in zip(result.rows, result.scores)]
+        index = self.routed_index(n_clusters)
+        routed = index.search(qv, k, nprobe, margin)
+        return [self.hits(rows, scores, index.clusters.labels) for rows, scores in zip(routed.rows, routed.scores)]
+
+    def hits(self, rows: np.ndarray, scores: np.ndarray, cluster_labels: np.ndarray | None = None) -> list[Hit]:
+        """Turn row ids and cosines into `Hit`s carrying role, preview and (when given) cluster; -1 rows are dropped."""
         c = self.corpus
-        return [Hit(rank, int(r), c.ids[r], float(s), c.label(int(r)), preview(c.texts[r]))
-                for rank, (r, s) in enumerate(zip(rows, scores), start=1)]
+        found = [(int(r), float(s)) for r, s in zip(rows, scores) if r >= 0]
+        return [Hit(rank, r, c.ids[r], s, c.label(r), preview(c.texts[r]),
+                    int(cluster_labels[r]) if cluster_labels is not None else None)
+                for rank, (r, s) in enumerate(found, start=1)]

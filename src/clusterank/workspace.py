@@ -6,6 +6,7 @@ The root is `$CLUSTERANK_HOME`, else `~/.cache/clusterank`; every path below it 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,11 @@ class Workspace:
     def models_dir(self) -> Path:
         """Models clusterank builds itself (for example distilled static models)."""
         return self._ensure(self.root / "models")
+
+    def cluster_path(self, model: str, corpus_key: str, k: int, seed: int) -> Path:
+        """Where the k-means model of one (embedding model, corpus, k, seed) is kept, beside the embeddings."""
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("_") or "model"
+        return self._ensure(self.root / "clusters" / safe) / f"{corpus_key}-k{k}-seed{seed}.npz"
 
     @staticmethod
     def _ensure(path: Path) -> Path:

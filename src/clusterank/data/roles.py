@@ -206,6 +206,11 @@ def neighbours(title: str) -> tuple[str, ...]:
     return get_role(title).neighbours
 
 
+def neighbour_map() -> dict[str, tuple[str, ...]]:
+    """Every role title mapped to its confusable neighbours (for near-miss rates)."""
+    return {title: role.neighbours for title, role in ROLES.items()}
+
+
 def roles_in_family(family: str) -> tuple[str, ...]:
     """Titles of the roles in `family`, in `ROLES` order; ValueError if the family is unknown."""
     if family not in FAMILIES:
