@@ -57,12 +57,17 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="More log 
     _setup_logging(verbose)
 
 
-def _corpus(corpus: Optional[Path], n: int, text_column: str, label_column: str):
+def _corpus(corpus: Optional[Path], n: int, text_column: str, label_column: str, n_clusters: str | None = None):
+    """Load the profiles; with `n_clusters`, check k against the corpus before anything is embedded."""
+    from clusterank.cluster.kmeans import check_k, parse_k
     from clusterank.data.loaders import bundled_profiles, load_profiles
 
-    if corpus is None:
-        return bundled_profiles(n=n)
-    return load_profiles(corpus, text_column=text_column, label_column=label_column)
+    k = parse_k(n_clusters) if n_clusters is not None else None
+    table = bundled_profiles(n=n) if corpus is None else load_profiles(corpus, text_column=text_column,
+                                                                        label_column=label_column)
+    if isinstance(k, int):
+        check_k(k, len(table))
+    return table
 
 
 @app.command()
@@ -108,7 +113,8 @@ def search(query: str = typer.Argument(..., help="The job description."), model:
     if not query.strip():
         raise ClusterankError("the job description is empty")
     probe = parse_nprobe(nprobe)
-    pipe = SearchPipeline(_corpus(corpus, n, text_column, label_column), model, progress=not as_json)
+    table = _corpus(corpus, n, text_column, label_column, n_clusters if route else None)
+    pipe = SearchPipeline(table, model, progress=not as_json)
     for hit in pipe.search(query, k=k, route=route, nprobe=probe, n_clusters=n_clusters, margin=margin):
         if as_json:
             out.print(json.dumps({"rank": hit.rank, "row": hit.row, "id": hit.id, "cosine": round(hit.cosine, 6),
@@ -133,7 +139,7 @@ def clusters(model: str = ModelOpt, n_clusters: str = KOpt, seed: int = SeedOpt,
     from clusterank.cluster.describe import describe_clusters
     from clusterank.pipeline import SearchPipeline
 
-    pipe = SearchPipeline(_corpus(corpus, n, text_column, label_column), model, progress=True)
+    pipe = SearchPipeline(_corpus(corpus, n, text_column, label_column, n_clusters), model, progress=True)
     cm = pipe.clusters(n_clusters, seed)
     if pipe.k_scores:
         out.print("silhouette (cosine) by k: " + ", ".join(f"k={k}: {v:.4f}" for k, v in pipe.k_scores.items()))
@@ -168,10 +174,13 @@ def map_(output: Path = typer.Option(Path("map.html"), "-o", "--output", help="T
          corpus: Optional[Path] = CorpusOpt, n: int = NOpt, text_column: str = TextColOpt,
          label_column: str = LabelColOpt) -> None:
     """Write the interactive cluster map: a self-contained HTML file (and optionally a PNG)."""
+    from clusterank.cluster.project import METHODS
     from clusterank.pipeline import SearchPipeline
     from clusterank.viz.map import build_map, write_map_html, write_map_png
 
-    pipe = SearchPipeline(_corpus(corpus, n, text_column, label_column), model, progress=True)
+    if method.lower() not in METHODS:
+        raise ClusterankError(f"unknown projection {method!r}; use one of: {', '.join(METHODS)}")
+    pipe = SearchPipeline(_corpus(corpus, n, text_column, label_column, n_clusters), model, progress=True)
     data = build_map(pipe, n_clusters=n_clusters, seed=seed, queries=query or None, method=method)
     write_map_html(data, output)
     out.print(f"wrote {output} ({len(data.xy):,} points, {len(data.cluster_names)} clusters)")

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clusterank.cluster.kmeans import DEFAULT_K, DEFAULT_SEED, ClusterModel, check_k, choose_k, corpus_key, fit_kmeans
+from clusterank.cluster.kmeans import (DEFAULT_K, DEFAULT_SEED, ClusterModel, check_k, choose_k, corpus_key,
+                                      fit_kmeans, parse_k)
 from clusterank.data.loaders import Corpus
 from clusterank.embed import DEFAULT_MODEL, Embedder, get_embedder
 from clusterank.embed.store import EmbeddingStore, text_hash
@@ -89,14 +90,9 @@ class SearchPipeline:
             n_clusters: k, or "auto" to pick k by silhouette (the scores land in `self.k_scores`).
             seed: the k-means seed (the seed's `random_state=42` by default).
         """
-        if isinstance(n_clusters, str):
-            if n_clusters.strip().lower() != "auto":
-                try:
-                    n_clusters = int(n_clusters)
-                except ValueError:
-                    raise ClusterankError(f"--k must be a number or 'auto', got {n_clusters!r}") from None
-            else:
-                n_clusters, self.k_scores = choose_k(self.vectors, seed=seed)
+        n_clusters = parse_k(n_clusters)
+        if n_clusters == "auto":
+            n_clusters, self.k_scores = choose_k(self.vectors, seed=seed)
         check_k(n_clusters, len(self.vectors))
         path = self.workspace.cluster_path(self.embedder.name, self.corpus_key, n_clusters, seed)
         if path.exists():

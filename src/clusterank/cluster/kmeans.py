@@ -97,6 +97,18 @@ def corpus_key(text_hashes: Sequence[bytes]) -> str:
     return h.hexdigest()
 
 
+def parse_k(value: int | str) -> int | str:
+    """k from CLI text or a number: a whole number, or "auto"; anything else is a clear error."""
+    if isinstance(value, str):
+        if value.strip().lower() == "auto":
+            return "auto"
+        try:
+            return int(value)
+        except ValueError:
+            raise ClusterankError(f"--k must be a number or 'auto', got {value!r}") from None
+    return int(value)
+
+
 def check_k(k: int, n: int) -> None:
     """Refuse k < 2 or k > n with a message saying why."""
     if k < 2:
