@@ -28,6 +28,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/search.py
+	$(PY) bench/embed.py
+	$(PY) bench/routed.py --uniform
+	$(PY) bench/map.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

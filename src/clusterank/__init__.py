@@ -2,20 +2,28 @@
 model to use. This module is the public Python API; everything a user needs is re-exported here.
 """
 
+from clusterank.cluster.describe import ClusterSummary, describe_clusters
+from clusterank.cluster.kmeans import ClusterModel, choose_k, fit_kmeans
+from clusterank.cluster.project import Projection, fit_projection
 from clusterank.data.loaders import Corpus, bundled_profiles, bundled_queries, load_profiles, load_queries, read_table
 from clusterank.embed import CATALOG, DEFAULT_MODEL, Embedder, ModelInfo, available_models, get_embedder, model_info
 from clusterank.embed.precomputed import PrecomputedEmbedder
 from clusterank.embed.store import EmbeddingStore
 from clusterank.errors import ClusterankError
+from clusterank.evaluate.routing import RoutingReport, routing_cost
 from clusterank.index.exact import ExactIndex, TopK
+from clusterank.index.routed import RoutedIndex, RoutedTopK
 from clusterank.pipeline import Hit, SearchPipeline, similarity_percent
+from clusterank.viz.map import MapData, build_map, write_map_html, write_map_png
 from clusterank.workspace import Workspace
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
-    "CATALOG", "DEFAULT_MODEL", "ClusterankError", "Corpus", "Embedder", "EmbeddingStore", "ExactIndex", "Hit",
-    "ModelInfo", "PrecomputedEmbedder", "SearchPipeline", "TopK", "Workspace", "available_models",
-    "bundled_profiles", "bundled_queries", "get_embedder", "load_profiles", "load_queries", "model_info",
-    "read_table", "similarity_percent",
+    "CATALOG", "DEFAULT_MODEL", "ClusterModel", "ClusterSummary", "ClusterankError", "Corpus", "Embedder",
+    "EmbeddingStore", "ExactIndex", "Hit", "MapData", "ModelInfo", "PrecomputedEmbedder", "Projection",
+    "RoutedIndex", "RoutedTopK", "RoutingReport", "SearchPipeline", "TopK", "Workspace", "available_models",
+    "build_map", "bundled_profiles", "bundled_queries", "choose_k", "describe_clusters", "fit_kmeans",
+    "fit_projection", "get_embedder", "load_profiles", "load_queries", "model_info", "read_table", "routing_cost",
+    "similarity_percent", "write_map_html", "write_map_png",
 ]

@@ -69,6 +69,7 @@ class RoutedIndex:
         self._quantizer = faiss.IndexFlatIP(self.dims)
         self._quantizer.add(np.ascontiguousarray(clusters.centroids, dtype=np.float32))
         self.ivf = faiss.IndexIVFFlat(self._quantizer, self.dims, clusters.k, faiss.METRIC_INNER_PRODUCT)
+        self._nprobe = self.ivf.nprobe  # FAISS attribute writes cost microseconds: set only on change
         # add_preassigned keeps only raw pointers to these arrays: they must stay referenced during the call
         lists = np.ascontiguousarray(clusters.labels, dtype=np.int64)
         row_ids = np.arange(len(x), dtype=np.int64)
@@ -95,6 +96,10 @@ class RoutedIndex:
             dist = np.ascontiguousarray(dist[:, :used])
         return np.ascontiguousarray(order), dist
 
+    def _set_nprobe(self, nprobe: int) -> None:
+        if nprobe != self._nprobe:
+            self.ivf.nprobe = self._nprobe = nprobe
+
     def search(self, query_vecs: np.ndarray, k: int, nprobe: int | str = 1,
                margin: float = AUTO_MARGIN) -> RoutedTopK:
         """The k best rows of each query inside its probed clusters (see `route`)."""
@@ -104,11 +109,11 @@ class RoutedIndex:
         nprobe = parse_nprobe(nprobe)
         if nprobe == AUTO:
             probe, dist = self._route(q, nprobe, margin)
-            self.ivf.nprobe = probe.shape[1]
+            self._set_nprobe(probe.shape[1])
             scores, rows = self.ivf.search_preassigned(q, k, probe, dist)
             probed = [p[p >= 0] for p in probe]
         else:  # FAISS routes by itself: the fast path for a fixed nprobe
-            self.ivf.nprobe = min(nprobe, self.clusters.k)
+            self._set_nprobe(min(nprobe, len(self.clusters.centroids)))
             scores, rows = self.ivf.search(q, k)
             probed = None
         if rows.min() >= 0:  # the common case: every query found k rows
