@@ -225,6 +225,75 @@ def models(fmt: str = typer.Option("table", "--format", help="table | markdown |
     out.print(table)
 
 
+@app.command()
+def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-separated model ids; "
+                                                 "precomputed:<name> uses an embeddings_<name> column; 'all' adds "
+                                                 "the slow offline models. Default: the fast offline models."),
+            corpus: Optional[Path] = CorpusOpt, queries: Optional[Path] = typer.Option(
+                None, "--queries", help="Labelled job descriptions (default: the bundled ones)."),
+            n: int = NOpt, text_column: str = TextColOpt,
+            query_column: str = typer.Option("natural_language", "--query-column", help="Text column of --queries."),
+            label_column: str = LabelColOpt,
+            parent_column: str = typer.Option("family", "--parent-column", help="Parent label: partial relevance."),
+            relevant_ids_column: str = typer.Option("relevant_ids", "--relevant-ids-column",
+                                                    help="Queries column listing relevant corpus rows (optional)."),
+            n_clusters: int = typer.Option(10, "--k", help="k-means clusters for the routed pipelines."),
+            margin: float = typer.Option(0.05, "--margin", help="Cosine margin of routed auto."),
+            out_dir: Path = typer.Option(Path("report"), "--out", "-o", help="Folder for report.md/.html and CSV."),
+            max_cost: Optional[float] = typer.Option(None, "--max-cost-per-1m", help="Budget: $ per 1M texts."),
+            max_latency: Optional[float] = typer.Option(None, "--max-latency-ms", help="Budget: ms per query."),
+            maps: bool = typer.Option(True, "--maps/--no-maps", help="Cluster map of each model in the report.")
+            ) -> None:
+    """Compare embedding models x pipelines on labelled queries; write a report with a recommendation."""
+    from clusterank.data.loaders import bundled_queries, load_queries
+    from clusterank.data.roles import neighbour_map
+    from clusterank.evaluate.compare import SLOW_MODELS, compare_models, default_models
+    from clusterank.evaluate.report import markdown_tables, recommend, write_report
+
+    names = default_models() if not models else [m.strip() for m in models.split(",") if m.strip()]
+    if "all" in names:
+        names = [m for m in names if m != "all"] + [m for m in (*default_models(), *SLOW_MODELS) if m not in names]
+    table = _corpus(corpus, n, text_column, label_column)
+    qs = bundled_queries() if queries is None else load_queries(queries, text_column=query_column,
+                                                               label_column=label_column)
+    parents = None
+    if table.frame is not None and qs.frame is not None and parent_column in table.frame.columns \
+            and parent_column in qs.frame.columns:
+        parents = ([str(v) for v in table.frame[parent_column]], [str(v) for v in qs.frame[parent_column]])
+    ids = _relevant_ids(qs, relevant_ids_column)
+    showcase = None
+    if queries is None:
+        from clusterank.data.synthetic import DEMO_QUERY
+
+        showcase = DEMO_QUERY
+    cmp = compare_models(names, table, qs, n_clusters=n_clusters, margin=margin, parent_labels=parents,
+                         relevant_ids=ids, neighbours=neighbour_map(), showcase_query=showcase, with_maps=maps,
+                         progress=True)
+    out.print(markdown_tables(cmp))
+    text = recommend(cmp, max_cost_per_1m=max_cost, max_latency_ms=max_latency)
+    out.print("\n" + text.replace("**", ""))
+    paths = write_report(cmp, out_dir, text)
+    out.print(f"\nwrote {paths['md']}, {paths['html']}, {paths['csv']}")
+
+
+def _relevant_ids(queries, column: str):
+    """Per-query lists of relevant corpus rows from `column`, or None when the column is absent."""
+    if queries.frame is None or column not in queries.frame.columns:
+        return None
+    lists = []
+    for i, cell in enumerate(queries.frame[column]):
+        if isinstance(cell, str):
+            try:
+                cell = json.loads(cell) if cell.strip() else []
+            except json.JSONDecodeError:
+                raise ClusterankError(f"{queries.source}, column {column!r}, row {i}: not a list of row ids") from None
+        try:
+            lists.append([int(x) for x in (cell if cell is not None else [])])
+        except (TypeError, ValueError):
+            raise ClusterankError(f"{queries.source}, column {column!r}, row {i}: not a list of row ids") from None
+    return lists
+
+
 @data_app.command("synth")
 def data_synth(output: Path = typer.Option(..., "-o", "--output", help="Profiles file (.parquet/.csv/.jsonl)."),
                n: int = NOpt, seed: int = typer.Option(42, "--seed"),

@@ -2,6 +2,7 @@
 
 Conventions: `rows` is (n_queries, k) with -1 for "no result"; a retrieved row is relevant when its
 label equals the query's label; a near miss is a row whose label is a confusable neighbour of it.
+The graded metrics (precision_at_k_graded, recall_at_k, mrr, ndcg_at_k) take a `Relevance` instead of labels.
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+
+from clusterank.errors import ClusterankError
+from clusterank.evaluate.relevance import FULL_GAIN, Relevance
 
 
 def precision_at_k(rows: np.ndarray, row_labels: Sequence[str], query_labels: Sequence[str], k: int) -> np.ndarray:
@@ -64,3 +68,104 @@ def majority_cluster(cluster_labels: np.ndarray, row_labels: Sequence[str], targ
     if len(hits) == 0:
         return None
     return int(np.bincount(hits).argmax())
+
+
+# --- Graded metrics over a Relevance --------------------------------------------------------------------------
+
+
+def _slot_gains(rows: np.ndarray, rel: Relevance, k: int | None) -> np.ndarray:
+    """(n_queries, k) gains of the first k slots: -1, padding beyond the list and repeated rows give 0."""
+    rows = np.asarray(rows)
+    if rows.ndim != 2:
+        raise ClusterankError(f"metrics: rows must be a 2-d array (queries x results), got shape {rows.shape}")
+    if len(rows) != rel.n_queries:
+        raise ClusterankError(f"metrics: {len(rows)} result lists but the relevance has {rel.n_queries} queries")
+    if k is None:
+        k = rows.shape[1]
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ClusterankError(f"metrics: k must be a positive integer, got {k!r}")
+    out = np.zeros((len(rows), int(k)))
+    for q, r in enumerate(rows[:, :k]):
+        g = rel.gain(q, r)
+        _, first = np.unique(r, return_index=True)
+        seen = np.zeros(len(r), dtype=bool)
+        seen[first] = True
+        out[q, :len(r)] = np.where(seen, g, 0.0)  # a row returned twice counts once
+    return out
+
+
+def precision_at_k_graded(rows: np.ndarray, rel: Relevance, k: int) -> np.ndarray:
+    """Graded P@k: the share of the first k slots holding a fully relevant row (gain 2).
+
+    P@k = |{i <= k : gain_i = 2}| / k. Partly relevant rows (gain 1) count as misses, as do -1 slots and
+    slots beyond the end of a shorter list (the denominator is always k).
+
+    Args:
+        rows: (n_queries, n_results) retrieved row ids, best first, -1 for "no result".
+        rel: Gains of every row for every query.
+        k: Cut-off (positive).
+
+    Returns:
+        Float array, one value in [0, 1] per query.
+    """
+    return (_slot_gains(rows, rel, k) >= FULL_GAIN).sum(axis=1) / k
+
+
+def recall_at_k(rows: np.ndarray, rel: Relevance, k: int) -> np.ndarray:
+    """Recall@k: fully relevant rows in the top k over all fully relevant rows of the query.
+
+    R@k = |{i <= k : gain_i = 2}| / |{rows with gain 2}|, with 0 for a query that has no fully relevant row
+    (`build_relevance` rejects such queries).
+
+    Args:
+        rows: (n_queries, n_results) retrieved row ids, best first, -1 for "no result".
+        rel: Gains of every row for every query.
+        k: Cut-off (positive).
+
+    Returns:
+        Float array, one value in [0, 1] per query.
+    """
+    hits = (_slot_gains(rows, rel, k) >= FULL_GAIN).sum(axis=1)
+    total = np.array([rel.n_relevant(q, FULL_GAIN) for q in range(rel.n_queries)], dtype=float)
+    return np.divide(hits, total, out=np.zeros(len(hits)), where=total > 0)
+
+
+def mrr(rows: np.ndarray, rel: Relevance, k: int | None = None) -> np.ndarray:
+    """Reciprocal rank per query: 1 / rank of the first fully relevant row (gain 2), 0 if none.
+
+    Ranks start at 1. Averaging the returned values over queries gives the mean reciprocal rank (MRR).
+
+    Args:
+        rows: (n_queries, n_results) retrieved row ids, best first, -1 for "no result".
+        rel: Gains of every row for every query.
+        k: Look only at the first k slots (None: the whole list).
+
+    Returns:
+        Float array, one value in [0, 1] per query.
+    """
+    full = _slot_gains(rows, rel, k) >= FULL_GAIN
+    first = full.argmax(axis=1)
+    return np.where(full.any(axis=1), 1.0 / (first + 1), 0.0)
+
+
+def ndcg_at_k(rows: np.ndarray, rel: Relevance, k: int) -> np.ndarray:
+    """nDCG@k with graded, linear gains (2 fully relevant, 1 partly relevant, 0 otherwise).
+
+    DCG@k = sum_{i=1..k} gain_i / log2(i + 1), with the gains used as they are (linear, not 2^gain - 1).
+    IDCG@k is the DCG of the ideal ranking of ALL the query's relevant rows in the corpus (`rel.ideal`),
+    not only the retrieved ones; nDCG@k = DCG@k / IDCG@k, and 0 when IDCG@k = 0. -1 slots, slots beyond
+    a shorter list and repeats of a row already seen have gain 0.
+
+    Args:
+        rows: (n_queries, n_results) retrieved row ids, best first, -1 for "no result".
+        rel: Gains of every row for every query.
+        k: Cut-off (positive).
+
+    Returns:
+        Float array, one value in [0, 1] per query.
+    """
+    gains = _slot_gains(rows, rel, k)
+    discount = 1.0 / np.log2(np.arange(2, k + 2))
+    dcg = gains @ discount
+    idcg = np.array([rel.ideal(q, k) @ discount for q in range(rel.n_queries)])
+    return np.divide(dcg, idcg, out=np.zeros(len(dcg)), where=idcg > 0)

@@ -1,0 +1,146 @@
+"""The comparison end to end: two real offline models on a reduced bundled set, and the seed's schema."""
+
+import csv
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clusterank import ClusterankError, bundled_profiles, bundled_queries, load_profiles, load_queries
+from clusterank.cli import main
+from clusterank.data.roles import neighbour_map
+from clusterank.evaluate.compare import METRICS, compare_models
+from clusterank.evaluate.report import markdown_tables, recommend, write_report
+
+
+@pytest.fixture(scope="module")
+def comparison(session_home):
+    corpus = bundled_profiles(n=700)
+    queries = bundled_queries()
+    return compare_models(["minilm-static", "paraphrase-MiniLM-L3-v2"], corpus, queries, workspace=session_home,
+                          parent_labels=(corpus.families, queries.families), neighbours=neighbour_map())
+
+
+def test_table_csv_and_report(comparison, tmp_path):
+    cmp = comparison
+    assert [r.model for r in cmp.runs] == ["minilm-static", "paraphrase-MiniLM-L3-v2"]
+    tables = markdown_tables(cmp)
+    assert tables.count("| minilm-static |") == 4 and "| routed nprobe=1 |" in tables and "| routed auto |" in tables
+    for run in cmp.runs:
+        assert run.texts_per_s > 0 and run.query_ms > 0 and run.peak_mb >= 0 and run.dims in (256, 384)
+        assert 0 <= run.routing_accuracy <= 1 and 0 < run.cluster_nmi <= 1
+        for p in run.pipelines.values():
+            for m in METRICS:
+                e = p.estimate(m)
+                assert 0 <= e.low <= e.mean <= e.high <= 1
+    text = recommend(cmp, max_cost_per_1m=1.0, max_latency_ms=10_000)
+    best = cmp.best()
+    assert f"**{best.model}**" in text and "Best at or under $1 per 1M texts" in text
+    assert "Best at or under 10000 ms per query" in text
+    paths = write_report(cmp, tmp_path, text)
+
+    rows = list(csv.DictReader(paths["csv"].open()))
+    assert len(rows) == 2 * 3 * 80
+    first = next(r for r in rows if r["model"] == "minilm-static" and r["pipeline"] == "exact")
+    assert first["query_id"] == "q001" and set(METRICS) <= set(first)
+    mean = np.mean([float(r["nDCG@10"]) for r in rows if r["model"] == best.model and r["pipeline"] == "exact"])
+    assert mean == pytest.approx(best.pipelines["exact"].per_query["nDCG@10"].mean())
+
+    page = paths["html"].read_text()
+    ids = set(re.findall(r'<div id="(chart-[^"]+)"', page))
+    expected = {f"chart-bar-{m}" for m in METRICS} | {"chart-quality-speed"}
+    expected |= {f"chart-map-{r.model}" for r in cmp.runs} | {f"chart-confusion-{r.model}" for r in cmp.runs}
+    assert expected <= ids
+    assert page.count("Plotly.newPlot") >= len(expected) and "<script src=" not in page
+    assert page.count("<h3>minilm-static</h3>") == 1 and "routed nprobe=1" in page
+    md = paths["md"].read_text()
+    assert "## Recommendation" in md and best.model in md and "Text " in md
+
+
+def test_routing_all_clusters_would_equal_exact(comparison):
+    for run in comparison.runs:
+        exact, routed = run.pipelines["exact"], run.pipelines["routed nprobe=1"]
+        assert exact.rows.shape == routed.rows.shape == (80, 50)
+
+
+def seed_schema(tmp_path, dims=8, bad_query_dims=False):
+    """Profiles and queries in the seed dataset's schema with two precomputed embedding columns."""
+    rng = np.random.default_rng(0)
+    roles = ["Product Marketing Manager", "Product Manager", "Data Scientist", "Recruiter"]
+    centres = {r: rng.standard_normal(dims) for r in roles}
+    prof = []
+    for i in range(60):
+        role = roles[i % 4]
+        prof.append({"Headline": f"{role} | tagline {i}", "About Me": f"I work as {role} number {i}",
+                     "text": f"{role} profile {i}",
+                     "embeddings_mxbai-embed-large-v1 ": (centres[role] + 0.5 * rng.standard_normal(dims)).tolist(),
+                     "embeddings_text-embedding-3-small": rng.standard_normal(dims).tolist()})
+    qs = []
+    for j, role in enumerate(roles * 2):
+        qd = dims + 1 if bad_query_dims and j == 0 else dims
+        qs.append({"natural_language": f"looking for {role} {j}", "role": role,
+                   "embeddings_mxbai-embed-large-v1 ": (centres[role][:qd] if qd == dims else
+                                                        np.ones(qd)).tolist(),
+                   "embeddings_text-embedding-3-small": rng.standard_normal(dims).tolist()})
+    p, q = tmp_path / "profiles.parquet", tmp_path / "jobs.parquet"
+    pd.DataFrame(prof).to_parquet(p)
+    if bad_query_dims:
+        q = tmp_path / "jobs.jsonl"
+        pd.DataFrame(qs).to_json(q, orient="records", lines=True)
+    else:
+        pd.DataFrame(qs).to_parquet(q)
+    return p, q
+
+
+def test_precomputed_columns_reproduce_a_seed_style_comparison(tmp_path, session_home):
+    p, q = seed_schema(tmp_path)
+    corpus, queries = load_profiles(p), load_queries(q)
+    cmp = compare_models(["precomputed:mxbai-embed-large-v1", "precomputed:text-embedding-3-small"], corpus,
+                         queries, workspace=session_home, n_clusters=4, with_maps=False)
+    good, noise = cmp.runs
+    assert good.pipelines["exact"].per_query["P@10"].mean() > 0.9  # vectors built around each role's centre
+    assert noise.pipelines["exact"].per_query["P@10"].mean() < 0.6  # random vectors
+    assert good.params_m == 335 and good.texts_per_s is None
+    assert noise.cost_per_1m_texts == pytest.approx(0.02 * noise.cost_per_1m_texts / 0.02)
+    assert noise.price_date == "2024-07-25"
+    assert cmp.best().model == "precomputed:mxbai-embed-large-v1"
+
+
+def test_relevance_from_explicit_ids_via_cli(tmp_path, workspace, capsys):
+    p, q = seed_schema(tmp_path)
+    frame = pd.read_parquet(q)
+    frame["relevant_ids"] = [[i for i in range(60) if i % 4 == j % 4] for j in range(len(frame))]
+    frame = frame.drop(columns=["role"])
+    frame.to_parquet(q)
+    code = main(["compare", "--models", "precomputed:mxbai-embed-large-v1", "--corpus", str(p), "--queries",
+                 str(q), "--k", "4", "--no-maps", "-o", str(tmp_path / "rep")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "| precomputed:mxbai-embed-large-v1 | exact |" in out
+    assert (tmp_path / "rep" / "report.html").exists()
+
+
+@pytest.mark.parametrize("case, message", [
+    ("no-labels", "no label column and no relevant ids"),
+    ("no-relevant", "1 query has no relevant profile"),
+    ("bad-dims", "row 1: vector has 8 dimensions, row 0 has 9"),
+    ("table-dims", "vector sizes differ between tables ([8, 9])"),
+])
+def test_bad_input(tmp_path, workspace, capsys, case, message):
+    p, q = seed_schema(tmp_path, bad_query_dims=case == "bad-dims")
+    if case == "no-labels":
+        pd.read_parquet(q).drop(columns=["role"]).to_parquet(q)
+    if case == "table-dims":
+        frame = pd.read_parquet(q)
+        frame["embeddings_mxbai-embed-large-v1 "] = [np.ones(9).tolist()] * len(frame)
+        frame.to_parquet(q)
+    if case == "no-relevant":
+        frame = pd.read_parquet(q)
+        frame.loc[0, "role"] = "Astronaut"
+        frame.to_parquet(q)
+    code = main(["compare", "--models", "precomputed:mxbai-embed-large-v1", "--corpus", str(p), "--queries", str(q),
+                 "--k", "4", "--no-maps", "-o", str(tmp_path / "rep")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1].startswith("error: ") and message in err[-1]
