@@ -10,7 +10,11 @@ from clusterank.embed import CATALOG, DEFAULT_MODEL, Embedder, ModelInfo, availa
 from clusterank.embed.precomputed import PrecomputedEmbedder
 from clusterank.embed.store import EmbeddingStore
 from clusterank.errors import ClusterankError
+from clusterank.evaluate.compare import Comparison, ModelRun, compare_models, default_models
+from clusterank.evaluate.relevance import Relevance, build_relevance
+from clusterank.evaluate.report import markdown_tables, recommend, write_report
 from clusterank.evaluate.routing import RoutingReport, routing_cost
+from clusterank.evaluate.stats import Estimate, bootstrap_ci, paired_difference
 from clusterank.index.exact import ExactIndex, TopK
 from clusterank.index.routed import RoutedIndex, RoutedTopK
 from clusterank.pipeline import Hit, SearchPipeline, similarity_percent
@@ -20,7 +24,9 @@ from clusterank.workspace import Workspace
 __version__ = "0.2.0"
 
 __all__ = [
-    "CATALOG", "DEFAULT_MODEL", "ClusterModel", "ClusterSummary", "ClusterankError", "Corpus", "Embedder",
+    "CATALOG", "DEFAULT_MODEL", "ClusterModel", "Comparison", "Estimate", "ModelRun", "Relevance",
+    "bootstrap_ci", "build_relevance", "compare_models", "default_models", "markdown_tables", "paired_difference",
+    "recommend", "write_report", "ClusterSummary", "ClusterankError", "Corpus", "Embedder",
     "EmbeddingStore", "ExactIndex", "Hit", "MapData", "ModelInfo", "PrecomputedEmbedder", "Projection",
     "RoutedIndex", "RoutedTopK", "RoutingReport", "SearchPipeline", "TopK", "Workspace", "available_models",
     "build_map", "bundled_profiles", "bundled_queries", "choose_k", "describe_clusters", "fit_kmeans",

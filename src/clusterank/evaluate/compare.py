@@ -23,7 +23,7 @@ from clusterank.errors import ClusterankError
 from clusterank.evaluate.metrics import (cluster_agreement, majority_cluster, mrr, ndcg_at_k, near_miss_rate,
                                          precision_at_k_graded, recall_at_k)
 from clusterank.evaluate.relevance import Relevance, build_relevance
-from clusterank.evaluate.resources import PeakMemory, measure_speed
+from clusterank.evaluate.resources import PeakMemory, measure_query_ms, measure_throughput
 from clusterank.evaluate.stats import Estimate, bootstrap_ci, paired_difference
 from clusterank.workspace import Workspace
 
@@ -210,15 +210,19 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
     runs = []
     for i, name in enumerate(models, start=1):
         log.info("model %d of %d: %s", i, len(models), name)
+        # peak memory: loading the model, a 64-text throughput sample and five single queries - the same
+        # work whether or not the corpus is already cached, so cold and warm runs report the same thing
+        sample = [corpus.texts[j] for j in np.linspace(0, len(corpus) - 1, min(64, len(corpus))).astype(int)]
         with PeakMemory() as mem:
             embedder = _embedder_for(name, corpus, queries, workspace)
-            pipe = SearchPipeline(corpus, embedder, workspace=workspace, progress=progress)
-            qv = pipe.embed_queries(queries.texts)
-            speed = None
-            if not isinstance(embedder, PrecomputedEmbedder):
-                sample = [corpus.texts[j] for j in np.linspace(0, len(corpus) - 1, min(64, len(corpus))).astype(int)]
-                speed = measure_speed(embedder, sample, showcase_query,
-                                      lambda v: pipe.index.search(v / np.linalg.norm(v, axis=1, keepdims=True), 10))
+            local = not isinstance(embedder, PrecomputedEmbedder)
+            texts_per_s = measure_throughput(embedder, sample) if local else None
+            measure_query_ms(embedder, showcase_query) if local else None
+        pipe = SearchPipeline(corpus, embedder, workspace=workspace, progress=progress)
+        qv = pipe.embed_queries(queries.texts)
+        query_ms = (measure_query_ms(embedder, showcase_query,
+                                     lambda v: pipe.index.search(v / np.linalg.norm(v, axis=1, keepdims=True), 10))
+                    if local else None)
         k50 = min(50, len(corpus))
         results = {"exact": pipe.index.search(qv, k50).rows}
         routed = pipe.routed_index(n_clusters)
@@ -226,7 +230,7 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
         results["routed auto"] = routed.search(qv, k50, "auto", margin if margin is not None else AUTO_MARGIN).rows
         model = routed.clusters
         run = ModelRun(name, embedder.dims, getattr(CATALOG.get(name.removeprefix("precomputed:")), "params_m", None),
-                       speed.texts_per_s if speed else None, speed.query_ms if speed else None, mem.delta_mb,
+                       texts_per_s, query_ms, mem.delta_mb,
                        *_cost_per_1m_texts(name, embedder, corpus.texts),
                        routing_accuracy=_routing_accuracy(model, corpus.labels, queries.labels, routed, qv),
                        cluster_nmi=(cluster_agreement(model.labels, corpus.labels)["nmi"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -51,24 +50,21 @@ class PeakMemory:
         return max(0.0, self.peak - self.start)
 
 
-@dataclass(frozen=True)
-class Speed:
-    """Embedding throughput and single-query latency of one model here."""
-
-    texts_per_s: float
-    query_ms: float
-
-
-def measure_speed(embedder, sample_texts: list[str], query: str, search) -> Speed:
-    """Texts/s on `sample_texts` (after a warm-up) and median ms for one query: embed it and `search(vec)`."""
-    embedder.embed(sample_texts[:2])  # warm-up: lazy loading, first-call overheads
+def measure_throughput(embedder, sample_texts: list[str]) -> float:
+    """Texts/s of `embedder` on `sample_texts`, after a two-text warm-up (lazy loading, first calls)."""
+    embedder.embed(sample_texts[:2])
     t = time.perf_counter()
     embedder.embed(sample_texts)
-    texts_per_s = len(sample_texts) / max(time.perf_counter() - t, 1e-9)
+    return len(sample_texts) / max(time.perf_counter() - t, 1e-9)
+
+
+def measure_query_ms(embedder, query: str, search=None, repeats: int = 5) -> float:
+    """Median milliseconds to embed one job description (a fresh variant each time) and run `search(vector)`."""
     times = []
-    for i in range(5):
+    for i in range(repeats):
         t = time.perf_counter()
         vec = embedder.embed([f"{query} ({i})"])
-        search(vec)
+        if search is not None:
+            search(vec)
         times.append(time.perf_counter() - t)
-    return Speed(texts_per_s, sorted(times)[2] * 1000)
+    return sorted(times)[len(times) // 2] * 1000
