@@ -7,7 +7,7 @@ object (Embedder, EmbeddingStore, ExactIndex) a Python user can also use alone.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -46,6 +46,10 @@ class Hit:
     preview: str
     cluster: int | None = None
     """The k-means cluster of the row, when the search was routed."""
+    rerank_score: float | None = None
+    """The reranker's score (its own scale), when the list was reranked."""
+    text: str = field(default="", repr=False)
+    """The whole profile text (what rerankers read)."""
 
     @property
     def percent(self) -> float:
@@ -146,5 +150,5 @@ class SearchPipeline:
         c = self.corpus
         found = [(int(r), float(s)) for r, s in zip(rows, scores) if r >= 0]
         return [Hit(rank, r, c.ids[r], s, c.label(r), preview(c.texts[r]),
-                    int(cluster_labels[r]) if cluster_labels is not None else None)
+                    int(cluster_labels[r]) if cluster_labels is not None else None, text=c.texts[r])
                 for rank, (r, s) in enumerate(found, start=1)]

@@ -1,0 +1,185 @@
+"""An LLM as pairwise judge over the OpenAI-compatible chat API (OpenAI, vLLM, Ollama, llama.cpp's server).
+
+The judge asks which of two profiles fits the job and reads the answer-token log-probabilities of
+"A" and "B" when the server returns them (small models are only usable this way), else the text.
+Judgments are cached by (model, prompt hash) in SQLite; 429, 5xx and timeouts are retried with
+backoff; calls and tokens are counted. The API key is read from an environment variable, never stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+from clusterank.errors import ClusterankError
+from clusterank.rerank.base import RerankStats
+
+log = logging.getLogger("clusterank.rerank")
+
+PROMPT = """You are screening candidates for a job.
+
+Job description:
+{query}
+
+Candidate A:
+{a}
+
+Candidate B:
+{b}
+
+Which candidate fits the job better? Answer with one letter: A or B."""
+
+RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+class ChatClient:
+    """A minimal OpenAI-compatible `/chat/completions` client with retries.
+
+    Args:
+        base_url: e.g. `https://api.openai.com/v1` or `http://127.0.0.1:8765/v1`.
+        model: the model name the server expects.
+        api_key_env: the environment variable holding the API key (unset: no Authorization header).
+        timeout: seconds per request.
+        max_tries: attempts per request before giving up.
+        backoff: first wait in seconds; doubles per retry (a `Retry-After` header wins, capped at 30 s).
+    """
+
+    def __init__(self, base_url: str, model: str, *, api_key_env: str = "OPENAI_API_KEY", timeout: float = 60.0,
+                 max_tries: int = 5, backoff: float = 0.5):
+        import httpx
+
+        self.base_url, self.model = base_url.rstrip("/"), model
+        self.max_tries, self.backoff = max_tries, backoff
+        headers = {"Content-Type": "application/json"}
+        key = os.environ.get(api_key_env)
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        self._http = httpx.Client(timeout=timeout, headers=headers)
+        self._httpx = httpx
+
+    def complete(self, messages: list[dict], *, max_tokens: int = 1, logprobs: bool = True,
+                 top_logprobs: int = 10) -> dict:
+        """POST one chat completion and return the JSON reply (retrying 429/5xx/timeouts)."""
+        body = {"model": self.model, "messages": messages, "max_tokens": max_tokens, "temperature": 0.0}
+        if logprobs:
+            body.update({"logprobs": True, "top_logprobs": top_logprobs})
+        url = f"{self.base_url}/chat/completions"
+        last = ""
+        for attempt in range(1, self.max_tries + 1):
+            try:
+                reply = self._http.post(url, json=body)
+            except (self._httpx.TimeoutException, self._httpx.TransportError) as exc:
+                last = f"{type(exc).__name__}: {exc}"
+                wait = self.backoff * 2 ** (attempt - 1)
+            else:
+                if reply.status_code == 200:
+                    try:
+                        return reply.json()
+                    except json.JSONDecodeError:
+                        raise ClusterankError(f"LLM server {url} answered 200 with a body that is not JSON") from None
+                last = f"HTTP {reply.status_code}: {reply.text.strip()[:200]}"
+                if reply.status_code not in RETRY_STATUS:
+                    raise ClusterankError(f"LLM server {url} refused the request ({last})")
+                wait = _retry_after(reply.headers.get("Retry-After"), self.backoff * 2 ** (attempt - 1))
+            if attempt < self.max_tries:
+                log.warning("LLM server %s: %s; retry %d of %d in %.1f s", url, last.splitlines()[0], attempt,
+                            self.max_tries - 1, wait)
+                time.sleep(wait)
+        raise ClusterankError(f"LLM server {url} failed after {self.max_tries} tries ({last.splitlines()[0]})")
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._http.close()
+
+
+def _retry_after(header: str | None, default: float) -> float:
+    try:
+        return min(30.0, max(0.0, float(header))) if header else default
+    except ValueError:
+        return default
+
+
+def choice_probability(reply: dict) -> tuple[float, str]:
+    """P(answer is "A") from a chat reply, and how it was read ("logprobs" or "text").
+
+    With log-probabilities: softmax over the best-ranked "A" and "B" tokens among the top alternatives of the
+    first answer token (0.5 when neither appears). Without: 1.0 for an answer starting with A, 0.0 for B,
+    0.5 otherwise.
+    """
+    choice = (reply.get("choices") or [{}])[0]
+    content = ((choice.get("logprobs") or {}).get("content") or [])
+    if content:
+        best: dict[str, float] = {}
+        for alt in content[0].get("top_logprobs") or [{"token": content[0].get("token"),
+                                                       "logprob": content[0].get("logprob")}]:
+            token = str(alt.get("token") or "").strip().upper()
+            if token in ("A", "B") and alt.get("logprob") is not None:
+                best[token] = max(best.get(token, -math.inf), float(alt["logprob"]))
+        if best:
+            la, lb = best.get("A", -math.inf), best.get("B", -math.inf)
+            top = max(la, lb)
+            ea, eb = math.exp(la - top), math.exp(lb - top)
+            return ea / (ea + eb), "logprobs"
+        return 0.5, "logprobs"
+    text = str((choice.get("message") or {}).get("content") or "").strip().upper()
+    return (1.0 if text.startswith("A") else 0.0 if text.startswith("B") else 0.5), "text"
+
+
+class LLMJudge:
+    """Pairwise judge backed by a chat model; judgments are cached in SQLite by (model, prompt hash).
+
+    Args:
+        client: the chat client.
+        cache_path: the SQLite file of cached judgments.
+        max_chars: each profile and the job description are cut to this many characters in the prompt.
+    """
+
+    def __init__(self, client: ChatClient, cache_path: str | Path, *, max_chars: int = 1200):
+        self.client, self.max_chars = client, max_chars
+        self.name = client.model
+        self.stats = RerankStats()
+        self._db = sqlite3.connect(Path(cache_path))
+        self._db.execute("CREATE TABLE IF NOT EXISTS judgments (model TEXT, prompt BLOB, p_first REAL, "
+                         "PRIMARY KEY (model, prompt)) WITHOUT ROWID")
+        self.sources: dict[str, int] = {}
+
+    def prompt(self, query: str, first: str, second: str) -> str:
+        """The prompt for one ordered pair."""
+        cut = self.max_chars
+        return PROMPT.format(query=query[:cut], a=first[:cut], b=second[:cut])
+
+    def _key(self, query: str, first: str, second: str) -> bytes:
+        return hashlib.sha256(self.prompt(query, first, second).encode("utf-8")).digest()
+
+    def cached(self, query: str, first: str, second: str) -> bool:
+        """True when this ordered comparison is in the cache."""
+        return self._lookup(self._key(query, first, second)) is not None
+
+    def _lookup(self, key: bytes) -> float | None:
+        row = self._db.execute("SELECT p_first FROM judgments WHERE model = ? AND prompt = ?",
+                               (self.name, key)).fetchone()
+        return None if row is None else float(row[0])
+
+    def prob_first(self, query: str, first: str, second: str) -> float:
+        """P(first is the better fit), from the cache or one model call."""
+        key = self._key(query, first, second)
+        hit = self._lookup(key)
+        if hit is not None:
+            self.stats.cached += 1
+            return hit
+        reply = self.client.complete([{"role": "user", "content": self.prompt(query, first, second)}])
+        self.stats.calls += 1
+        usage = reply.get("usage") or {}
+        self.stats.prompt_tokens += int(usage.get("prompt_tokens") or 0)
+        self.stats.completion_tokens += int(usage.get("completion_tokens") or 0)
+        p, source = choice_probability(reply)
+        self.sources[source] = self.sources.get(source, 0) + 1
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO judgments VALUES (?, ?, ?)", (self.name, key, p))
+        return p

@@ -1,0 +1,115 @@
+"""Pairwise ranking prompting (Qin et al. 2023, "PRP"): a judge compares two profiles for a job.
+
+Each pair is asked in both orders, (A, B) and (B, A), and the two answers are averaged, so a judge
+that always prefers the first position decides nothing. Strategies: all pairs with Copeland wins
+(short lists) and sliding window (K bubble passes from the bottom fix the top K; longer lists).
+A hard budget caps the model calls per query; cached judgments cost no call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from itertools import combinations
+from typing import Protocol
+
+from clusterank.errors import ClusterankError
+from clusterank.pipeline import Hit
+from clusterank.rerank.base import RerankStats, reorder
+
+STRATEGIES = ("allpairs", "sliding")
+
+
+class PairJudge(Protocol):
+    """Says how likely the first of two profiles fits a job description better."""
+
+    name: str
+    stats: RerankStats
+
+    def cached(self, query: str, first: str, second: str) -> bool:
+        """True when this exact comparison is already known (asking costs no model call)."""
+        ...
+
+    def prob_first(self, query: str, first: str, second: str) -> float:
+        """P(the first profile is the better fit), in [0, 1]."""
+        ...
+
+
+def preference(judge: PairJudge, query: str, a: str, b: str) -> float:
+    """Debiased P(a beats b): the mean of asking (a, b) and, reversed, (b, a)."""
+    return (judge.prob_first(query, a, b) + 1.0 - judge.prob_first(query, b, a)) / 2.0
+
+
+class PairwiseReranker:
+    """Reorders the top of a list with a pairwise judge.
+
+    Args:
+        judge: the pairwise judge (an LLM, or any object with `cached` and `prob_first`).
+        strategy: "allpairs" (Copeland wins over every pair) or "sliding" (K bubble passes).
+        top: how many hits to rerank; the rest keep their order below.
+        passes: K for "sliding": the top K positions are fixed.
+        budget: most model calls per query (cached judgments are free); None for no limit.
+    """
+
+    def __init__(self, judge: PairJudge, *, strategy: str = "sliding", top: int = 10, passes: int = 3,
+                 budget: int | None = 60):
+        if strategy not in STRATEGIES:
+            raise ClusterankError(f"unknown pairwise strategy {strategy!r}; use one of: {', '.join(STRATEGIES)}")
+        if top < 2 or passes < 1 or (budget is not None and budget < 0):
+            raise ClusterankError(f"pairwise reranking needs top >= 2, passes >= 1 and budget >= 0 "
+                                  f"(got top={top}, passes={passes}, budget={budget})")
+        self.judge, self.strategy, self.top, self.passes, self.budget = judge, strategy, top, passes, budget
+        self.name = f"llm-pairwise:{judge.name}"
+        self.stats = judge.stats
+
+    def _affordable(self, query: str, a: str, b: str, used: int) -> bool:
+        need = (not self.judge.cached(query, a, b)) + (not self.judge.cached(query, b, a))
+        return self.budget is None or used + need <= self.budget
+
+    def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
+        """The hits with the top `top` reordered by pairwise judgments, ranks renumbered."""
+        hits = list(hits)
+        head = hits[: self.top]
+        if len(head) < 2:
+            return hits
+        start_calls, t0 = self.judge.stats.calls, time.perf_counter()
+        texts = [h.text or h.preview for h in head]
+        if self.strategy == "allpairs":
+            order, scores = self._copeland(query, texts, start_calls)
+        else:
+            order, scores = self._sliding(query, texts, start_calls)
+        self.stats.queries += 1
+        self.stats.per_query_calls.append(self.judge.stats.calls - start_calls)
+        self.stats.seconds += time.perf_counter() - t0
+        ranked = reorder(head, order, scores)
+        return ranked + [replace(h, rank=len(ranked) + i) for i, h in enumerate(hits[self.top :], start=1)]
+
+    def _copeland(self, query: str, texts: list[str], start: int) -> tuple[list[int], list[float]]:
+        wins = [0.0] * len(texts)
+        for i, j in combinations(range(len(texts)), 2):
+            if not self._affordable(query, texts[i], texts[j], self.judge.stats.calls - start):
+                break
+            p = preference(self.judge, query, texts[i], texts[j])
+            wins[i] += 1.0 if p > 0.5 else 0.5 if p == 0.5 else 0.0
+            wins[j] += 1.0 if p < 0.5 else 0.5 if p == 0.5 else 0.0
+        order = sorted(range(len(texts)), key=lambda i: (-wins[i], i))
+        return order, wins
+
+    def _sliding(self, query: str, texts: list[str], start: int) -> tuple[list[int], list[float]]:
+        order = list(range(len(texts)))
+        for p in range(min(self.passes, len(texts) - 1)):
+            for i in range(len(order) - 2, p - 1, -1):
+                a, b = texts[order[i]], texts[order[i + 1]]
+                if not self._affordable(query, b, a, self.judge.stats.calls - start):
+                    return order, self._position_scores(order)
+                if preference(self.judge, query, b, a) > 0.5:
+                    order[i], order[i + 1] = order[i + 1], order[i]
+        return order, self._position_scores(order)
+
+    @staticmethod
+    def _position_scores(order: list[int]) -> list[float]:
+        scores = [0.0] * len(order)
+        for pos, i in enumerate(order):
+            scores[i] = float(len(order) - pos)
+        return scores
