@@ -105,23 +105,44 @@ def search(query: str = typer.Argument(..., help="The job description."), model:
            nprobe: str = typer.Option("1", "--nprobe", help="Clusters to search when routed: a number or 'auto'."),
            margin: float = typer.Option(0.05, "--margin", help="Cosine margin of --nprobe auto."),
            n_clusters: str = KOpt,
+           rerank: str = typer.Option("none", "--rerank", help="none | llm-pairwise | rescore:<model> | "
+                                      "cross-encoder:<folder-or-hub-id>"),
+           rerank_top: int = typer.Option(20, "--rerank-top", help="How many retrieved hits the reranker reorders."),
+           llm_base_url: Optional[str] = typer.Option(None, "--llm-base-url", help="OpenAI-compatible API for "
+                                                      "llm-pairwise (default: the bundled model on loopback)."),
+           llm_model: Optional[str] = typer.Option(None, "--llm-model", help="Model name at --llm-base-url."),
+           llm_api_key_env: str = typer.Option("OPENAI_API_KEY", "--llm-api-key-env",
+                                               help="Environment variable holding the API key (never stored)."),
+           strategy: str = typer.Option("sliding", "--pairwise", help="allpairs (Copeland) | sliding (K passes)."),
+           passes: int = typer.Option(3, "--passes", help="K of the sliding window: the top K get fixed."),
+           budget: int = typer.Option(60, "--llm-budget", help="Most LLM calls per query."),
            as_json: bool = typer.Option(False, "--json", help="One JSON object per hit (for piping).")) -> None:
-    """Find the profiles most similar to a job description: exact, or routed through k-means clusters."""
+    """Find the profiles most similar to a job description: exact or routed, optionally reranked."""
     from clusterank.index.routed import parse_nprobe
     from clusterank.pipeline import SearchPipeline
 
     if not query.strip():
         raise ClusterankError("the job description is empty")
+    from clusterank.rerank import get_reranker
+
     probe = parse_nprobe(nprobe)
     table = _corpus(corpus, n, text_column, label_column, n_clusters if route else None)
     pipe = SearchPipeline(table, model, progress=not as_json)
-    for hit in pipe.search(query, k=k, route=route, nprobe=probe, n_clusters=n_clusters, margin=margin):
+    reranker = None if rerank == "none" else get_reranker(
+        rerank, workspace=pipe.workspace, llm_base_url=llm_base_url, llm_model=llm_model,
+        llm_api_key_env=llm_api_key_env, strategy=strategy, passes=passes, budget=budget)
+    hits = pipe.search(query, k=k, route=route, nprobe=probe, n_clusters=n_clusters, margin=margin,
+                       reranker=reranker, rerank_top=rerank_top)
+    for hit in hits:
         if as_json:
             out.print(json.dumps({"rank": hit.rank, "row": hit.row, "id": hit.id, "cosine": round(hit.cosine, 6),
                                   "similarity_percent": round(hit.percent, 2), "role": hit.role,
-                                  "cluster": hit.cluster, "preview": hit.preview}))
+                                  "cluster": hit.cluster, "rerank_score": hit.rerank_score,
+                                  "preview": hit.preview}))
         else:
             out.print(hit.format())
+    if reranker is not None:
+        logging.getLogger("clusterank").info("reranked with %s: %s", reranker.name, reranker.stats.line())
 
 
 @app.command()

@@ -7,7 +7,7 @@ object (Embedder, EmbeddingStore, ExactIndex) a Python user can also use alone.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -60,7 +60,8 @@ class Hit:
         """The seed's line: `Text 3615 similarity: 89.59% - Preview: <first 10 words>...`, plus the role."""
         role = f"  [{self.role}]" if self.role else ""
         cluster = f" (cluster {self.cluster})" if self.cluster is not None else ""
-        return f"Text {self.row} similarity: {self.percent:.2f}% - Preview: {self.preview}...{role}{cluster}"
+        rerank = f" rerank score {self.rerank_score:.3f}" if self.rerank_score is not None else ""
+        return f"Text {self.row} similarity: {self.percent:.2f}% - Preview: {self.preview}...{role}{cluster}{rerank}"
 
 
 class SearchPipeline:
@@ -118,14 +119,17 @@ class SearchPipeline:
         return self.store.embed(self.embedder, list(queries), what="queries")
 
     def search(self, query: str, k: int = 10, *, route: bool = False, nprobe: int | str = 1,
-               n_clusters: int | str = DEFAULT_K, margin: float = AUTO_MARGIN) -> list[Hit]:
+               n_clusters: int | str = DEFAULT_K, margin: float = AUTO_MARGIN, reranker=None,
+               rerank_top: int = 20) -> list[Hit]:
         """The k profiles most similar to one job description, best first (see `search_many`)."""
         if not isinstance(query, str) or not query.strip():
             raise ClusterankError("the job description is empty")
-        return self.search_many([query], k, route=route, nprobe=nprobe, n_clusters=n_clusters, margin=margin)[0]
+        return self.search_many([query], k, route=route, nprobe=nprobe, n_clusters=n_clusters, margin=margin,
+                                reranker=reranker, rerank_top=rerank_top)[0]
 
     def search_many(self, queries: Sequence[str], k: int = 10, *, route: bool = False, nprobe: int | str = 1,
-                    n_clusters: int | str = DEFAULT_K, margin: float = AUTO_MARGIN) -> list[list[Hit]]:
+                    n_clusters: int | str = DEFAULT_K, margin: float = AUTO_MARGIN, reranker=None,
+                    rerank_top: int = 20) -> list[list[Hit]]:
         """The k most similar profiles for each job description (one batched search).
 
         Args:
@@ -136,14 +140,26 @@ class SearchPipeline:
                 is within `margin` cosine of the best one).
             n_clusters: k of k-means when routed.
             margin: the cosine margin of `nprobe="auto"`.
+            reranker: a `Reranker` for the last stage (None: retrieval order).
+            rerank_top: how many retrieved hits the reranker reorders; the rest follow in retrieval order.
         """
         qv = self.embed_queries(queries)
+        depth = max(k, rerank_top) if reranker is not None else k
         if not route:
-            result = self.index.search(qv, k)
-            return [self.hits(rows, scores) for rows, scores in zip(result.rows, result.scores)]
-        index = self.routed_index(n_clusters)
-        routed = index.search(qv, k, nprobe, margin)
-        return [self.hits(rows, scores, index.clusters.labels) for rows, scores in zip(routed.rows, routed.scores)]
+            result = self.index.search(qv, depth)
+            found = [self.hits(rows, scores) for rows, scores in zip(result.rows, result.scores)]
+        else:
+            index = self.routed_index(n_clusters)
+            routed = index.search(qv, depth, nprobe, margin)
+            found = [self.hits(rows, scores, index.clusters.labels) for rows, scores in zip(routed.rows, routed.scores)]
+        if reranker is None:
+            return found
+        out = []
+        for query, hits in zip(queries, found):
+            head = reranker.rerank(query, hits[:rerank_top])
+            tail = [replace(h, rank=len(head) + i) for i, h in enumerate(hits[rerank_top:], start=1)]
+            out.append((head + tail)[:k])
+        return out
 
     def hits(self, rows: np.ndarray, scores: np.ndarray, cluster_labels: np.ndarray | None = None) -> list[Hit]:
         """Turn row ids and cosines into `Hit`s carrying role, preview and (when given) cluster; -1 rows are dropped."""

@@ -38,6 +38,16 @@ class Workspace:
         """Models clusterank builds itself (for example distilled static models)."""
         return self._ensure(self.root / "models")
 
+    @property
+    def llm_cache_path(self) -> Path:
+        """The SQLite file of cached LLM judgments, keyed by (model, prompt hash)."""
+        return self._ensure(self.root) / "llm-judgments.sqlite"
+
+    @property
+    def llm_log_path(self) -> Path:
+        """Where the local LLM server writes its log."""
+        return self._ensure(self.root) / "llm-server.log"
+
     def cluster_path(self, model: str, corpus_key: str, k: int, seed: int) -> Path:
         """Where the k-means model of one (embedding model, corpus, k, seed) is kept, beside the embeddings."""
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("_") or "model"

@@ -47,16 +47,16 @@ class PairwiseReranker:
     Args:
         judge: the pairwise judge (an LLM, or any object with `cached` and `prob_first`).
         strategy: "allpairs" (Copeland wins over every pair) or "sliding" (K bubble passes).
-        top: how many hits to rerank; the rest keep their order below.
+        top: how many hits to rerank (None: all it is given); the rest keep their order below.
         passes: K for "sliding": the top K positions are fixed.
         budget: most model calls per query (cached judgments are free); None for no limit.
     """
 
-    def __init__(self, judge: PairJudge, *, strategy: str = "sliding", top: int = 10, passes: int = 3,
+    def __init__(self, judge: PairJudge, *, strategy: str = "sliding", top: int | None = None, passes: int = 3,
                  budget: int | None = 60):
         if strategy not in STRATEGIES:
             raise ClusterankError(f"unknown pairwise strategy {strategy!r}; use one of: {', '.join(STRATEGIES)}")
-        if top < 2 or passes < 1 or (budget is not None and budget < 0):
+        if (top is not None and top < 2) or passes < 1 or (budget is not None and budget < 0):
             raise ClusterankError(f"pairwise reranking needs top >= 2, passes >= 1 and budget >= 0 "
                                   f"(got top={top}, passes={passes}, budget={budget})")
         self.judge, self.strategy, self.top, self.passes, self.budget = judge, strategy, top, passes, budget
@@ -70,7 +70,8 @@ class PairwiseReranker:
     def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
         """The hits with the top `top` reordered by pairwise judgments, ranks renumbered."""
         hits = list(hits)
-        head = hits[: self.top]
+        top = len(hits) if self.top is None else self.top
+        head = hits[:top]
         if len(head) < 2:
             return hits
         start_calls, t0 = self.judge.stats.calls, time.perf_counter()
@@ -83,7 +84,7 @@ class PairwiseReranker:
         self.stats.per_query_calls.append(self.judge.stats.calls - start_calls)
         self.stats.seconds += time.perf_counter() - t0
         ranked = reorder(head, order, scores)
-        return ranked + [replace(h, rank=len(ranked) + i) for i, h in enumerate(hits[self.top :], start=1)]
+        return ranked + [replace(h, rank=len(ranked) + i) for i, h in enumerate(hits[top:], start=1)]
 
     def _copeland(self, query: str, texts: list[str], start: int) -> tuple[list[int], list[float]]:
         wins = [0.0] * len(texts)

