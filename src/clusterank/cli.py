@@ -263,7 +263,10 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
             out_dir: Path = typer.Option(Path("report"), "--out", "-o", help="Folder for report.md/.html and CSV."),
             max_cost: Optional[float] = typer.Option(None, "--max-cost-per-1m", help="Budget: $ per 1M texts."),
             max_latency: Optional[float] = typer.Option(None, "--max-latency-ms", help="Budget: ms per query."),
-            maps: bool = typer.Option(True, "--maps/--no-maps", help="Cluster map of each model in the report.")
+            maps: bool = typer.Option(True, "--maps/--no-maps", help="Cluster map of each model in the report."),
+            rerank: str = typer.Option("none", "--rerank", help="Adds the pipeline 'exact + <reranker>' "
+                                       "(none | llm-pairwise | rescore:<model> | cross-encoder:<path>)."),
+            rerank_top: int = typer.Option(20, "--rerank-top", help="How many hits the reranker reorders.")
             ) -> None:
     """Compare embedding models x pipelines on labelled queries; write a report with a recommendation."""
     from clusterank.data.loaders import bundled_queries, load_queries
@@ -287,9 +290,12 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
         from clusterank.data.synthetic import DEMO_QUERY
 
         showcase = DEMO_QUERY
+    from clusterank.rerank import get_reranker
+
+    reranker = None if rerank == "none" else get_reranker(rerank)
     cmp = compare_models(names, table, qs, n_clusters=n_clusters, margin=margin, parent_labels=parents,
                          relevant_ids=ids, neighbours=neighbour_map(), showcase_query=showcase, with_maps=maps,
-                         progress=True)
+                         progress=True, reranker=reranker, rerank_top=rerank_top)
     out.print(markdown_tables(cmp))
     text = recommend(cmp, max_cost_per_1m=max_cost, max_latency_ms=max_latency)
     out.print("\n" + text.replace("**", ""))

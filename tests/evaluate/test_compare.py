@@ -108,6 +108,22 @@ def test_precomputed_columns_reproduce_a_seed_style_comparison(tmp_path, session
     assert cmp.best().model == "precomputed:mxbai-embed-large-v1"
 
 
+def test_rerank_pipeline_joins_the_comparison(tmp_path, session_home):
+    from clusterank.rerank import get_reranker
+
+    corpus, queries = bundled_profiles(n=300), bundled_queries()
+    cmp = compare_models(["minilm-static"], corpus, queries.subset(range(10)), workspace=session_home,
+                         with_maps=False, reranker=get_reranker("rescore:paraphrase-MiniLM-L3-v2",
+                                                                workspace=session_home), rerank_top=10)
+    run = cmp.runs[0]
+    assert list(run.pipelines) == ["exact", "routed nprobe=1", "routed auto",
+                                   "exact + rescore:paraphrase-MiniLM-L3-v2"]
+    exact, reranked = run.pipelines["exact"].rows, run.pipelines["exact + rescore:paraphrase-MiniLM-L3-v2"].rows
+    for a, b in zip(exact, reranked):
+        assert set(a[:10]) == set(b[:10]) and list(a[10:]) == list(b[10:])
+    assert "exact + rescore:paraphrase-MiniLM-L3-v2" in markdown_tables(cmp)
+
+
 def test_relevance_from_explicit_ids_via_cli(tmp_path, workspace, capsys):
     p, q = seed_schema(tmp_path)
     frame = pd.read_parquet(q)

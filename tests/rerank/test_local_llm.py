@@ -5,7 +5,7 @@ import pytest
 from clusterank import Hit
 from clusterank.rerank.llm import ChatClient, LLMJudge, choice_probability
 
-pytest.importorskip("llama_cpp.server", reason="pip install 'clusterank[llm]' (llama-cpp-python[server])")
+pytest.importorskip("llama_cpp", reason="pip install 'clusterank[llm]' (llama-cpp-python)")
 pytestmark = pytest.mark.slow
 
 JOB = ("We need someone to own how our product is positioned and sold: messaging for each buyer persona, "

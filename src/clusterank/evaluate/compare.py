@@ -176,7 +176,8 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
                    n_clusters: int = 10, margin: float | None = None, parent_labels: tuple | None = None,
                    relevant_ids: Sequence[Sequence[int]] | None = None,
                    neighbours: Mapping[str, Sequence[str]] | None = None, showcase_query: str | None = None,
-                   with_maps: bool = True, progress: bool = False) -> Comparison:
+                   with_maps: bool = True, progress: bool = False, reranker=None,
+                   rerank_top: int = 20) -> Comparison:
     """Run every model through every pipeline on the same labelled queries.
 
     Args:
@@ -192,6 +193,8 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
         showcase_query: the query shown top 10 before and after routing (default: the first query).
         with_maps: build each model's 2-D cluster map for the report.
         progress: progress bars with ETA while embedding.
+        reranker: adds the pipeline "exact + rerank": the top `rerank_top` of exact search reordered by it.
+        rerank_top: how many hits the reranker reorders.
 
     Raises:
         ClusterankError: no models, unknown model, relevance undefined for some query, mismatched dims.
@@ -228,6 +231,10 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
         routed = pipe.routed_index(n_clusters)
         results["routed nprobe=1"] = routed.search(qv, k50, 1).rows
         results["routed auto"] = routed.search(qv, k50, "auto", margin if margin is not None else AUTO_MARGIN).rows
+        if reranker is not None:
+            reranked = pipe.search_many(queries.texts, k50, reranker=reranker, rerank_top=rerank_top)
+            results[f"exact + {reranker.name}"] = np.array([[h.row for h in hs] + [-1] * (k50 - len(hs))
+                                                            for hs in reranked])
         model = routed.clusters
         run = ModelRun(name, embedder.dims, getattr(CATALOG.get(name.removeprefix("precomputed:")), "params_m", None),
                        texts_per_s, query_ms, mem.delta_mb,

@@ -137,7 +137,7 @@ def _charts(cmp: Comparison) -> list[tuple[str, str, object]]:
     charts = []
     for metric in METRICS:
         fig = go.Figure()
-        for pipe in ("exact", "routed nprobe=1", "routed auto"):
+        for pipe in cmp.runs[0].pipelines:
             ests = [r.pipelines[pipe].estimate(metric) for r in cmp.runs]
             fig.add_bar(name=pipe, x=[r.model for r in cmp.runs], y=[e.mean for e in ests],
                         error_y={"type": "data", "symmetric": False, "array": [e.high - e.mean for e in ests],

