@@ -30,7 +30,8 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--top", type=int, default=10)
-    parser.add_argument("--llm-queries", type=int, default=16)
+    parser.add_argument("--llm-queries", type=int, default=8)
+    parser.add_argument("--llm-top", type=int, default=6)
     parser.add_argument("--passes", type=int, default=2)
     parser.add_argument("--budget", type=int, default=60)
     parser.add_argument("--rescore", default="all-MiniLM-L6-v2,all-mpnet-base-v2")
@@ -41,13 +42,13 @@ def main() -> None:
     neighbours = neighbour_map()
     tight = [i for i, flag in enumerate(queries.frame["neighbour_in_corpus"]) if flag]
 
-    def evaluate(rows_for, chosen, reranker=None):
+    def evaluate(rows_for, chosen, reranker=None, top=None):
         texts = [queries.texts[i] for i in chosen]
         labels = [queries.labels[i] for i in chosen]
         rel = build_relevance(len(corpus), corpus.labels, labels, corpus.families,
                               [queries.families[i] for i in chosen])
         t0 = time.perf_counter()
-        hits = [pipe.search(t, 10, reranker=reranker, rerank_top=args.top) for t in texts]
+        hits = [pipe.search(t, 10, reranker=reranker, rerank_top=top or args.top) for t in texts]
         secs = (time.perf_counter() - t0) / len(texts)
         rows = np.array([[h.row for h in hs] + [-1] * (10 - len(hs)) for hs in hits])
         return ndcg_at_k(rows, rel, 10), near_miss_rate(rows, corpus.labels, labels, neighbours, 10), secs
@@ -63,8 +64,8 @@ def main() -> None:
     base_llm = evaluate(None, chosen)
     results.append(("none (LLM query subset)", len(chosen), base_llm, base_llm, None))
     reranker = get_reranker("llm-pairwise", workspace=pipe.workspace, passes=args.passes, budget=args.budget)
-    results.append((f"{reranker.name} sliding K={args.passes}", len(chosen), evaluate(None, chosen, reranker),
-                    base_llm, reranker.stats))
+    results.append((f"{reranker.name} sliding K={args.passes}, top {args.llm_top}", len(chosen),
+                    evaluate(None, chosen, reranker, args.llm_top), base_llm, reranker.stats))
     sources = getattr(reranker.judge, "sources", {})
 
     print(f"\nretrieval: minilm-static exact search, top {args.top} reranked; {len(corpus):,} profiles\n")

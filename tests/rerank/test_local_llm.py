@@ -31,6 +31,9 @@ def test_real_judgments_over_loopback(server, tmp_path):
     reply = client.complete([{"role": "user", "content": "Answer with one letter: A or B. Which comes first?"}])
     p, source = choice_probability(reply)
     assert source == "logprobs" and 0.0 < p < 1.0  # the answer token's log-probabilities came back
+    top = reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+    assert {top[0]["token"].strip(), top[1]["token"].strip()} == {"A", "B"}  # a real model answering the question
+    assert top[0]["logprob"] > top[1]["logprob"] > top[-1]["logprob"]
     judge = LLMJudge(client, tmp_path / "cache.sqlite")
     forward = judge.prob_first(JOB, PMM, LAWYER)
     backward = judge.prob_first(JOB, LAWYER, PMM)

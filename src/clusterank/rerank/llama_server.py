@@ -33,6 +33,13 @@ class Judge:
                                              bos_token=token_text(self.llm.token_bos()))
         self.lock = threading.Lock()
 
+    def _last_logits(self) -> np.ndarray:
+        """Logits of the last evaluated position (llama.cpp keeps them even without `logits_all`)."""
+        import llama_cpp
+
+        pointer = llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1)
+        return np.ctypeslib.as_array(pointer, shape=(self.llm.n_vocab(),)).astype(np.float64)
+
     def complete(self, body: dict) -> dict:
         """The chat completion for one request: greedy tokens, log-probs of the first one's alternatives."""
         prompt = self.formatter(messages=body["messages"]).prompt
@@ -46,7 +53,7 @@ class Judge:
             self.llm.eval(tokens)
             out, first = [], None
             for _ in range(max_tokens):
-                logits = np.asarray(self.llm.scores[self.llm.n_tokens - 1], dtype=np.float64)
+                logits = self._last_logits()
                 logprobs = logits - (logits.max() + np.log(np.exp(logits - logits.max()).sum()))
                 token = int(np.argmax(logprobs))
                 if first is None:

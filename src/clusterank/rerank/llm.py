@@ -140,7 +140,7 @@ class LLMJudge:
         max_chars: each profile and the job description are cut to this many characters in the prompt.
     """
 
-    def __init__(self, client: ChatClient, cache_path: str | Path, *, max_chars: int = 1200):
+    def __init__(self, client: ChatClient, cache_path: str | Path, *, max_chars: int = 700):
         self.client, self.max_chars = client, max_chars
         self.name = client.model
         self.stats = RerankStats()
