@@ -60,13 +60,15 @@ def main() -> None:
     for model in [m for m in args.rescore.split(",") if m]:
         reranker = get_reranker(f"rescore:{model}", workspace=pipe.workspace)
         results.append((reranker.name, len(everyone), evaluate(None, everyone, reranker), base_all, reranker.stats))
-    chosen = tight[: args.llm_queries]
-    base_llm = evaluate(None, chosen)
-    results.append(("none (LLM query subset)", len(chosen), base_llm, base_llm, None))
-    reranker = get_reranker("llm-pairwise", workspace=pipe.workspace, passes=args.passes, budget=args.budget)
-    results.append((f"{reranker.name} sliding K={args.passes}, top {args.llm_top}", len(chosen),
-                    evaluate(None, chosen, reranker, args.llm_top), base_llm, reranker.stats))
-    sources = getattr(reranker.judge, "sources", {})
+    sources = {}
+    if args.llm_queries > 0:
+        chosen = tight[: args.llm_queries]
+        base_llm = evaluate(None, chosen)
+        results.append(("none (LLM query subset)", len(chosen), base_llm, base_llm, None))
+        reranker = get_reranker("llm-pairwise", workspace=pipe.workspace, passes=args.passes, budget=args.budget)
+        results.append((f"{reranker.name} sliding K={args.passes}, top {args.llm_top}", len(chosen),
+                        evaluate(None, chosen, reranker, args.llm_top), base_llm, reranker.stats))
+        sources = reranker.judge.sources
 
     print(f"\nretrieval: minilm-static exact search, top {args.top} reranked; {len(corpus):,} profiles\n")
     print("| reranker | queries | nDCG@10 | vs none | near-miss@10 | vs none | calls/query | tokens/query | s/query |")
