@@ -20,6 +20,18 @@ def _order(scores: np.ndarray) -> list[int]:
     return sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))
 
 
+def rerank_by_scores(stats: RerankStats, hits: Sequence[Hit], score) -> list[Hit]:
+    """Sort `hits` by `score(texts) -> array` (higher first), timing it into `stats`."""
+    hits = list(hits)
+    if not hits:
+        return hits
+    t0 = time.perf_counter()
+    scores = np.asarray(score([h.text or h.preview for h in hits]), dtype=float)
+    stats.queries += 1
+    stats.seconds += time.perf_counter() - t0
+    return reorder(hits, _order(scores), scores)
+
+
 class RescoreReranker:
     """Re-embed the short list and the job description with another model and sort by its cosine.
 
@@ -38,18 +50,14 @@ class RescoreReranker:
 
     def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
         """The hits sorted by the second model's cosine to the query."""
-        hits = list(hits)
-        if not hits:
-            return hits
-        t0 = time.perf_counter()
+        return rerank_by_scores(self.stats, hits, lambda texts: self._cosines(query, texts))
+
+    def _cosines(self, query: str, texts: list[str]) -> np.ndarray:
         before = self.store.count(self.embedder.name)
-        vecs = self.store.embed(self.embedder, [h.text or h.preview for h in hits], what="profiles")
+        vecs = self.store.embed(self.embedder, texts, what="profiles")
         q = self.store.embed(self.embedder, [query], what="queries")[0]
-        self.stats.calls += self.store.count(self.embedder.name) - before
-        scores = vecs @ q
-        self.stats.queries += 1
-        self.stats.seconds += time.perf_counter() - t0
-        return reorder(hits, _order(scores), scores)
+        self.stats.calls += self.store.count(self.embedder.name) - before  # texts the model had to embed
+        return vecs @ q
 
 
 class CrossEncoderReranker:
@@ -73,14 +81,10 @@ class CrossEncoderReranker:
 
     def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
         """The hits sorted by the cross-encoder's score."""
-        hits = list(hits)
-        if not hits:
-            return hits
-        t0 = time.perf_counter()
-        scores = np.asarray(self.model.predict([(query, h.text or h.preview) for h in hits],
-                                               batch_size=self.batch_size, show_progress_bar=False), dtype=float)
-        scores = scores.reshape(len(hits), -1)[:, -1]
-        self.stats.calls += len(hits)
-        self.stats.queries += 1
-        self.stats.seconds += time.perf_counter() - t0
-        return reorder(hits, _order(scores), scores)
+        return rerank_by_scores(self.stats, hits, lambda texts: self._scores(query, texts))
+
+    def _scores(self, query: str, texts: list[str]) -> np.ndarray:
+        scores = np.asarray(self.model.predict([(query, t) for t in texts], batch_size=self.batch_size,
+                                               show_progress_bar=False), dtype=float)
+        self.stats.calls += len(texts)
+        return scores.reshape(len(texts), -1)[:, -1]
