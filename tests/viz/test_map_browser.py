@@ -39,9 +39,11 @@ def pixel_of(page, trace_name_start, index):
 
 
 def hover_label(page, x, y):
-    page.mouse.move(x - 30, y - 30)
-    page.mouse.move(x, y, steps=4)
+    page.mouse.move(2, 2)  # off the plot: wait until any earlier label is gone, so the next one is fresh
+    page.wait_for_function("!document.querySelector('.hoverlayer .hovertext')", timeout=5000)
+    page.mouse.move(x, y)  # one jump: no labels of points passed on the way
     page.wait_for_selector(".hoverlayer .hovertext", timeout=5000)
+    page.wait_for_timeout(300)  # let plotly settle on the final position
     return page.evaluate("""() => [...document.querySelectorAll('.hoverlayer .hovertext text')]
         .map(t => { const lines = t.querySelectorAll('tspan.line');
                     return lines.length ? [...lines].map(l => l.textContent).join('\\n') : t.textContent; })
