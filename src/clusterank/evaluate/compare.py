@@ -8,6 +8,7 @@ query (P@10, nDCG@10, MRR, recall@50, near-miss@10) with 95% bootstrap intervals
 from __future__ import annotations
 
 import logging
+import os
 import platform
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -20,16 +21,16 @@ from clusterank.data.loaders import Corpus
 from clusterank.embed import CATALOG, get_embedder
 from clusterank.embed.precomputed import PrecomputedEmbedder
 from clusterank.errors import ClusterankError
-from clusterank.evaluate.metrics import (cluster_agreement, majority_cluster, mrr, ndcg_at_k, near_miss_rate,
+from clusterank.evaluate.metrics import (cluster_agreement, mrr, ndcg_at_k, near_miss_rate,
                                          precision_at_k_graded, recall_at_k)
 from clusterank.evaluate.relevance import Relevance, build_relevance
 from clusterank.evaluate.resources import PeakMemory, measure_query_ms, measure_throughput
+from clusterank.evaluate.routing import routing_accuracy
 from clusterank.evaluate.stats import Estimate, bootstrap_ci, paired_difference
 from clusterank.workspace import Workspace
 
 log = logging.getLogger("clusterank.compare")
 
-PIPELINES = ("exact", "routed nprobe=1", "routed auto")
 METRICS = ("P@10", "nDCG@10", "MRR", "recall@50", "near-miss@10")
 HIGHER_IS_BETTER = {"P@10": True, "nDCG@10": True, "MRR": True, "recall@50": True, "near-miss@10": False}
 SLOW_MODELS = ("all-mpnet-base-v2",)
@@ -92,22 +93,7 @@ class Comparison:
     queries_source: str
     n_profiles: int
     showcase_query: str
-    machine: str = field(default_factory=lambda: f"{platform.machine()}, {__import__('os').cpu_count()} cores")
-
-    def table(self) -> pd.DataFrame:
-        """One row per model x pipeline: metric means with intervals, plus the per-model facts."""
-        records = []
-        for run in self.runs:
-            for name, p in run.pipelines.items():
-                rec = {"model": run.model, "pipeline": name}
-                for m in METRICS:
-                    rec[m] = p.estimate(m)
-                rec.update({"routing acc.": run.routing_accuracy if name != "exact" else None,
-                            "cluster NMI": run.cluster_nmi, "dims": run.dims, "params (M)": run.params_m,
-                            "texts/s": run.texts_per_s, "query ms": run.query_ms, "peak MB": run.peak_mb,
-                            "$ per 1M texts": run.cost_per_1m_texts})
-                records.append(rec)
-        return pd.DataFrame.from_records(records)
+    machine: str = field(default_factory=lambda: f"{platform.machine()}, {os.cpu_count()} cores")
 
     def per_query_frame(self) -> pd.DataFrame:
         """Long table of every query's metric values: model, pipeline, query id, target label, metrics."""
@@ -219,8 +205,10 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
         with PeakMemory() as mem:
             embedder = _embedder_for(name, corpus, queries, workspace)
             local = not isinstance(embedder, PrecomputedEmbedder)
-            texts_per_s = measure_throughput(embedder, sample) if local else None
-            measure_query_ms(embedder, showcase_query) if local else None
+            texts_per_s = None
+            if local:
+                texts_per_s = measure_throughput(embedder, sample)
+                measure_query_ms(embedder, showcase_query)  # the memory of answering single queries counts
         pipe = SearchPipeline(corpus, embedder, workspace=workspace, progress=progress)
         qv = pipe.embed_queries(queries.texts)
         query_ms = (measure_query_ms(embedder, showcase_query,
@@ -239,7 +227,7 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
         run = ModelRun(name, embedder.dims, getattr(CATALOG.get(name.removeprefix("precomputed:")), "params_m", None),
                        texts_per_s, query_ms, mem.delta_mb,
                        *_cost_per_1m_texts(name, embedder, corpus.texts),
-                       routing_accuracy=_routing_accuracy(model, corpus.labels, queries.labels, routed, qv),
+                       routing_accuracy=routing_accuracy(routed, qv, corpus.labels, queries.labels),
                        cluster_nmi=(cluster_agreement(model.labels, corpus.labels)["nmi"]
                                     if corpus.labels is not None else float("nan")))
         for pname, rows in results.items():
@@ -257,12 +245,3 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
         runs.append(run)
     return Comparison(runs, queries.ids, list(queries.labels or [""] * len(queries)), corpus.source, queries.source,
                       len(corpus), showcase_query)
-
-
-def _routing_accuracy(model, row_labels, query_labels, routed, qv) -> float:
-    if row_labels is None or query_labels is None:
-        return float("nan")
-    first = routed.route(qv, 1)[0][:, 0]
-    known = set(row_labels)
-    hits = [f == majority_cluster(model.labels, row_labels, lab) for f, lab in zip(first, query_labels) if lab in known]
-    return float(np.mean(hits)) if hits else float("nan")

@@ -58,6 +58,21 @@ class RoutingReport:
         return "\n".join([head, *body]) + tail
 
 
+def routing_accuracy(routed: RoutedIndex, query_vectors: np.ndarray, row_labels: Sequence[str] | None,
+                     query_labels: Sequence[str] | None) -> float:
+    """Share of labelled queries whose nearest cluster holds most of their relevant rows (NaN without labels).
+
+    Queries whose label occurs in no row are left out.
+    """
+    if row_labels is None or query_labels is None:
+        return float("nan")
+    first = routed.route(query_vectors, 1)[0][:, 0]
+    labels = routed.clusters.labels
+    known = set(row_labels)
+    hits = [f == majority_cluster(labels, row_labels, lab) for f, lab in zip(first, query_labels) if lab in known]
+    return float(np.mean(hits)) if hits else float("nan")
+
+
 def routing_cost(vectors: np.ndarray, row_labels: Sequence[str], query_vectors: np.ndarray,
                  query_labels: Sequence[str], clusters: ClusterModel, *, k: int = 10,
                  nprobes: Sequence[int | str] = (1, 2, "auto"), neighbours: Mapping[str, Sequence[str]] | None = None,
@@ -109,7 +124,5 @@ def routing_cost(vectors: np.ndarray, row_labels: Sequence[str], query_vectors: 
                                      float(precision_at_k(result.rows, row_labels, ql, k).mean()),
                                      float(near_miss_rate(result.rows, row_labels, ql, neighbours, k).mean()),
                                      float(probed), ms))
-    first = routed.route(qv, 1)[0][:, 0]
-    majority = [majority_cluster(clusters.labels, row_labels, lab) for lab in ql]
-    accuracy = float(np.mean([f == m for f, m in zip(first, majority)]))
+    accuracy = routing_accuracy(routed, qv, row_labels, ql)
     return RoutingReport(k, clusters.k, len(qv), accuracy, cluster_agreement(clusters.labels, row_labels), scores)
