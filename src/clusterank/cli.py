@@ -224,11 +224,12 @@ def embed(model: str = ModelOpt, corpus: Optional[Path] = CorpusOpt, n: int = NO
 @app.command()
 def models(fmt: str = typer.Option("table", "--format", help="table | markdown | json")) -> None:
     """The model catalog: size, dimensions, token limit, licence, price, and whether it runs offline."""
+    from clusterank.cost import api_price
     from clusterank.embed.catalog import CATALOG
 
     cols = ["id", "provider", "params_m", "dims", "max_tokens", "licence", "open_weights", "backend",
             "price_per_1m_tokens", "price_date"]
-    rows = [m.as_row() for m in CATALOG.values()]
+    rows = [{**m.as_row(), **dict(zip(cols[-2:], api_price(m.id) or (None, None)))} for m in CATALOG.values()]
     if fmt == "json":
         out.print(json.dumps(rows, indent=1))
         return
@@ -301,6 +302,71 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
     out.print("\n" + text.replace("**", ""))
     paths = write_report(cmp, out_dir, text)
     out.print(f"\nwrote {paths['md']}, {paths['html']}, {paths['csv']}")
+
+
+@app.command()
+def cost(texts: str = typer.Option("10k,100k,1M,2.5M", "--texts", help="Corpus sizes to price (10k, 2.5M, ...)."),
+         tokens_per_text: Optional[float] = typer.Option(None, "--tokens-per-text",
+                                                         help="Tokens per text for every model (default 400)."),
+         corpus: Optional[Path] = typer.Option(None, "--corpus", help="Your texts: tokens are counted per model "
+                                               "with its own tokenizer instead of assuming --tokens-per-text."),
+         text_column: str = TextColOpt,
+         models: Optional[str] = typer.Option(None, "--models", help="Comma-separated: API model ids, self-hosted "
+                                              "options or their models, offline models. Default: all."),
+         prices: list[Path] = typer.Option([], "--prices", help="Your price file (same shape as the built-in "
+                                           "prices.toml); repeat to layer several."),
+         settings: list[str] = typer.Option([], "--set", help="Override one figure: "
+                                            "api.text-embedding-3-large.tpm=5000000, gpu.L4.hourly_usd=0.8, "
+                                            "selfhosted.335M-on-L4.texts_per_s=120, machine.hourly_usd=0."),
+         gpus: Optional[int] = typer.Option(None, "--gpus", help="GPUs per self-hosted option (default: the table's)."),
+         batch: bool = typer.Option(True, "--batch/--no-batch", help="Add each API's discounted batch option."),
+         machine: bool = typer.Option(True, "--machine/--no-machine",
+                                      help="Add rows for the offline models measured on this machine."),
+         remeasure: bool = typer.Option(False, "--remeasure", help="Time this machine again, ignoring the cache."),
+         output: Path = typer.Option(Path("cost.html"), "-o", "--output", help="The HTML page to write."),
+         png: bool = typer.Option(True, "--png/--no-png", help="Also write the charts as a PNG beside it."),
+         as_json: bool = typer.Option(False, "--json", help="Print every estimate as JSON instead of tables."),
+         ) -> None:
+    """What embedding 10k to 2.5M texts costs and how long it takes: API against self-hosted GPU and this machine."""
+    from clusterank.cost import load_prices, measure_machine, parse_counts, plan_costs
+    from clusterank.cost.estimate import check_count
+    from clusterank.embed import available_models
+    from clusterank.viz.cost import write_cost_html, write_cost_png
+
+    if corpus is not None and tokens_per_text is not None:
+        raise ClusterankError("give --tokens-per-text or --corpus, not both (--corpus counts the tokens)")
+    sizes = parse_counts(texts)
+    if tokens_per_text is not None:
+        check_count(tokens_per_text, "--tokens-per-text")
+    table = load_prices(prices, settings)
+    if gpus is not None:
+        table = table.with_gpus(gpus)
+    chosen = None if not models else [m.strip() for m in models.split(",") if m.strip()]
+    user_texts = None
+    if corpus is not None:
+        from clusterank.data.loaders import load_profiles
+
+        user_texts = list(load_profiles(corpus, text_column=text_column).texts)
+    throughputs = {}
+    if machine:
+        offline = [m for m in available_models() if chosen is None or m in chosen]
+        if offline:
+            from clusterank.data.loaders import bundled_profiles
+
+            sample = user_texts if user_texts is not None else bundled_profiles().texts
+            throughputs = measure_machine(offline, sample, remeasure=remeasure, progress=True)
+    plan = plan_costs(table, sizes, tokens_per_text=400 if tokens_per_text is None else tokens_per_text,
+                      texts=user_texts, corpus_name=str(corpus) if corpus else "", models=chosen,
+                      machine=throughputs, batch=batch)
+    if as_json:
+        out.print(json.dumps(plan.rows(), indent=1))
+    else:
+        out.print(plan.markdown())
+    html_path = write_cost_html(plan, output)
+    written = [str(html_path)]
+    if png:
+        written.append(str(write_cost_png(plan, output.with_suffix(".png"))))
+    (err if as_json else out).print(f"\nwrote {', '.join(written)}")
 
 
 def _relevant_ids(queries, column: str):

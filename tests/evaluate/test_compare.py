@@ -103,8 +103,11 @@ def test_precomputed_columns_reproduce_a_seed_style_comparison(tmp_path, session
     assert good.pipelines["exact"].per_query["P@10"].mean() > 0.9  # vectors built around each role's centre
     assert noise.pipelines["exact"].per_query["P@10"].mean() < 0.6  # random vectors
     assert good.params_m == 335 and good.texts_per_s is None
-    words = np.mean([len(t.split()) * 1.3 for t in corpus.texts])  # no tokenizer for precomputed vectors
-    assert noise.cost_per_1m_texts == pytest.approx(0.02 * words)
+    import bpe_openai  # the cl100k tokenizer counts the tokens OpenAI bills, even for precomputed vectors
+
+    cl100k = bpe_openai.get_encoding("cl100k_base")
+    tokens = np.mean([len(cl100k.encode(t)) for t in corpus.texts[:500]])
+    assert noise.cost_per_1m_texts == pytest.approx(0.02 * tokens)
     assert noise.price_date == "2024-07-25"
     assert cmp.best().model == "precomputed:mxbai-embed-large-v1"
 

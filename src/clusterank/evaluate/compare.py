@@ -128,13 +128,16 @@ def _embedder_for(name: str, corpus: Corpus, queries: Corpus, workspace: Workspa
 
 
 def _cost_per_1m_texts(model: str, embedder, texts: Sequence[str]) -> tuple[float | None, str | None]:
-    info = CATALOG.get(model.removeprefix("precomputed:"))
-    if info is None or info.price_per_1m_tokens is None:
+    """API price x mean tokens per text (the model's own tokenizer) x 1M, from the dated price table."""
+    from clusterank.cost import api_price
+    from clusterank.cost.tokens import count_tokens
+
+    model = model.removeprefix("precomputed:")
+    price = api_price(model)
+    if price is None:
         return None, None
-    counter = getattr(embedder, "count_tokens", None)
-    sample = list(texts[:500])
-    tokens = float(np.mean(counter(sample))) if counter else float(np.mean([len(t.split()) * 1.3 for t in sample]))
-    return info.price_per_1m_tokens * tokens, info.price_date
+    tokens = float(np.mean(count_tokens(model, list(texts[:500]))))
+    return price[0] * tokens, price[1]
 
 
 def _score(rows: np.ndarray, rel: Relevance, row_labels, query_labels, neighbours) -> dict[str, np.ndarray]:

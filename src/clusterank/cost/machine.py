@@ -1,0 +1,136 @@
+"""Throughput of the offline models on this machine, measured once per (model, sample) and kept.
+
+The "this machine" rows of `clusterank cost` come from here. Measurements are cached in the
+workspace (`throughput.json`) with their date and the CPU they ran on; `remeasure=True` redoes them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import platform
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import numpy as np
+
+from clusterank.errors import ClusterankError
+from clusterank.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+SAMPLE_SIZE = 64
+"""Texts timed per model: enough for a stable rate, a few seconds for the slowest offline model."""
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Texts/s of one model on this machine, on a sample whose mean token count is known."""
+
+    model: str
+    texts_per_s: float
+    mean_tokens: float
+    """Mean tokens per sample text under the model's tokenizer, capped at its token limit (what it processed)."""
+    sample: int
+    measured_on: str
+    machine: str
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Tokens processed per second."""
+        return self.texts_per_s * self.mean_tokens
+
+    def at(self, tokens_per_text: float) -> float:
+        """Texts/s at `tokens_per_text` tokens per text (tokens/s held constant)."""
+        return self.tokens_per_s / tokens_per_text
+
+
+def machine_description() -> str:
+    """CPU model and core count, as recorded beside each measurement."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
+def _cache_path(workspace: Workspace):
+    return workspace.root / "throughput.json"
+
+
+def _load_cache(workspace: Workspace) -> dict:
+    path = _cache_path(workspace)
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        log.warning("ignoring unreadable throughput cache %s (it will be rewritten)", path)
+        return {}
+
+
+def _save_cache(workspace: Workspace, cache: dict) -> None:
+    path = _cache_path(workspace)
+    workspace.root.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(cache, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def measure_machine(models: Sequence[str], texts: Sequence[str], *, workspace: Workspace | None = None,
+                    sample_size: int = SAMPLE_SIZE, remeasure: bool = False,
+                    progress: bool = False) -> dict[str, Throughput]:
+    """Throughput of each offline model on this machine, on the first `sample_size` of `texts`.
+
+    Args:
+        models: offline model ids (`clusterank.available_models()`).
+        texts: the texts to time them on (the user's corpus, or the bundled profiles).
+        workspace: where measurements are cached (default: `Workspace.default()`).
+        sample_size: how many texts to time per model (after a two-text warm-up).
+        remeasure: ignore cached measurements.
+        progress: log a line per model.
+
+    Returns:
+        model id -> Throughput, in the order given. A model whose backend is not installed is left out
+        with a warning.
+
+    Raises:
+        ClusterankError: no texts.
+    """
+    from clusterank.cost.tokens import count_tokens
+    from clusterank.embed import get_embedder, model_info
+    from clusterank.evaluate.resources import measure_throughput
+
+    workspace = workspace or Workspace.default()
+    sample = [t for t in texts[: sample_size * 2] if isinstance(t, str) and t.strip()][:sample_size]
+    if not sample:
+        raise ClusterankError("no texts to measure throughput on")
+    key = hashlib.blake2b("\x1f".join(sample).encode(), digest_size=8).hexdigest()
+    machine = machine_description()
+    cache = _load_cache(workspace)
+    out: dict[str, Throughput] = {}
+    for model in models:
+        entry = cache.get(f"{model}|{key}")
+        if entry and not remeasure and entry.get("machine") == machine:
+            out[model] = Throughput(**entry)
+            continue
+        try:
+            embedder = get_embedder(model, workspace)
+            if progress:
+                log.info("measuring %s on %d texts on this machine ...", model, len(sample))
+            rate = measure_throughput(embedder, sample)
+        except (ClusterankError, ImportError) as e:
+            log.warning("skipping this machine's row for %s: %s", model, e)
+            continue
+        tokens = np.minimum(count_tokens(model, sample), model_info(model).max_tokens)
+        out[model] = Throughput(model, float(rate), float(tokens.mean()), len(sample),
+                                dt.date.today().isoformat(), machine)
+        cache[f"{model}|{key}"] = asdict(out[model])
+        _save_cache(workspace, cache)
+    return out

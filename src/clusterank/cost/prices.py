@@ -1,0 +1,284 @@
+"""The dated price and throughput table behind `clusterank cost`: API prices, GPUs, self-hosted options.
+
+The built-in table is the package file `prices.toml`; a user's file of the same shape and `--set`
+assignments override it. Every entry keeps a date and a source; an override that changes a price or
+a throughput re-dates the entry to the override (the file's modification date, or today for `--set`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, Iterable
+
+from clusterank.errors import ClusterankError
+
+BUILTIN = "built-in prices.toml"
+
+# What each section's entries hold: field -> (type, required, check). Checks return an error or "".
+_POS = (lambda v: "" if v > 0 else "must be > 0")
+_NONNEG = (lambda v: "" if v >= 0 else "must be >= 0")
+_FRACTION = (lambda v: "" if 0 <= v < 1 else "must be a fraction in [0, 1)")
+_ANY = (lambda v: "")
+_NUM, _INT, _STR, _LIST = (int, float), (int,), (str,), (list,)
+_COMMON = {"date": (_STR + (dt.date,), True, _ANY), "source": (_STR, True, _ANY)}
+SCHEMA: dict[str, dict[str, tuple]] = {
+    "api": {"provider": (_STR, True, _ANY), "price_per_1m_tokens": (_NUM, True, _NONNEG),
+            "rpm": (_NUM, True, _POS), "tpm": (_NUM, True, _POS),
+            "max_inputs_per_request": (_INT, False, _POS), "max_tokens_per_request": (_NUM, False, _POS),
+            "batch_discount": (_NUM, False, _FRACTION), "batch_window_h": (_NUM, False, _POS),
+            "batch_queue_tokens": (_NUM, False, _POS), **_COMMON},
+    "gpu": {"hourly_usd": (_NUM, True, _NONNEG), "instance": (_STR, False, _ANY), **_COMMON},
+    "selfhosted": {"label": (_STR, True, _ANY), "models": (_LIST, False, _ANY), "params_m": (_NUM, False, _POS),
+                   "gpu": (_STR, True, _ANY), "gpus": (_INT, True, _POS), "texts_per_s": (_NUM, True, _POS),
+                   "reference_tokens": (_NUM, True, _POS), "startup_min": (_NUM, True, _NONNEG), **_COMMON},
+    "machine": {"hourly_usd": (_NUM, True, _NONNEG), "instance": (_STR, False, _ANY),
+                "startup_min": (_NUM, True, _NONNEG), **_COMMON},
+}
+PRICE_FIELDS = {"price_per_1m_tokens", "batch_discount", "hourly_usd", "texts_per_s", "reference_tokens"}
+"""Fields whose change re-dates an entry: the figures a cost is computed from."""
+
+
+@dataclass(frozen=True)
+class ApiOption:
+    """One API embedding model: its price per 1M tokens, batch discount and rate limits, dated."""
+
+    model: str
+    provider: str
+    price_per_1m_tokens: float
+    rpm: float
+    tpm: float
+    date: str
+    source: str
+    max_inputs_per_request: int = 2048
+    max_tokens_per_request: float = float("inf")
+    batch_discount: float = 0.0
+    """Fraction off the price through the provider's batch API; 0 where it has none."""
+    batch_window_h: float = 24.0
+    batch_queue_tokens: float = float("inf")
+    origin: str = BUILTIN
+
+
+@dataclass(frozen=True)
+class Gpu:
+    """A GPU type and what one costs per hour, dated."""
+
+    name: str
+    hourly_usd: float
+    date: str
+    source: str
+    instance: str = ""
+    origin: str = BUILTIN
+
+
+@dataclass(frozen=True)
+class SelfHosted:
+    """A model class served on GPUs: texts/s per GPU at `reference_tokens` tokens per text."""
+
+    key: str
+    label: str
+    gpu: Gpu
+    gpus: int
+    texts_per_s: float
+    reference_tokens: float
+    startup_min: float
+    date: str
+    source: str
+    models: tuple[str, ...] = ()
+    params_m: float | None = None
+    origin: str = BUILTIN
+
+    @property
+    def hourly_usd(self) -> float:
+        """What all its GPUs cost per hour."""
+        return self.gpu.hourly_usd * self.gpus
+
+    @property
+    def price_date(self) -> str:
+        """The older of the throughput's and the GPU price's dates: the figure is as old as its oldest part."""
+        return min(self.date, self.gpu.date)
+
+
+@dataclass(frozen=True)
+class Machine:
+    """This machine, priced as a comparable cloud VM, for the rows measured here."""
+
+    hourly_usd: float
+    startup_min: float
+    date: str
+    source: str
+    instance: str = ""
+    origin: str = BUILTIN
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    """Every price and throughput `clusterank cost` uses, each with its date and source."""
+
+    api: dict[str, ApiOption]
+    gpus: dict[str, Gpu]
+    selfhosted: dict[str, SelfHosted]
+    machine: Machine
+
+    def with_gpus(self, n: int) -> "PriceTable":
+        """The same table with every self-hosted option on `n` GPUs."""
+        if n < 1:
+            raise ClusterankError(f"--gpus must be at least 1, got {n}")
+        sh = {k: SelfHosted(**{**v.__dict__, "gpus": n}) for k, v in self.selfhosted.items()}
+        return PriceTable(self.api, self.gpus, sh, self.machine)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except OSError as e:
+        raise ClusterankError(f"cannot read prices file {path}: {e.strerror or e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ClusterankError(f"prices file {path} is not valid TOML: {e}") from None
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_setting(setting: str) -> tuple[tuple[str, ...], Any]:
+    """Split `section.entry.field=value` (or `machine.field=value`) into a key path and a TOML value.
+
+    Raises:
+        ClusterankError: no `=`, or a path that does not name a section, entry and field.
+    """
+    path, sep, value = setting.partition("=")
+    keys = tuple(k.strip() for k in path.strip().split(".")) if sep else ()
+    if keys and keys[0] == "machine" and len(keys) == 2 and all(keys):
+        return keys, _parse_value(value.strip())
+    if len(keys) < 3 or keys[0] not in SCHEMA or not all(keys):
+        raise ClusterankError(
+            f"--set {setting!r}: expected SECTION.ENTRY.FIELD=VALUE with SECTION one of api, gpu, selfhosted "
+            f"(entry names may contain dots) or machine.FIELD=VALUE")
+    return (keys[0], ".".join(keys[1:-1]), keys[-1]), _parse_value(value.strip())
+
+
+def _merge(raw: dict, override: dict, origin: str, date: str, where: str) -> None:
+    """Fold `override` into `raw` entry by entry, re-dating entries whose figures change."""
+    for section, body in override.items():
+        if section not in SCHEMA or not isinstance(body, dict):
+            raise ClusterankError(f"{where}: unknown section [{section}] (known: {', '.join(SCHEMA)})")
+        entries = {"": body} if section == "machine" else body
+        for name, fields in entries.items():
+            if not isinstance(fields, dict):
+                raise ClusterankError(f"{where}: [{section}.{name}] must be a table of fields")
+            target = raw.setdefault(section, {}) if section == "machine" else \
+                raw.setdefault(section, {}).setdefault(name, {})
+            is_new = not target
+            changed = {k for k, v in fields.items() if target.get(k) != v}
+            target.update(fields)
+            if "date" not in fields and (is_new or changed & PRICE_FIELDS):
+                target["date"] = date
+            if "source" not in fields and changed:
+                target["source"] = origin if is_new else \
+                    f"{', '.join(sorted(changed))} from {origin}; the rest: {target.get('source', '')}"
+            target["__origin__"] = origin
+
+
+def _check(section: str, name: str, fields: dict) -> None:
+    where = fields.get("__origin__", BUILTIN)
+    label = f"{section}.{name}" if name else section
+    schema = SCHEMA[section]
+    for key, value in fields.items():
+        if key == "__origin__":
+            continue
+        if key not in schema:
+            raise ClusterankError(f"{where}: {label}.{key} is not a known field (known: {', '.join(schema)})")
+        types, _, check = schema[key]
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise ClusterankError(f"{where}: {label}.{key} must be {types[0].__name__}, got {value!r}")
+        problem = check(value)
+        if problem:
+            raise ClusterankError(f"{where}: {label}.{key} {problem}, got {value!r}")
+    missing = [k for k, (_, required, _) in schema.items() if required and k not in fields]
+    if missing:
+        raise ClusterankError(f"{where}: {label} lacks {', '.join(missing)} (every entry needs a date and a source)")
+    try:
+        dt.date.fromisoformat(str(fields["date"]))
+    except ValueError:
+        raise ClusterankError(f"{where}: {label}.date must be YYYY-MM-DD, got {fields['date']!r}") from None
+
+
+def _build(raw: dict) -> PriceTable:
+    for section in SCHEMA:
+        if section not in raw:
+            raise ClusterankError(f"prices: section [{section}] is missing")
+    _check("machine", "", raw["machine"])
+    for section in ("api", "gpu", "selfhosted"):
+        for name, fields in raw[section].items():
+            _check(section, name, fields)
+
+    def clean(fields: dict) -> dict:
+        out = {k: v for k, v in fields.items() if k != "__origin__"}
+        out["date"] = str(out["date"])
+        out["origin"] = fields.get("__origin__", BUILTIN)
+        return out
+
+    api = {m: ApiOption(model=m, **clean(f)) for m, f in raw["api"].items()}
+    gpus = {g: Gpu(name=g, **clean(f)) for g, f in raw["gpu"].items()}
+    selfhosted = {}
+    for key, f in raw["selfhosted"].items():
+        fields = clean(f)
+        if fields["gpu"] not in gpus:
+            raise ClusterankError(f"{fields['origin']}: selfhosted.{key}.gpu names {fields['gpu']!r}, "
+                                  f"which is not a [gpu.*] entry (known: {', '.join(gpus)})")
+        fields["gpu"] = gpus[fields["gpu"]]
+        fields["models"] = tuple(fields.get("models", ()))
+        selfhosted[key] = SelfHosted(key=key, **fields)
+    return PriceTable(api, gpus, selfhosted, Machine(**clean(raw["machine"])))
+
+
+def load_prices(files_: Iterable[str | Path] = (), settings: Iterable[str] = (),
+                today: dt.date | None = None) -> PriceTable:
+    """The built-in table with the user's price files and `--set` assignments applied in order.
+
+    Args:
+        files_: TOML files of the same shape as the built-in one; entries they touch are merged field by field.
+        settings: `section.entry.field=value` strings (values in TOML syntax: 0.1, 2_000_000, "text").
+        today: the date given to `--set` changes of a price or throughput (default: today).
+
+    Returns:
+        The checked table.
+
+    Raises:
+        ClusterankError: an unreadable or malformed file, an unknown section or field, a missing date or
+            source, a negative price, a non-positive rate limit or throughput, a GPU that does not exist.
+    """
+    raw = tomllib.loads(files("clusterank.cost").joinpath("prices.toml").read_text())
+    for path in map(Path, files_):
+        user = _read_toml(path)
+        mtime = dt.date.fromtimestamp(path.stat().st_mtime).isoformat()
+        _merge(raw, user, str(path), mtime, f"prices file {path}")
+    for setting in settings:
+        keys, value = parse_setting(setting)
+        if keys[0] == "machine":
+            override = {"machine": {keys[1]: value}}
+        else:
+            override = {keys[0]: {keys[1]: {keys[2]: value}}}
+        _merge(raw, override, f"--set {keys[-1]}", (today or dt.date.today()).isoformat(), f"--set {setting!r}")
+    return _build(raw)
+
+
+@lru_cache(maxsize=1)
+def default_prices() -> PriceTable:
+    """The built-in table, read once."""
+    return load_prices()
+
+
+def api_price(model_id: str) -> tuple[float, str] | None:
+    """(USD per 1M tokens, date) of an API model in the built-in table; None for models with no API price."""
+    option = default_prices().api.get(model_id)
+    return None if option is None else (option.price_per_1m_tokens, option.date)
