@@ -5,6 +5,7 @@ model to use. This module is the public Python API; everything a user needs is r
 from clusterank.cluster.describe import ClusterSummary, describe_clusters
 from clusterank.cluster.kmeans import ClusterModel, choose_k, fit_kmeans
 from clusterank.cluster.project import Projection, fit_projection
+from clusterank.cost import CostPlan, Throughput, load_prices, measure_machine, plan_costs
 from clusterank.data.loaders import Corpus, bundled_profiles, bundled_queries, load_profiles, load_queries, read_table
 from clusterank.embed import CATALOG, DEFAULT_MODEL, Embedder, ModelInfo, available_models, get_embedder, model_info
 from clusterank.embed.precomputed import PrecomputedEmbedder
@@ -18,6 +19,7 @@ from clusterank.evaluate.stats import Estimate, bootstrap_ci, paired_difference
 from clusterank.index.exact import ExactIndex, TopK
 from clusterank.index.routed import RoutedIndex, RoutedTopK
 from clusterank.pipeline import Hit, SearchPipeline, similarity_percent
+from clusterank.viz.cost import write_cost_html, write_cost_png
 from clusterank.viz.map import MapData, build_map, write_map_html, write_map_png
 from clusterank.workspace import Workspace
 
@@ -32,4 +34,5 @@ __all__ = [
     "build_map", "bundled_profiles", "bundled_queries", "choose_k", "describe_clusters", "fit_kmeans",
     "fit_projection", "get_embedder", "load_profiles", "load_queries", "model_info", "read_table", "routing_cost",
     "similarity_percent", "write_map_html", "write_map_png",
+    "CostPlan", "Throughput", "load_prices", "measure_machine", "plan_costs", "write_cost_html", "write_cost_png",
 ]

@@ -4,7 +4,7 @@ import pytest
 
 from clusterank import ClusterankError, bundled_profiles
 from clusterank.cost import load_prices, measure_machine, parse_counts, plan_costs
-from clusterank.cost.plan import format_duration, format_usd, parse_count
+from clusterank.cost.plan import format_duration, format_percent, format_usd, parse_count
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +90,4 @@ def test_corpus_tokens_are_counted_per_model(prices):
 def test_formats_read_well():
     assert [format_usd(v) for v in (1234.5, 12.345, 0.8, 0.0052)] == ["$1,234", "$12.35", "$0.80", "$0.0052"]
     assert [format_duration(s) for s in (42, 1500, 24272, 86400 * 5)] == ["42 s", "25 min", "6.74 h", "5.0 d"]
+    assert [format_percent(v) for v in (95.6, 99.96, 99.04, -223.4)] == ["96%", "99.9%", "99.0%", "-223%"]

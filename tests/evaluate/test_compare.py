@@ -1,14 +1,13 @@
 """The comparison end to end: two real offline models on a reduced bundled set, and the seed's schema."""
 
 import csv
-import json
 import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from clusterank import ClusterankError, bundled_profiles, bundled_queries, load_profiles, load_queries
+from clusterank import bundled_profiles, bundled_queries, load_profiles, load_queries
 from clusterank.cli import main
 from clusterank.data.roles import neighbour_map
 from clusterank.evaluate.compare import METRICS, compare_models

@@ -72,8 +72,8 @@ def format_duration(seconds: float) -> str:
 
 
 def format_percent(value: float) -> str:
-    """Savings in percent: whole numbers, one decimal near 100% so 99.96% does not read as 100%."""
-    return f"{value:.1f}%" if 99 < abs(value) < 100 else f"{value:.0f}%"
+    """Savings in percent: whole numbers; above 99%, one decimal rounded down so 99.96% never reads as 100%."""
+    return f"{math.floor(value * 10) / 10:.1f}%" if 99 < value < 100 else f"{value:.0f}%"
 
 
 def format_count(n: float) -> str:

@@ -72,7 +72,7 @@ class ModelRun:
     query_ms: float | None
     peak_mb: float
     cost_per_1m_texts: float | None
-    """API price x mean tokens per text, from the dated catalog; None for models run locally."""
+    """API price x mean tokens per text (model's tokenizer), from the dated price table; None for local models."""
     price_date: str | None
     routing_accuracy: float
     cluster_nmi: float

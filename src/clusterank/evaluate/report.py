@@ -119,7 +119,7 @@ def recommend(cmp: Comparison, *, metric: str = "nDCG@10", pipeline: str = "exac
         out.append(f"For {best.model}, routing to one cluster (the seed's method) changes {metric} by "
                    f"{d_metric.mean:+.3f} ({'significant' if sig else 'within noise'}) and the near-miss rate "
                    f"by {d_near:+.3f}.")
-    out.append("Prices are API list prices from the dated catalog; local models show no price (their "
+    out.append("Prices are API list prices from the dated price table (cost/prices.toml); local models show no price (their "
                "self-hosted compute is what `clusterank cost` estimates).")
     return " ".join(out)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from clusterank.cost.plan import CostPlan, format_count, format_duration, format_usd
 from clusterank.errors import ClusterankError
+from clusterank.viz.mpl import prepare, pyplot
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf", "#222a2a", "#b68100", "#da16ff", "#1ca71c", "#e15f99", "#511cfb", "#eb663b", "#750d86",
@@ -144,16 +145,10 @@ def write_cost_png(plan: CostPlan, path: str | Path) -> Path:
     Raises:
         ClusterankError: matplotlib is not installed.
     """
-    try:
-        import matplotlib
+    plt = pyplot("PNG cost chart")
+    from matplotlib.ticker import FixedLocator, NullLocator
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from matplotlib.ticker import FixedLocator, NullLocator
-    except ImportError:
-        raise ClusterankError("the PNG cost chart needs matplotlib: pip install 'clusterank[viz]'") from None
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = prepare(path)
     fig, axes = plt.subplots(1, 2, figsize=(14, 6), dpi=100)
     for ax, what in zip(axes, ("cost", "time")):
         for i, o in enumerate(plan.options):

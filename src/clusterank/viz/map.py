@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from clusterank.errors import ClusterankError
+from clusterank.viz.mpl import prepare, pyplot
 
 HOVER_WORDS = 25
 
@@ -133,15 +134,8 @@ def write_map_html(data: MapData, path: str | Path) -> Path:
 
 def write_map_png(data: MapData, path: str | Path, *, max_points: int = 200_000) -> Path:
     """Draw the same map as a static PNG (matplotlib), coloured by cluster, queries as large X marks."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ClusterankError("the PNG map needs matplotlib: pip install 'clusterank[viz]'") from None
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    plt = pyplot("PNG map")
+    path = prepare(path)
     rows = np.arange(len(data.xy))
     if len(rows) > max_points:  # a fixed sample keeps the image readable and quick
         rows = np.sort(np.random.default_rng(0).choice(rows, max_points, replace=False))
