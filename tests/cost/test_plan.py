@@ -91,3 +91,14 @@ def test_formats_read_well():
     assert [format_usd(v) for v in (1234.5, 12.345, 0.8, 0.0052)] == ["$1,234", "$12.35", "$0.80", "$0.0052"]
     assert [format_duration(s) for s in (42, 1500, 24272, 86400 * 5)] == ["42 s", "25 min", "6.74 h", "5.0 d"]
     assert [format_percent(v) for v in (95.6, 99.96, 99.04, -223.4)] == ["96%", "99.9%", "99.0%", "-223%"]
+
+
+def test_a_large_corpus_is_counted_on_a_fixed_sample(prices, monkeypatch):
+    import clusterank.cost.plan as plan_module
+
+    monkeypatch.setattr(plan_module, "TOKEN_SAMPLE", 100)
+    texts = bundled_profiles(n=300).texts
+    plan = plan_costs(prices, texts=texts, corpus_name="big", models=["text-embedding-3-small"], batch=False)
+    again = plan_costs(prices, texts=texts, corpus_name="big", models=["text-embedding-3-small"], batch=False)
+    assert plan.token_stats[0].n_texts == 100 and "(300 texts, a random sample of 100)" in plan.token_source
+    assert plan.token_stats[0].mean == again.token_stats[0].mean  # the same sample every run

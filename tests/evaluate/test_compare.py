@@ -9,6 +9,7 @@ import pytest
 
 from clusterank import bundled_profiles, bundled_queries, load_profiles, load_queries
 from clusterank.cli import main
+from clusterank.cost import default_prices
 from clusterank.data.roles import neighbour_map
 from clusterank.evaluate.compare import METRICS, compare_models
 from clusterank.evaluate.report import markdown_tables, recommend, write_report
@@ -30,6 +31,9 @@ def test_table_csv_and_report(comparison, tmp_path):
     for run in cmp.runs:
         assert run.texts_per_s > 0 and run.query_ms > 0 and run.peak_mb >= 0 and run.dims in (256, 384)
         assert 0 <= run.routing_accuracy <= 1 and 0 < run.cluster_nmi <= 1
+        machine = default_prices().machine  # run here: 1M texts at the measured rate, priced as the VM
+        assert run.cost_per_1m_texts == pytest.approx(machine.hourly_usd * 1e6 / run.texts_per_s / 3600)
+        assert run.price_date == machine.date
         for p in run.pipelines.values():
             for m in METRICS:
                 e = p.estimate(m)

@@ -72,7 +72,8 @@ class ModelRun:
     query_ms: float | None
     peak_mb: float
     cost_per_1m_texts: float | None
-    """API price x mean tokens per text (model's tokenizer), from the dated price table; None for local models."""
+    """API price x mean tokens per text (model's tokenizer), or, for models run here, 1M texts at the measured
+    throughput on this machine priced as the VM in the dated price table; None when neither is known."""
     price_date: str | None
     routing_accuracy: float
     cluster_nmi: float
@@ -127,17 +128,22 @@ def _embedder_for(name: str, corpus: Corpus, queries: Corpus, workspace: Workspa
     return get_embedder(name, workspace)
 
 
-def _cost_per_1m_texts(model: str, embedder, texts: Sequence[str]) -> tuple[float | None, str | None]:
-    """API price x mean tokens per text (the model's own tokenizer) x 1M, from the dated price table."""
-    from clusterank.cost import api_price
+def _cost_per_1m_texts(model: str, embedder, texts: Sequence[str],
+                       texts_per_s: float | None) -> tuple[float | None, str | None]:
+    """($ per 1M texts, its date): API list price x mean tokens (the model's tokenizer) for API models;
+    for models run here, the hours 1M texts take at the measured throughput x this machine's VM price."""
+    from clusterank.cost import api_price, default_prices
     from clusterank.cost.tokens import count_tokens
 
     model = model.removeprefix("precomputed:")
     price = api_price(model)
-    if price is None:
-        return None, None
-    tokens = float(np.mean(count_tokens(model, list(texts[:500]))))
-    return price[0] * tokens, price[1]
+    if price is not None:
+        tokens = float(np.mean(count_tokens(model, list(texts[:500]))))
+        return price[0] * tokens, price[1]
+    if texts_per_s:
+        machine = default_prices().machine
+        return machine.hourly_usd * 1e6 / texts_per_s / 3600, machine.date
+    return None, None
 
 
 def _score(rows: np.ndarray, rel: Relevance, row_labels, query_labels, neighbours) -> dict[str, np.ndarray]:
@@ -229,7 +235,7 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
         model = routed.clusters
         run = ModelRun(name, embedder.dims, getattr(CATALOG.get(name.removeprefix("precomputed:")), "params_m", None),
                        texts_per_s, query_ms, mem.delta_mb,
-                       *_cost_per_1m_texts(name, embedder, corpus.texts),
+                       *_cost_per_1m_texts(name, embedder, corpus.texts, texts_per_s),
                        routing_accuracy=routing_accuracy(routed, qv, corpus.labels, queries.labels),
                        cluster_nmi=(cluster_agreement(model.labels, corpus.labels)["nmi"]
                                     if corpus.labels is not None else float("nan")))

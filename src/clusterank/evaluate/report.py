@@ -11,6 +11,8 @@ import html
 import math
 from pathlib import Path
 
+from clusterank.cost.plan import format_usd
+from clusterank.cost.prices import default_prices
 from clusterank.evaluate.compare import HIGHER_IS_BETTER, METRICS, Comparison, ModelRun
 from clusterank.evaluate.stats import Estimate, paired_difference
 
@@ -51,9 +53,9 @@ def quality_rows(cmp: Comparison) -> tuple[list[str], list[list[str]]]:
 
 
 def facts_rows(cmp: Comparison) -> tuple[list[str], list[list[str]]]:
-    """Header and cells of the per-model table: size, speed and memory measured here, dated API cost."""
+    """Header and cells of the per-model table: size, speed and memory measured here, dated cost per 1M texts."""
     rows = [[r.model, str(r.dims), _fmt(r.params_m), _fmt(r.texts_per_s), _fmt(r.query_ms), _fmt(r.peak_mb),
-             _fmt(r.cluster_nmi), "-" if r.cost_per_1m_texts is None else f"${r.cost_per_1m_texts:,.2f}",
+             _fmt(r.cluster_nmi), "-" if r.cost_per_1m_texts is None else format_usd(r.cost_per_1m_texts),
              r.price_date or "-"] for r in cmp.runs]
     return list(FACTS), rows
 
@@ -78,7 +80,8 @@ def recommend(cmp: Comparison, *, metric: str = "nDCG@10", pipeline: str = "exac
     """A paragraph computed from the numbers: the best model, the best within budgets, the cheapest acceptable.
 
     "Acceptable" means not significantly worse than the best on `metric` (paired bootstrap over queries).
-    Local models carry no API price; their self-hosted compute is not in `$ per 1M texts`.
+    `$ per 1M texts` is the API list price for API models and, for models run here, the measured
+    throughput priced as this machine's VM (see `clusterank cost` for GPUs).
     """
     def score(r: ModelRun) -> float:
         return float(r.pipelines[pipeline].per_query[metric].mean())
@@ -119,8 +122,10 @@ def recommend(cmp: Comparison, *, metric: str = "nDCG@10", pipeline: str = "exac
         out.append(f"For {best.model}, routing to one cluster (the seed's method) changes {metric} by "
                    f"{d_metric.mean:+.3f} ({'significant' if sig else 'within noise'}) and the near-miss rate "
                    f"by {d_near:+.3f}.")
-    out.append("Prices are API list prices from the dated price table (cost/prices.toml); local models show no price (their "
-               "self-hosted compute is what `clusterank cost` estimates).")
+    machine = default_prices().machine
+    out.append(f"Costs: API models at list price; models run here at their measured throughput on this machine "
+               f"priced as {machine.instance} at ${machine.hourly_usd:g}/h ({machine.date}); `clusterank cost` "
+               "prices GPU hosting.")
     return " ".join(out)
 
 
