@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(PY) bench/embed.py
 	$(PY) bench/routed.py --uniform
 	$(PY) bench/map.py
+	$(PY) bench/cost.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

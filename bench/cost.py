@@ -1,11 +1,10 @@
 """Does throughput scale with text length as `clusterank cost` assumes (tokens/s held constant)?
 
 `clusterank cost` turns a throughput measured at one text length into texts/s at another by holding
-tokens/s constant. This times every offline model on texts cut to several lengths (bundled profiles
-truncated word by word to ~32 ... ~400 tokens) and prints tokens/s at each length as a ratio of
-tokens/s at the measured length (~200 tokens, the bundled profiles' mean): 1.00 means the assumption
-holds; below 1 means longer texts are slower per token than assumed. It also times token counting
-over all bundled profiles with each tokenizer.
+tokens/s constant. This times every offline model on texts of several lengths (bundled profiles
+joined and cut word by word to ~32 ... ~400 tokens, as `clusterank cost` does) and prints tokens/s at
+each length and the slowest / fastest ratio: 1.00 means the assumption holds exactly. It also times
+token counting over all bundled profiles with each tokenizer.
 
     .venv/bin/python bench/cost.py [--sample 64] [--models a,b,c] [--lengths 32,64,128,256,400]
 """
@@ -17,31 +16,15 @@ import os
 import platform
 import time
 
-import numpy as np
-
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-
-def cut_to_tokens(texts: list[str], target: int, count) -> list[str]:
-    """Each text cut to about `target` tokens (whole words), by bisection on the word count."""
-    out = []
-    for text in texts:
-        words = text.split()
-        lo, hi = 1, len(words)
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if count([" ".join(words[:mid])])[0] <= target:
-                lo = mid
-            else:
-                hi = mid - 1
-        out.append(" ".join(words[:lo]))
-    return out
 
 
 def main() -> None:
     """Run the benchmark and print the tables."""
     from clusterank import available_models, bundled_profiles, get_embedder, model_info
+    from clusterank.cost.machine import machine_description, texts_of_length
     from clusterank.cost.tokens import count_tokens, tokenizer_name
+    from clusterank.evaluate.resources import measure_throughput
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sample", type=int, default=64)
@@ -51,38 +34,27 @@ def main() -> None:
     lengths = [int(x) for x in args.lengths.split(",")]
 
     corpus = bundled_profiles()
-    long_texts = [" ".join(corpus.texts[i:i + 3]) for i in range(0, 3 * args.sample, 3)]  # ~600 tokens each
-    base_texts = list(corpus.texts[: args.sample])
     rows = []
     for name in args.models.split(","):
         emb = get_embedder(name)
         limit = model_info(name).max_tokens
-        count = lambda t, m=name: count_tokens(m, t)  # noqa: E731
-        emb.embed(base_texts[:4])
-        t = time.perf_counter()
-        emb.embed(base_texts)
-        base_tokens = float(np.minimum(count(base_texts), limit).mean())
-        base_rate = len(base_texts) * base_tokens / (time.perf_counter() - t)
         cells = []
         for target in lengths:
-            texts = cut_to_tokens(long_texts, target, count)
-            read = float(np.minimum(count(texts), limit).mean())
-            t = time.perf_counter()
-            emb.embed(texts)
-            rate = len(texts) * read / (time.perf_counter() - t)
-            cells.append((target, read, rate / base_rate))
-        rows.append((name, base_tokens, base_rate, cells, limit))
+            texts = texts_of_length(corpus.texts, min(target, limit - 2), name, args.sample)
+            read = float(count_tokens(name, texts).mean())
+            cells.append((target, read, measure_throughput(emb, texts) * read))
+        rows.append((name, cells, limit))
 
-    print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}; {args.sample} texts per length\n")
-    print("| model | measured at (tokens) | tokens/s there | " +
-          " | ".join(f"~{n} tokens" for n in lengths) + " |")
-    print("|---|---|---|" + "---|" * len(lengths))
-    for name, base_tokens, base_rate, cells, limit in rows:
-        print(f"| {name} | {base_tokens:.0f} | {base_rate:,.0f} | " + " | ".join(
-            f"{ratio:.2f} ({read:.0f}{' cut' if n > limit else ''})" for n, read, ratio in cells) + " |")
-    print("\ncell: tokens/s at that length / tokens/s at the measured length (mean tokens read; 'cut' = the "
-          "model's limit truncates)\n")
+    print(f"\nmachine: {machine_description()}, Python {platform.python_version()}; {args.sample} texts per "
+          "length, each timed for at least 1 s\n")
+    print("| model | " + " | ".join(f"~{n} tokens" for n in lengths) + " | slowest / fastest |")
+    print("|---|" + "---|" * (len(lengths) + 1))
+    for name, cells, limit in rows:
+        rates = [rate for _, _, rate in cells]
+        print(f"| {name} | " + " | ".join(f"{rate:,.0f} ({read:.0f}{' cut' if n > limit - 2 else ''})"
+                                          for n, read, rate in cells) + f" | {min(rates) / max(rates):.2f} |")
+    print("\ncell: tokens/s at that length (mean tokens read; 'cut' = the model's limit truncates). Constant "
+          "tokens/s would make the last column 1.00.\n")
 
     texts = list(corpus.texts)
     print(f"| tokenizer (model) | exact | mean tokens / bundled profile | seconds for {len(texts):,} texts |")

@@ -353,8 +353,11 @@ def cost(texts: str = typer.Option("10k,100k,1M,2.5M", "--texts", help="Corpus s
         if offline:
             from clusterank.data.loaders import bundled_profiles
 
+            # your texts as they are; else bundled profiles joined and cut to --tokens-per-text
             sample = user_texts if user_texts is not None else bundled_profiles().texts
-            throughputs = measure_machine(offline, sample, remeasure=remeasure, progress=True)
+            length = None if user_texts is not None else int(tokens_per_text or 400)
+            throughputs = measure_machine(offline, sample, tokens_per_text=length, remeasure=remeasure,
+                                          progress=True)
     plan = plan_costs(table, sizes, tokens_per_text=400 if tokens_per_text is None else tokens_per_text,
                       texts=user_texts, corpus_name=str(corpus) if corpus else "", models=chosen,
                       machine=throughputs, batch=batch)

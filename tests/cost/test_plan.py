@@ -102,3 +102,18 @@ def test_a_large_corpus_is_counted_on_a_fixed_sample(prices, monkeypatch):
     again = plan_costs(prices, texts=texts, corpus_name="big", models=["text-embedding-3-small"], batch=False)
     assert plan.token_stats[0].n_texts == 100 and "(300 texts, a random sample of 100)" in plan.token_source
     assert plan.token_stats[0].mean == again.token_stats[0].mean  # the same sample every run
+
+
+def test_this_machine_can_be_timed_on_texts_of_the_asked_length(workspace):
+    from clusterank.cost.machine import texts_of_length
+    from clusterank.cost.tokens import count_tokens
+
+    texts = bundled_profiles(n=60).texts
+    cut = texts_of_length(texts, 400, "minilm-static", 5)
+    counts = count_tokens("minilm-static", cut)
+    assert len(cut) == 5 and all(390 <= c <= 400 for c in counts), counts  # whole words, at most 400 tokens
+    thr = measure_machine(["paraphrase-MiniLM-L3-v2"], texts, tokens_per_text=400, workspace=workspace,
+                          sample_size=8)["paraphrase-MiniLM-L3-v2"]
+    assert 120 <= thr.mean_tokens <= 128  # cut to its 128-token limit, not to 400
+    with pytest.raises(ClusterankError, match="fewer than 100000 tokens"):
+        texts_of_length(texts[:3], 100_000, "minilm-static", 1)

@@ -160,9 +160,13 @@ def format_price(usd: float) -> str:
 
 def machine_option(machine: Machine, thr: Throughput, tokens_per_text: float) -> Option:
     """The option of embedding with an offline model on this machine, from its measured throughput."""
-    basis = (f"{thr.at(tokens_per_text):,.1f} texts/s at {tokens_per_text:,.0f} tokens (measured here "
-             f"{thr.measured_on}: {thr.texts_per_s:,.1f} texts/s at {thr.mean_tokens:,.0f} tokens), "
-             f"VM at ${machine.hourly_usd:g}/h ({machine.date})")
+    rate = f"{thr.at(tokens_per_text):,.1f} texts/s at {tokens_per_text:,.0f} tokens"
+    if abs(thr.mean_tokens - tokens_per_text) <= 0.02 * tokens_per_text:
+        rate += f" (measured here {thr.measured_on})"
+    else:
+        rate += (f" (scaled from {thr.texts_per_s:,.1f} texts/s at {thr.mean_tokens:,.0f} tokens, measured here "
+                 f"{thr.measured_on})")
+    basis = f"{rate}, VM at ${machine.hourly_usd:g}/h ({machine.date})"
     return Option(f"this machine: {thr.model}", "this machine", (thr.model,), basis,
                   min(thr.measured_on, machine.date),
                   f"measured by clusterank on {thr.machine} ; VM price: {machine.instance}, {machine.source}",

@@ -83,14 +83,45 @@ def _save_cache(workspace: Workspace, cache: dict) -> None:
     os.replace(tmp, path)
 
 
-def measure_machine(models: Sequence[str], texts: Sequence[str], *, workspace: Workspace | None = None,
-                    sample_size: int = SAMPLE_SIZE, remeasure: bool = False,
+def texts_of_length(texts: Sequence[str], tokens: int, model: str, n: int) -> list[str]:
+    """`n` texts of about `tokens` tokens under `model`'s tokenizer: consecutive `texts` joined until
+    long enough, then cut back to whole words by bisection on the word count.
+
+    Raises:
+        ClusterankError: `texts` together hold fewer than `tokens` tokens.
+    """
+    from clusterank.cost.tokens import count_tokens
+
+    out, i = [], 0
+    while len(out) < n:
+        words: list[str] = []
+        start = i
+        while count_tokens(model, [" ".join(words) or " "])[0] < tokens:
+            words += texts[i % len(texts)].split()
+            i += 1
+            if i - start > len(texts):
+                raise ClusterankError(f"the sample texts hold fewer than {tokens} tokens together")
+        lo, hi = 1, len(words)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if count_tokens(model, [" ".join(words[:mid])])[0] <= tokens:
+                lo = mid
+            else:
+                hi = mid - 1
+        out.append(" ".join(words[:lo]))
+    return out
+
+
+def measure_machine(models: Sequence[str], texts: Sequence[str], *, tokens_per_text: int | None = None,
+                    workspace: Workspace | None = None, sample_size: int = SAMPLE_SIZE, remeasure: bool = False,
                     progress: bool = False) -> dict[str, Throughput]:
-    """Throughput of each offline model on this machine, on the first `sample_size` of `texts`.
+    """Throughput of each offline model on this machine, on `sample_size` of `texts`.
 
     Args:
         models: offline model ids (`clusterank.available_models()`).
         texts: the texts to time them on (the user's corpus, or the bundled profiles).
+        tokens_per_text: time on texts of this many tokens (built from `texts` with each model's tokenizer,
+            capped at its limit) instead of on `texts` as they are.
         workspace: where measurements are cached (default: `Workspace.default()`).
         sample_size: how many texts to time per model (after a two-text warm-up).
         remeasure: ignore cached measurements.
@@ -108,14 +139,18 @@ def measure_machine(models: Sequence[str], texts: Sequence[str], *, workspace: W
     from clusterank.evaluate.resources import measure_throughput
 
     workspace = workspace or Workspace.default()
-    sample = [t for t in texts[: sample_size * 2] if isinstance(t, str) and t.strip()][:sample_size]
-    if not sample:
+    given = [t for t in texts[: sample_size * 4] if isinstance(t, str) and t.strip()]
+    if not given:
         raise ClusterankError("no texts to measure throughput on")
-    key = hashlib.blake2b("\x1f".join(sample).encode(), digest_size=8).hexdigest()
     machine = machine_description()
     cache = _load_cache(workspace)
     out: dict[str, Throughput] = {}
     for model in models:
+        sample = given[:sample_size]
+        if tokens_per_text is not None:  # room for [CLS]/[SEP] within the limit: no text is truncated
+            sample = texts_of_length(given, min(int(tokens_per_text), model_info(model).max_tokens - 2), model,
+                                     sample_size)
+        key = hashlib.blake2b("\x1f".join(sample).encode(), digest_size=8).hexdigest()
         entry = cache.get(f"{model}|{key}")
         if entry and not remeasure and entry.get("machine") == machine:
             out[model] = Throughput(**entry)

@@ -50,12 +50,20 @@ class PeakMemory:
         return max(0.0, self.peak - self.start)
 
 
-def measure_throughput(embedder, sample_texts: list[str]) -> float:
-    """Texts/s of `embedder` on `sample_texts`, after a two-text warm-up (lazy loading, first calls)."""
+def measure_throughput(embedder, sample_texts: list[str], min_seconds: float = 1.0) -> float:
+    """Texts/s of `embedder` on `sample_texts`, after a two-text warm-up (lazy loading, first calls).
+
+    The sample is embedded again until `min_seconds` have passed, so a fast model is not timed on a
+    few milliseconds of work.
+    """
     embedder.embed(sample_texts[:2])
-    t = time.perf_counter()
-    embedder.embed(sample_texts)
-    return len(sample_texts) / max(time.perf_counter() - t, 1e-9)
+    done, t = 0, time.perf_counter()
+    while True:
+        embedder.embed(sample_texts)
+        done += len(sample_texts)
+        elapsed = time.perf_counter() - t
+        if elapsed >= min_seconds:
+            return done / elapsed
 
 
 def measure_query_ms(embedder, query: str, search=None, repeats: int = 5) -> float:
