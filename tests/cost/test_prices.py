@@ -89,3 +89,17 @@ def test_unreadable_file_and_bad_set_are_clear(tmp_path):
         load_prices(settings=["tpm=5"])
     with pytest.raises(ClusterankError, match="gpus must be at least 1"):
         load_prices().with_gpus(0)
+
+
+def test_a_user_file_adds_a_gpu_and_a_self_hosted_option(tmp_path):
+    from clusterank.cost import plan_costs
+
+    mine = tmp_path / "h100.toml"
+    mine.write_text('[gpu.H100]\nhourly_usd = 2.5\ndate = "2026-11-01"\nsource = "our cloud quote"\n\n'
+                    '[selfhosted.bge-on-H100]\nlabel = "bge-m3 on 2x H100"\nmodels = ["bge-m3"]\n'
+                    'gpu = "H100"\ngpus = 2\ntexts_per_s = 2000\nreference_tokens = 400\nstartup_min = 5\n')
+    plan = plan_costs(load_prices([mine]), [1_000_000], models=["bge-on-H100"])
+    est = plan.estimate("bge-m3 on 2x H100", 1_000_000)
+    assert est.seconds == pytest.approx(300 + 1_000_000 / 4000)  # 5 min + 1M / (2,000 x 2 GPUs)
+    assert est.usd == pytest.approx(2 * 2.5 * est.hours)
+    assert "2x H100 at $2.5/h (2026-11-01)" in est.option.basis

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from clusterank import ClusterankError
+from clusterank import ClusterankError, bundled_profiles
 from clusterank.cost import tokens
 from clusterank.cost.tokens import TokenStats, count_tokens, token_stats, tokenizer_name
 from clusterank.embed.local import bundled_minilm_dir
@@ -19,8 +19,6 @@ SAMPLES = ["Hello world", "unaffable", "Kubernetes SRE: on-call, SLOs & Terrafor
 
 @pytest.fixture(scope="module")
 def profiles():
-    from clusterank.data.loaders import bundled_profiles
-
     return bundled_profiles(n=500).texts
 
 
@@ -163,3 +161,23 @@ def test_bundled_profiles_have_plausible_lengths(profiles):
         assert 50 < stats.mean < 1000
     assert cl100k.mean != bert.mean != mistral.mean
     assert mistral.mean > cl100k.mean  # a 32k vocabulary needs more pieces than a 100k one
+
+
+def test_cl100k_counts_equal_tiktokens_own(tmp_path, monkeypatch):
+    """tiktoken itself, fed the cl100k file from bpe-openai through its own cache (it cannot download here),
+    verifies the file's hash and must count every bundled profile exactly as clusterank does."""
+    import gzip
+    import hashlib
+    from pathlib import Path
+
+    tiktoken = pytest.importorskip("tiktoken")
+    import bpe_openai
+
+    url = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
+    ranks = gzip.decompress((Path(bpe_openai.__file__).parent / "data" / "cl100k_base.tiktoken.gz").read_bytes())
+    (tmp_path / hashlib.sha1(url.encode()).hexdigest()).write_bytes(ranks)
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    enc = tiktoken.get_encoding("cl100k_base")  # checks sha256 223921b7... before using the cached file
+    texts = list(bundled_profiles().texts) + ["tiktoken is great!", "naïve café 🚀 12345678", "  a\n\n\tb  "]
+    ours = count_tokens("text-embedding-3-large", texts)
+    assert ours.tolist() == [len(enc.encode_ordinary(t)) for t in texts]
