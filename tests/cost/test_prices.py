@@ -103,3 +103,11 @@ def test_a_user_file_adds_a_gpu_and_a_self_hosted_option(tmp_path):
     assert est.seconds == pytest.approx(300 + 1_000_000 / 4000)  # 5 min + 1M / (2,000 x 2 GPUs)
     assert est.usd == pytest.approx(2 * 2.5 * est.hours)
     assert "2x H100 at $2.5/h (2026-11-01)" in est.option.basis
+
+
+def test_every_seed_model_can_be_priced():
+    from clusterank import CATALOG
+
+    table = load_prices()
+    covered = set(table.api) | {m for sh in table.selfhosted.values() for m in sh.models}
+    assert {m.id for m in CATALOG.values() if m.seed} <= covered

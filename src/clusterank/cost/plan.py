@@ -149,7 +149,7 @@ class CostPlan:
         if self.token_stats:
             lines += ["", "| model | tokenizer | mean tokens | median | max | over the model's limit |",
                       "|---|---|---|---|---|---|"]
-            lines += [f"| {s.model} | {s.tokenizer}{'' if s.exact else ' (stand-in)'} | {s.mean:,.1f} | "
+            lines += [f"| {s.model} | {s.tokenizer} | {s.mean:,.1f} | "
                       f"{s.median:,.0f} | {s.max:,} | {s.over_limit:,} |" for s in self.token_stats]
         if self.notes:
             lines += [""] + [f"Note: {n}" for n in self.notes]
