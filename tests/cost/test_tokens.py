@@ -181,3 +181,11 @@ def test_cl100k_counts_equal_tiktokens_own(tmp_path, monkeypatch):
     texts = list(bundled_profiles().texts) + ["tiktoken is great!", "naïve café 🚀 12345678", "  a\n\n\tb  "]
     ours = count_tokens("text-embedding-3-large", texts)
     assert ours.tolist() == [len(enc.encode_ordinary(t)) for t in texts]
+
+
+def test_every_stand_in_says_so_in_its_name():
+    from clusterank import CATALOG
+
+    for model_id in CATALOG:
+        name, exact = tokenizer_name(model_id)
+        assert exact == ("stand-in" not in name), (model_id, name)

@@ -60,6 +60,7 @@ def cost_figures(plan: CostPlan) -> dict[str, object]:
                             line={"color": PALETTE[i % len(PALETTE)], "dash": DASH.get(o.kind, "solid"), "width": 2})
         fig.update_layout(title={"text": title}, xaxis=ticks, hovermode="closest", height=640,
                           yaxis={"type": "log", "dtick": 1, "title": {"text": AXIS_TITLES[what]},
+                                 "exponentformat": "none", "separatethousands": True,
                                  "tickprefix": "$" if what == "cost" else ""},
                           legend={"orientation": "h", "y": -0.18, "font": {"size": 11}},
                           margin={"t": 50, "l": 70, "r": 20, "b": 40})
