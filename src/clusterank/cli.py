@@ -330,14 +330,16 @@ def cost(texts: str = typer.Option("10k,100k,1M,2.5M", "--texts", help="Corpus s
     """What embedding 10k to 2.5M texts costs and how long it takes: API against self-hosted GPU and this machine."""
     from clusterank.cost import load_prices, measure_machine, parse_counts, plan_costs
     from clusterank.cost.estimate import check_count
+    from clusterank.cost.plan import DEFAULT_TOKENS_PER_TEXT
     from clusterank.embed import available_models
     from clusterank.viz.cost import write_cost_html, write_cost_png
 
     if corpus is not None and tokens_per_text is not None:
         raise ClusterankError("give --tokens-per-text or --corpus, not both (--corpus counts the tokens)")
     sizes = parse_counts(texts)
-    if tokens_per_text is not None:
-        check_count(tokens_per_text, "--tokens-per-text")
+    if tokens_per_text is None:
+        tokens_per_text = DEFAULT_TOKENS_PER_TEXT
+    check_count(tokens_per_text, "--tokens-per-text")  # before this machine is timed, not after
     table = load_prices(prices, settings)
     if gpus is not None:
         table = table.with_gpus(gpus)
@@ -355,12 +357,11 @@ def cost(texts: str = typer.Option("10k,100k,1M,2.5M", "--texts", help="Corpus s
 
             # your texts as they are; else bundled profiles joined and cut to --tokens-per-text
             sample = user_texts if user_texts is not None else bundled_profiles().texts
-            length = None if user_texts is not None else int(tokens_per_text or 400)
+            length = None if user_texts is not None else int(tokens_per_text)
             throughputs = measure_machine(offline, sample, tokens_per_text=length, remeasure=remeasure,
                                           progress=True)
-    plan = plan_costs(table, sizes, tokens_per_text=400 if tokens_per_text is None else tokens_per_text,
-                      texts=user_texts, corpus_name=str(corpus) if corpus else "", models=chosen,
-                      machine=throughputs, batch=batch)
+    plan = plan_costs(table, sizes, tokens_per_text=tokens_per_text, texts=user_texts,
+                      corpus_name=str(corpus) if corpus else "", models=chosen, machine=throughputs, batch=batch)
     if as_json:
         out.print(json.dumps(plan.rows(), indent=1))
     else:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from clusterank.cost.machine import Throughput
 from clusterank.cost.prices import ApiOption, Machine, SelfHosted
 from clusterank.errors import ClusterankError
 
-KINDS = ("api", "api-batch", "self-hosted", "this machine")
-"""Option kinds, in the order tables list them."""
+if TYPE_CHECKING:  # machine.py uses scaled_texts_per_s from here
+    from clusterank.cost.machine import Throughput
 
 
 @dataclass(frozen=True)
@@ -113,11 +113,12 @@ def api_estimate(api: ApiOption, n_texts: int, tokens_per_text: float, batch: bo
         notes = (f"{batches:,} batch(es) of at most {api.batch_queue_tokens:,.0f} queued tokens, "
                  f"each done within {api.batch_window_h:g} h",)
     else:
-        requests = max(math.ceil(n_texts / api.max_inputs_per_request), math.ceil(tokens / api.max_tokens_per_request))
-        minutes = max(requests / api.rpm, tokens / api.tpm)
-        seconds = minutes * 60
-        notes = (f"{requests:,} requests; limited by {'tokens' if tokens / api.tpm >= requests / api.rpm else 'requests'}"
-                 " per minute",)
+        requests = max(math.ceil(n_texts / api.max_inputs_per_request),
+                       math.ceil(tokens / api.max_tokens_per_request))
+        by_tokens, by_requests = tokens / api.tpm, requests / api.rpm  # minutes each limit allows
+        seconds = max(by_tokens, by_requests) * 60
+        notes = (f"{requests:,} requests; limited by {'tokens' if by_tokens >= by_requests else 'requests'} "
+                 "per minute",)
     return Estimate(option, n_texts, tokens, usd, seconds, 0.0, notes)
 
 
@@ -136,20 +137,24 @@ def scaled_texts_per_s(texts_per_s: float, reference_tokens: float, tokens_per_t
     return texts_per_s * reference_tokens / tokens_per_text
 
 
+def selfhosted_texts_per_s(sh: SelfHosted, tokens_per_text: float) -> float:
+    """Texts/s of all of `sh`'s GPUs together at `tokens_per_text` tokens per text."""
+    return scaled_texts_per_s(sh.texts_per_s, sh.reference_tokens, tokens_per_text) * sh.gpus
+
+
 def selfhosted_option(sh: SelfHosted, tokens_per_text: float) -> Option:
     """The option of serving `sh`'s model class on its GPUs at `tokens_per_text`."""
-    tps = scaled_texts_per_s(sh.texts_per_s, sh.reference_tokens, tokens_per_text) * sh.gpus
     basis = (f"{sh.gpus}x {sh.gpu.name} at ${sh.gpu.hourly_usd:g}/h ({sh.gpu.date}), "
-             f"{tps:,.1f} texts/s ({sh.date}), start-up {sh.startup_min:g} min")
+             f"{selfhosted_texts_per_s(sh, tokens_per_text):,.1f} texts/s ({sh.date}), "
+             f"start-up {sh.startup_min:g} min")
     return Option(sh.label, "self-hosted", sh.models, basis, sh.price_date,
                   f"{sh.source} ; GPU: {sh.gpu.source}", tokens_per_text)
 
 
 def selfhosted_estimate(sh: SelfHosted, n_texts: int, tokens_per_text: float) -> Estimate:
     """Cost and time of embedding `n_texts` texts on `sh`'s GPUs (throughput scaled to `tokens_per_text`)."""
-    option = selfhosted_option(sh, tokens_per_text)
-    tps = scaled_texts_per_s(sh.texts_per_s, sh.reference_tokens, tokens_per_text) * sh.gpus
-    return _gpu_estimate(option, n_texts, tps, sh.hourly_usd, sh.startup_min)
+    return _gpu_estimate(selfhosted_option(sh, tokens_per_text), n_texts, selfhosted_texts_per_s(sh, tokens_per_text),
+                         sh.hourly_usd, sh.startup_min)
 
 
 def format_price(usd: float) -> str:

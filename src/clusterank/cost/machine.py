@@ -15,7 +15,6 @@ import platform
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
-import numpy as np
 
 from clusterank.errors import ClusterankError
 from clusterank.workspace import Workspace
@@ -45,7 +44,9 @@ class Throughput:
 
     def at(self, tokens_per_text: float) -> float:
         """Texts/s at `tokens_per_text` tokens per text (tokens/s held constant)."""
-        return self.tokens_per_s / tokens_per_text
+        from clusterank.cost.estimate import scaled_texts_per_s
+
+        return scaled_texts_per_s(self.texts_per_s, self.mean_tokens, tokens_per_text)
 
 
 def machine_description() -> str:
@@ -134,7 +135,7 @@ def measure_machine(models: Sequence[str], texts: Sequence[str], *, tokens_per_t
     Raises:
         ClusterankError: no texts.
     """
-    from clusterank.cost.tokens import count_tokens
+    from clusterank.cost.tokens import token_stats
     from clusterank.embed import get_embedder, model_info
     from clusterank.evaluate.resources import measure_throughput
 
@@ -163,8 +164,7 @@ def measure_machine(models: Sequence[str], texts: Sequence[str], *, tokens_per_t
         except (ClusterankError, ImportError) as e:
             log.warning("skipping this machine's row for %s: %s", model, e)
             continue
-        tokens = np.minimum(count_tokens(model, sample), model_info(model).max_tokens)
-        out[model] = Throughput(model, float(rate), float(tokens.mean()), len(sample),
+        out[model] = Throughput(model, float(rate), token_stats(model, sample).mean_read, len(sample),
                                 dt.date.today().isoformat(), machine)
         cache[f"{model}|{key}"] = asdict(out[model])
         _save_cache(workspace, cache)

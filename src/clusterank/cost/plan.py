@@ -24,6 +24,9 @@ from clusterank.errors import ClusterankError
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000, 2_500_000)
 """The seed's range: 10k to 2.5M texts."""
 
+DEFAULT_TOKENS_PER_TEXT = 400
+"""The seed's assumption when no corpus is given."""
+
 TOKEN_SAMPLE = 50_000
 """Texts whose tokens are counted when a corpus is larger: a fixed random sample (mean within ~0.3%)."""
 
@@ -95,7 +98,6 @@ class CostPlan:
     """Estimates for each option and corpus size, with what they rest on."""
 
     sizes: list[int]
-    options: list[Option]
     estimates: dict[str, list[Estimate]]
     """Option name -> one estimate per size, in `sizes` order."""
     token_source: str
@@ -103,6 +105,11 @@ class CostPlan:
     token_stats: list = field(default_factory=list)
     """TokenStats per model when tokens were counted on the user's texts."""
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def options(self) -> list[Option]:
+        """The options, in table order."""
+        return [ests[0].option for ests in self.estimates.values()]
 
     def estimate(self, option: str, n_texts: int) -> Estimate:
         """The estimate of one option for one size in the plan."""
@@ -167,7 +174,8 @@ def _wanted(selection: set[str] | None, *names: str) -> bool:
     return selection is None or any(n in selection for n in names)
 
 
-def plan_costs(prices: PriceTable, sizes: Sequence[int] = DEFAULT_SIZES, *, tokens_per_text: float = 400,
+def plan_costs(prices: PriceTable, sizes: Sequence[int] = DEFAULT_SIZES, *,
+               tokens_per_text: float = DEFAULT_TOKENS_PER_TEXT,
                texts: Sequence[str] | None = None, corpus_name: str = "", models: Sequence[str] | None = None,
                machine: dict[str, Throughput] | None = None, batch: bool = True) -> CostPlan:
     """Estimate every selected option at every size.
@@ -254,7 +262,6 @@ def plan_costs(prices: PriceTable, sizes: Sequence[int] = DEFAULT_SIZES, *, toke
     if not options:
         raise ClusterankError("no option left to price (check --models)")
     sample = f", a random sample of {len(texts):,}" if texts is not None and len(texts) < n_corpus else ""
-    source = (f"counted with each model's tokenizer on {corpus_name or 'the given texts'} "
-              f"({n_corpus:,} texts{sample})" if texts is not None else f"{tokens_per_text:g} for every model (assumed)")
-    return CostPlan(list(sizes), [est[0].option for est in options.values()], options, source,
-                    list(stats.values()), list(dict.fromkeys(notes)))
+    source = (f"counted with each model's tokenizer on {corpus_name or 'the given texts'} ({n_corpus:,} texts{sample})"
+              if texts is not None else f"{tokens_per_text:g} for every model (assumed)")
+    return CostPlan(list(sizes), options, source, list(stats.values()), list(dict.fromkeys(notes)))
