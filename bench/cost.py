@@ -24,7 +24,7 @@ def main() -> None:
     from clusterank import available_models, bundled_profiles, get_embedder, model_info
     from clusterank.cost.machine import machine_description, texts_of_length
     from clusterank.cost.tokens import count_tokens, tokenizer_name
-    from clusterank.evaluate.resources import measure_throughput
+    from clusterank.embed.measure import measure_throughput
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sample", type=int, default=64)

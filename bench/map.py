@@ -26,7 +26,7 @@ ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--
 
 def synthetic_map(n: int, seed: int = 0):
     """MapData with n points in 20 blobs, 53 role names and ~300-character hover texts."""
-    from clusterank.viz.map import MapData, hover_text
+    from clusterank.cluster.map import MapData, hover_text
 
     rng = np.random.default_rng(seed)
     clusters = rng.integers(0, 20, n)

@@ -26,7 +26,7 @@ def main() -> None:
     from clusterank.evaluate.metrics import ndcg_at_k, near_miss_rate
     from clusterank.evaluate.relevance import build_relevance
     from clusterank.evaluate.stats import bootstrap_ci, paired_difference
-    from clusterank.rerank import get_reranker
+    from clusterank.rerank import LLMOptions, get_reranker
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--top", type=int, default=10)
@@ -65,7 +65,8 @@ def main() -> None:
         chosen = tight[: args.llm_queries]
         base_llm = evaluate(None, chosen)
         results.append(("none (LLM query subset)", len(chosen), base_llm, base_llm, None))
-        reranker = get_reranker("llm-pairwise", workspace=pipe.workspace, passes=args.passes, budget=args.budget)
+        reranker = get_reranker("llm-pairwise", workspace=pipe.workspace,
+                                llm=LLMOptions(passes=args.passes, budget=args.budget))
         results.append((f"{reranker.name} sliding K={args.passes}, top {args.llm_top}", len(chosen),
                         evaluate(None, chosen, reranker, args.llm_top), base_llm, reranker.stats))
         sources = reranker.judge.sources

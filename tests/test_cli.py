@@ -74,44 +74,58 @@ def test_bad_csv_column_via_console_script(workspace, tmp_path):
 
 
 def test_clusters_prints_one_line_per_cluster_and_routing_cost(workspace, capsys):
-    code, out, err = run(capsys, "clusters", "--n", "700", "--k", "6", "--eval")
+    code, out, err = run(capsys, "clusters", "--n", "700", "--clusters", "6", "--eval")
     assert code == 0, err
     lines = [line for line in out.splitlines() if line.startswith("cluster ")]
     assert len(lines) == 6 and all("rows | roles: " in line and "families: " in line for line in lines)
-    assert "| routed nprobe=1 |" in out and "| routed nprobe=auto |" in out and "routing accuracy:" in out
+    assert "| routed:nprobe=1 |" in out and "| routed:nprobe=auto |" in out and "routing accuracy:" in out
     assert list((workspace.root / "clusters").rglob("*-k6-seed42.npz"))
 
 
 def test_clusters_k_auto_prints_silhouettes(workspace, capsys):
-    code, out, _ = run(capsys, "clusters", "--n", "300", "--k", "auto")
+    code, out, _ = run(capsys, "clusters", "--n", "300", "--clusters", "auto")
     assert code == 0
     assert "silhouette (cosine) by k: k=4:" in out and "chosen k = " in out
 
 
 def test_routed_search_says_each_hits_cluster(workspace, capsys):
     code, out, _ = run(capsys, "search", "Own positioning and launches", "--n", "500", "--route", "--nprobe", "1",
-                       "--k", "5", "-k", "8", "--json")
+                       "--clusters", "5", "-k", "8", "--json")
     assert code == 0
     hits = [json.loads(line) for line in out.splitlines()]
     assert len(hits) == 8 and len({h["cluster"] for h in hits}) == 1
+    code, same, _ = run(capsys, "search", "Own positioning and launches", "--n", "500", "--retriever",
+                        "routed:nprobe=1", "--clusters", "5", "-k", "8", "--json")
+    assert same == out  # --route --nprobe 1 is an alias of --retriever routed:nprobe=1
     code, out, _ = run(capsys, "search", "Own positioning and launches", "--n", "500", "--route", "--nprobe", "auto",
-                       "--k", "5", "-k", "8")
+                       "--clusters", "5", "-k", "8")
     assert code == 0 and all("(cluster " in line for line in out.splitlines())
+    code, out, _ = run(capsys, "search", "Own positioning and launches", "--n", "500", "-k", "8", "--json")
+    assert code == 0 and all(json.loads(line)["cluster"] is None for line in out.splitlines())
 
 
 def test_map_command_writes_html_and_png(workspace, tmp_path, capsys):
     html_path, png_path = tmp_path / "map.html", tmp_path / "map.png"
-    code, out, _ = run(capsys, "map", "--n", "300", "--k", "5", "-q", "Kubernetes on-call", "-o", str(html_path),
+    code, out, _ = run(capsys, "map", "--n", "300", "--clusters", "5", "-q", "Kubernetes on-call", "-o", str(html_path),
                        "--png", str(png_path))
     assert code == 0 and html_path.stat().st_size > 3_000_000 and png_path.read_bytes()[:4] == b"\x89PNG"
     assert "300 points, 5 clusters" in out
 
 
 @pytest.mark.parametrize("args, message", [
-    (["clusters", "--n", "5", "--k", "9"], "error: k = 9 is larger than the corpus (5 rows)"),
-    (["clusters", "--n", "50", "--k", "1"], "error: k must be at least 2"),
-    (["clusters", "--n", "50", "--k", "ten"], "error: --k must be a number or 'auto'"),
-    (["search", "x", "--n", "50", "--route", "--nprobe", "0"], "error: --nprobe must be at least 1"),
+    (["clusters", "--n", "5", "--clusters", "9"], "error: k = 9 is larger than the corpus (5 rows)"),
+    (["clusters", "--n", "50", "--clusters", "1"], "error: k must be at least 2"),
+    (["clusters", "--n", "50", "--clusters", "ten"], "error: the number of clusters must be a number or 'auto'"),
+    (["search", "x", "--n", "50", "--route", "--nprobe", "0"],
+     "error: retriever 'routed:nprobe=0': nprobe='0' is not valid"),
+    (["search", "x", "--n", "50", "--retriever", "magic"], "error: unknown retriever 'magic' in 'magic'; known: exact"),
+    (["search", "x", "--n", "50", "--retriever", "routed:depth=3"],
+     "error: retriever 'routed:depth=3': unknown parameter 'depth' (parameters of routed: nprobe, margin, k)"),
+    (["search", "x", "--n", "50", "--retriever", "routed:nprobe"], "error: retriever spec 'routed:nprobe': "
+     "'nprobe' is not param=value"),
+    (["search", "x", "--n", "50", "--retriever", "exact", "--route"], "error: give --retriever or --route"),
+    (["search", "x", "--n", "50", "-k", "0"], "error: k must be at least 1, got 0"),
+    (["search", "x", "--model", "precomputed:nope", "--n", "50"], "error: no column 'embeddings_nope' in bundled"),
     (["map", "--n", "50", "--method", "tsne", "-o", "/tmp/x.html"], "error: unknown projection 'tsne'"),
 ])
 def test_cluster_bad_input_is_one_line(workspace, capsys, args, message):

@@ -9,8 +9,9 @@ import time
 from dataclasses import dataclass
 
 from clusterank.data.loaders import bundled_profiles
-from clusterank.embed import DEFAULT_MODEL
-from clusterank.pipeline import Hit, SearchPipeline
+from clusterank.defaults import BUNDLED_N, DEFAULT_MODEL
+from clusterank.index.hits import Hit
+from clusterank.pipeline import SearchPipeline
 from clusterank.workspace import Workspace
 
 DEMO_ROLE = "Product Marketing Manager"
@@ -35,7 +36,7 @@ class DemoReport:
     search_ms: float
 
 
-def run_demo(model: str = DEFAULT_MODEL, n: int = 6904, k: int = 30, *, workspace: Workspace | None = None,
+def run_demo(model: str = DEFAULT_MODEL, n: int = BUNDLED_N, k: int = 30, *, workspace: Workspace | None = None,
              progress: bool = False) -> DemoReport:
     """Embed the bundled profiles (cached), search for the demo job description, and score the top k."""
     from clusterank.data.roles import neighbours

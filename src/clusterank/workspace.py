@@ -7,8 +7,38 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside `path` to write a file or folder into; it replaces `path` only on success.
+
+    The temporary name keeps `path`'s suffix (writers that pick a format by suffix still work). On an
+    error or an interruption the temporary file or folder is removed and `path` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    _remove(tmp)
+    try:
+        yield tmp
+        if path.is_dir() and tmp.is_dir():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        _remove(tmp)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def default_root() -> Path:
@@ -47,6 +77,15 @@ class Workspace:
     def llm_log_path(self) -> Path:
         """Where the local LLM server writes its log."""
         return self._ensure(self.root) / "llm-server.log"
+
+    @property
+    def throughput_cache_path(self) -> Path:
+        """The JSON file of this machine's measured throughputs (`clusterank cost`), keyed by model and sample."""
+        return self._ensure(self.root) / "throughput.json"
+
+    def model_path(self, model: str) -> Path:
+        """The folder (or file) under `models_dir` where clusterank unpacks or builds `model` itself."""
+        return self.models_dir / model
 
     def cluster_path(self, model: str, corpus_key: str, k: int, seed: int) -> Path:
         """Where the k-means model of one (embedding model, corpus, k, seed) is kept, beside the embeddings."""

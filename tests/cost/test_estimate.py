@@ -7,7 +7,8 @@ import pytest
 from clusterank import ClusterankError
 from clusterank.cost import api_estimate, load_prices, savings_percent, selfhosted_estimate
 from clusterank.cost import Throughput
-from clusterank.cost.estimate import format_price, machine_estimate, scaled_texts_per_s
+from clusterank.cost.estimate import machine_estimate
+from clusterank.cost.throughput import scaled_texts_per_s
 from clusterank.cost.prices import ApiOption
 
 
@@ -86,5 +87,8 @@ def test_negative_zero_or_nan_counts_are_refused(prices, n, tokens):
 
 
 def test_unit_prices_keep_their_digits():
-    assert [format_price(p) for p in (0.13, 0.1, 0.065, 0.0402, 0.02)] == ["$0.13", "$0.10", "$0.065", "$0.0402",
-                                                                          "$0.02"]
+    from clusterank.tables import format_usd
+
+    assert [format_usd(p, unit_price=True) for p in (0.13, 0.1, 0.065, 0.0402, 0.02)] == [
+        "$0.13", "$0.10", "$0.065", "$0.0402", "$0.02"]
+    assert format_usd(0.065) == "$0.065" and format_usd(0.0402) == "$0.04"  # an amount: two significant digits

@@ -4,7 +4,8 @@ import pytest
 
 from clusterank import ClusterankError, bundled_profiles
 from clusterank.cost import load_prices, measure_machine, parse_counts, plan_costs
-from clusterank.cost.plan import format_duration, format_percent, format_usd, parse_count
+from clusterank.cost.plan import format_duration, format_percent, parse_count
+from clusterank.tables import format_usd
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,21 @@ def test_markdown_never_shows_a_price_without_its_date(prices):
     for line in text.splitlines():
         if line.startswith("| ") and " | api" in line or " | self-hosted |" in line:
             assert "(20" in line, line  # every option row carries a date
+
+
+def test_markdown_and_tables_are_one_source(prices):
+    plan = plan_costs(prices, models=["text-embedding-3-large", "nv-embedqa-e5-v5"], tokens_per_text=600)
+    tables = plan.tables()
+    assert [t.title.split(" (")[0].split(":")[0] for t in tables] == ["", "Cost", "Time", "Savings of self-hosting "
+                                                                     "against each API at 2.5M texts"]
+    assert tables[1].header == ("option", "10k", "100k", "1M", "2.5M")
+    assert tables[1].rows[0] == ("text-embedding-3-large", "$0.78", "$7.80", "$78.00", "$195")  # 600 tokens
+    assert tables[3].header == ("self-hosted \\ API", "text-embedding-3-large", "text-embedding-3-large (batch)")
+    text = plan.markdown()
+    assert text.startswith(f"Tokens per text: {plan.token_source}.\n\n| option | kind |")
+    for table in tables:
+        assert table.markdown() in text
+    assert text.endswith("\n\nNote: " + plan.notes[0]) and len(plan.notes) == 1
 
 
 def test_models_filter_keeps_named_options_and_refuses_unknown_ones(prices):
@@ -89,6 +105,7 @@ def test_corpus_tokens_are_counted_per_model(prices):
 
 def test_formats_read_well():
     assert [format_usd(v) for v in (1234.5, 12.345, 0.8, 0.0052)] == ["$1,234", "$12.35", "$0.80", "$0.0052"]
+    assert [format_usd(v) for v in (0.0, float("nan"), float("inf"))] == ["$0", "-", "-"]
     assert [format_duration(s) for s in (42, 1500, 24272, 86400 * 5)] == ["42 s", "25 min", "6.74 h", "5.0 d"]
     assert [format_percent(v) for v in (95.6, 99.96, 99.04, -223.4)] == ["96%", "99.9%", "99.0%", "-223%"]
 
@@ -117,3 +134,27 @@ def test_this_machine_can_be_timed_on_texts_of_the_asked_length(workspace):
     assert 120 <= thr.mean_tokens <= 128  # cut to its 128-token limit, not to 400
     with pytest.raises(ClusterankError, match="fewer than 100000 tokens"):
         texts_of_length(texts[:3], 100_000, "minilm-static", 1)
+
+
+def test_run_cost_is_the_whole_command_in_one_call(workspace, tmp_path):
+    from clusterank.cost import run_cost
+
+    plan = run_cost([10_000, 2_500_000], models=["text-embedding-3-large", "minilm-static"], batch=False,
+                    workspace=workspace)
+    assert [o.name for o in plan.options] == ["text-embedding-3-large", "this machine: minilm-static"]
+    assert plan.estimate("text-embedding-3-large", 2_500_000).usd == pytest.approx(130)  # 400 tokens by default
+    assert workspace.throughput_cache_path.exists()  # this machine was timed, and the timing kept
+    assert "minilm-static|" in workspace.throughput_cache_path.read_text()
+    again = run_cost([10_000, 2_500_000], models=["text-embedding-3-large", "minilm-static"], batch=False,
+                     workspace=workspace)
+    assert again.markdown() == plan.markdown()  # the cached timing: the same tables
+    offline = run_cost([10_000], models=["text-embedding-3-small"], machine=False, batch=False,
+                       settings=["api.text-embedding-3-small.price_per_1m_tokens=0.01"])
+    assert [o.name for o in offline.options] == ["text-embedding-3-small"]
+    assert offline.estimate("text-embedding-3-small", 10_000).usd == pytest.approx(10_000 * 400 * 0.01 / 1e6)
+    with pytest.raises(ClusterankError, match="not both"):
+        run_cost(corpus=tmp_path / "missing.csv", tokens_per_text=300)  # refused before the file is read
+    corpus = tmp_path / "texts.csv"
+    corpus.write_text("text\nSenior Product Marketing Manager\nStaff Data Engineer\n")
+    counted = run_cost([10_000], corpus=corpus, models=["text-embedding-3-small"], machine=False, batch=False)
+    assert str(corpus) in counted.token_source and counted.token_stats[0].n_texts == 2

@@ -14,7 +14,6 @@ import pytest
 from clusterank.data.roles import FAMILIES, ROLES, confusable_group, get_role, group_taglines
 from clusterank.data.schema import HEADLINE_SEPARATOR, PROFILE_FIELDS, profile_text, role_from_headline
 from clusterank.data.synthetic import (
-    BUZZWORDS,
     DEMO_QUERY,
     MIN_PER_ROLE,
     article,
@@ -28,6 +27,9 @@ COLUMNS = ["FirstName", "LastName", "Headline", "About Me", "Experience", "Educa
            "Certifications", "text", "role", "family"]
 IRREGULAR_PAST = {"led", "built", "ran", "wrote", "set", "cut", "grew", "kept", "made", "laid",
                   "broke", "fed", "drove", "oversaw", "upsold", "forecast"}
+BUZZWORDS = ("results-driven", "data-driven", "experienced", "passionate", "cross-functional",
+             "stakeholder management", "strategic")
+"""Generic buzzwords that must appear across families (the seed's complaint about real profiles)."""
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
@@ -61,6 +63,19 @@ def test_shape_columns_and_types(profiles):
             assert profiles[column].str.strip().ne("").all(), column
     assert profiles["Certifications"].eq("").any()
     assert profiles["Certifications"].ne("").mean() > 0.5
+
+
+BUNDLED_SHA256 = {
+    "profiles": "360d206445d69787d91e365f64445c0c00653dd78a59979f405f542e3489e854",
+    "queries": "a155ed2483fcb59bb23a6301e175f212a5298314f985281c43af0f59762b4ef8",
+}
+"""`_sha` of the default profiles and queries: any change to the generator, roles.toml or
+words.toml that changes the bundled data (and every number in the README) fails here."""
+
+
+def test_bundled_data_is_pinned(profiles, queries):
+    assert _sha(profiles) == BUNDLED_SHA256["profiles"]
+    assert _sha(queries) == BUNDLED_SHA256["queries"]
 
 
 def test_deterministic(profiles):

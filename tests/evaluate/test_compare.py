@@ -12,7 +12,8 @@ from clusterank.cli import main
 from clusterank.cost import default_prices
 from clusterank.data.roles import neighbour_map
 from clusterank.evaluate.compare import METRICS, compare_models
-from clusterank.evaluate.report import markdown_tables, recommend, write_report
+from clusterank.evaluate.report import markdown_tables, recommend
+from clusterank.viz.report import write_report
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,8 @@ def test_table_csv_and_report(comparison, tmp_path):
     cmp = comparison
     assert [r.model for r in cmp.runs] == ["minilm-static", "paraphrase-MiniLM-L3-v2"]
     tables = markdown_tables(cmp)
-    assert tables.count("| minilm-static |") == 4 and "| routed nprobe=1 |" in tables and "| routed auto |" in tables
+    assert tables.count("| minilm-static |") == 4 and "| routed:nprobe=1 |" in tables
+    assert "| routed:nprobe=auto |" in tables
     for run in cmp.runs:
         assert run.texts_per_s > 0 and run.query_ms > 0 and run.peak_mb >= 0 and run.dims in (256, 384)
         assert 0 <= run.routing_accuracy <= 1 and 0 < run.cluster_nmi <= 1
@@ -57,15 +59,24 @@ def test_table_csv_and_report(comparison, tmp_path):
     expected |= {f"chart-map-{r.model}" for r in cmp.runs} | {f"chart-confusion-{r.model}" for r in cmp.runs}
     assert expected <= ids
     assert page.count("Plotly.newPlot") >= len(expected) and "<script src=" not in page
-    assert page.count("<h3>minilm-static</h3>") == 1 and "routed nprobe=1" in page
+    assert page.count("<h3>minilm-static</h3>") == 1 and "routed:nprobe=1" in page
     md = paths["md"].read_text()
     assert "## Recommendation" in md and best.model in md and "Text " in md
 
 
-def test_routing_all_clusters_would_equal_exact(comparison):
-    for run in comparison.runs:
-        exact, routed = run.pipelines["exact"], run.pipelines["routed nprobe=1"]
-        assert exact.rows.shape == routed.rows.shape == (80, 50)
+def test_routing_to_every_cluster_equals_exact_search(session_home):
+    corpus, queries = bundled_profiles(n=700), bundled_queries()
+    cmp = compare_models(["minilm-static"], corpus, queries, workspace=session_home, n_clusters=10,
+                         pipelines=("exact", "routed:nprobe=10", "routed:nprobe=1"), with_maps=False)
+    exact, every, one = cmp.runs[0].pipelines.values()
+    assert exact.rows.shape == every.rows.shape == (80, 50)
+    # probing all 10 clusters searches every row: the same lists, up to the order of rows with equal cosines
+    assert (every.rows == exact.rows).mean() > 0.995
+    assert all(len(set(a[:45]) - set(b)) == 0 for a, b in zip(every.rows, exact.rows))
+    for m in METRICS:
+        assert every.per_query[m].mean() == pytest.approx(exact.per_query[m].mean(), abs=0.005)
+    assert every.clusters_probed == 10 and one.clusters_probed == 1
+    assert (one.rows != exact.rows).any()  # one cluster is not every cluster: the check above can fail
 
 
 def seed_schema(tmp_path, dims=8, bad_query_dims=False):
@@ -116,14 +127,16 @@ def test_precomputed_columns_reproduce_a_seed_style_comparison(tmp_path, session
 
 
 def test_rerank_pipeline_joins_the_comparison(tmp_path, session_home):
+    from clusterank.evaluate.evaluator import parse_pipelines
     from clusterank.rerank import get_reranker
 
     corpus, queries = bundled_profiles(n=300), bundled_queries()
+    pipelines = parse_pipelines("exact,routed:nprobe=1,routed:nprobe=auto,exact+rescore:paraphrase-MiniLM-L3-v2",
+                                lambda name: get_reranker(name, workspace=session_home), rerank_top=10)
     cmp = compare_models(["minilm-static"], corpus, queries.subset(range(10)), workspace=session_home,
-                         with_maps=False, reranker=get_reranker("rescore:paraphrase-MiniLM-L3-v2",
-                                                                workspace=session_home), rerank_top=10)
+                         with_maps=False, pipelines=pipelines)
     run = cmp.runs[0]
-    assert list(run.pipelines) == ["exact", "routed nprobe=1", "routed auto",
+    assert list(run.pipelines) == ["exact", "routed:nprobe=1", "routed:nprobe=auto",
                                    "exact + rescore:paraphrase-MiniLM-L3-v2"]
     exact, reranked = run.pipelines["exact"].rows, run.pipelines["exact + rescore:paraphrase-MiniLM-L3-v2"].rows
     for a, b in zip(exact, reranked):
@@ -138,7 +151,7 @@ def test_relevance_from_explicit_ids_via_cli(tmp_path, workspace, capsys):
     frame = frame.drop(columns=["role"])
     frame.to_parquet(q)
     code = main(["compare", "--models", "precomputed:mxbai-embed-large-v1", "--corpus", str(p), "--queries",
-                 str(q), "--k", "4", "--no-maps", "-o", str(tmp_path / "rep")])
+                 str(q), "--clusters", "4", "--no-maps", "-o", str(tmp_path / "rep")])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "| precomputed:mxbai-embed-large-v1 | exact |" in out
@@ -147,7 +160,7 @@ def test_relevance_from_explicit_ids_via_cli(tmp_path, workspace, capsys):
 
 @pytest.mark.parametrize("case, message", [
     ("no-labels", "no label column and no relevant ids"),
-    ("no-relevant", "1 query has no relevant profile"),
+    ("no-relevant", "8 queries have no relevant profile"),
     ("bad-dims", "row 1: vector has 8 dimensions, row 0 has 9"),
     ("table-dims", "vector sizes differ between tables ([8, 9])"),
 ])
@@ -161,9 +174,22 @@ def test_bad_input(tmp_path, workspace, capsys, case, message):
         frame.to_parquet(q)
     if case == "no-relevant":
         frame = pd.read_parquet(q)
-        frame.loc[0, "role"] = "Astronaut"
+        frame["role"] = "Astronaut"
         frame.to_parquet(q)
     code = main(["compare", "--models", "precomputed:mxbai-embed-large-v1", "--corpus", str(p), "--queries", str(q),
-                 "--k", "4", "--no-maps", "-o", str(tmp_path / "rep")])
+                 "--clusters", "4", "--no-maps", "-o", str(tmp_path / "rep")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err[-1].startswith("error: ") and message in err[-1]
+
+
+def test_a_query_with_an_unknown_label_is_left_out_with_a_warning(tmp_path, workspace, capsys):
+    p, q = seed_schema(tmp_path)
+    frame = pd.read_parquet(q)
+    frame.loc[0, "role"] = "Astronaut"
+    frame.to_parquet(q)
+    code = main(["compare", "--models", "precomputed:mxbai-embed-large-v1", "--corpus", str(p), "--queries", str(q),
+                 "--clusters", "4", "--no-maps", "-o", str(tmp_path / "rep")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "1 of 8 queries have no relevant profile" in captured.err and "rows 0)" in captured.err
+    assert "7 queries" in captured.out

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from clusterank.evaluate.metrics import (cluster_agreement, majority_cluster, near_miss_rate, overlap_recall,
-                                         precision_at_k, purity)
+                                         precision_at_k_graded, purity)
+from clusterank.evaluate.relevance import relevance_from_labels
 
 LABELS = ["PMM", "PM", "PMM", "PO", "DS", "PMM", "PM"]
 
@@ -12,8 +13,9 @@ LABELS = ["PMM", "PM", "PMM", "PO", "DS", "PMM", "PM"]
 def test_precision_at_k():
     rows = np.array([[0, 1, 2, 3], [4, 5, -1, -1]])
     # query 1 (PMM): rows 0 and 2 are PMM -> 2/4; query 2 (DS): row 4 -> 1/4, -1 counts as a miss
-    np.testing.assert_allclose(precision_at_k(rows, LABELS, ["PMM", "DS"], 4), [0.5, 0.25])
-    np.testing.assert_allclose(precision_at_k(rows, LABELS, ["PMM", "DS"], 2), [0.5, 0.5])
+    rel = relevance_from_labels(LABELS, ["PMM", "DS"])
+    np.testing.assert_allclose(precision_at_k_graded(rows, rel, 4), [0.5, 0.25])
+    np.testing.assert_allclose(precision_at_k_graded(rows, rel, 2), [0.5, 0.5])
 
 
 def test_near_miss_rate():

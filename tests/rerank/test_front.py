@@ -6,7 +6,7 @@ import pytest
 
 from clusterank import ClusterankError, SearchPipeline, bundled_profiles
 from clusterank.cli import main
-from clusterank.rerank import get_reranker
+from clusterank.rerank import LLMOptions, get_reranker
 from clusterank.rerank.base import NoReranker
 
 
@@ -16,7 +16,7 @@ def test_names(workspace):
     with pytest.raises(ClusterankError, match="unknown reranker 'magic'"):
         get_reranker("magic", workspace=workspace)
     with pytest.raises(ClusterankError, match="--llm-model is required"):
-        get_reranker("llm-pairwise", workspace=workspace, llm_base_url="http://127.0.0.1:9/v1")
+        get_reranker("llm-pairwise", workspace=workspace, llm=LLMOptions(base_url="http://127.0.0.1:9/v1"))
     with pytest.raises(ClusterankError, match="unknown model 'nope'"):
         get_reranker("rescore:nope", workspace=workspace)
 

@@ -4,6 +4,7 @@ import pytest
 
 from clusterank import ClusterankError, Hit
 from clusterank.rerank.base import RerankStats
+from clusterank.rerank.base import rerank_top
 from clusterank.rerank.prp import PairwiseReranker, preference
 
 
@@ -46,14 +47,14 @@ def test_first_position_bias_cancels_out():
     judge = Judge(lambda a, b: 1.0)  # always says "A"
     assert preference(judge, "q", "profile 1", "profile 2") == 0.5
     for strategy in ("allpairs", "sliding"):
-        out = PairwiseReranker(Judge(lambda a, b: 1.0), strategy=strategy, top=6, budget=None).rerank("q", hits(6))
+        out = PairwiseReranker(Judge(lambda a, b: 1.0), strategy=strategy, budget=None).rerank("q", hits(6))
         assert [h.row for h in out] == [0, 1, 2, 3, 4, 5]
 
 
 def test_copeland_all_pairs_recovers_the_judges_order():
     wanted = [3, 0, 5, 1, 4, 2]
     judge = Judge(truth(wanted))
-    out = PairwiseReranker(judge, strategy="allpairs", top=6, budget=None).rerank("q", hits(6))
+    out = PairwiseReranker(judge, strategy="allpairs", budget=None).rerank("q", hits(6))
     assert [h.row for h in out] == wanted
     assert [h.rank for h in out] == [1, 2, 3, 4, 5, 6]
     assert out[0].rerank_score == 5.0  # five wins
@@ -64,14 +65,14 @@ def test_copeland_with_an_intransitive_judge():
     # rock-paper-scissors among 0,1,2; 3 loses to everyone: Copeland ties 0,1,2 at 2 wins, keeps their order
     beats = {(0, 1), (1, 2), (2, 0), (0, 3), (1, 3), (2, 3)}
     judge = Judge(lambda a, b: 1.0 if (number(a), number(b)) in beats else 0.0)
-    out = PairwiseReranker(judge, strategy="allpairs", top=4, budget=None).rerank("q", hits(4))
+    out = PairwiseReranker(judge, strategy="allpairs", budget=None).rerank("q", hits(4))
     assert [h.row for h in out] == [0, 1, 2, 3]
 
 
 def test_sliding_window_fixes_the_top_k():
     wanted = [7, 2, 9, 0, 1, 3, 4, 5, 6, 8]
     judge = Judge(truth(wanted))
-    out = PairwiseReranker(judge, strategy="sliding", top=10, passes=2, budget=None).rerank("q", hits(10))
+    out = PairwiseReranker(judge, strategy="sliding", passes=2, budget=None).rerank("q", hits(10))
     assert [h.row for h in out[:2]] == [7, 2]
     assert sorted(h.row for h in out) == list(range(10))
     assert judge.stats.calls <= (9 + 8) * 2
@@ -80,18 +81,18 @@ def test_sliding_window_fixes_the_top_k():
 def test_budget_is_never_exceeded():
     for budget in (0, 1, 5, 13):
         judge = Judge(truth(list(range(12))[::-1]))
-        reranker = PairwiseReranker(judge, strategy="sliding", top=12, passes=3, budget=budget)
+        reranker = PairwiseReranker(judge, strategy="sliding", passes=3, budget=budget)
         out = reranker.rerank("q", hits(12))
         assert judge.stats.calls <= budget
         assert sorted(h.row for h in out) == list(range(12))
     judge = Judge(truth(list(range(8))[::-1]))
-    PairwiseReranker(judge, strategy="allpairs", top=8, budget=9).rerank("q", hits(8))
+    PairwiseReranker(judge, strategy="allpairs", budget=9).rerank("q", hits(8))
     assert judge.stats.calls <= 9
 
 
 def test_cache_hits_make_no_calls():
     judge = Judge(truth([4, 3, 2, 1, 0]))
-    reranker = PairwiseReranker(judge, strategy="allpairs", top=5, budget=20)
+    reranker = PairwiseReranker(judge, strategy="allpairs", budget=20)
     first = reranker.rerank("q", hits(5))
     calls = judge.stats.calls
     second = reranker.rerank("q", hits(5))
@@ -100,13 +101,16 @@ def test_cache_hits_make_no_calls():
 
 
 def test_only_the_top_is_reranked():
-    out = PairwiseReranker(Judge(truth([2, 1, 0, 3, 4, 5])), strategy="allpairs", top=3, budget=None).rerank(
-        "q", hits(6))
+    reranker = PairwiseReranker(Judge(truth([5, 4, 2, 1, 0, 3])), strategy="allpairs", budget=None)
+    out = rerank_top(reranker, "q", hits(6), 3)
     assert [h.row for h in out] == [2, 1, 0, 3, 4, 5] and [h.rank for h in out] == [1, 2, 3, 4, 5, 6]
+    assert all(h.rerank_score is not None for h in out[:3]) and out[3].rerank_score is None
 
 
 def test_bad_settings():
     with pytest.raises(ClusterankError, match="unknown pairwise strategy 'tournament'"):
         PairwiseReranker(Judge(lambda a, b: 1.0), strategy="tournament")
-    with pytest.raises(ClusterankError, match="top >= 2"):
-        PairwiseReranker(Judge(lambda a, b: 1.0), top=1)
+    with pytest.raises(ClusterankError, match="passes >= 1"):
+        PairwiseReranker(Judge(lambda a, b: 1.0), passes=0)
+    with pytest.raises(ClusterankError, match="top must be at least 1"):
+        rerank_top(PairwiseReranker(Judge(lambda a, b: 1.0)), "q", hits(3), 0)

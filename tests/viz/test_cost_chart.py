@@ -14,7 +14,7 @@ import pytest
 
 from clusterank.cost import Throughput, load_prices, plan_costs
 from clusterank.errors import ClusterankError
-from clusterank.viz.cost import cost_figures, markdown_to_html, write_cost_html, write_cost_png
+from clusterank.viz.cost import cost_figures, write_cost_html, write_cost_png
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -36,10 +36,12 @@ def page_file(plan, tmp_path_factory):
 
 
 def embedded_figures(text):
-    """The figures JSON the page draws from."""
-    m = re.search(r'<script id="cost-figures" type="application/json">(.*?)</script>', text, re.S)
-    assert m, "no figure data in the page"
-    return json.loads(m.group(1))
+    """The figures' JSON the page draws from, by div id (each figure sits beside its div as `<id>-figure`)."""
+    found = re.findall(r'<script id="([^"]+)-figure" type="application/json">(.*?)</script>', text, re.S)
+    assert found, "no figure data in the page"
+    for div, _ in found:
+        assert f'<div id="{div}" class="chart"></div>' in text and f'Plotly.newPlot("{div}",' in text
+    return {div: json.loads(data) for div, data in found}
 
 
 def test_page_has_plotly_once_both_charts_and_the_plan_numbers(plan, page_file):
@@ -97,10 +99,20 @@ def test_page_carries_dated_options_savings_and_header(plan, page_file):
     assert "|---|" not in text
 
 
-def test_markdown_to_html_tables_paragraphs_and_escaping():
-    out = markdown_to_html("Intro <b>\n\n| a | b |\n|---|---|\n| x<y | $1 |\n\nNote: done")
-    assert out == ("<p>Intro &lt;b&gt;</p>\n<table><thead><tr><th>a</th><th>b</th></tr></thead><tbody><tr>"
-                   "<td>x&lt;y</td><td>$1</td></tr></tbody></table>\n<p>Note: done</p>")
+def test_page_tables_are_the_plans_tables_in_html(plan, page_file):
+    _, text = page_file
+    tables = plan.tables()
+    assert text.count("<table>") == len(tables) == 4  # options, cost, time, savings
+    for table in tables:
+        assert table.html() in text  # drawn from the same cells as the markdown, not parsed back from it
+    assert "<p>Cost (USD):</p>\n<table><thead><tr><th>option</th><th>10k</th>" in text
+    assert f"<td>text-embedding-3-large</td><td>$0.52</td><td>$5.20</td><td>$52.00</td><td>$130</td>" in text
+
+
+def test_notes_and_escaping_on_the_page(tmp_path):
+    plan = plan_costs(load_prices(), tokens_per_text=600, models=["nv-embedqa-e5-v5"])
+    text = write_cost_html(plan, tmp_path / "c.html").read_text(encoding="utf-8")
+    assert plan.notes and all("'" in n and f"<p>Note: {html.escape(n)}</p>" in text for n in plan.notes)
 
 
 def test_png_is_written(plan, tmp_path):
@@ -117,7 +129,8 @@ def test_png_is_written(plan, tmp_path):
 @pytest.mark.parametrize("module, draw", [("plotly.graph_objects", write_cost_html), ("matplotlib", write_cost_png)])
 def test_missing_plotting_library_says_how_to_install(plan, tmp_path, monkeypatch, module, draw):
     monkeypatch.setitem(sys.modules, module, None)  # import of it raises ImportError
-    with pytest.raises(ClusterankError, match=r"pip install 'clusterank\[viz\]'"):
+    with pytest.raises(ClusterankError, match=r"the (cost page|PNG cost chart) needs the Python package .*"
+                                              r"pip install 'clusterank\[viz\]'"):
         draw(plan, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 

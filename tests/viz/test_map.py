@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from clusterank import ClusterankError, SearchPipeline, bundled_profiles
-from clusterank.viz.map import build_map, hover_text, write_map_html, write_map_png
+from clusterank.cluster.map import build_map, hover_text
+from clusterank.viz.map import write_map_html, write_map_png
 
 
 def embedded_data(page: str) -> dict:
@@ -69,3 +70,16 @@ def test_too_few_points(session_home):
     tiny = SearchPipeline(bundled_profiles(n=2), get_embedder("minilm-static", session_home), workspace=session_home)
     with pytest.raises(ClusterankError, match="k = 10 is larger than the corpus \\(2 rows\\)"):
         build_map(tiny)
+
+
+def test_several_maps_fit_on_one_page(pipe):
+    from clusterank.viz.map import MAP_SCRIPT, map_html
+    from clusterank.viz.page import render_page
+
+    data = build_map(pipe, n_clusters=4)
+    page = render_page("two maps", map_html(data, "map-a", "-a") + map_html(data, "map-b", "-b"), script=MAP_SCRIPT)
+    assert page.count("function mapTraces(D, by)") == 1  # the trace builder once, both maps call it
+    for key in ("a", "b"):
+        assert f'<div id="map-{key}" class="map"></div>' in page and f'<select id="colour-by-{key}">' in page
+        assert embedded_data(page.replace(f'id="map-data-{key}"', 'id="map-data"', 1)) == data.to_json()
+        assert f'Plotly.newPlot("map-{key}", mapTraces(D, ' in page

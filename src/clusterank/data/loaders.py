@@ -16,7 +16,8 @@ import pandas as pd
 
 from clusterank.data.schema import (FAMILY_COLUMN, PROFILE_FIELDS, QUERY_TEXT_COLUMN, ROLE_COLUMN, TEXT_COLUMN,
                                     profile_text, role_from_headline)
-from clusterank.errors import ClusterankError
+from clusterank.defaults import BUNDLED_N, DEFAULT_SEED
+from clusterank.errors import ClusterankError, require
 
 log = logging.getLogger("clusterank.data")
 
@@ -97,11 +98,7 @@ def read_table(source: str | Path, *, split: str = "train") -> pd.DataFrame:
 
 
 def _datasets():
-    try:
-        import datasets
-    except ImportError:
-        raise ClusterankError("Hugging Face datasets need the 'datasets' package: pip install 'clusterank[hf]'") from None
-    return datasets
+    return require("datasets", "hf", "Hugging Face datasets")
 
 
 def _load_saved_dataset(path: Path, split: str) -> pd.DataFrame:
@@ -203,7 +200,7 @@ def load_queries(source: str | Path, *, text_column: str = QUERY_TEXT_COLUMN, la
                              label_column=label_column)
 
 
-def bundled_profiles(n: int = 6904, seed: int = 42) -> Corpus:
+def bundled_profiles(n: int = BUNDLED_N, seed: int = DEFAULT_SEED) -> Corpus:
     """The bundled synthetic profile set (deterministic; 6,904 rows like the seed's dataset)."""
     from clusterank.data.synthetic import generate_profiles
 
@@ -212,9 +209,42 @@ def bundled_profiles(n: int = 6904, seed: int = 42) -> Corpus:
     return corpus_from_frame(generate_profiles(n=n, seed=seed), f"bundled profiles (n={n}, seed={seed})")
 
 
-def bundled_queries(seed: int = 42) -> Corpus:
+def bundled_queries(seed: int = DEFAULT_SEED) -> Corpus:
     """The bundled job descriptions with their target roles."""
     from clusterank.data.synthetic import generate_queries
 
     return corpus_from_frame(generate_queries(seed=seed), f"bundled queries (seed={seed})",
                              text_column=QUERY_TEXT_COLUMN)
+
+
+def relevant_ids(queries: Corpus, column: str) -> list[list[int]] | None:
+    """Per-query lists of relevant corpus rows from `column` (lists, or JSON text like "[3, 17]"), or None
+    when the queries have no such column.
+
+    Raises:
+        ClusterankError: a cell that is not a list of whole numbers, naming the file, column and row.
+    """
+    if queries.frame is None or column not in queries.frame.columns:
+        return None
+    lists = []
+    for i, cell in enumerate(queries.frame[column]):
+        bad = ClusterankError(f"{queries.source}, column {column!r}, row {i}: not a list of row ids")
+        if isinstance(cell, str):
+            try:
+                cell = json.loads(cell) if cell.strip() else []
+            except json.JSONDecodeError:
+                raise bad from None
+        try:
+            lists.append([int(x) for x in (cell if cell is not None else [])])
+        except (TypeError, ValueError):
+            raise bad from None
+    return lists
+
+
+def parent_labels(corpus: Corpus, queries: Corpus, column: str) -> tuple[list[str], list[str]] | None:
+    """(corpus parents, query parents) from `column` (e.g. the role family) when both tables have it, else None."""
+    if corpus.frame is None or queries.frame is None:
+        return None
+    if column not in corpus.frame.columns or column not in queries.frame.columns:
+        return None
+    return [str(v) for v in corpus.frame[column]], [str(v) for v in queries.frame[column]]

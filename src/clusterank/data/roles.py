@@ -74,8 +74,38 @@ _ROLE_FIELDS = {f.name: f.type for f in fields(Role)}
 _GROUP_FIELDS = {"roles": "tuple[str, ...]", "taglines": "tuple[str, ...]"}
 
 
-def _table(where: str, table: object, spec: dict[str, str]) -> dict[str, object]:
-    """`table` checked against `spec` (every field present, of its type); lists become tuples."""
+_EXPECTED = {"str": "a non-empty string", "tuple[str, ...]": "a list of non-empty strings",
+             "float": "a positive number"}
+
+
+def _field(kind: str, value: object) -> tuple[bool, object, str]:
+    """`value` checked as `kind`: (whether it is one, the value with lists made tuples, what was
+    expected). Kinds: "str", "tuple[str, ...]", "float" and "dict[str, K]" for one of those K."""
+    if kind.startswith("dict[str, "):
+        inner = kind.removeprefix("dict[str, ").removesuffix("]")
+        expected = f"a table whose every value is {_EXPECTED[inner]}"
+        if not isinstance(value, dict):
+            return False, value, expected
+        checked = {key: _field(inner, item) for key, item in value.items()}
+        ok = all(good for good, _, _ in checked.values())
+        return ok, {key: item for key, (_, item, _) in checked.items()}, expected
+    if kind == "str":
+        ok = isinstance(value, str) and value.strip() != ""
+    elif kind == "float":
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+    else:
+        ok = isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
+        value = tuple(value) if ok else value
+    return ok, value, _EXPECTED[kind]
+
+
+Spec = dict[str, "str | Spec"]
+"""Field name -> its kind (see `_field`), or the `Spec` of a sub-table."""
+
+
+def check_table(where: str, table: object, spec: Spec) -> dict[str, object]:
+    """`table` (parsed TOML) checked against `spec`: every field present, of its kind, no other
+    field; lists become tuples. ValueError names `where` and the field."""
     if not isinstance(table, dict):
         raise ValueError(f"{where}: expected a table, got {type(table).__name__}")
     if unknown := sorted(set(table) - set(spec)):
@@ -84,18 +114,24 @@ def _table(where: str, table: object, spec: dict[str, str]) -> dict[str, object]
     for name, kind in spec.items():
         if name not in table:
             raise ValueError(f"{where}: missing field {name!r}")
-        value = table[name]
-        if kind == "str":
-            ok = isinstance(value, str) and value.strip() != ""
-            expected = "a non-empty string"
-        else:
-            ok = isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
-            expected = "a list of non-empty strings"
-            value = tuple(value) if ok else value
+        if isinstance(kind, dict):
+            out[name] = check_table(f"{where}, table {name!r}", table[name], kind)
+            continue
+        ok, value, expected = _field(kind, table[name])
         if not ok:
             raise ValueError(f"{where}, field {name!r}: expected {expected}, got {value!r}")
         out[name] = value
     return out
+
+
+def read_toml(source: str | Path | Traversable, what: str) -> tuple[str, dict]:
+    """(a name for messages, the parsed table) of TOML text (a str) or a file; ValueError if not TOML."""
+    name = f"<{what} TOML text>" if isinstance(source, str) else str(source)
+    text = source if isinstance(source, str) else source.read_text(encoding="utf-8")
+    try:
+        return name, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{name}: not valid TOML: {exc}") from exc
 
 
 def load_roles(source: str | Path | Traversable) -> Taxonomy:
@@ -105,16 +141,11 @@ def load_roles(source: str | Path | Traversable) -> Taxonomy:
     missing or mistyped field, a duplicate title, an unknown family or neighbour, a neighbour
     link that is not symmetric, or a confusable group naming an unknown or already grouped role.
     """
-    name = "<roles TOML text>" if isinstance(source, str) else str(source)
-    text = source if isinstance(source, str) else source.read_text(encoding="utf-8")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{name}: not valid TOML: {exc}") from exc
+    name, data = read_toml(source, "roles")
     if unknown := sorted(set(data) - {"families", "roles", "confusable_groups"}):
         raise ValueError(f"{name}: unknown top-level key {unknown[0]!r}")
     top = {key: value for key, value in data.items() if key == "families"}
-    families = _table(name, top, {"families": "tuple[str, ...]"})["families"]
+    families = check_table(name, top, {"families": "tuple[str, ...]"})["families"]
     if not isinstance(data.get("roles"), list) or not data["roles"]:
         raise ValueError(f"{name}: expected at least one [[roles]] table")
 
@@ -122,7 +153,7 @@ def load_roles(source: str | Path | Traversable) -> Taxonomy:
     for i, table in enumerate(data["roles"], start=1):
         title = table.get("title") if isinstance(table, dict) else None
         where = f"{name}: role {title!r}" if isinstance(title, str) else f"{name}: role #{i}"
-        role = Role(**_table(where, table, _ROLE_FIELDS))
+        role = Role(**check_table(where, table, _ROLE_FIELDS))
         if role.title in roles:
             raise ValueError(f"{where}, field 'title': duplicate title")
         if role.family not in families:
@@ -145,7 +176,7 @@ def load_roles(source: str | Path | Traversable) -> Taxonomy:
     taglines: list[tuple[str, ...]] = []
     for i, table in enumerate(data.get("confusable_groups", []), start=1):
         where = f"{name}: confusable group #{i}"
-        group = _table(where, table, _GROUP_FIELDS)
+        group = check_table(where, table, _GROUP_FIELDS)
         for title in group["roles"]:
             if title not in roles:
                 raise ValueError(f"{where}, field 'roles': unknown role {title!r}")
@@ -185,10 +216,6 @@ def group_taglines(title: str) -> tuple[str, ...]:
     return GROUP_TAGLINES[CONFUSABLE_GROUPS.index(group)] if group else ()
 
 
-def _unknown(kind: str, name: str, valid: tuple[str, ...]) -> ValueError:
-    return ValueError(f"unknown {kind} {name!r}; valid ones include: {', '.join(valid[:6])}, ...")
-
-
 def get_role(title: str) -> Role:
     """The role with this title (exact, else ignoring case and spacing); ValueError if unknown."""
     try:
@@ -198,7 +225,8 @@ def get_role(title: str) -> Role:
         for role in ROLES.values():
             if role.title.casefold() == wanted:
                 return role
-        raise _unknown("role", title, tuple(ROLES)) from None
+        valid = ", ".join(list(ROLES)[:6])
+        raise ValueError(f"unknown role {title!r}; valid ones include: {valid}, ...") from None
 
 
 def neighbours(title: str) -> tuple[str, ...]:
@@ -210,9 +238,3 @@ def neighbour_map() -> dict[str, tuple[str, ...]]:
     """Every role title mapped to its confusable neighbours (for near-miss rates)."""
     return {title: role.neighbours for title, role in ROLES.items()}
 
-
-def roles_in_family(family: str) -> tuple[str, ...]:
-    """Titles of the roles in `family`, in `ROLES` order; ValueError if the family is unknown."""
-    if family not in FAMILIES:
-        raise _unknown("family", family, FAMILIES)
-    return tuple(role.title for role in ROLES.values() if role.family == family)

@@ -17,6 +17,8 @@ The set is meant to be hard in the ways real profiles and ads are:
   a quarter of About Me sections are generic (buzzwords and industry, no title).
 
 `role` is always the canonical base role; nothing is mislabelled and no random noise is added.
+The roles come from `roles.toml`, the other words and the sentence templates from `words.toml`
+(`clusterank.data.words`); this module holds only the logic that combines them.
 """
 
 from __future__ import annotations
@@ -43,6 +45,27 @@ from clusterank.data.schema import (
     TEXT_COLUMN,
     profile_text,
 )
+from clusterank.data.words import (
+    ABOUT,
+    ADS,
+    BUZZ_ADJECTIVES,
+    CERTIFICATIONS,
+    COMPANIES,
+    DEGREES,
+    DEMO_QUERY,  # noqa: F401 (re-exported: `clusterank demo` and `compare` import it from here)
+    DOUBLED_PAST,
+    EXPERIENCE,
+    FIRST_NAMES,
+    GENERIC_SKILLS,
+    INDUSTRIES,
+    IRREGULAR_PAST,
+    KEEP_CASE,
+    LAST_NAMES,
+    MORE_VERBS,
+    ROLE_WEIGHTS,
+    SCHOOLS,
+    TEAMS,
+)
 
 PROFILE_COLUMNS: tuple[str, ...] = (*PROFILE_FIELDS, TEXT_COLUMN, ROLE_COLUMN, FAMILY_COLUMN)
 """Columns of `generate_profiles`, in order."""
@@ -55,175 +78,7 @@ DEFAULT_N = 6904
 MIN_PER_ROLE = 40
 CURRENT_YEAR = 2024  # fixed, so output never depends on the clock
 
-DEMO_QUERY = (
-    "We are a B2B analytics scale-up looking for someone to shape how our platform is "
-    "explained and sold. You will decide the messaging for each buyer persona, plan the "
-    "go-to-market for new releases, and give the sales team the stories, slides and "
-    "competitive insight they need to win deals. You'll partner with product managers on "
-    "the roadmap, sit in on customer calls to hear what buyers care about, and work with the "
-    "marketing team on campaigns and events. Requirements: 4+ years in B2B SaaS, sharp "
-    "writing and a feel for pricing."
-)
-"""A Product Marketing Manager job description (without the title) for `clusterank demo`."""
-
-FIRST_NAMES = (
-    "Aisha", "Alejandro", "Amara", "Anders", "Ananya", "Andrei", "Beatriz", "Bilal", "Camille",
-    "Carlos", "Chen", "Chiara", "Chloe", "Daniel", "Dmitri", "Elena", "Emeka", "Emily", "Fatima",
-    "Felix", "Freya", "Gabriel", "Hana", "Hassan", "Ingrid", "Isabella", "Ivan", "Jamal",
-    "James", "Ji-woo", "Joao", "Julia", "Kai", "Kavya", "Kenji", "Kwame", "Lars", "Laura",
-    "Leila", "Liam", "Lucia", "Mahmoud", "Maria", "Mateo", "Mei", "Michael", "Mohammed",
-    "Nadia", "Naledi", "Nikhil", "Noah", "Olga", "Olivia", "Omar", "Priya", "Rafael", "Rahul",
-    "Rania", "Rohan", "Sakura", "Samuel", "Santiago", "Sara", "Sebastian", "Siobhan", "Sofia",
-    "Sven", "Tariq", "Thandiwe", "Thomas", "Tomasz", "Valentina", "Wei", "Xavier", "Yara",
-    "Yusuf", "Zainab", "Zoe", "Anika", "Diego",
-)
-LAST_NAMES = (
-    "Abadi", "Adeyemi", "Ahmed", "Alvarez", "Andersson", "Bakker", "Banerjee", "Becker",
-    "Bianchi", "Brown", "Castillo", "Chatterjee", "Chen", "Cohen", "Costa", "Dubois", "Eriksen",
-    "Fernandes", "Fischer", "Garcia", "Gonzalez", "Gupta", "Haddad", "Hansen", "Hernandez",
-    "Hoffmann", "Ibrahim", "Ito", "Ivanova", "Jansen", "Johnson", "Kamau", "Kapoor", "Kim",
-    "Kowalski", "Kumar", "Larsen", "Laurent", "Lee", "Lopez", "Mahlangu", "Martin", "Mendes",
-    "Moreau", "Mensah", "Murphy", "Nakamura", "Nguyen", "Novak", "Nowak", "Okafor", "Olsen",
-    "Osei", "Park", "Patel", "Pereira", "Petrov", "Popescu", "Rahman", "Reyes", "Rossi",
-    "Russo", "Sato", "Schmidt", "Silva", "Singh", "Smith", "Suzuki", "Tanaka", "Torres",
-    "Van der Berg", "Wang", "Williams", "Wilson", "Yamamoto", "Yilmaz", "Zhang", "Zhou",
-    "O'Brien", "Kaur",
-)
-COMPANIES = (
-    "Northwind Analytics", "Brightline Health", "Bluepeak Software", "Crestview Bank",
-    "Helix Biotech", "Lumen Retail", "Orbital Logistics", "Pinecone Media", "Quantum Leap Labs",
-    "Redwood Insurance", "Silverline Telecom", "Summit Energy", "Tidewater Foods",
-    "Vertex Mobility", "Waypoint Travel", "Zephyr Games", "Aurora Fintech", "Cobalt Security",
-    "Driftwood Apparel", "Evergreen Learning", "Falcon Aerospace", "Granite Capital",
-    "Harbor Freight Systems", "Ironclad Manufacturing", "Juniper Cloud", "Keystone Consulting",
-    "Lighthouse Pharma", "Mosaic Marketplace", "Nimbus Data", "Oakridge Property",
-    "Polaris Automotive", "Riverbend Hospitality", "Sapphire Payments", "Terra Renewables",
-    "Urban Nest Homes", "Velvet Beauty", "Willow Care", "Atlas HR Tech", "Beacon Legal Group",
-    "Cascade Robotics", "Delta Supply Co.", "Ember Studios",
-)
-INDUSTRIES = (
-    "fintech", "healthcare", "e-commerce", "B2B SaaS", "logistics", "education technology",
-    "retail", "telecommunications", "gaming", "renewable energy", "automotive", "media",
-    "insurance", "travel", "cybersecurity", "consumer goods", "banking", "manufacturing",
-)
-SCHOOLS = (
-    "University of Toronto", "University of Manchester", "Technical University of Munich",
-    "University of Cape Town", "National University of Singapore", "University of Sao Paulo",
-    "Indian Institute of Technology Bombay", "University of Melbourne", "Sorbonne University",
-    "University of Amsterdam", "Stockholm School of Economics", "University of Lagos",
-    "Seoul National University", "University of Texas at Austin", "McGill University",
-    "University College Dublin", "Bocconi University", "University of Michigan",
-    "Delft University of Technology", "Universidad de Buenos Aires", "Cairo University",
-    "University of Warsaw", "Keio University", "University of Edinburgh", "Tsinghua University",
-    "Arizona State University", "University of Nairobi", "ETH Zurich",
-)
-DEGREES: dict[str, tuple[str, ...]] = {
-    "Product": ("BSc in Computer Science", "BA in Economics", "BBA in Business Administration",
-                "MBA", "BEng in Industrial Engineering", "MSc in Information Systems"),
-    "Marketing": ("BA in Marketing", "BA in Communications", "BBA in Business Administration",
-                  "MSc in Marketing Management", "MBA", "BA in Journalism"),
-    "Communications": ("BA in English Literature", "BA in Journalism", "BA in Communications",
-                       "MA in Public Relations", "BSc in Computer Science"),
-    "Data": ("BSc in Statistics", "MSc in Data Science", "BSc in Mathematics",
-             "MSc in Computer Science", "BSc in Economics", "PhD in Physics"),
-    "Engineering": ("BSc in Computer Science", "BEng in Software Engineering",
-                    "MSc in Computer Science", "BSc in Information Technology",
-                    "BEng in Electrical Engineering"),
-    "Design": ("BA in Graphic Design", "BDes in Interaction Design", "BA in Psychology",
-               "MA in Human-Computer Interaction", "BA in Visual Communication"),
-    "Sales": ("BBA in Business Administration", "BA in Economics", "BA in Communications",
-              "BSc in Computer Science", "BA in Marketing"),
-    "Customer": ("BA in Business Administration", "BA in Communications", "BA in Psychology",
-                 "BA in Economics"),
-    "People": ("BA in Human Resource Management", "BA in Psychology",
-               "MSc in Organisational Psychology", "BBA in Business Administration"),
-    "Finance": ("BSc in Accounting and Finance", "BA in Economics", "MSc in Finance", "MBA",
-                "BCom in Accounting"),
-    "Operations": ("BEng in Industrial Engineering", "BSc in Supply Chain Management",
-                   "BBA in Business Administration", "MBA", "BSc in Logistics"),
-    "Project Management": ("BBA in Business Administration", "BSc in Information Systems",
-                           "BEng in Civil Engineering", "MSc in Project Management", "MBA"),
-    "Legal": ("LLB in Law", "JD", "LLM in Commercial Law", "BA in Political Science"),
-}
-CERTIFICATIONS: dict[str, tuple[str, ...]] = {
-    "Product": ("Certified Scrum Product Owner (CSPO)", "Pragmatic Institute PMC-III",
-                "Product School Product Manager Certificate", "Google Analytics Certification"),
-    "Marketing": ("Google Analytics Certification", "HubSpot Inbound Marketing Certification",
-                  "Google Ads Search Certification", "Pragmatic Institute Launch Certification",
-                  "Meta Certified Digital Marketing Associate", "HubSpot Content Marketing"),
-    "Communications": ("Accredited in Public Relations (APR)",
-                       "Certificate in Technical Communication", "Google Analytics Certification"),
-    "Data": ("Google Professional Data Engineer", "AWS Certified Machine Learning - Specialty",
-             "Tableau Desktop Specialist", "Microsoft Certified: Azure Data Scientist Associate",
-             "Databricks Certified Data Engineer Associate", "TensorFlow Developer Certificate"),
-    "Engineering": ("AWS Certified Solutions Architect - Associate",
-                    "Certified Kubernetes Administrator (CKA)", "HashiCorp Terraform Associate",
-                    "Microsoft Certified: Azure Administrator", "CompTIA Security+",
-                    "ISTQB Foundation Level", "Oracle Certified Java Programmer"),
-    "Design": ("Google UX Design Certificate", "Nielsen Norman Group UX Certification",
-               "Interaction Design Foundation Certificate", "Adobe Certified Professional"),
-    "Sales": ("Salesforce Certified Administrator", "MEDDICC Certification",
-              "Sandler Sales Training", "AWS Certified Cloud Practitioner"),
-    "Customer": ("Gainsight Certified Administrator", "Certified Customer Success Manager",
-                 "Zendesk Support Administrator", "HubSpot Service Hub Certification"),
-    "People": ("SHRM Certified Professional", "CIPD Level 7", "Certified Diversity Recruiter",
-               "ATD Certified Professional in Talent Development"),
-    "Finance": ("CFA Level II", "ACCA", "CPA", "Financial Modeling and Valuation Analyst (FMVA)",
-                "CIMA"),
-    "Operations": ("Lean Six Sigma Green Belt", "APICS CSCP", "CIPS Level 4",
-                   "Certified Supply Chain Professional"),
-    "Project Management": ("PMP", "PRINCE2 Practitioner", "Certified ScrumMaster (CSM)",
-                           "SAFe Agilist", "PMI-ACP"),
-    "Legal": ("Admitted to the Bar", "CIPP/E", "Certified Compliance and Ethics Professional",
-              "ICA Diploma in AML"),
-}
-GENERIC_SKILLS = (
-    "Stakeholder Management", "Cross-functional Collaboration", "Strategic Planning",
-    "Communication", "Leadership", "Problem Solving", "Microsoft Excel", "Team Leadership",
-    "Data-driven Decision Making", "Presentation Skills", "Project Management", "Mentoring",
-)
-BUZZ_ADJECTIVES = ("Results-driven", "Data-driven", "Experienced", "Passionate", "Strategic",
-                   "Detail-oriented", "Customer-focused", "Highly motivated")
-"""Generic adjectives every family's profiles use (the seed's complaint)."""
-BUZZWORDS = ("results-driven", "data-driven", "experienced", "passionate", "cross-functional",
-             "stakeholder management", "strategic")
-"""Generic buzzwords that must appear across all families."""
-
-ROLE_WEIGHTS: dict[str, float] = {
-    "Software Engineer": 3.0, "Data Scientist": 2.2, "Product Manager": 2.2,
-    "Data Analyst": 1.8, "Account Executive": 1.6, "Project Manager": 1.5,
-    "Marketing Manager": 1.5, "Frontend Engineer": 1.3, "Backend Engineer": 1.3,
-    "Customer Success Manager": 1.3, "Financial Analyst": 1.3, "Recruiter": 1.3,
-    "Technical Writer": 0.6, "Learning and Development Specialist": 0.6,
-    "Compliance Officer": 0.7, "Procurement Specialist": 0.7, "UX Researcher": 0.7,
-    "Legal Counsel": 0.7, "Graphic Designer": 0.8, "Mobile Developer": 0.9,
-}
-"""Relative frequency of each role beyond the guaranteed minimum (1.0 if absent)."""
-
-_IRREGULAR = {"break": "broke", "build": "built", "cut": "cut", "feed": "fed",
-              "forecast": "forecast", "grow": "grew", "keep": "kept", "lay": "laid",
-              "lead": "led", "make": "made", "oversee": "oversaw", "run": "ran", "set": "set",
-              "write": "wrote", "upsell": "upsold", "take": "took", "find": "found",
-              "drive": "drove", "cross-sell": "cross-sold"}
-_DOUBLE = {"map": "mapped", "plan": "planned", "ship": "shipped", "model": "modelled",
-           "flag": "flagged"}
-_VERBS = frozenset({d.split()[0] for r in ROLES.values() for d in r.duties}
-                   | {"respond", "edit", "iterate", "mentor", "communicate", "summarise",
-                      "report", "identify", "escalate", "evaluate", "reduce", "close",
-                      "prioritise", "track", "review", "keep", "test", "run", "maintain",
-                      "hand", "analyse", "publish", "prepare", "take", "manage", "negotiate",
-                      "coordinate", "deliver", "map", "share", "forecast", "triage", "validate",
-                      "update", "post", "liaise", "refine", "document", "pitch", "flag",
-                      "drive", "cross-sell", "book"})
-_KEEP_CASE = frozenset(
-    "Jira Amplitude Confluence Microsoft Visio Google Meta Ahrefs SEMrush WordPress Instagram "
-    "TikTok LinkedIn Hootsuite Markdown Git OpenAPI Python Scikit-learn Jupyter Excel Tableau "
-    "Apache Spark Airflow Snowflake Kafka Power Looker Java Go React Next.js Jest Redux Node.js "
-    "Swift Kotlin Android Flutter Jetpack Firebase Jenkins Terraform Ansible Linux Bash Helm "
-    "Prometheus Grafana Azure CloudFormation Selenium Cypress Postman Figma Sketch Dovetail "
-    "Adobe InDesign Salesforce Outreach Gainsight Zendesk Intercom Greenhouse Articulate SAP "
-    "Anaplan MS Nielsen Lean Six Store Docker Kubernetes PyTorch TensorFlow Agile Scrum Kanban "
-    "Boolean Waterfall Pandas Redis Actions".split())
+_VERBS = frozenset({d.split()[0] for r in ROLES.values() for d in r.duties} | set(MORE_VERBS))
 
 
 def past_tense(duty: str) -> str:
@@ -236,10 +91,10 @@ def past_tense(duty: str) -> str:
 
 
 def _past_verb(verb: str) -> str:
-    if verb in _IRREGULAR:
-        return _IRREGULAR[verb]
-    if verb in _DOUBLE:
-        return _DOUBLE[verb]
+    if verb in IRREGULAR_PAST:
+        return IRREGULAR_PAST[verb]
+    if verb in DOUBLED_PAST:
+        return DOUBLED_PAST[verb]
     if verb.endswith("e"):
         return verb + "d"
     if verb.endswith("y") and verb[-2:-1] not in "aeiou":
@@ -250,7 +105,7 @@ def _past_verb(verb: str) -> str:
 def skill_phrase(skill: str) -> str:
     """A skill as written mid-sentence: common words lower-cased, names and acronyms kept."""
     words = skill.split(" ")
-    if any(w in _KEEP_CASE for w in words):
+    if any(w in KEEP_CASE for w in words):
         return skill
     parts = re.split(r"([ /-])", skill)
     return "".join(p.lower() if p[:1].isupper() and p[1:].islower() else p for p in parts)
@@ -301,79 +156,32 @@ def _about(rng, role, shown, level, years, industry, skills, earlier_neighbour) 
     """The About Me section; about a quarter are generic (no title, buzzwords, industry)."""
     adj = rng.choice(BUZZ_ADJECTIVES)
     a, b, c = (skill_phrase(s) for s in rng.sample(skills, 3))
+    slots = {"adj": adj, "years": years, "industry": industry, "a": a, "b": b, "c": c}
     if rng.random() < 0.27:
-        openers = (
-            f"{adj} professional with {years}+ years of experience in {industry}.",
-            f"I have spent {years} years in {industry}, most of it in fast-moving, "
-            f"cross-functional teams.",
-            f"{adj} and curious, with {years}+ years across {industry} and "
-            f"{rng.choice(INDUSTRIES)} companies.",
-        )
-        middles = [
-            "I enjoy turning ambiguous problems into clear plans and bringing people along.",
-            "Known for strong stakeholder management and a strategic, data-driven approach.",
-            "I like working where business, customers and technology meet.",
-            f"Lately I have been focused on {a} and helping teams grow.",
-            "I thrive in cross-functional environments and care about measurable impact.",
-        ]
-        closers = ("Results-driven, curious and always learning.",
-                   f"Always happy to connect with people in {industry}.",
-                   "Open to new challenges and conversations.")
-        sentences = [rng.choice(openers)] + rng.sample(middles, 2)
+        text = ABOUT["generic"]
+        slots["other_industry"] = rng.choice(INDUSTRIES)
+        sentences = [rng.choice(text["openers"])] + rng.sample(text["middles"], 2)
         if rng.random() < 0.6:
-            sentences.append(rng.choice(closers))
-        return " ".join(sentences)
+            sentences.append(rng.choice(text["closers"]))
+        return " ".join(t.format(**slots) for t in sentences)
+    text = ABOUT["role"]
     who = rng.choice((shown, shown, role.title, "professional"))
-    openers = (
-        f"{adj} {who} with {years}+ years of experience in {industry}.",
-        f"I am {article(adj.lower() + ' ' + who)} with a background in {industry} and "
-        f"{years}+ years of hands-on experience.",
-        f"{years}+ years as {article(shown)} across {industry} and "
-        f"{rng.choice(INDUSTRIES)} companies.",
-        f"{adj} {who} who has spent the last {years} years in {industry}.",
-    )
+    slots.update(who=who, a_adj_who=article(adj.lower() + " " + who), a_shown=article(shown),
+                 other_industry=rng.choice(INDUSTRIES))
     duty = rng.choice(role.duties)
-    middles = [
-        f"I specialise in {a}, {b} and {c}.",
-        f"Most recently I {past_tense(duty)}.",
-        f"Passionate about {a} and {b}, and known for strong stakeholder management.",
-        f"Day to day I work cross-functionally to {duty}.",
-        f"My strengths are {a}, {b} and cross-functional collaboration.",
-        f"Data-driven and strategic, I have helped teams {rng.choice(role.duties)}.",
-    ]
-    if earlier_neighbour:
-        middles.append(f"I started my career as {article(earlier_neighbour)} before moving into "
-                       f"my current field.")
-    closers = (
-        f"Always happy to connect about {c}, {industry} and building great teams.",
-        f"Open to opportunities where I can {rng.choice(role.duties)}.",
-        "Outside work I mentor early-career professionals.",
-        "I believe in strategic thinking, clear communication and data-driven decisions.",
-        "Results-driven, curious and always learning.",
-    )
-    sentences = [rng.choice(openers)] + rng.sample(middles, rng.choice((1, 2, 2)))
+    slots.update(duty=duty, duty_done=past_tense(duty), duty2=rng.choice(role.duties),
+                 duty3=rng.choice(role.duties), a_earlier=article(earlier_neighbour))
+    middles = list(text["middles"]) + ([text["earlier"]] if earlier_neighbour else [])
+    sentences = [rng.choice(text["openers"])] + rng.sample(middles, rng.choice((1, 2, 2)))
     if rng.random() < 0.75:
-        sentences.append(rng.choice(closers))
-    return " ".join(sentences)
+        sentences.append(rng.choice(text["closers"]))
+    return " ".join(t.format(**slots) for t in sentences)
 
 
 def _position(fmt, title, company, start, end, duties) -> str:
     done = "; ".join(past_tense(d) for d in duties)
-    if fmt == 0:
-        return f"{title} at {company} ({start}-{end}): {_cap(done)}."
-    if fmt == 1:
-        return f"{company} - {title}, {start}-{end}. {_cap(done)}."
-    return f"{title}, {company} ({start} to {end}). Key work: {done}."
-
-
-_ACHIEVEMENTS = (
-    "Recognised for stakeholder management and cross-functional leadership.",
-    "Promoted twice in three years for consistently exceeding targets.",
-    "Mentored {k} junior colleagues and ran regular knowledge-sharing sessions.",
-    "Championed data-driven decision making across the {team} function.",
-    "Received the company's annual impact award in {year}.",
-    "Worked with {k} cross-functional teams on strategic company initiatives.",
-)
+    return EXPERIENCE["positions"][fmt].format(title=title, company=company, start=start, end=end,
+                                               done=done, Done=_cap(done))
 
 
 def _experience(rng, role, level, shown, lean, nb_title, borrow):
@@ -387,7 +195,7 @@ def _experience(rng, role, level, shown, lean, nb_title, borrow):
     ladder = {"Junior": ["Junior"], "": ["", "Junior"], "Senior": ["Senior", "", "Junior"],
               "Lead": ["Lead", "Senior", ""]}[level]
     companies = rng.sample(COMPANIES, count)
-    fmt = rng.randrange(3)
+    fmt = rng.randrange(len(EXPERIENCE["positions"]))
     end, parts, used = "present", [], set()
     span = 2 if level == "Junior" else 4
     start = CURRENT_YEAR - rng.randint(0, span)
@@ -416,8 +224,8 @@ def _experience(rng, role, level, shown, lean, nb_title, borrow):
         end = start
         start = end - rng.randint(1, span)
     if rng.random() < 0.6:
-        parts.append(rng.choice(_ACHIEVEMENTS).format(
-            k=rng.randint(2, 6), team=_TEAMS[role.family], year=rng.randint(end, CURRENT_YEAR)))
+        parts.append(rng.choice(EXPERIENCE["achievements"]).format(
+            k=rng.randint(2, 6), team=TEAMS[role.family], year=rng.randint(end, CURRENT_YEAR)))
     return " ".join(parts), CURRENT_YEAR - end
 
 
@@ -494,67 +302,31 @@ def generate_profiles(n: int = DEFAULT_N, seed: int = 42) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(PROFILE_COLUMNS), dtype=object)
 
 
-_TEAMS = {"Product": "product", "Marketing": "marketing", "Communications": "communications",
-          "Data": "data", "Engineering": "engineering", "Design": "design", "Sales": "sales",
-          "Customer": "customer experience", "People": "people", "Finance": "finance",
-          "Operations": "operations", "Project Management": "delivery", "Legal": "legal"}
-_COMPANY_KINDS = ("a fast-growing {} company", "an established {} business", "a {} scale-up",
-                  "a profitable {} start-up", "a global {} group")
-
-
-_COLLAB = (
-    "You'll partner closely with {p} on {c}.",
-    "You will work hand in hand with {p} on {c}.",
-    "Expect to spend a lot of time with {p}, especially on {c}.",
-    "You'll collaborate every week with {p} on {c}.",
-)
-
-
 def _collab(rng: random.Random, role: Role) -> str:
     """One or two sentences naming neighbour colleagues, as real ads do."""
     first = _lean(rng, role)
-    text = rng.choice(_COLLAB).format(p=first.people, c=first.collab)
+    text = rng.choice(ADS["collab"]).format(p=first.people, c=first.collab)
     others = [nb for nb in role.neighbours if nb != first.title]
     if others and rng.random() < 0.3:
-        text += f" You will also work with {ROLES[rng.choice(others)].people}."
+        text += ADS["collab_also"].format(p=ROLES[rng.choice(others)].people)
     return text
 
 
 def _query_text(rng: random.Random, role: Role, style: int) -> str:
+    """The ad in `ADS["styles"][style]`, or in the style naming the title when `style` is -1."""
     d1, d2, d3 = rng.sample(role.ad_duties, 3)
     s1, s2, s3 = (skill_phrase(s) for s in rng.sample(role.skills, 3))
     extra = skill_phrase(_neighbour_skills(rng, role, _lean(rng, role), 1)[0])
     years = rng.randint(2, 7)
-    company = rng.choice(_COMPANY_KINDS).format(rng.choice(INDUSTRIES))
-    team = _TEAMS[role.family]
+    company = rng.choice(ADS["company_kinds"]).format(rng.choice(INDUSTRIES))
     collab = _collab(rng, role) if rng.random() < 0.85 else ""
-    if style == 0:
-        return (f"We're {company} looking for someone to {d1}. You will also {d2}, and a big "
-                f"part of the job is to {d3}. {collab} "
-                f"Requirements: {years}+ years of relevant experience, hands-on {s1}, {s2} and {s3}, "
-                f"and clear communication. Nice to have: {extra}.")
-    if style == 1:
-        return (f"Join the {team} team at {company}. What you'll do: {d1}; {d2}; {d3}. "
-                f"{collab} What we're looking for: experience with {s1} and {s2}, comfort with {s3}, "
-                f"and a data-driven, results-oriented mindset.")
-    if style == 2:
-        return (f"In this role you will {d1}, {d2} and {d3}. {collab} The ideal candidate has "
-                f"worked with {s1} and {s2} for at least {years} years and can explain their "
-                f"work clearly to non-specialists. Bonus points for {extra}. You'll be part of "
-                f"{company}.")
-    if style == 3:
-        return (f"Looking for a hands-on professional to {d1}. Day to day you'll {d2} and {d3}. "
-                f"{collab} Must know {s1} and {s2}; {s3} is a plus. Experience at {company} or similar "
-                f"preferred.")
-    if style == 4:
-        return (f"Your mission: {d1}. You'll {d2} and {d3}. {collab} We expect solid "
-                f"experience with {s1} and {s2}, strong stakeholder management and a "
-                f"collaborative attitude. Knowing {extra} is a bonus. This is a role at {company}.")
+    slots = {"d1": d1, "d2": d2, "d3": d3, "s1": s1, "s2": s2, "s3": s3, "extra": extra,
+             "years": years, "company": company, "team": TEAMS[role.family], "collab": collab}
+    if style >= 0:
+        return ADS["styles"][style].format(**slots)
     name = role.title if rng.random() < 0.6 or not role.variants else rng.choice(role.variants)
     level = rng.choice(("", "Senior ", "Lead ")) if "Lead" not in name else ""
-    return (f"We are hiring {article(level + name)} at {company}. Responsibilities: {d1}; "
-            f"{d2}; {d3}. {collab} You have {years}+ years of experience and know {s1} and "
-            f"{s2}.")
+    return ADS["named_style"].format(a_title=article(level + name), **slots)
 
 
 def _query_roles() -> list[str]:
@@ -581,7 +353,7 @@ def generate_queries(seed: int = 42) -> pd.DataFrame:
     rows = []
     for i, title in enumerate(_query_roles(), start=1):
         role = ROLES[title]
-        style = 5 if rng.random() < 0.12 else rng.randrange(5)
+        style = -1 if rng.random() < 0.12 else rng.randrange(len(ADS["styles"]))
         text = re.sub(r"\s+", " ", _query_text(rng, role, style)).strip()
         rows.append({"id": f"q{i:03d}", QUERY_TEXT_COLUMN: text, ROLE_COLUMN: title,
                      FAMILY_COLUMN: role.family,

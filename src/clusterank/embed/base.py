@@ -5,12 +5,19 @@ A backend implements `embed(texts) -> float32 array (n, dims)`; normalisation ha
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Callable, Sequence
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 from tqdm.auto import tqdm
+
+from clusterank.errors import install_hint
+
+if TYPE_CHECKING:
+    from clusterank.workspace import Workspace
 
 log = logging.getLogger("clusterank.embed")
 
@@ -26,6 +33,38 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Embed `texts` into a float32 array of shape (len(texts), dims)."""
         ...
+
+
+@dataclass(frozen=True)
+class EmbedderBackend:
+    """One registered backend.
+
+    Attributes:
+        name: a model id, or a prefix ending in ":" whose argument follows it (`st:`).
+        build: `build(argument, workspace, tables) -> Embedder`; the argument is the id itself for fixed ids.
+        needs: modules that must be importable (checked without importing them).
+        extra: the clusterank extra that installs them (see `clusterank.errors.EXTRAS`).
+        summary: one line for `clusterank models`.
+    """
+
+    name: str
+    build: Callable[[str, "Workspace", Sequence], "Embedder"]
+    needs: tuple[str, ...]
+    extra: str
+    summary: str
+
+    @property
+    def is_prefix(self) -> bool:
+        """True for backends named by a prefix (`st:`), false for a fixed model id."""
+        return self.name.endswith(":")
+
+    def missing(self) -> list[str]:
+        """The modules it needs that are not installed (empty when it can run here)."""
+        return [m for m in self.needs if importlib.util.find_spec(m) is None]
+
+    def status(self) -> str:
+        """`available`, or `unavailable: <install command>`."""
+        return f"unavailable: {install_hint(self.extra)}" if self.missing() else "available"
 
 
 def embed_in_batches(

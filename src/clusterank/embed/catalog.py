@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from clusterank.defaults import DEFAULT_MODEL  # noqa: F401  (re-exported: the catalog's default)
 from clusterank.errors import ClusterankError
 
 
@@ -79,10 +80,6 @@ CATALOG: dict[str, ModelInfo] = {
     ]
 }
 """Every model clusterank knows facts about, keyed by id."""
-
-DEFAULT_MODEL = "minilm-static"
-"""The demo's model: static, so the bundled set embeds in seconds on two cores."""
-
 
 def model_info(model_id: str) -> ModelInfo:
     """Facts for one model id.

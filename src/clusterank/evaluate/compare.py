@@ -1,8 +1,9 @@
 """The model comparison: every model x pipeline on the same labelled queries, with speed, memory, cost.
 
 For each model: embed corpus and queries (cached, resumable), measure throughput, query latency and
-peak memory here, run exact search, routed nprobe=1 (the seed's) and routed auto, and score every
-query (P@10, nDCG@10, MRR, recall@50, near-miss@10) with 95% bootstrap intervals.
+peak memory here, run each pipeline (default: exact search, routed nprobe=1 (the seed's) and routed auto)
+through the one evaluator, and score every query (P@10, nDCG@10, MRR, recall@50, near-miss@10) with 95%
+bootstrap intervals.
 """
 
 from __future__ import annotations
@@ -18,47 +19,37 @@ import numpy as np
 import pandas as pd
 
 from clusterank.data.loaders import Corpus
-from clusterank.embed import CATALOG, get_embedder
+from clusterank.defaults import COMPARE_PIPELINES, SEED_PIPELINE
+from clusterank.embed import CATALOG, available_models, get_embedder
+from clusterank.embed.measure import PeakMemory, measure_query_ms, measure_throughput
 from clusterank.embed.precomputed import PrecomputedEmbedder
 from clusterank.errors import ClusterankError
-from clusterank.evaluate.metrics import (cluster_agreement, mrr, ndcg_at_k, near_miss_rate,
-                                         precision_at_k_graded, recall_at_k)
-from clusterank.evaluate.relevance import Relevance, build_relevance
-from clusterank.evaluate.resources import PeakMemory, measure_query_ms, measure_throughput
-from clusterank.evaluate.routing import routing_accuracy
-from clusterank.evaluate.stats import Estimate, bootstrap_ci, paired_difference
+from clusterank.evaluate.evaluator import Pipeline, PipelineRun, evaluate_pipelines, higher_is_better, metric_names
+from clusterank.evaluate.metrics import cluster_agreement, routing_accuracy
+from clusterank.evaluate.relevance import build_relevance
+from clusterank.evaluate.stats import within_noise
+from clusterank.pipeline import SearchPipeline
 from clusterank.workspace import Workspace
 
 log = logging.getLogger("clusterank.compare")
 
-METRICS = ("P@10", "nDCG@10", "MRR", "recall@50", "near-miss@10")
-HIGHER_IS_BETTER = {"P@10": True, "nDCG@10": True, "MRR": True, "recall@50": True, "near-miss@10": False}
+METRICS = metric_names(10)
+HIGHER_IS_BETTER = {m: higher_is_better(m) for m in METRICS}
 SLOW_MODELS = ("all-mpnet-base-v2",)
 """Offline models left out of the default list: they take most of an hour on the bundled set here."""
 
 
 def default_models() -> list[str]:
     """The offline models that embed the bundled set in a few minutes here (slow ones are opt-in)."""
-    from clusterank.embed import available_models
-
     return [m for m in available_models() if m not in SLOW_MODELS]
 
 
-@dataclass
-class PipelineRun:
-    """Per-query metric values of one model x pipeline, and their estimates."""
-
-    pipeline: str
-    per_query: dict[str, np.ndarray]
-    rows: np.ndarray
-    """(n_queries, 50) retrieved rows, best first (-1 = none)."""
-
-    def estimate(self, metric: str) -> Estimate:
-        """Mean and 95% bootstrap interval over queries (NaN where the metric is undefined, e.g. no labels)."""
-        values = self.per_query[metric]
-        if np.isnan(values).all():
-            return Estimate(float("nan"), float("nan"), float("nan"))
-        return bootstrap_ci(values)
+def expand_models(names: Sequence[str] | None) -> list[str]:
+    """Model ids from a user's list: None or empty gives `default_models()`; `all` adds every offline model."""
+    names = [n.strip() for n in (names or []) if n.strip()] or default_models()
+    if "all" in names:
+        names = [m for m in names if m != "all"] + [m for m in (*default_models(), *SLOW_MODELS) if m not in names]
+    return names
 
 
 @dataclass
@@ -78,6 +69,7 @@ class ModelRun:
     routing_accuracy: float
     cluster_nmi: float
     pipelines: dict[str, PipelineRun] = field(default_factory=dict)
+    """Per pipeline name (its spec), the scored run."""
     confusion: pd.DataFrame | None = None
     showcase: dict[str, list] = field(default_factory=dict)
     map_data: object | None = None
@@ -117,15 +109,7 @@ class Comparison:
         best = self.best(metric, pipeline)
         if best is run:
             return True
-        _, significant = paired_difference(best.pipelines[pipeline].per_query[metric],
-                                           run.pipelines[pipeline].per_query[metric])
-        return not significant
-
-
-def _embedder_for(name: str, corpus: Corpus, queries: Corpus, workspace: Workspace):
-    if name.startswith("precomputed:"):
-        return PrecomputedEmbedder.from_tables(name[len("precomputed:"):], corpus, queries)
-    return get_embedder(name, workspace)
+        return within_noise(best.pipelines[pipeline].per_query[metric], run.pipelines[pipeline].per_query[metric])
 
 
 def _cost_per_1m_texts(model: str, embedder, texts: Sequence[str],
@@ -146,13 +130,6 @@ def _cost_per_1m_texts(model: str, embedder, texts: Sequence[str],
     return None, None
 
 
-def _score(rows: np.ndarray, rel: Relevance, row_labels, query_labels, neighbours) -> dict[str, np.ndarray]:
-    near = (near_miss_rate(rows, row_labels, query_labels, neighbours, 10)
-            if row_labels is not None and query_labels is not None else np.full(len(rows), np.nan))
-    return {"P@10": precision_at_k_graded(rows, rel, 10), "nDCG@10": ndcg_at_k(rows, rel, 10),
-            "MRR": mrr(rows, rel), "recall@50": recall_at_k(rows, rel, 50), "near-miss@10": near}
-
-
 def _confusion(rows: np.ndarray, row_labels, query_labels, neighbours, top: int = 15) -> pd.DataFrame:
     """Counts of the wrong roles in each query's top 10: rows are target roles that lost at least one slot to a
     confusable neighbour, columns the `top` most frequent wrong roles."""
@@ -168,43 +145,40 @@ def _confusion(rows: np.ndarray, row_labels, query_labels, neighbours, top: int 
 
 
 def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, workspace: Workspace | None = None,
-                   n_clusters: int = 10, margin: float | None = None, parent_labels: tuple | None = None,
-                   relevant_ids: Sequence[Sequence[int]] | None = None,
+                   pipelines: Sequence[Pipeline | str] = COMPARE_PIPELINES, n_clusters: int = 10,
+                   parent_labels: tuple | None = None, relevant_ids: Sequence[Sequence[int]] | None = None,
                    neighbours: Mapping[str, Sequence[str]] | None = None, showcase_query: str | None = None,
-                   with_maps: bool = True, progress: bool = False, reranker=None,
-                   rerank_top: int = 20) -> Comparison:
+                   with_maps: bool = True, progress: bool = False) -> Comparison:
     """Run every model through every pipeline on the same labelled queries.
 
     Args:
-        models: model ids (`get_embedder` names, or `precomputed:<name>` for `embeddings_<name>` columns).
+        models: model ids (`get_embedder` names; `precomputed:<name>` reads `embeddings_<name>` columns).
         corpus: the profiles (with labels unless `relevant_ids` is given).
-        queries: the job descriptions (with labels unless `relevant_ids` is given).
+        queries: the job descriptions (with labels unless `relevant_ids` is given); queries with no relevant
+            profile are left out with a warning.
         workspace: where vectors and clusters are cached.
-        n_clusters: k of k-means for the routed pipelines.
-        margin: cosine margin of routed auto (default `AUTO_MARGIN`).
+        pipelines: retriever specs or `Pipeline`s (a spec plus a reranker); see `parse_pipelines`.
+        n_clusters: k of k-means for routing retrievers whose spec does not say.
         parent_labels: (corpus parents, query parents) for partial relevance, e.g. families.
         relevant_ids: per query, explicit relevant corpus rows (override labels for that query).
         neighbours: label -> confusable labels, for near-miss rates and the confusion matrix.
         showcase_query: the query shown top 10 before and after routing (default: the first query).
         with_maps: build each model's 2-D cluster map for the report.
         progress: progress bars with ETA while embedding.
-        reranker: adds the pipeline "exact + rerank": the top `rerank_top` of exact search reordered by it.
-        rerank_top: how many hits the reranker reorders.
 
     Raises:
-        ClusterankError: no models, unknown model, relevance undefined for some query, mismatched dims.
+        ClusterankError: no models, unknown model, no scorable query, mismatched dims.
     """
-    from clusterank.index.routed import AUTO_MARGIN
-    from clusterank.pipeline import SearchPipeline
-
     if not models:
         raise ClusterankError("no models to compare")
     workspace = workspace or Workspace.default()
     neighbours = neighbours or {}
     rel = build_relevance(len(corpus), corpus.labels, queries.labels,
                           parent_labels[0] if parent_labels else None, parent_labels[1] if parent_labels else None,
-                          relevant_ids, source=queries.source)
-    showcase_query = showcase_query or queries.texts[0]
+                          relevant_ids, source=queries.source, drop_unscorable=True)
+    kept = rel.kept if rel.kept is not None else list(range(len(queries)))
+    labels = [queries.labels[i] for i in kept] if queries.labels is not None else None
+    showcase_query = showcase_query or queries.texts[kept[0]]
     runs = []
     for i, name in enumerate(models, start=1):
         log.info("model %d of %d: %s", i, len(models), name)
@@ -212,45 +186,37 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
         # work whether or not the corpus is already cached, so cold and warm runs report the same thing
         sample = [corpus.texts[j] for j in np.linspace(0, len(corpus) - 1, min(64, len(corpus))).astype(int)]
         with PeakMemory() as mem:
-            embedder = _embedder_for(name, corpus, queries, workspace)
+            embedder = get_embedder(name, workspace, tables=(corpus, queries))
             local = not isinstance(embedder, PrecomputedEmbedder)
             texts_per_s = None
             if local:
                 texts_per_s = measure_throughput(embedder, sample)
                 measure_query_ms(embedder, showcase_query)  # the memory of answering single queries counts
-        pipe = SearchPipeline(corpus, embedder, workspace=workspace, progress=progress)
-        qv = pipe.embed_queries(queries.texts)
+        pipe = SearchPipeline(corpus, embedder, workspace=workspace, progress=progress, n_clusters=n_clusters)
+        exact = pipe.retriever("exact")
         query_ms = (measure_query_ms(embedder, showcase_query,
-                                     lambda v: pipe.index.search(v / np.linalg.norm(v, axis=1, keepdims=True), 10))
+                                     lambda v: exact.search(v / np.linalg.norm(v, axis=1, keepdims=True), 10))
                     if local else None)
-        k50 = min(50, len(corpus))
-        results = {"exact": pipe.index.search(qv, k50).rows}
-        routed = pipe.routed_index(n_clusters)
-        results["routed nprobe=1"] = routed.search(qv, k50, 1).rows
-        results["routed auto"] = routed.search(qv, k50, "auto", margin if margin is not None else AUTO_MARGIN).rows
-        if reranker is not None:
-            reranked = pipe.search_many(queries.texts, k50, reranker=reranker, rerank_top=rerank_top)
-            results[f"exact + {reranker.name}"] = np.array([[h.row for h in hs] + [-1] * (k50 - len(hs))
-                                                            for hs in reranked])
-        model = routed.clusters
+        scored = evaluate_pipelines(pipe, queries.texts, rel, pipelines, query_labels=queries.labels,
+                                    neighbours=neighbours)
+        model = pipe.clusters()
+        first = model.assign(pipe.embed_queries([queries.texts[j] for j in kept]))
         run = ModelRun(name, embedder.dims, getattr(CATALOG.get(name.removeprefix("precomputed:")), "params_m", None),
                        texts_per_s, query_ms, mem.delta_mb,
                        *_cost_per_1m_texts(name, embedder, corpus.texts, texts_per_s),
-                       routing_accuracy=routing_accuracy(routed, qv, corpus.labels, queries.labels),
+                       routing_accuracy=routing_accuracy(first, model.labels, corpus.labels, labels),
                        cluster_nmi=(cluster_agreement(model.labels, corpus.labels)["nmi"]
-                                    if corpus.labels is not None else float("nan")))
-        for pname, rows in results.items():
-            run.pipelines[pname] = PipelineRun(pname, _score(rows, rel, corpus.labels, queries.labels, neighbours),
-                                               rows)
-        if corpus.labels is not None and queries.labels is not None:
-            run.confusion = _confusion(results["exact"], corpus.labels, queries.labels, neighbours)
+                                    if corpus.labels is not None else float("nan")), pipelines=scored)
+        first_run = next(iter(scored.values()))
+        if corpus.labels is not None and labels is not None:
+            run.confusion = _confusion(first_run.rows, corpus.labels, labels, neighbours)
         run.showcase = {"exact": pipe.search(showcase_query, 10),
-                        "routed nprobe=1": pipe.search(showcase_query, 10, route=True, nprobe=1,
-                                                       n_clusters=n_clusters)}
+                        SEED_PIPELINE: pipe.search(showcase_query, 10, retriever=SEED_PIPELINE)}
         if with_maps:
-            from clusterank.viz.map import build_map
+            from clusterank.cluster.map import build_map
 
-            run.map_data = build_map(pipe, n_clusters=n_clusters, queries=[showcase_query])
+            run.map_data = build_map(pipe, queries=[showcase_query])
         runs.append(run)
-    return Comparison(runs, queries.ids, list(queries.labels or [""] * len(queries)), corpus.source, queries.source,
-                      len(corpus), showcase_query)
+    ids = [queries.ids[j] for j in kept]
+    return Comparison(runs, ids, list(labels or [""] * len(kept)), corpus.source, queries.source, len(corpus),
+                      showcase_query)

@@ -15,14 +15,6 @@ from clusterank.errors import ClusterankError
 from clusterank.evaluate.relevance import FULL_GAIN, Relevance
 
 
-def precision_at_k(rows: np.ndarray, row_labels: Sequence[str], query_labels: Sequence[str], k: int) -> np.ndarray:
-    """P@k per query: the share of the first k slots holding a row with the query's label (-1 counts as a miss)."""
-    out = np.zeros(len(rows))
-    for i, (r, target) in enumerate(zip(rows, query_labels)):
-        out[i] = sum(1 for x in r[:k] if x >= 0 and row_labels[x] == target) / k
-    return out
-
-
 def near_miss_rate(rows: np.ndarray, row_labels: Sequence[str], query_labels: Sequence[str],
                    neighbours: Mapping[str, Sequence[str]], k: int) -> np.ndarray:
     """Per query, the share of the first k slots holding a row whose label is a confusable neighbour."""
@@ -68,6 +60,24 @@ def majority_cluster(cluster_labels: np.ndarray, row_labels: Sequence[str], targ
     if len(hits) == 0:
         return None
     return int(np.bincount(hits).argmax())
+
+
+def routing_accuracy(first_clusters: np.ndarray, cluster_labels: np.ndarray, row_labels: Sequence[str] | None,
+                     query_labels: Sequence[str] | None) -> float:
+    """Share of labelled queries whose nearest cluster holds most of their relevant rows (NaN without labels).
+
+    Args:
+        first_clusters: each query's nearest cluster (the one routing at nprobe=1 searches).
+        cluster_labels: the cluster of every corpus row.
+        row_labels: the label of every corpus row.
+        query_labels: the target label of every query; queries whose label no row has are left out.
+    """
+    if row_labels is None or query_labels is None:
+        return float("nan")
+    known = set(row_labels)
+    hits = [int(f) == majority_cluster(cluster_labels, row_labels, lab)
+            for f, lab in zip(first_clusters, query_labels) if lab in known]
+    return float(np.mean(hits)) if hits else float("nan")
 
 
 # --- Graded metrics over a Relevance --------------------------------------------------------------------------

@@ -10,6 +10,7 @@ corpus with 100 queries costs one pass over the rows plus one dict per distinct 
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from clusterank.errors import ClusterankError
+
+log = logging.getLogger("clusterank.evaluate")
 
 FULL_GAIN = 2
 """Gain of a fully relevant row (same label, or listed explicitly)."""
@@ -38,6 +41,8 @@ class Relevance:
 
     gains: list[dict[int, int]]
     n_rows: int
+    kept: list[int] | None = None
+    """The indices of the queries these gains belong to, when unscorable queries were left out."""
     _counts: list[dict[int, int]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -227,7 +232,7 @@ def build_relevance(n_rows: int, row_labels: Sequence[Hashable] | None = None,
                     row_parents: Sequence[Hashable] | None = None,
                     query_parents: Sequence[Hashable] | None = None,
                     relevant_ids: Sequence[Sequence[int] | None] | None = None,
-                    source: str = "queries") -> Relevance:
+                    source: str = "queries", drop_unscorable: bool = False) -> Relevance:
     """Relevance for an evaluation: per query, its explicit ids if it has any, else its labels.
 
     Labels are used only when both `row_labels` and `query_labels` are given. Every query must end up
@@ -241,13 +246,16 @@ def build_relevance(n_rows: int, row_labels: Sequence[Hashable] | None = None,
         query_parents: Parent label of each query, or None.
         relevant_ids: Per query, explicit relevant row ids (None/empty: use the labels), or None.
         source: Name used in error messages (e.g. the queries file).
+        drop_unscorable: leave out queries with no fully relevant row (one warning names them; `kept`
+            lists the queries that stay) instead of refusing them. Every evaluator does this.
 
     Returns:
-        A `Relevance` with one entry per query.
+        A `Relevance` with one entry per query (per kept query with `drop_unscorable`).
 
     Raises:
         ClusterankError: No labels and no ids at all; column lengths disagree; an explicit id is out of
-            range; or some queries have no fully relevant row (the message lists the first few indices).
+            range; or some queries (with `drop_unscorable`: all queries) have no fully relevant row (the
+            message lists the first few indices).
     """
     use_labels = row_labels is not None and query_labels is not None
     if not use_labels and relevant_ids is None:
@@ -274,6 +282,12 @@ def build_relevance(n_rows: int, row_labels: Sequence[Hashable] | None = None,
     rel = Relevance(gains=gains, n_rows=n_rows)
 
     empty = [q for q in range(n_queries) if rel.n_relevant(q, FULL_GAIN) == 0]
+    if empty and drop_unscorable and len(empty) < n_queries:
+        kept = [q for q in range(n_queries) if q not in set(empty)]
+        shown = ", ".join(str(q) for q in empty[:_SHOWN]) + (", ..." if len(empty) > _SHOWN else "")
+        log.warning("%s: %d of %d queries have no relevant profile (their label occurs in no profile; rows %s) "
+                    "and are left out of the scores", source, len(empty), n_queries, shown)
+        return Relevance(gains=[gains[q] for q in kept], n_rows=n_rows, kept=kept)
     if empty:
         shown = ", ".join(str(q) for q in empty[:_SHOWN]) + (", ..." if len(empty) > _SHOWN else "")
         what, its = ("1 query has", "its") if len(empty) == 1 else (f"{len(empty)} queries have", "their")

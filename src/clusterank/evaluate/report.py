@@ -1,27 +1,26 @@
-"""The comparison as a table, a recommendation computed from the numbers, and report.md / report.html.
+"""The comparison in numbers: its tables, a recommendation computed from them, report.md and per_query.csv.
 
-The HTML report is one self-contained file (plotly.js inside once): the table, a bar chart per
-metric with 95% intervals, quality against speed, each model's cluster map, a role-confusion matrix
-per model and the showcase query's top 10 before and after routing.
+`clusterank.viz.report` draws the same numbers as report.html (and `write_report` there writes all three).
 """
 
 from __future__ import annotations
 
-import html
 import math
 from pathlib import Path
 
-from clusterank.cost.plan import format_usd
 from clusterank.cost.prices import default_prices
-from clusterank.evaluate.compare import HIGHER_IS_BETTER, METRICS, Comparison, ModelRun
+from clusterank.defaults import SEED_PIPELINE
+from clusterank.evaluate.compare import METRICS, Comparison, ModelRun
 from clusterank.evaluate.stats import Estimate, paired_difference
+from clusterank.tables import format_usd, markdown_table
+from clusterank.workspace import atomic_path
 
 QUALITY = ("model", "pipeline", *METRICS, "routing acc.")
 FACTS = ("model", "dims", "params (M)", "texts/s", "query ms", "peak MB", "cluster NMI", "$ per 1M texts",
          "price date")
 
 
-def _fmt(value) -> str:
+def _fmt(value: object) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if isinstance(value, Estimate):
@@ -60,15 +59,9 @@ def facts_rows(cmp: Comparison) -> tuple[list[str], list[list[str]]]:
     return list(FACTS), rows
 
 
-def markdown(header: list[str], rows: list[list[str]]) -> str:
-    """A Markdown table (pastes into issues, docs and spreadsheets)."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
-
-
 def markdown_tables(cmp: Comparison) -> str:
     """Both tables in Markdown, quality first."""
-    return markdown(*quality_rows(cmp)) + "\n\n" + markdown(*facts_rows(cmp))
+    return markdown_table(*quality_rows(cmp)) + "\n\n" + markdown_table(*facts_rows(cmp))
 
 
 def _cost(run: ModelRun) -> float:
@@ -115,7 +108,7 @@ def recommend(cmp: Comparison, *, metric: str = "nDCG@10", pipeline: str = "exac
                    f"(95% interval {diff.low:+.3f} to {diff.high:+.3f}){speed}.")
     else:
         out.append("The best is also the cheapest acceptable model.")
-    routed = best.pipelines.get("routed nprobe=1")
+    routed = best.pipelines.get(SEED_PIPELINE)
     if routed is not None:
         d_metric, sig = paired_difference(routed.per_query[metric], best.pipelines[pipeline].per_query[metric])
         d_near = (routed.per_query["near-miss@10"].mean() - best.pipelines[pipeline].per_query["near-miss@10"].mean())
@@ -129,112 +122,14 @@ def recommend(cmp: Comparison, *, metric: str = "nDCG@10", pipeline: str = "exac
     return " ".join(out)
 
 
-def _plotly():
-    import plotly.graph_objects as go
-    from plotly.offline import get_plotlyjs
-
-    return go, get_plotlyjs
-
-
-def _charts(cmp: Comparison) -> list[tuple[str, str, object]]:
-    """(div id, title, plotly figure) for every chart of the report."""
-    go, _ = _plotly()
-    charts = []
-    for metric in METRICS:
-        fig = go.Figure()
-        for pipe in cmp.runs[0].pipelines:
-            ests = [r.pipelines[pipe].estimate(metric) for r in cmp.runs]
-            fig.add_bar(name=pipe, x=[r.model for r in cmp.runs], y=[e.mean for e in ests],
-                        error_y={"type": "data", "symmetric": False, "array": [e.high - e.mean for e in ests],
-                                 "arrayminus": [e.mean - e.low for e in ests]})
-        better = "higher is better" if HIGHER_IS_BETTER[metric] else "lower is better"
-        fig.update_layout(barmode="group", title=f"{metric} ({better}), mean and 95% interval", height=420)
-        charts.append((f"chart-bar-{metric}", metric, fig))
-    fig = go.Figure()
-    for r in cmp.runs:
-        if r.texts_per_s:
-            est = r.pipelines["exact"].estimate("nDCG@10")
-            fig.add_scatter(x=[r.texts_per_s], y=[est.mean], mode="markers+text", text=[r.model], name=r.model,
-                            textposition="top center", marker={"size": 14},
-                            error_y={"type": "data", "array": [est.high - est.mean],
-                                     "arrayminus": [est.mean - est.low]})
-    fig.update_layout(title="Quality against speed: nDCG@10 (exact) vs embedding texts/s on this machine",
-                      xaxis={"type": "log", "title": "texts/s (log)"}, yaxis={"title": "nDCG@10"}, height=460)
-    charts.append(("chart-quality-speed", "quality vs speed", fig))
-    for r in cmp.runs:
-        if r.map_data is not None:
-            charts.append((f"chart-map-{r.model}", f"cluster map: {r.model}", _map_figure(r.map_data)))
-        if r.confusion is not None and not r.confusion.empty:
-            c = r.confusion
-            fig = go.Figure(go.Heatmap(z=c.values, x=list(c.columns), y=list(c.index), colorscale="Reds",
-                                       hovertemplate="target %{y}<br>got %{x}: %{z}<extra></extra>"))
-            fig.update_layout(title=f"{r.model}: roles of the wrong profiles in each query's top 10 (exact)",
-                              height=max(360, 22 * len(c.index) + 160), xaxis={"tickangle": -45})
-            charts.append((f"chart-confusion-{r.model}", f"confusion: {r.model}", fig))
-    return charts
-
-
-def _map_figure(data):
-    go, _ = _plotly()
-    fig = go.Figure()
-    for c in sorted(set(int(x) for x in data.clusters)):
-        sel = data.clusters == c
-        fig.add_scattergl(x=data.xy[sel, 0], y=data.xy[sel, 1], mode="markers", marker={"size": 4, "opacity": 0.7},
-                          name=f"{c}: {data.cluster_names.get(c, '')}",
-                          text=[h for h, s in zip(data.hover, sel) if s], hovertemplate="%{text}<extra></extra>")
-    for x, y, text in data.queries:
-        fig.add_scatter(x=[x], y=[y], mode="markers", name="job description", text=[text],
-                        marker={"symbol": "x", "size": 20, "color": "black"},
-                        hovertemplate="<b>Job description</b><br>%{text}<extra></extra>")
-    fig.update_layout(title=data.title, height=560, hovermode="closest")
-    return fig
-
-
-def _showcase_html(cmp: Comparison) -> str:
-    parts = [f"<p><b>Query:</b> {html.escape(cmp.showcase_query)}</p>"]
-    for r in cmp.runs:
-        parts.append(f"<h3>{html.escape(r.model)}</h3><div class='pair'>")
-        for name, hits in r.showcase.items():
-            items = "".join(f"<li>{html.escape(h.format())}</li>" for h in hits)
-            parts.append(f"<div><h4>{html.escape(name)}</h4><ol class='hits'>{items}</ol></div>")
-        parts.append("</div>")
-    return "\n".join(parts)
-
-
-def _html_table(header: list[str], rows: list[list[str]]) -> str:
-    return ("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr></thead><tbody>"
-            + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
-            + "</tbody></table>")
-
-
-def render_html(cmp: Comparison, recommendation: str) -> str:
-    """The self-contained report page."""
-    _, get_plotlyjs = _plotly()
-    table = "<h3>Quality</h3>" + _html_table(*quality_rows(cmp)) + "<h3>Per model</h3>" + _html_table(*facts_rows(cmp))
-    charts = _charts(cmp)
-    blocks = "\n".join(f"<section class='chart'>{fig.to_html(full_html=False, include_plotlyjs=False, div_id=div)}"
-                       f"</section>" for div, _, fig in charts)
-    rec = html.escape(recommendation).replace("**", "")
-    return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>clusterank model comparison</title>
-<style>body{{font-family:system-ui,sans-serif;margin:1rem 2rem;max-width:1500px}}
-table{{border-collapse:collapse;font-size:0.85rem}}td,th{{border:1px solid #ccc;padding:0.2rem 0.4rem;text-align:right}}
-td:first-child,td:nth-child(2),th{{text-align:left}}.pair{{display:flex;gap:2rem}}.hits{{font-size:0.8rem}}
-</style><script>{get_plotlyjs()}</script></head><body>
-<h1>Which embedding model? {len(cmp.runs)} models on {cmp.n_profiles:,} profiles, {len(cmp.query_ids)} queries</h1>
-<p>Corpus: {html.escape(cmp.corpus_source)}; queries: {html.escape(cmp.queries_source)}; machine: {cmp.machine}.
-Metric values are means over queries ± half the 95% bootstrap interval; "≈best" marks nDCG@10 not significantly
-different from the best model on that pipeline (paired bootstrap).</p>
-<h2>Recommendation</h2><p id="recommendation">{rec}</p>
-<h2>All numbers</h2>{table}
-<h2>Charts</h2>{blocks}
-<h2>Showcase: top 10 before and after routing</h2>{_showcase_html(cmp)}
-</body></html>"""
+def report_title(cmp: Comparison) -> str:
+    """The report's heading: how many models, profiles and queries were compared."""
+    return f"Which embedding model? {len(cmp.runs)} models on {cmp.n_profiles:,} profiles, {len(cmp.query_ids)} queries"
 
 
 def render_markdown(cmp: Comparison, recommendation: str) -> str:
     """report.md: the recommendation, the table and the showcase."""
-    lines = [f"# Which embedding model? {len(cmp.runs)} models on {cmp.n_profiles:,} profiles, "
-             f"{len(cmp.query_ids)} queries", "",
+    lines = [f"# {report_title(cmp)}", "",
              f"Corpus: {cmp.corpus_source}; queries: {cmp.queries_source}; machine: {cmp.machine}.", "",
              "## Recommendation", "", recommendation, "", "## All numbers", "",
              "Means over queries ± half the 95% bootstrap interval; ≈best: nDCG@10 within noise of the best.", "",
@@ -248,12 +143,15 @@ def render_markdown(cmp: Comparison, recommendation: str) -> str:
     return "\n".join(lines)
 
 
-def write_report(cmp: Comparison, out_dir: str | Path, recommendation: str) -> dict[str, Path]:
-    """Write report.md, report.html and per_query.csv into `out_dir`; returns their paths."""
+def write_report_text(cmp: Comparison, out_dir: str | Path, recommendation: str) -> dict[str, Path]:
+    """Write report.md and per_query.csv into `out_dir` (each atomically); returns their paths.
+
+    `clusterank.viz.report.write_report` adds report.html.
+    """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"md": out / "report.md", "html": out / "report.html", "csv": out / "per_query.csv"}
-    paths["md"].write_text(render_markdown(cmp, recommendation), encoding="utf-8")
-    paths["html"].write_text(render_html(cmp, recommendation), encoding="utf-8")
-    cmp.per_query_frame().to_csv(paths["csv"], index=False)
+    paths = {"md": out / "report.md", "csv": out / "per_query.csv"}
+    with atomic_path(paths["md"]) as tmp:
+        tmp.write_text(render_markdown(cmp, recommendation), encoding="utf-8")
+    with atomic_path(paths["csv"]) as tmp:
+        cmp.per_query_frame().to_csv(tmp, index=False)
     return paths

@@ -1,5 +1,12 @@
-"""Retrieval over normalised vectors: exact search (routed search comes with the clusters)."""
+"""Retrieval over normalised vectors: one Retriever protocol, built by name from a spec string.
 
-from clusterank.index.exact import ExactIndex, TopK, top_k
+`build_retriever("routed:nprobe=auto", context)`; the registry (`RETRIEVERS`) lists every kind.
+"""
 
-__all__ = ["ExactIndex", "TopK", "top_k"]
+from clusterank.index.base import Retriever, RetrieverType, SearchContext, TopK, parse_spec, split_specs
+from clusterank.index.exact import ExactIndex, top_k
+from clusterank.index.registry import RETRIEVERS, build_retriever, canonical_spec
+from clusterank.index.routed import RoutedIndex
+
+__all__ = ["RETRIEVERS", "ExactIndex", "Retriever", "RetrieverType", "RoutedIndex", "SearchContext", "TopK",
+           "build_retriever", "canonical_spec", "parse_spec", "split_specs", "top_k"]

@@ -1,23 +1,14 @@
-"""Exact cosine search: an L2-normalised matrix and batched top-k by dot product.
+"""Exact cosine search (spec `exact`): an L2-normalised matrix and batched top-k by dot product.
 
 Numpy in, numpy out, like FAISS's `IndexFlatIP`; the rows are the corpus rows.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from clusterank.errors import ClusterankError
-
-
-@dataclass(frozen=True)
-class TopK:
-    """Search results for a batch of queries: row ids and cosines, best first, shape (n_queries, k)."""
-
-    rows: np.ndarray
-    scores: np.ndarray
+from clusterank.index.base import RetrieverType, SearchContext, TopK
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -60,7 +51,9 @@ def check_vectors(vectors: np.ndarray, dims: int | None = None, what: str = "vec
 
 
 class ExactIndex:
-    """Brute-force inner-product search over L2-normalised vectors (cosine = dot product)."""
+    """Brute-force inner-product search over L2-normalised vectors (cosine = dot product); spec `exact`."""
+
+    spec = "exact"
 
     def __init__(self, vectors: np.ndarray, *, batch_size: int = 512):
         self.vectors = check_vectors(vectors, what="corpus vectors")
@@ -96,3 +89,11 @@ class ExactIndex:
             block = q[s : s + self.batch_size] @ self.vectors.T
             rows[s : s + len(block)], vals[s : s + len(block)] = top_k(block, k)
         return TopK(rows, vals)
+
+
+def _build(context: SearchContext) -> ExactIndex:
+    return ExactIndex(context.vectors)
+
+
+RETRIEVER = RetrieverType("exact", "every row scored by cosine; the reference the others are measured against",
+                          _build)

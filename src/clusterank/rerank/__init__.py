@@ -1,58 +1,118 @@
-"""Rerankers: one front, `get_reranker(name)`, over several backends.
+"""Rerankers: one front, `get_reranker(name)`, over a registry of backends (`RERANKERS`).
 
 `none`; `llm-pairwise` (PRP with an LLM judge: a remote OpenAI-compatible API, or by default the
 bundled 0.5B model on a loopback llama.cpp server); `rescore:<model>` (a stronger embedding model);
-`cross-encoder:<folder-or-hub-id>` (sentence-transformers, bring your own weights).
+`cross-encoder:<folder-or-hub-id>` (sentence-transformers, bring your own weights). A new backend is
+one file and one line in `RERANKERS`; one whose packages are missing is listed with its install command.
 """
 
 from __future__ import annotations
 
-from clusterank.errors import ClusterankError
-from clusterank.rerank.base import NoReranker, Reranker, RerankStats
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from clusterank.errors import ClusterankError, install_hint
+from clusterank.rerank.base import NoReranker, Reranker, RerankStats, rerank_top
 from clusterank.workspace import Workspace
 
-BACKENDS = ("none", "llm-pairwise", "rescore:<model>", "cross-encoder:<folder-or-hub-id>")
+
+@dataclass(frozen=True)
+class LLMOptions:
+    """How `llm-pairwise` reaches its judge and how hard it may work (see `PairwiseReranker`)."""
+
+    base_url: str | None = None
+    """An OpenAI-compatible API; None starts the bundled local model on loopback."""
+    model: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    """The environment variable holding the API key (read, never stored)."""
+    strategy: str = "sliding"
+    passes: int = 3
+    budget: int | None = 60
 
 
-def get_reranker(name: str, *, workspace: Workspace | None = None, llm_base_url: str | None = None,
-                 llm_model: str | None = None, llm_api_key_env: str = "OPENAI_API_KEY", strategy: str = "sliding",
-                 passes: int = 3, budget: int | None = 60) -> Reranker:
+@dataclass(frozen=True)
+class RerankerBackend:
+    """One registered reranker: a name (or a prefix ending in ":"), its builder and what it needs."""
+
+    name: str
+    build: Callable[[str, Workspace, LLMOptions], Reranker]
+    needs: tuple[str, ...] = ()
+    extra: str = "local"
+    summary: str = field(default="")
+
+    def missing(self) -> list[str]:
+        """The modules it needs that are not installed."""
+        return [m for m in self.needs if importlib.util.find_spec(m) is None]
+
+
+def _none(_arg, _workspace, _options) -> Reranker:
+    return NoReranker()
+
+
+def _rescore(model: str, workspace: Workspace, _options) -> Reranker:
+    from clusterank.rerank.rescore import RescoreReranker
+
+    return RescoreReranker(model, workspace)
+
+
+def _cross_encoder(path: str, _workspace, _options) -> Reranker:
+    from clusterank.rerank.rescore import CrossEncoderReranker
+
+    return CrossEncoderReranker(path)
+
+
+def _llm_pairwise(_arg, workspace: Workspace, options: LLMOptions) -> Reranker:
+    from clusterank.rerank.llm import ChatClient, LLMJudge
+    from clusterank.rerank.prp import PairwiseReranker
+
+    base_url, model = options.base_url, options.model
+    if base_url is None:
+        from clusterank.rerank.local_llm import LocalLLMServer
+
+        server = LocalLLMServer(workspace=workspace)
+        base_url, model = server.base_url, server.model
+    elif not model:
+        raise ClusterankError("--llm-model is required with --llm-base-url")
+    judge = LLMJudge(ChatClient(base_url, model, api_key_env=options.api_key_env), workspace.llm_cache_path)
+    return PairwiseReranker(judge, strategy=options.strategy, passes=options.passes, budget=options.budget)
+
+
+RERANKERS: dict[str, RerankerBackend] = {b.name: b for b in (
+    RerankerBackend("none", _none, summary="keep the retrieval order"),
+    RerankerBackend("llm-pairwise", _llm_pairwise, ("httpx",), "llm",
+                    "an LLM judges pairs of profiles in both orders (PRP)"),
+    RerankerBackend("rescore:", _rescore, (), "local", "re-embed the short list with a stronger embedding model"),
+    RerankerBackend("cross-encoder:", _cross_encoder, ("sentence_transformers",), "local",
+                    "a sentence-transformers CrossEncoder (a folder, or a hub id when online)"),
+)}
+BACKENDS = tuple(b.name + ("<model>" if b.name == "rescore:" else "<folder-or-hub-id>" if b.name.endswith(":") else "")
+                 for b in RERANKERS.values())
+"""The reranker names as help texts show them."""
+
+
+def get_reranker(name: str, *, workspace: Workspace | None = None, llm: LLMOptions | None = None) -> Reranker:
     """Build a reranker by name.
 
     Args:
-        name: one of `BACKENDS`.
+        name: `none`, `llm-pairwise`, `rescore:<model>` or `cross-encoder:<folder-or-hub-id>`.
         workspace: where caches and the local model live.
-        llm_base_url: an OpenAI-compatible API for `llm-pairwise`; None starts the bundled local model.
-        llm_model: the model name for that API.
-        llm_api_key_env: environment variable holding the API key (read, never stored).
-        strategy, passes, budget: pairwise settings (see `PairwiseReranker`).
+        llm: how `llm-pairwise` reaches its judge (default: the bundled model on loopback).
+
+    Raises:
+        ClusterankError: unknown name, or its packages are not installed (with the install command).
     """
     workspace = workspace or Workspace.default()
-    if name == "none":
-        return NoReranker()
-    if name.startswith("rescore:"):
-        from clusterank.rerank.rescore import RescoreReranker
-
-        return RescoreReranker(name[len("rescore:"):], workspace)
-    if name.startswith("cross-encoder:"):
-        from clusterank.rerank.rescore import CrossEncoderReranker
-
-        return CrossEncoderReranker(name[len("cross-encoder:"):])
-    if name == "llm-pairwise":
-        from clusterank.rerank.llm import ChatClient, LLMJudge
-        from clusterank.rerank.prp import PairwiseReranker
-
-        if llm_base_url is None:
-            from clusterank.rerank.local_llm import LocalLLMServer
-
-            server = LocalLLMServer(workspace=workspace)
-            llm_base_url, llm_model = server.base_url, server.model
-        elif not llm_model:
-            raise ClusterankError("--llm-model is required with --llm-base-url")
-        client = ChatClient(llm_base_url, llm_model, api_key_env=llm_api_key_env)
-        judge = LLMJudge(client, workspace.llm_cache_path)
-        return PairwiseReranker(judge, strategy=strategy, passes=passes, budget=budget)
+    for backend in RERANKERS.values():
+        prefix = backend.name.endswith(":")
+        if name == backend.name or (prefix and name.startswith(backend.name) and len(name) > len(backend.name)):
+            missing = backend.missing()
+            if missing:
+                raise ClusterankError(f"reranker {name!r} needs the Python package {missing[0]!r}; "
+                                      f"{install_hint(backend.extra)}")
+            return backend.build(name[len(backend.name):] if prefix else name, workspace, llm or LLMOptions())
     raise ClusterankError(f"unknown reranker {name!r}; use one of: {', '.join(BACKENDS)}")
 
 
-__all__ = ["BACKENDS", "NoReranker", "RerankStats", "Reranker", "get_reranker"]
+__all__ = ["BACKENDS", "LLMOptions", "NoReranker", "RERANKERS", "RerankStats", "Reranker", "RerankerBackend",
+           "get_reranker", "rerank_top"]

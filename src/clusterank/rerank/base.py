@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
-from clusterank.pipeline import Hit
+from clusterank.errors import ClusterankError
+
+from clusterank.index.hits import Hit
 
 
 @dataclass
@@ -63,3 +65,17 @@ class NoReranker:
     def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
         """The hits unchanged."""
         return list(hits)
+
+
+def rerank_top(reranker: Reranker, query: str, hits: Sequence[Hit], top: int) -> list[Hit]:
+    """Rerank the first `top` hits; the rest follow in retrieval order, ranks renumbered throughout.
+
+    This is the one place a short list is cut for a reranker (the pipeline and the evaluator call it).
+
+    Raises:
+        ClusterankError: `top` < 1.
+    """
+    if top < 1:
+        raise ClusterankError(f"the reranker's top must be at least 1, got {top}")
+    head = reranker.rerank(query, list(hits[:top]))
+    return head + [replace(h, rank=len(head) + i) for i, h in enumerate(hits[top:], start=1)]

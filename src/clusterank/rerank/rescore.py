@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from clusterank.errors import ClusterankError
-from clusterank.pipeline import Hit
+from clusterank.errors import ClusterankError, require
+from clusterank.index.hits import Hit
 from clusterank.rerank.base import RerankStats, reorder
 from clusterank.workspace import Workspace
 
@@ -64,13 +64,10 @@ class CrossEncoderReranker:
     """A sentence-transformers `CrossEncoder` reading (job description, profile) pairs."""
 
     def __init__(self, name_or_path: str, batch_size: int = 16):
-        try:
-            from sentence_transformers import CrossEncoder
-        except ImportError:
-            raise ClusterankError("cross-encoders need sentence-transformers: pip install 'clusterank[local]'") from None
-        from clusterank.embed.local import _quiet_transformers
+        from clusterank.embed.local import quiet_transformers
 
-        _quiet_transformers()
+        CrossEncoder = require("sentence_transformers", "local", "a cross-encoder").CrossEncoder
+        quiet_transformers()
         try:
             self.model = CrossEncoder(name_or_path, device="cpu")
         except (OSError, ValueError) as exc:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import json
 from pathlib import Path
 
-from clusterank.cost.plan import CostPlan, format_count, format_duration, format_usd
-from clusterank.errors import ClusterankError
-from clusterank.viz.mpl import prepare, pyplot
+from clusterank.cost.plan import CostPlan, format_count, format_duration
+from clusterank.errors import require
+from clusterank.tables import format_usd
+from clusterank.viz.mpl import pyplot, save_figure
+from clusterank.viz.page import PAGE_STYLE, TABLE_STYLE, figure_html, render_page, write_page
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf", "#222a2a", "#b68100", "#da16ff", "#1ca71c", "#e15f99", "#511cfb", "#eb663b", "#750d86",
@@ -42,10 +43,7 @@ def cost_figures(plan: CostPlan) -> dict[str, object]:
     Raises:
         ClusterankError: plotly is not installed.
     """
-    try:
-        import plotly.graph_objects as go
-    except ImportError:
-        raise ClusterankError("the cost charts need plotly: pip install 'clusterank[viz]'") from None
+    go = require("plotly.graph_objects", "viz", "the cost page")
     ticks = {"type": "log", "tickvals": list(plan.sizes), "ticktext": [format_count(n) for n in plan.sizes],
              "title": {"text": AXIS_TITLES["x"]}}
     figures = {}
@@ -68,52 +66,19 @@ def cost_figures(plan: CostPlan) -> dict[str, object]:
     return figures
 
 
-def markdown_to_html(text: str) -> str:
-    """The plan's markdown as HTML: `| a | b |` blocks become tables (first row the header), other lines paragraphs."""
-    out, table = [], []
-
-    def flush() -> None:
-        if table:
-            head, *body = table
-            out.append("<table><thead><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in head) + "</tr></thead>"
-                       "<tbody>" + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-                                           for row in body) + "</tbody></table>")
-            table.clear()
-
-    for line in text.splitlines():
-        s = line.strip()
-        if s.startswith("|") and s.endswith("|") and len(s) > 1:
-            cells = [c.strip() for c in s[1:-1].split("|")]
-            if not all(set(c) <= set("-: ") and c for c in cells):  # skip the |---| separator
-                table.append(cells)
-            continue
-        flush()
-        if s:
-            out.append(f"<p>{html.escape(s)}</p>")
-    flush()
-    return "\n".join(out)
+COST_STYLE = ".charts{display:flex;flex-wrap:wrap;gap:1rem}.chart{flex:1 1 640px;min-width:0;height:640px}"
+"""The two charts side by side where the window is wide enough."""
 
 
-_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>__TITLE__</title>
-<style>body{font-family:system-ui,sans-serif;margin:1rem 2rem;max-width:1600px}
-.charts{display:flex;flex-wrap:wrap;gap:1rem}.chart{flex:1 1 640px;min-width:0;height:640px}
-table{border-collapse:collapse;font-size:0.85rem;margin:0.5rem 0 1rem}
-td,th{border:1px solid #ccc;padding:0.2rem 0.45rem;text-align:left}th{background:#f4f4f4}</style>
-<script>__PLOTLY__</script></head><body>
-<h1>__TITLE__</h1>
-<p id="header">Tokens per text: __TOKENS__. Page made __DATE__. Every price and throughput is dated in the
-options table below; re-check them before a decision. Click a legend entry to hide its line.</p>
-<div class="charts"><div id="cost-chart" class="chart"></div><div id="time-chart" class="chart"></div></div>
-<script id="cost-figures" type="application/json">__DATA__</script>
-<script>
-const F = JSON.parse(document.getElementById("cost-figures").textContent);
-for (const [id, f] of Object.entries(F)) Plotly.newPlot(id, f.data, f.layout, {responsive: true, displaylogo: false});
-</script>
-<h2>Tables</h2>
-__TABLES__
-</body></html>
-"""
+def cost_body(plan: CostPlan, title: str) -> str:
+    """The page's HTML: heading, dated header, both charts and the plan's tables (from `CostPlan.tables()`)."""
+    charts = "\n".join(figure_html(div, fig) for div, fig in cost_figures(plan).items())
+    tables = "\n".join([f"<p>{html.escape(plan.intro)}</p>", *(t.html() for t in plan.tables()),
+                        *(f"<p>{html.escape('Note: ' + n)}</p>" for n in plan.notes)])
+    return (f"<h1>{html.escape(title)}</h1>\n<p id=\"header\">Tokens per text: {html.escape(plan.token_source)}. "
+            f"Page made {dt.date.today().isoformat()}. Every price and throughput is dated in the\noptions table "
+            "below; re-check them before a decision. Click a legend entry to hide its line.</p>\n"
+            f'<div class="charts">\n{charts}\n</div>\n<h2>Tables</h2>\n{tables}')
 
 
 def render_cost_html(plan: CostPlan, title: str = "What embedding N texts costs") -> str:
@@ -122,22 +87,13 @@ def render_cost_html(plan: CostPlan, title: str = "What embedding N texts costs"
     Raises:
         ClusterankError: plotly is not installed.
     """
-    figures = cost_figures(plan)
-    from plotly.offline import get_plotlyjs
-
-    data = {div: json.loads(fig.to_json()) for div, fig in figures.items()}
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
-    return (_PAGE.replace("__TITLE__", html.escape(title)).replace("__TOKENS__", html.escape(plan.token_source))
-            .replace("__DATE__", dt.date.today().isoformat()).replace("__TABLES__", markdown_to_html(plan.markdown()))
-            .replace("__DATA__", payload).replace("__PLOTLY__", get_plotlyjs()))
+    return render_page(title, cost_body(plan, title), style=PAGE_STYLE + "body{max-width:1600px}" + COST_STYLE
+                       + TABLE_STYLE, what="the cost page")
 
 
 def write_cost_html(plan: CostPlan, path: str | Path) -> Path:
-    """Write the self-contained cost page to `path` (folders created) and return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_cost_html(plan), encoding="utf-8")
-    return path
+    """Write the self-contained cost page to `path` (atomically, folders created) and return the path."""
+    return write_page(render_cost_html(plan), path)
 
 
 def write_cost_png(plan: CostPlan, path: str | Path) -> Path:
@@ -149,7 +105,6 @@ def write_cost_png(plan: CostPlan, path: str | Path) -> Path:
     plt = pyplot("PNG cost chart")
     from matplotlib.ticker import FixedLocator, NullLocator
 
-    path = prepare(path)
     fig, axes = plt.subplots(1, 2, figsize=(14, 6), dpi=100)
     for ax, what in zip(axes, ("cost", "time")):
         for i, o in enumerate(plan.options):
@@ -169,6 +124,4 @@ def write_cost_png(plan: CostPlan, path: str | Path) -> Path:
     axes[1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
     fig.suptitle(f"Tokens per text: {plan.token_source}", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -1,4 +1,4 @@
-"""The interactive cluster map: one self-contained HTML file (plotly.js inside, works offline).
+"""The interactive cluster map drawn from `clusterank.cluster.map.MapData`: one self-contained HTML file.
 
 Every profile is a WebGL point coloured by cluster (or, from the selector, by role); hovering shows
 its headline and first words; the job description is a large X. The data sits in the page once, as
@@ -10,77 +10,16 @@ from __future__ import annotations
 
 import html
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from clusterank.errors import ClusterankError
-from clusterank.viz.mpl import prepare, pyplot
+from clusterank.cluster.map import MapData
+from clusterank.viz.mpl import pyplot, save_figure
+from clusterank.viz.page import PAGE_STYLE, json_script, on_load, render_page, write_page
 
-HOVER_WORDS = 25
-
-
-@dataclass(frozen=True)
-class MapData:
-    """Everything the map shows: 2-D points with their cluster, role and hover text, and the queries."""
-
-    xy: np.ndarray
-    clusters: np.ndarray
-    roles: list[str]
-    hover: list[str]
-    cluster_names: dict[int, str]
-    title: str
-    queries: list[tuple[float, float, str]]
-    """(x, y, job description) of each query drawn as an X."""
-
-    def to_json(self) -> dict:
-        """The JSON object embedded in the page (also what tests parse)."""
-        return {
-            "title": self.title,
-            "x": np.round(self.xy[:, 0].astype(float), 4).tolist(),
-            "y": np.round(self.xy[:, 1].astype(float), 4).tolist(),
-            "cluster": [int(c) for c in self.clusters],
-            "role": self.roles,
-            "hover": self.hover,
-            "cluster_names": {str(k): v for k, v in self.cluster_names.items()},
-            "queries": [{"x": round(float(x), 4), "y": round(float(y), 4), "text": t} for x, y, t in self.queries],
-        }
-
-
-def hover_text(headline: str, text: str, role: str | None, cluster: int, words: int = HOVER_WORDS) -> str:
-    """Hover label of one profile: bold headline, its first words, role and cluster (HTML-escaped)."""
-    first = " ".join(text.split()[:words])
-    tail = f"{html.escape(role)} · cluster {cluster}" if role else f"cluster {cluster}"
-    return f"<b>{html.escape(headline)}</b><br>{html.escape(first)}...<br><i>{tail}</i>"
-
-
-def wrap(text: str, width: int = 80) -> str:
-    """Break a long text into `<br>`-separated lines for a hover label (HTML-escaped)."""
-    lines, line = [], ""
-    for word in text.split():
-        if line and len(line) + len(word) + 1 > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    lines.append(line)
-    return "<br>".join(html.escape(x) for x in lines)
-
-
-_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>__TITLE__</title>
-<style>body{font-family:system-ui,sans-serif;margin:0.5rem}#controls{margin:0.25rem 0 0.5rem}
-#map{width:100%;height:88vh}</style>
-<script>__PLOTLY__</script></head>
-<body>
-<div id="controls"><label>Colour by <select id="colour-by"><option value="cluster">cluster</option>
-<option value="role">role</option></select></label> <span id="summary"></span></div>
-<div id="map"></div>
-<script id="map-data" type="application/json">__DATA__</script>
-<script>
-const D = JSON.parse(document.getElementById("map-data").textContent);
-function traces(by) {
+MAP_SCRIPT = """
+function mapTraces(D, by) {
   const groups = new Map();
   for (let i = 0; i < D.x.length; i++) {
     const key = by === "cluster" ? D.cluster[i] : D.role[i];
@@ -101,41 +40,59 @@ function traces(by) {
       marker: {symbol: "x", size: 22, color: "black", line: {width: 2, color: "white"}}}));
   return out;
 }
-const layout = {title: {text: D.title}, hovermode: "closest", legend: {itemsizing: "constant"},
-                xaxis: {zeroline: false, title: {text: "component 1"}},
-                yaxis: {zeroline: false, title: {text: "component 2"}}, margin: {t: 50}};
-function draw() { Plotly.react("map", traces(document.getElementById("colour-by").value), layout,
-                               {responsive: true, displaylogo: false}); }
-document.getElementById("colour-by").addEventListener("change", draw);
-document.getElementById("summary").textContent = `${D.x.length.toLocaleString()} profiles`;
-draw();
-</script></body></html>
+function mapLayout(D) {
+  return {title: {text: D.title}, hovermode: "closest", legend: {itemsizing: "constant"},
+          xaxis: {zeroline: false, title: {text: "component 1"}},
+          yaxis: {zeroline: false, title: {text: "component 2"}}, margin: {t: 50}};
+}
+function followColourBy(div, D, select) {
+  document.getElementById(select).addEventListener("change", e =>
+    Plotly.react(div, mapTraces(D, e.target.value), mapLayout(D), PLOT_CONFIG));
+}
 """
+"""The cluster map's JavaScript, defined once per page: traces built in the browser from the map's JSON."""
+MAP_STYLE = ".map-controls{margin:0.25rem 0 0.5rem}.map{width:100%;height:88vh}"
+"""The map's CSS (a page may override the height)."""
+
+
+def map_html(data: MapData, div_id: str = "map", suffix: str = "") -> str:
+    """One interactive map on a page: the colour-by selector, the div, the data as JSON and the call that draws it.
+
+    The page must define `MAP_SCRIPT` (`render_page(..., script=MAP_SCRIPT)`).
+
+    Args:
+        data: what the map shows.
+        div_id: the id of the map's div.
+        suffix: appended to the ids of the data (`map-data`), the selector (`colour-by`) and the point count
+            (`summary`), so that several maps fit on one page.
+    """
+    ids = {k: f"{k}{suffix}" for k in ("map-data", "colour-by", "summary")}
+    js = {k: json.dumps(v) for k, v in {**ids, "div": div_id}.items()}
+    draw = (f'const D = JSON.parse(document.getElementById({js["map-data"]}).textContent);\n'
+            f'document.getElementById({js["summary"]}).textContent = `${{D.x.length.toLocaleString()}} profiles`;\n'
+            f'Plotly.newPlot({js["div"]}, mapTraces(D, document.getElementById({js["colour-by"]}).value), '
+            f'mapLayout(D), PLOT_CONFIG);\nfollowColourBy({js["div"]}, D, {js["colour-by"]});')
+    return (f'<div class="map-controls"><label>Colour by <select id="{html.escape(ids["colour-by"])}">'
+            '<option value="cluster">cluster</option>\n<option value="role">role</option></select></label> '
+            f'<span id="{html.escape(ids["summary"])}"></span></div>\n'
+            f'<div id="{html.escape(div_id)}" class="map"></div>\n{json_script(ids["map-data"], data.to_json())}\n'
+            f'<script>{on_load(draw)}</script>')
 
 
 def render_map_html(data: MapData) -> str:
     """The page as a string: plotly.js, the data as JSON, and the script that draws it."""
-    try:
-        from plotly.offline import get_plotlyjs
-    except ImportError:
-        raise ClusterankError("the map needs plotly: pip install 'clusterank[viz]'") from None
-    payload = json.dumps(data.to_json(), ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
-    return (_PAGE.replace("__TITLE__", html.escape(data.title)).replace("__DATA__", payload)
-            .replace("__PLOTLY__", get_plotlyjs()))
+    return render_page(data.title, map_html(data), style=f"{PAGE_STYLE}{MAP_STYLE}body{{margin:0.5rem}}",
+                       script=MAP_SCRIPT, what="the map")
 
 
 def write_map_html(data: MapData, path: str | Path) -> Path:
-    """Write the self-contained interactive map to `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_map_html(data), encoding="utf-8")
-    return path
+    """Write the self-contained interactive map to `path` (atomically, folders created) and return the path."""
+    return write_page(render_map_html(data), path)
 
 
 def write_map_png(data: MapData, path: str | Path, *, max_points: int = 200_000) -> Path:
     """Draw the same map as a static PNG (matplotlib), coloured by cluster, queries as large X marks."""
     plt = pyplot("PNG map")
-    path = prepare(path)
     rows = np.arange(len(data.xy))
     if len(rows) > max_points:  # a fixed sample keeps the image readable and quick
         rows = np.sort(np.random.default_rng(0).choice(rows, max_points, replace=False))
@@ -154,40 +111,4 @@ def write_map_png(data: MapData, path: str | Path, *, max_points: int = 200_000)
     ax.set_ylabel("component 2")
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, markerscale=3, frameon=False)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
-
-
-def build_map(pipeline, *, n_clusters: int | str = 10, seed: int = 42, queries: list[str] | None = None,
-              method: str = "pca", sample: int = 50_000) -> MapData:
-    """Project a pipeline's corpus (and job descriptions) to 2-D and label every point.
-
-    Args:
-        pipeline: a `SearchPipeline` (its vectors and corpus are used).
-        n_clusters: k of k-means (or "auto"); the clusters are fitted once and cached.
-        seed: k-means and projection seed.
-        queries: job descriptions to draw as an X.
-        method: "pca" (default, as in the seed) or "umap".
-        sample: rows the projection is fitted on; the rest are transformed.
-    """
-    from clusterank.cluster.describe import describe_clusters
-    from clusterank.cluster.project import fit_projection
-
-    corpus = pipeline.corpus
-    model = pipeline.clusters(n_clusters, seed)
-    projection, xy = fit_projection(pipeline.vectors, method, sample=sample, seed=seed)
-    if corpus.frame is not None and "Headline" in corpus.frame.columns:
-        headlines = [str(h) for h in corpus.frame["Headline"]]
-    else:
-        headlines = [t.splitlines()[0] if t else "" for t in corpus.texts]
-    labels = [corpus.label(i) for i in range(len(corpus))]
-    hover = [hover_text(headlines[i], corpus.texts[i], labels[i], int(model.labels[i])) for i in range(len(corpus))]
-    names = {s.cluster: s.label for s in describe_clusters(model, corpus)}
-    drawn = []
-    if queries:
-        qxy = projection.transform(pipeline.embed_queries(queries))
-        drawn = [(float(x), float(y), wrap(q)) for (x, y), q in zip(qxy, queries)]
-    title = (f"{len(corpus):,} profiles, {pipeline.embedder.name}, k-means k={model.k}, "
-             f"{projection.method.upper()} of {projection.sample_size:,} rows")
-    return MapData(xy, model.labels, [lab or "" for lab in labels], hover, names, title, drawn)
+    return save_figure(fig, path)

@@ -3,28 +3,33 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from clusterank.errors import ClusterankError
+from clusterank.errors import require
+from clusterank.workspace import atomic_path
 
 
-def pyplot(image: str):
+def pyplot(image: str) -> Any:
     """`matplotlib.pyplot` on the Agg backend.
 
+    Args:
+        image: the picture that needs it, named in the error.
+
     Raises:
-        ClusterankError: matplotlib is not installed (names `image`, the picture that needed it).
+        ClusterankError: matplotlib is not installed (says how to install it).
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ClusterankError(f"the {image} needs matplotlib: pip install 'clusterank[viz]'") from None
-    return plt
+    require("matplotlib", "viz", f"the {image}").use("Agg")
+    return require("matplotlib.pyplot", "viz", f"the {image}")
 
 
-def prepare(path: str | Path) -> Path:
-    """`path` as a Path whose folder exists."""
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Save a matplotlib figure to `path` atomically (folders created; the suffix picks the format) and close it."""
+    import matplotlib.pyplot as plt
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp)
+    finally:
+        plt.close(fig)
     return path

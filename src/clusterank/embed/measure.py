@@ -1,4 +1,4 @@
-"""Measuring a model on this machine: peak memory while it works, throughput and query latency.
+"""Measuring an embedder on this machine: peak memory while it works, throughput and query latency.
 
 Memory is the process's resident set size sampled in a background thread (Linux `/proc`), reported
 as the peak above what the process held before the model was loaded: C and torch allocations count.

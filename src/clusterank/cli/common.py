@@ -1,0 +1,76 @@
+"""What every command shares: the typer apps, the consoles, the common options and loading the corpus."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from clusterank.defaults import BUNDLED_N, DEFAULT_K, DEFAULT_MODEL, DEFAULT_SEED
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Find candidate profiles for a job description; measure which embedding model to use.")
+cache_app = typer.Typer(help="Inspect or clear the embedding cache.", no_args_is_help=True)
+data_app = typer.Typer(help="The bundled synthetic profile set.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+app.add_typer(data_app, name="data")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+ModelOpt = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Embedding model id (see `clusterank models`).")
+CorpusOpt = typer.Option(None, "--corpus", help="Profiles file or dataset (.jsonl/.csv/.parquet/folder/hf:<name>); "
+                         "default: the bundled set.")
+NOpt = typer.Option(BUNDLED_N, "--n", help="Size of the bundled profile set.")
+TextColOpt = typer.Option("text", "--text-column", help="Column holding the text to embed.")
+LabelColOpt = typer.Option("role", "--label-column", help="Column holding the role label.")
+ClustersOpt = typer.Option(str(DEFAULT_K), "--clusters", help="k-means clusters for routing retrievers and the map, "
+                           "or 'auto' (best silhouette).")
+SeedOpt = typer.Option(DEFAULT_SEED, "--seed", help="k-means seed (the seed's random_state=42).")
+QueriesOpt = typer.Option(None, "--queries", help="Labelled job descriptions (default: the bundled ones).")
+QueryColOpt = typer.Option("natural_language", "--query-column", help="Text column of --queries.")
+RelIdsOpt = typer.Option("relevant_ids", "--relevant-ids-column", help="Queries column listing relevant corpus rows "
+                         "(optional; overrides the labels of the queries that have it).")
+
+
+class _LineFormatter(logging.Formatter):
+    """`warning: ...` for warnings and errors, the bare message for info: one unwrapped line each."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = record.getMessage()
+        return text if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {text}"
+
+
+def setup_logging(verbose: bool) -> None:
+    """Log lines on stderr: info bare, warnings as `warning: ...`; `verbose` adds debug lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LineFormatter())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    logging.getLogger("clusterank").setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+def corpus_from_options(corpus: Optional[Path], n: int, text_column: str, label_column: str,
+                        n_clusters: str | None = None):
+    """Load the profiles; with `n_clusters`, check k against the corpus before anything is embedded."""
+    from clusterank.cluster.kmeans import check_k, parse_k
+    from clusterank.data.loaders import bundled_profiles, load_profiles
+
+    k = parse_k(n_clusters) if n_clusters is not None else None
+    table = bundled_profiles(n=n) if corpus is None else load_profiles(corpus, text_column=text_column,
+                                                                        label_column=label_column)
+    if isinstance(k, int):
+        check_k(k, len(table))
+    return table
+
+
+def queries_from_options(queries: Optional[Path], query_column: str, label_column: str):
+    """The labelled job descriptions: a file, or the bundled ones."""
+    from clusterank.data.loaders import bundled_queries, load_queries
+
+    return bundled_queries() if queries is None else load_queries(queries, text_column=query_column,
+                                                                 label_column=label_column)
+

@@ -1,0 +1,95 @@
+"""Choosing a model: the model catalog and the comparison of models x pipelines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from clusterank.cli.common import (CorpusOpt, LabelColOpt, NOpt, QueriesOpt, QueryColOpt, RelIdsOpt, TextColOpt, app,
+                                   corpus_from_options, out, queries_from_options)
+from clusterank.defaults import COMPARE_PIPELINES, DEFAULT_K
+from clusterank.errors import ClusterankError
+
+
+@app.command()
+def models(fmt: str = typer.Option("table", "--format", help="table | markdown | json")) -> None:
+    """The models: the registered backends (and whether they can run here) and the catalog's facts and prices."""
+    from rich.table import Table
+
+    from clusterank.cost import api_price
+    from clusterank.embed import CATALOG, EMBEDDERS
+    from clusterank.tables import markdown_table
+
+    cols = ["id", "provider", "params_m", "dims", "max_tokens", "licence", "open_weights", "backend", "status",
+            "price_per_1m_tokens", "price_date"]
+    rows = [{**m.as_row(), "status": EMBEDDERS[m.id].status() if m.id in EMBEDDERS else "facts only",
+             **dict(zip(cols[-2:], api_price(m.id) or (None, None)))} for m in CATALOG.values()]
+    rows += [{"id": f"{b.name}<...>", "provider": b.summary, "backend": b.name.rstrip(":"), "status": b.status()}
+             for b in EMBEDDERS.values() if b.is_prefix]
+    if fmt == "json":
+        out.print(json.dumps(rows, indent=1))
+        return
+    cells = [["" if r.get(c) is None else str(r.get(c)) for c in cols] for r in rows]
+    if fmt == "markdown":
+        out.print(markdown_table(cols, cells))
+        return
+    if fmt != "table":
+        raise ClusterankError(f"--format must be table, markdown or json, got {fmt!r}")
+    table = Table(*cols)
+    for row in cells:
+        table.add_row(*row)
+    out.print(table)
+
+
+@app.command()
+def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-separated model ids; "
+                                                 "precomputed:<name> uses an embeddings_<name> column; 'all' adds "
+                                                 "the slow offline models. Default: the fast offline models."),
+            pipelines: str = typer.Option(",".join(COMPARE_PIPELINES), "--pipelines",
+                                          help="Comma-separated pipelines: a retriever spec, optionally "
+                                               "+<reranker> (exact+rescore:all-MiniLM-L6-v2)."),
+            corpus: Optional[Path] = CorpusOpt, queries: Optional[Path] = QueriesOpt,
+            n: int = NOpt, text_column: str = TextColOpt, query_column: str = QueryColOpt,
+            label_column: str = LabelColOpt,
+            parent_column: str = typer.Option("family", "--parent-column", help="Parent label: partial relevance."),
+            relevant_ids_column: str = RelIdsOpt,
+            n_clusters: int = typer.Option(DEFAULT_K, "--clusters", help="k-means clusters for routing retrievers."),
+            out_dir: Path = typer.Option(Path("report"), "--out", "-o", help="Folder for report.md/.html and CSV."),
+            max_cost: Optional[float] = typer.Option(None, "--max-cost-per-1m", help="Budget: $ per 1M texts."),
+            max_latency: Optional[float] = typer.Option(None, "--max-latency-ms", help="Budget: ms per query."),
+            maps: bool = typer.Option(True, "--maps/--no-maps", help="Cluster map of each model in the report."),
+            rerank: str = typer.Option("none", "--rerank", help="Alias: adds the pipeline exact+<reranker> "
+                                       "(llm-pairwise | rescore:<model> | cross-encoder:<path>)."),
+            rerank_top: int = typer.Option(20, "--rerank-top", help="How many hits each reranker reorders.")
+            ) -> None:
+    """Compare embedding models x pipelines on labelled queries; write a report with a recommendation."""
+    from clusterank.data.loaders import parent_labels, relevant_ids
+    from clusterank.data.roles import neighbour_map
+    from clusterank.evaluate.compare import compare_models, expand_models
+    from clusterank.evaluate.evaluator import parse_pipelines
+    from clusterank.evaluate.report import markdown_tables, recommend
+    from clusterank.viz.report import write_report
+    from clusterank.rerank import get_reranker
+
+    names = expand_models(models.split(",") if models else None)
+    specs = pipelines + (f",exact+{rerank}" if rerank != "none" else "")
+    chosen = parse_pipelines(specs, get_reranker, rerank_top)
+    table = corpus_from_options(corpus, n, text_column, label_column)
+    qs = queries_from_options(queries, query_column, label_column)
+    showcase = None
+    if queries is None:
+        from clusterank.data.synthetic import DEMO_QUERY
+
+        showcase = DEMO_QUERY
+    cmp = compare_models(names, table, qs, pipelines=chosen, n_clusters=n_clusters,
+                         parent_labels=parent_labels(table, qs, parent_column),
+                         relevant_ids=relevant_ids(qs, relevant_ids_column), neighbours=neighbour_map(),
+                         showcase_query=showcase, with_maps=maps, progress=True)
+    out.print(markdown_tables(cmp))
+    text = recommend(cmp, max_cost_per_1m=max_cost, max_latency_ms=max_latency)
+    out.print("\n" + text.replace("**", ""))
+    paths = write_report(cmp, out_dir, text)
+    out.print(f"\nwrote {paths['md']}, {paths['html']}, {paths['csv']}")

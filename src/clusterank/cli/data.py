@@ -1,0 +1,53 @@
+"""The bundled data and the embedding cache."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from clusterank.cli.common import (CorpusOpt, LabelColOpt, ModelOpt, NOpt, TextColOpt, cache_app, data_app, corpus_from_options, err,
+                                   out)
+from clusterank.errors import ClusterankError
+
+
+@data_app.command("synth")
+def data_synth(output: Path = typer.Option(..., "-o", "--output", help="Profiles file (.parquet/.csv/.jsonl)."),
+               n: int = NOpt, seed: int = typer.Option(42, "--seed"),
+               queries: Optional[Path] = typer.Option(None, "--queries", help="Also write the job descriptions here.")
+               ) -> None:
+    """Write the bundled synthetic profiles (and job descriptions) to files."""
+    from clusterank.data.synthetic import generate_profiles, generate_queries
+    from clusterank.data.writers import write_table
+
+    write_table(generate_profiles(n=n, seed=seed), output)
+    out.print(f"wrote {n:,} profiles to {output}")
+    if queries:
+        frame = generate_queries(seed=seed)
+        write_table(frame, queries)
+        out.print(f"wrote {len(frame)} job descriptions to {queries}")
+
+
+@cache_app.command("info")
+def cache_info() -> None:
+    """Where the cache is and how many vectors it holds per model."""
+    from clusterank.embed.store import EmbeddingStore
+    from clusterank.workspace import Workspace
+
+    store = EmbeddingStore(Workspace.default().store_path)
+    out.print(f"cache: {store.path}")
+    for model_id, count in store.models().items():
+        out.print(f"  {model_id}: {count:,} vectors")
+
+
+@cache_app.command("clear")
+def cache_clear(model: str = typer.Option(..., "--model", "-m", help="Model whose vectors to delete.")) -> None:
+    """Delete the cached vectors of one model."""
+    from clusterank.embed.store import EmbeddingStore
+    from clusterank.workspace import Workspace
+
+    out.print(f"deleted {EmbeddingStore(Workspace.default().store_path).clear(model):,} vectors of {model}")
+

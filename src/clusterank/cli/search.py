@@ -1,0 +1,179 @@
+"""Searching: the demo, search, embed, clusters (with --eval) and the cluster map."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from clusterank.cli.common import (ClustersOpt, CorpusOpt, LabelColOpt, ModelOpt, NOpt, QueriesOpt, QueryColOpt,
+                                   RelIdsOpt, SeedOpt, TextColOpt, app, corpus_from_options, out,
+                                   queries_from_options)
+from clusterank.defaults import AUTO_MARGIN, DEFAULT_RETRIEVER, ROUTING_PIPELINES
+from clusterank.errors import ClusterankError
+
+RetrieverOpt = typer.Option(None, "--retriever", "-r", help="How to search: exact | routed:nprobe=N|auto[,margin=M] "
+                            "(see docs/retrievers.md). Default: exact, or routed with --route.")
+
+
+@app.command()
+def demo(model: str = ModelOpt, n: int = NOpt,
+         k: int = typer.Option(30, "-k", help="How many profiles to show.")) -> None:
+    """Search the bundled profiles for a Product Marketing Manager, the seed's showcase."""
+    from clusterank.demo import run_demo
+
+    report = run_demo(model=model, n=n, k=k, progress=True)
+    out.print(f"[bold]clusterank demo[/] - {report.corpus_size:,} bundled profiles, model "
+              f"[bold]{report.model}[/] ({report.dims} dims)")
+    out.print(f"\n[bold]Job description[/] (target role: {report.target_role}):\n{report.query}\n")
+    out.print(f"[bold]Top {len(report.hits)}[/] (similarity = (cos + 1) / 2, the seed's scale):")
+    for hit in report.hits:
+        style = "green" if hit.role == report.target_role else ("red" if hit.role in report.neighbours else "")
+        out.print(hit.format(), style=style or None)
+    out.print(f"\nP@10: {report.precision_at_10:.2f}  ({round(report.precision_at_10 * 10)} of the top 10 are "
+              f"{report.target_role}s)")
+    out.print(f"Product Managers in the top {len(report.hits)}: {report.product_managers}   "
+              f"all confusable neighbours ({', '.join(report.neighbours)}): {report.near_misses}")
+    out.print(f"Embedding took {report.embed_seconds:.1f} s ({report.newly_embedded:,} texts embedded now, "
+              f"the rest from the cache); search took {report.search_ms:.2f} ms.")
+
+
+def retriever_spec(retriever: Optional[str], route: bool, nprobe: str, margin: float) -> str:
+    """The retriever spec from `--retriever`, or from the older aliases `--route --nprobe --margin`."""
+    if retriever is not None:
+        if route:
+            raise ClusterankError("give --retriever or --route, not both (--route means routed:nprobe=...)")
+        return retriever
+    if not route:
+        return DEFAULT_RETRIEVER
+    return f"routed:nprobe={nprobe}" + (f",margin={margin:g}" if margin != AUTO_MARGIN else "")
+
+
+@app.command()
+def search(query: str = typer.Argument(..., help="The job description."), model: str = ModelOpt,
+           k: int = typer.Option(10, "-k", help="How many profiles to return."),
+           corpus: Optional[Path] = CorpusOpt, n: int = NOpt, text_column: str = TextColOpt,
+           label_column: str = LabelColOpt, retriever: Optional[str] = RetrieverOpt,
+           route: bool = typer.Option(False, "--route", help="Alias: --retriever routed:nprobe=<--nprobe>."),
+           nprobe: str = typer.Option("1", "--nprobe", help="With --route: clusters to search, a number or 'auto'."),
+           margin: float = typer.Option(AUTO_MARGIN, "--margin", help="With --route: cosine margin of --nprobe auto."),
+           n_clusters: str = ClustersOpt,
+           rerank: str = typer.Option("none", "--rerank", help="none | llm-pairwise | rescore:<model> | "
+                                      "cross-encoder:<folder-or-hub-id>"),
+           rerank_top: int = typer.Option(20, "--rerank-top", help="How many retrieved hits the reranker reorders."),
+           llm_base_url: Optional[str] = typer.Option(None, "--llm-base-url", help="OpenAI-compatible API for "
+                                                      "llm-pairwise (default: the bundled model on loopback)."),
+           llm_model: Optional[str] = typer.Option(None, "--llm-model", help="Model name at --llm-base-url."),
+           llm_api_key_env: str = typer.Option("OPENAI_API_KEY", "--llm-api-key-env",
+                                               help="Environment variable holding the API key (never stored)."),
+           strategy: str = typer.Option("sliding", "--pairwise", help="allpairs (Copeland) | sliding (K passes)."),
+           passes: int = typer.Option(3, "--passes", help="K of the sliding window: the top K get fixed."),
+           budget: int = typer.Option(60, "--llm-budget", help="Most LLM calls per query."),
+           as_json: bool = typer.Option(False, "--json", help="One JSON object per hit (for piping).")) -> None:
+    """Find the profiles most similar to a job description through any retriever, optionally reranked."""
+    from clusterank.cluster.kmeans import parse_k
+    from clusterank.index import canonical_spec
+    from clusterank.pipeline import SearchPipeline
+    from clusterank.rerank import LLMOptions, get_reranker
+
+    if not query.strip():
+        raise ClusterankError("the job description is empty")
+    if k < 1:
+        raise ClusterankError(f"k must be at least 1, got {k}")
+    spec = canonical_spec(retriever_spec(retriever, route, nprobe, margin))  # a bad spec fails before embedding
+    routes = spec != DEFAULT_RETRIEVER
+    table = corpus_from_options(corpus, n, text_column, label_column, n_clusters if routes else None)
+    pipe = SearchPipeline(table, model, progress=not as_json, n_clusters=parse_k(n_clusters))
+    llm = LLMOptions(llm_base_url, llm_model, llm_api_key_env, strategy, passes, budget)
+    reranker = None if rerank == "none" else get_reranker(rerank, workspace=pipe.workspace, llm=llm)
+    for hit in pipe.search(query, k=k, retriever=spec, reranker=reranker, rerank_top=rerank_top):
+        out.print(json.dumps(hit.as_json()) if as_json else hit.format())
+    if reranker is not None:
+        logging.getLogger("clusterank").info("reranked with %s: %s", reranker.name, reranker.stats.line())
+
+
+@app.command()
+def clusters(model: str = ModelOpt, n_clusters: str = ClustersOpt, seed: int = SeedOpt,
+             corpus: Optional[Path] = CorpusOpt, n: int = NOpt, text_column: str = TextColOpt,
+             label_column: str = LabelColOpt,
+             evaluate: bool = typer.Option(False, "--eval", help="Measure what routing costs on labelled queries."),
+             queries: Optional[Path] = QueriesOpt, query_column: str = QueryColOpt,
+             relevant_ids_column: str = RelIdsOpt,
+             pipelines: str = typer.Option(",".join(ROUTING_PIPELINES), "--pipelines",
+                                           help="Retriever specs --eval measures."),
+             eval_k: int = typer.Option(10, "--eval-k", help="Cut-off of the --eval metrics."),
+             margin: float = typer.Option(AUTO_MARGIN, "--margin", help="Cosine margin of routed:nprobe=auto.")) -> None:
+    """Fit k-means (stored beside the embeddings) and print one line per cluster; --eval measures routing."""
+    from clusterank.cluster.describe import describe_clusters
+    from clusterank.pipeline import SearchPipeline
+
+    pipe = SearchPipeline(corpus_from_options(corpus, n, text_column, label_column, n_clusters), model,
+                          progress=True, seed=seed)
+    cm = pipe.clusters(n_clusters)
+    pipe.n_clusters = cm.k  # routing below uses the clusters just fitted (also when k was chosen)
+    if pipe.k_scores:
+        out.print("silhouette (cosine) by k: " + ", ".join(f"k={k}: {v:.4f}" for k, v in pipe.k_scores.items()))
+        out.print(f"chosen k = {cm.k}")
+    out.print(f"{cm.k} clusters of {len(pipe.corpus):,} profiles ({pipe.embedder.name}, seed {seed}):")
+    for summary in describe_clusters(cm, pipe.corpus):
+        out.print(summary.line())
+    if evaluate:
+        from clusterank.data.loaders import relevant_ids
+        from clusterank.data.roles import neighbour_map
+        from clusterank.evaluate.relevance import build_relevance
+        from clusterank.evaluate.routing import routing_cost
+        from clusterank.index import split_specs
+
+        qs = queries_from_options(queries, query_column, label_column)
+        ids = relevant_ids(qs, relevant_ids_column)
+        if ids is None and (pipe.corpus.labels is None or qs.labels is None):
+            raise ClusterankError(f"--eval needs a label column ({label_column!r}, or Headline) in {pipe.corpus.source}"
+                                  f" and {qs.source}, or a {relevant_ids_column!r} column in {qs.source}")
+        rel = build_relevance(len(pipe.corpus), pipe.corpus.labels, qs.labels, relevant_ids=ids, source=qs.source,
+                              drop_unscorable=True)
+        specs = [s if s != "routed:nprobe=auto" or margin == AUTO_MARGIN else f"{s},margin={margin:g}"
+                 for s in split_specs(pipelines)]
+        report = routing_cost(pipe, qs, rel, pipelines=specs, k=eval_k, neighbours=neighbour_map())
+        out.print(f"\nWhat routing costs ({report.n_queries} labelled queries, metrics at cut-off {eval_k}):")
+        out.print(report.table())
+
+
+@app.command("map")
+def map_(output: Path = typer.Option(Path("map.html"), "-o", "--output", help="The HTML file to write."),
+         model: str = ModelOpt, n_clusters: str = ClustersOpt, seed: int = SeedOpt,
+         query: Optional[list[str]] = typer.Option(None, "--query", "-q", help="Job description drawn as an X "
+                                                   "(repeatable)."),
+         method: str = typer.Option("pca", "--method", help="2-D projection: pca (the seed's) or umap."),
+         png: Optional[Path] = typer.Option(None, "--png", help="Also write a static PNG of the map here."),
+         corpus: Optional[Path] = CorpusOpt, n: int = NOpt, text_column: str = TextColOpt,
+         label_column: str = LabelColOpt) -> None:
+    """Write the interactive cluster map: a self-contained HTML file (and optionally a PNG)."""
+    from clusterank.cluster.project import METHODS
+    from clusterank.pipeline import SearchPipeline
+    from clusterank.cluster.map import build_map
+    from clusterank.viz.map import write_map_html, write_map_png
+
+    if method.lower() not in METHODS:
+        raise ClusterankError(f"unknown projection {method!r}; use one of: {', '.join(METHODS)}")
+    pipe = SearchPipeline(corpus_from_options(corpus, n, text_column, label_column, n_clusters), model,
+                          progress=True, seed=seed)
+    data = build_map(pipe, n_clusters=n_clusters, seed=seed, queries=query or None, method=method)
+    write_map_html(data, output)
+    out.print(f"wrote {output} ({len(data.xy):,} points, {len(data.cluster_names)} clusters)")
+    if png:
+        write_map_png(data, png)
+        out.print(f"wrote {png}")
+
+
+@app.command()
+def embed(model: str = ModelOpt, corpus: Optional[Path] = CorpusOpt, n: int = NOpt,
+          text_column: str = TextColOpt, label_column: str = LabelColOpt) -> None:
+    """Embed a corpus into the cache (resumable; a second run embeds nothing)."""
+    from clusterank.pipeline import SearchPipeline
+
+    pipe = SearchPipeline(corpus_from_options(corpus, n, text_column, label_column), model, progress=True)
+    out.print(f"{len(pipe.corpus):,} texts embedded with {pipe.embedder.name} ({pipe.embedder.dims} dims); "
+              f"cache: {pipe.store.path}")

@@ -1,0 +1,73 @@
+"""Every way clusterank can embed, by name: a new backend is one file and one line in `EMBEDDERS`.
+
+A backend is a fixed model id (`minilm-static`) or a prefix taking an argument (`st:<folder-or-hub-id>`,
+`precomputed:<column>`). Each names the modules it needs and the extra that installs them, so a backend
+whose packages are missing is listed as unavailable with the install command instead of failing on import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from clusterank.embed import local, precomputed
+from clusterank.embed.base import Embedder, EmbedderBackend
+from clusterank.errors import ClusterankError, install_hint
+from clusterank.workspace import Workspace
+
+
+EMBEDDERS: dict[str, EmbedderBackend] = {b.name: b for b in (
+    local.MINILM_STATIC,
+    local.PARAPHRASE_MINILM_L3,
+    local.MINILM_L6_INT8,
+    local.MINILM_L6,
+    local.MPNET_BASE,
+    local.SENTENCE_TRANSFORMERS,
+    local.MODEL2VEC,
+    precomputed.PRECOMPUTED,
+)}
+
+
+def find_backend(name: str) -> tuple[EmbedderBackend, str]:
+    """The backend a model name selects, and its argument (the part after a prefix, or the name itself).
+
+    Raises:
+        ClusterankError: no backend has that name or prefix (the message lists them).
+    """
+    if name in EMBEDDERS and not EMBEDDERS[name].is_prefix:
+        return EMBEDDERS[name], name
+    for backend in EMBEDDERS.values():
+        if backend.is_prefix and name.startswith(backend.name):
+            argument = name[len(backend.name):]
+            if not argument:
+                raise ClusterankError(f"model {name!r}: say what follows {backend.name!r} ({backend.summary})")
+            return backend, argument
+    from clusterank.embed.catalog import CATALOG
+
+    fixed = [b.name for b in EMBEDDERS.values() if not b.is_prefix]
+    prefixes = [f"{b.name}<...>" for b in EMBEDDERS.values() if b.is_prefix]
+    hint = " (facts only: it is an API or hub model with no backend here)" if name in CATALOG else ""
+    raise ClusterankError(f"unknown model {name!r}{hint}; models: {', '.join(fixed)}; or {', '.join(prefixes)}")
+
+
+def get_embedder(name: str, workspace: Workspace | None = None, *, tables: Sequence = ()) -> Embedder:
+    """Build the embedder called `name`.
+
+    Args:
+        name: a registered id (`available_models()`), or a prefix and its argument: `st:<folder-or-hub-id>`,
+            `model2vec:<folder-or-hub-id>`, `precomputed:<model>` (the `embeddings_<model>` column of `tables`).
+        workspace: where models built on first use are kept (default: `Workspace.default()`).
+        tables: corpora whose precomputed columns `precomputed:` reads (profiles, and queries when scoring).
+
+    Raises:
+        ClusterankError: unknown name, or its packages are not installed (with the install command).
+    """
+    backend, argument = find_backend(name)
+    missing = backend.missing()
+    if missing:
+        raise ClusterankError(f"model {name!r} needs the Python package {missing[0]!r}; {install_hint(backend.extra)}")
+    return backend.build(argument, workspace or Workspace.default(), tables)
+
+
+def available_models() -> list[str]:
+    """Ids of the fixed models whose packages are installed here (they run offline)."""
+    return [b.name for b in EMBEDDERS.values() if not b.is_prefix and not b.missing()]

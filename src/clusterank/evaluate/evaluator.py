@@ -1,0 +1,158 @@
+"""One evaluator for every way to search: pipelines (a retriever spec plus an optional reranker) scored on
+labelled queries with the same metric functions, names and treatment of unscorable queries.
+
+`clusters --eval` and `compare` both call `evaluate_pipelines`; a pipeline is named by its spec
+(`exact`, `routed:nprobe=1`, `exact + rescore:all-MiniLM-L6-v2`) everywhere it is shown.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from clusterank.defaults import DEFAULT_RETRIEVER
+from clusterank.errors import ClusterankError
+from clusterank.evaluate.metrics import mrr, ndcg_at_k, near_miss_rate, overlap_recall, precision_at_k_graded, recall_at_k
+from clusterank.evaluate.relevance import Relevance
+from clusterank.evaluate.stats import Estimate, bootstrap_ci
+from clusterank.index import canonical_spec, split_specs
+from clusterank.pipeline import SearchPipeline
+from clusterank.rerank.base import Reranker, rerank_top
+
+RECALL_DEPTH = 50
+"""How deep every pipeline retrieves: recall is measured at this depth."""
+
+
+def metric_names(cutoff: int = 10) -> tuple[str, ...]:
+    """The per-query metrics at a cut-off: P@k, nDCG@k, MRR, recall@50, near-miss@k."""
+    return (f"P@{cutoff}", f"nDCG@{cutoff}", "MRR", f"recall@{max(RECALL_DEPTH, cutoff)}", f"near-miss@{cutoff}")
+
+
+def higher_is_better(metric: str) -> bool:
+    """False for the near-miss rate (lower is better), true for every other metric."""
+    return not metric.startswith("near-miss")
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A retriever spec and an optional reranker that reorders the top `rerank_top` of its list."""
+
+    retriever: str = DEFAULT_RETRIEVER
+    reranker: Reranker | None = None
+    rerank_top: int = 20
+
+    @property
+    def name(self) -> str:
+        """`routed:nprobe=1`, or `exact + rescore:all-MiniLM-L6-v2` when reranked."""
+        spec = canonical_spec(self.retriever)
+        return spec if self.reranker is None else f"{spec} + {self.reranker.name}"
+
+
+def parse_pipelines(text: str | Sequence[str], make_reranker: Callable[[str], Reranker] | None = None,
+                    rerank_top: int = 20) -> list[Pipeline]:
+    """Pipelines from `exact,routed:nprobe=1,routed:nprobe=auto,margin=0.1,exact+rescore:<model>`.
+
+    Args:
+        text: a comma-separated list, or a list of items; an item is `retriever[+reranker]`.
+        make_reranker: builds a reranker from its name (e.g. `get_reranker`); needed only when one is named.
+        rerank_top: how many hits each reranker reorders.
+
+    Raises:
+        ClusterankError: an empty list, a bad retriever spec, or a reranker with no way to build it.
+    """
+    items = split_specs(text) if isinstance(text, str) else [s for t in text for s in split_specs(t)]
+    if not items:
+        raise ClusterankError("no pipelines given; e.g. --pipelines exact,routed:nprobe=1")
+    out = []
+    for item in items:
+        retriever, _, reranker = (part.strip() for part in item.partition("+"))
+        canonical_spec(retriever)  # refuse a bad spec before anything is embedded
+        if reranker and make_reranker is None:
+            raise ClusterankError(f"pipeline {item!r} names a reranker but none can be built here")
+        out.append(Pipeline(retriever, make_reranker(reranker) if reranker else None, rerank_top))
+    return out
+
+
+@dataclass
+class PipelineRun:
+    """Per-query metric values of one pipeline on the scored queries, and how it searched."""
+
+    pipeline: str
+    per_query: dict[str, np.ndarray]
+    rows: np.ndarray
+    """(n_queries, depth) retrieved rows, best first (-1 = none)."""
+    ms_per_query: float
+    """Retrieval (and reranking) time per query, the batch divided by its size."""
+    clusters_probed: float | None
+    """Mean clusters searched per query by a routing retriever; None otherwise."""
+
+    def estimate(self, metric: str) -> Estimate:
+        """Mean and 95% bootstrap interval over queries (NaN where the metric is undefined, e.g. no labels)."""
+        values = self.per_query[metric]
+        if np.isnan(values).all():
+            return Estimate(float("nan"), float("nan"), float("nan"))
+        return bootstrap_ci(values)
+
+    def mean(self, metric: str) -> float:
+        """The mean of a metric over queries."""
+        return float(np.mean(self.per_query[metric]))
+
+
+def score_rows(rows: np.ndarray, rel: Relevance, row_labels: Sequence[str] | None,
+               query_labels: Sequence[str] | None, neighbours: Mapping[str, Sequence[str]],
+               cutoff: int = 10) -> dict[str, np.ndarray]:
+    """Every metric of `metric_names(cutoff)` per query (graded relevance; near-miss NaN without labels)."""
+    p, ndcg, rr, recall, near = metric_names(cutoff)
+    near_values = (near_miss_rate(rows, row_labels, query_labels, neighbours, cutoff)
+                   if row_labels is not None and query_labels is not None else np.full(len(rows), np.nan))
+    return {p: precision_at_k_graded(rows, rel, cutoff), ndcg: ndcg_at_k(rows, rel, cutoff), rr: mrr(rows, rel),
+            recall: recall_at_k(rows, rel, int(recall.split("@")[1])), near: near_values}
+
+
+def _padded(hit_lists, depth: int) -> np.ndarray:
+    return np.array([[h.row for h in hits[:depth]] + [-1] * (depth - len(hits[:depth])) for hits in hit_lists],
+                    dtype=np.int64)
+
+
+def evaluate_pipelines(pipe: SearchPipeline, queries: Sequence[str], rel: Relevance,
+                       pipelines: Sequence[Pipeline | str], *, query_labels: Sequence[str] | None = None,
+                       neighbours: Mapping[str, Sequence[str]] | None = None,
+                       cutoff: int = 10) -> dict[str, PipelineRun]:
+    """Run each pipeline over the scored queries and measure it against the relevance.
+
+    Args:
+        pipe: the corpus, its vectors and the model that embeds the queries.
+        queries: the job descriptions, all of them (`rel.kept` says which are scored).
+        rel: graded relevance from `build_relevance(..., drop_unscorable=True)`.
+        pipelines: `Pipeline`s or retriever specs.
+        query_labels: the target label of every query (for near-miss rates), or None.
+        neighbours: label -> confusable labels (empty: near-miss is 0).
+        cutoff: k of P@k, nDCG@k and near-miss@k; `recall@k vs exact` compares each top k with exact search's.
+
+    Returns:
+        One `PipelineRun` per pipeline, keyed by its name, in the order given.
+    """
+    kept = rel.kept if rel.kept is not None else list(range(len(queries)))
+    texts = [queries[i] for i in kept]
+    labels = [query_labels[i] for i in kept] if query_labels is not None else None
+    qv = pipe.embed_queries(texts)
+    depth = min(max(RECALL_DEPTH, cutoff), len(pipe.corpus))
+    exact_top = pipe.retriever("exact").search(qv, cutoff).rows
+    runs: dict[str, PipelineRun] = {}
+    for item in pipelines:
+        p = Pipeline(item) if isinstance(item, str) else item
+        retriever = pipe.retriever(p.retriever)
+        t0 = time.perf_counter()
+        result = retriever.search(qv, depth)
+        rows = result.rows
+        if p.reranker is not None:
+            reranked = [rerank_top(p.reranker, q, hits, p.rerank_top) for q, hits in zip(texts, pipe.hits(result))]
+            rows = _padded(reranked, depth)
+        ms = (time.perf_counter() - t0) * 1000 / len(texts)
+        scores = score_rows(rows, rel, pipe.corpus.labels, labels, neighbours or {}, cutoff)
+        scores[f"recall@{cutoff} vs exact"] = overlap_recall(rows[:, :cutoff], exact_top)
+        runs[p.name] = PipelineRun(p.name, scores, rows, ms, result.clusters_probed)
+    return runs

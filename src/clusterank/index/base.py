@@ -1,0 +1,178 @@
+"""The Retriever protocol, its result type and the spec strings that name a retriever.
+
+A spec is `name` or `name:param=value,param=value` (`exact`, `routed:nprobe=auto,margin=0.05`). Each
+retriever file declares a `RetrieverType` (its name, parameters and builder); `index/registry.py` lists them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from clusterank.defaults import DEFAULT_K
+from clusterank.errors import ClusterankError
+
+
+@dataclass(frozen=True)
+class TopK:
+    """Results for a batch of queries, (n_queries, k), best first.
+
+    rows: corpus rows (-1 where fewer than k rows could be returned); scores: cosines (-inf there);
+    probed: for routed retrievers, the clusters each query searched, best first (None otherwise);
+    groups: the cluster of each hit where the retriever knows it (-1 on padding; None otherwise).
+    """
+
+    rows: np.ndarray
+    scores: np.ndarray
+    probed: list[np.ndarray] | None = None
+    groups: np.ndarray | None = None
+
+    @property
+    def clusters_probed(self) -> float | None:
+        """Mean number of clusters searched per query (None for retrievers that do not route)."""
+        return float(np.mean([len(p) for p in self.probed])) if self.probed is not None else None
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    """Finds the k best corpus rows for normalised query vectors. `spec` names it (`routed:nprobe=2`)."""
+
+    spec: str
+
+    def search(self, query_vectors: np.ndarray, k: int) -> TopK:
+        """The k best rows of each query, best first."""
+        ...
+
+
+@dataclass
+class SearchContext:
+    """What a retriever may be built from: the corpus vectors and, on demand, its k-means clusters.
+
+    Args:
+        vectors: (n, dims) L2-normalised corpus vectors, in corpus order.
+        clusters: returns the k-means model with k clusters (the pipeline fits it once and caches it);
+            None fits one with `fit_kmeans` when a retriever asks.
+        default_k: k when a spec does not say (`--clusters`).
+    """
+
+    vectors: np.ndarray
+    clusters: Callable[[int], Any] | None = None
+    default_k: int = DEFAULT_K
+
+    def cluster_model(self, k: int | None = None):
+        """The k-means model with `k` clusters (default `default_k`)."""
+        k = self.default_k if k is None else k
+        if self.clusters is not None:
+            return self.clusters(k)
+        from clusterank.cluster.kmeans import fit_kmeans
+
+        return fit_kmeans(self.vectors, k)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One spec parameter: how to read its text, its default, and a line of help."""
+
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+
+
+@dataclass(frozen=True)
+class RetrieverType:
+    """A kind of retriever: its spec name, parameters and a builder `build(context, **params)`."""
+
+    name: str
+    summary: str
+    build: Callable[..., Retriever]
+    params: Mapping[str, Param] = field(default_factory=dict)
+
+    def usage(self) -> str:
+        """`name:p=default,...` for help texts (parameters whose default comes from elsewhere are left out)."""
+        shown = [f"{p}={v.default}" for p, v in self.params.items() if v.default is not None]
+        return self.name + (":" + ",".join(shown) if shown else "")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A parsed spec: the retriever's name and the parameters given (as text), in the order given."""
+
+    name: str
+    params: tuple[tuple[str, str], ...] = ()
+
+    def __str__(self) -> str:
+        return self.name + (":" + ",".join(f"{k}={v}" for k, v in self.params) if self.params else "")
+
+
+def parse_spec(text: str) -> Spec:
+    """Read `name[:param=value,...]` (spaces ignored, names lower-cased).
+
+    Raises:
+        ClusterankError: an empty spec, or a parameter without `=`, naming the spec.
+    """
+    raw = "".join(str(text).split())
+    name, _, rest = raw.partition(":")
+    if not name:
+        raise ClusterankError(f"retriever spec {text!r} is empty; use e.g. exact or routed:nprobe=2")
+    params = []
+    for part in filter(None, rest.split(",")):
+        key, eq, value = part.partition("=")
+        if not eq or not key or not value:
+            raise ClusterankError(f"retriever spec {text!r}: {part!r} is not param=value")
+        params.append((key.lower(), value))
+    return Spec(name.lower(), tuple(params))
+
+
+def split_specs(text: str) -> list[str]:
+    """Split a comma-separated list of specs; a `param=value` piece belongs to the spec before it.
+
+    `exact,routed:nprobe=auto,margin=0.1,routed:nprobe=1` -> three specs.
+    """
+    out: list[str] = []
+    for piece in (p.strip() for p in str(text).split(",")):
+        if not piece:
+            continue
+        if out and "=" in piece and ":" not in piece.split("=", 1)[0] and ":" in out[-1]:
+            out[-1] += "," + piece
+        else:
+            out.append(piece)
+    return out
+
+
+def typed_params(kind: RetrieverType, spec: Spec) -> dict[str, Any]:
+    """The spec's parameters parsed by their types, defaults filled in.
+
+    Raises:
+        ClusterankError: an unknown parameter or a value its parser refuses, naming the spec.
+    """
+    values = {name: p.default for name, p in kind.params.items()}
+    for key, text in spec.params:
+        if key not in kind.params:
+            known = ", ".join(kind.params) or "none"
+            raise ClusterankError(f"retriever {str(spec)!r}: unknown parameter {key!r} (parameters of "
+                                  f"{kind.name}: {known})")
+        try:
+            values[key] = kind.params[key].parse(text)
+        except (ValueError, ClusterankError) as exc:
+            raise ClusterankError(f"retriever {str(spec)!r}: {key}={text!r} is not valid "
+                                  f"({kind.params[key].help}; {exc})") from None
+    return values
+
+
+def positive_int(text: str) -> int:
+    """A whole number >= 1."""
+    value = int(text)
+    if value < 1:
+        raise ValueError("must be at least 1")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0."""
+    value = float(text)
+    if not np.isfinite(value) or value < 0:
+        raise ValueError("must be a finite number >= 0")
+    return value
