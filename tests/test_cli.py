@@ -80,6 +80,7 @@ def test_clusters_prints_one_line_per_cluster_and_routing_cost(workspace, capsys
     assert len(lines) == 6 and all("rows | roles: " in line and "families: " in line for line in lines)
     assert "| routed:nprobe=1 |" in out and "| routed:nprobe=auto |" in out and "routing accuracy:" in out
     assert list((workspace.root / "clusters").rglob("*-k6-seed42.npz"))
+    assert "What routing costs (80 labelled queries" in out
 
 
 def test_clusters_k_auto_prints_silhouettes(workspace, capsys):
@@ -131,3 +132,14 @@ def test_map_command_writes_html_and_png(workspace, tmp_path, capsys):
 def test_cluster_bad_input_is_one_line(workspace, capsys, args, message):
     code, _, err = run(capsys, *args)
     assert code == 2 and err.strip().startswith(message) and len(err.strip().splitlines()) == 1
+
+
+def test_clusters_eval_refuses_unanswerable_queries_unless_skipped(workspace, tmp_path, capsys):
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"natural_language": "Own positioning and launches", "role": "Product Marketing Manager"}\n'
+                    '{"natural_language": "Fly to the moon", "role": "Astronaut"}\n')
+    args = ["clusters", "--n", "300", "--clusters", "4", "--eval", "--queries", str(path)]
+    code, _, err = run(capsys, *args)
+    assert code == 2 and "1 query has no relevant profile (rows 1)" in err and "--skip-unanswerable" in err
+    code, out, err = run(capsys, *args, "--skip-unanswerable")
+    assert code == 0 and "What routing costs (1 labelled queries" in out and "1 of 2 queries" in err

@@ -182,14 +182,19 @@ def test_bad_input(tmp_path, workspace, capsys, case, message):
     assert code == 2 and err[-1].startswith("error: ") and message in err[-1]
 
 
-def test_a_query_with_an_unknown_label_is_left_out_with_a_warning(tmp_path, workspace, capsys):
+def test_a_query_with_an_unknown_label_stops_compare_unless_skipped(tmp_path, workspace, capsys):
     p, q = seed_schema(tmp_path)
     frame = pd.read_parquet(q)
     frame.loc[0, "role"] = "Astronaut"
     frame.to_parquet(q)
-    code = main(["compare", "--models", "precomputed:mxbai-embed-large-v1", "--corpus", str(p), "--queries", str(q),
-                 "--clusters", "4", "--no-maps", "-o", str(tmp_path / "rep")])
+    args = ["compare", "--models", "precomputed:mxbai-embed-large-v1", "--corpus", str(p), "--queries", str(q),
+            "--clusters", "4", "--no-maps", "-o", str(tmp_path / "rep")]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and "1 query has no relevant profile (rows 0)" in err[-1]
+    assert "--skip-unanswerable" in err[-1]
+    code = main([*args, "--skip-unanswerable"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "1 of 8 queries have no relevant profile" in captured.err and "rows 0)" in captured.err
-    assert "7 queries" in captured.out
+    assert "7 queries; 1 with no relevant profile left out" in captured.out

@@ -12,7 +12,7 @@ from clusterank.evaluate.routing import routing_cost
 def test_routing_cost_report(workspace, static_embedder):
     pipe = SearchPipeline(bundled_profiles(n=1500), static_embedder, workspace=workspace, n_clusters=8)
     queries = bundled_queries()
-    rel = build_relevance(1500, pipe.corpus.labels, queries.labels, drop_unscorable=True)
+    rel = build_relevance(1500, pipe.corpus.labels, queries.labels)
     report = routing_cost(pipe, queries, rel, pipelines=("exact", "routed:nprobe=1", "routed:nprobe=8",
                                                           "routed:nprobe=auto"), k=10, neighbours=neighbour_map())
     exact, one, full, auto = report.runs.values()
@@ -35,13 +35,15 @@ def test_routing_cost_report(workspace, static_embedder):
     assert table.count("\n| ") == 4 and "routing accuracy" in table and "| routed:nprobe=auto |" in table
 
 
-def test_queries_whose_label_occurs_nowhere_are_left_out_with_a_warning(workspace, static_embedder, tmp_path,
+def test_queries_whose_label_occurs_nowhere_can_be_left_out_with_a_warning(workspace, static_embedder, tmp_path,
                                                                         caplog):
     pipe = SearchPipeline(bundled_profiles(n=300), static_embedder, workspace=workspace, n_clusters=3)
     path = tmp_path / "q.jsonl"
     path.write_text('{"natural_language": "Own positioning and launches", "role": "Product Marketing Manager"}\n'
                     '{"natural_language": "Fly to the moon", "role": "Astronaut"}\n')
     queries = load_queries(path)
+    with pytest.raises(ClusterankError, match="1 query has no relevant profile .rows 1.*--skip-unanswerable"):
+        build_relevance(300, pipe.corpus.labels, queries.labels, source=str(path))
     rel = build_relevance(300, pipe.corpus.labels, queries.labels, source=str(path), drop_unscorable=True)
     assert rel.kept == [0] and "1 of 2 queries have no relevant profile" in caplog.text
     assert routing_cost(pipe, queries, rel).n_queries == 1

@@ -8,8 +8,8 @@ from typing import Optional
 
 import typer
 
-from clusterank.cli.common import (CorpusOpt, LabelColOpt, NOpt, QueriesOpt, QueryColOpt, RelIdsOpt, TextColOpt, app,
-                                   corpus_from_options, out, queries_from_options)
+from clusterank.cli.common import (CorpusOpt, LabelColOpt, NOpt, QueriesOpt, QueryColOpt, RelIdsOpt, SkipOpt,
+                                   TextColOpt, app, corpus_from_options, out, queries_from_options)
 from clusterank.defaults import COMPARE_PIPELINES, DEFAULT_K
 from clusterank.errors import ClusterankError
 
@@ -55,7 +55,7 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
             n: int = NOpt, text_column: str = TextColOpt, query_column: str = QueryColOpt,
             label_column: str = LabelColOpt,
             parent_column: str = typer.Option("family", "--parent-column", help="Parent label: partial relevance."),
-            relevant_ids_column: str = RelIdsOpt,
+            relevant_ids_column: str = RelIdsOpt, skip_unanswerable: bool = SkipOpt,
             n_clusters: int = typer.Option(DEFAULT_K, "--clusters", help="k-means clusters for routing retrievers."),
             out_dir: Path = typer.Option(Path("report"), "--out", "-o", help="Folder for report.md/.html and CSV."),
             max_cost: Optional[float] = typer.Option(None, "--max-cost-per-1m", help="Budget: $ per 1M texts."),
@@ -87,7 +87,8 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
     cmp = compare_models(names, table, qs, pipelines=chosen, n_clusters=n_clusters,
                          parent_labels=parent_labels(table, qs, parent_column),
                          relevant_ids=relevant_ids(qs, relevant_ids_column), neighbours=neighbour_map(),
-                         showcase_query=showcase, with_maps=maps, progress=True)
+                         showcase_query=showcase, with_maps=maps, progress=True,
+                         skip_unanswerable=skip_unanswerable)
     out.print(markdown_tables(cmp))
     text = recommend(cmp, max_cost_per_1m=max_cost, max_latency_ms=max_latency)
     out.print("\n" + text.replace("**", ""))

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from clusterank.cli.common import (ClustersOpt, CorpusOpt, LabelColOpt, ModelOpt, NOpt, QueriesOpt, QueryColOpt,
-                                   RelIdsOpt, SeedOpt, TextColOpt, app, corpus_from_options, out,
+                                   RelIdsOpt, SeedOpt, SkipOpt, TextColOpt, app, corpus_from_options, out,
                                    queries_from_options)
 from clusterank.defaults import AUTO_MARGIN, DEFAULT_RETRIEVER, ROUTING_PIPELINES
 from clusterank.errors import ClusterankError
@@ -101,7 +101,7 @@ def clusters(model: str = ModelOpt, n_clusters: str = ClustersOpt, seed: int = S
              label_column: str = LabelColOpt,
              evaluate: bool = typer.Option(False, "--eval", help="Measure what routing costs on labelled queries."),
              queries: Optional[Path] = QueriesOpt, query_column: str = QueryColOpt,
-             relevant_ids_column: str = RelIdsOpt,
+             relevant_ids_column: str = RelIdsOpt, skip_unanswerable: bool = SkipOpt,
              pipelines: str = typer.Option(",".join(ROUTING_PIPELINES), "--pipelines",
                                            help="Retriever specs --eval measures."),
              eval_k: int = typer.Option(10, "--eval-k", help="Cut-off of the --eval metrics."),
@@ -133,7 +133,7 @@ def clusters(model: str = ModelOpt, n_clusters: str = ClustersOpt, seed: int = S
             raise ClusterankError(f"--eval needs a label column ({label_column!r}, or Headline) in {pipe.corpus.source}"
                                   f" and {qs.source}, or a {relevant_ids_column!r} column in {qs.source}")
         rel = build_relevance(len(pipe.corpus), pipe.corpus.labels, qs.labels, relevant_ids=ids, source=qs.source,
-                              drop_unscorable=True)
+                              drop_unscorable=skip_unanswerable)
         specs = [s if s != "routed:nprobe=auto" or margin == AUTO_MARGIN else f"{s},margin={margin:g}"
                  for s in split_specs(pipelines)]
         report = routing_cost(pipe, qs, rel, pipelines=specs, k=eval_k, neighbours=neighbour_map())

@@ -86,6 +86,8 @@ class Comparison:
     queries_source: str
     n_profiles: int
     showcase_query: str
+    skipped: int = 0
+    """Queries left out because no profile is relevant to them (`skip_unanswerable`)."""
     machine: str = field(default_factory=lambda: f"{platform.machine()}, {os.cpu_count()} cores")
 
     def per_query_frame(self) -> pd.DataFrame:
@@ -148,14 +150,13 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
                    pipelines: Sequence[Pipeline | str] = COMPARE_PIPELINES, n_clusters: int = 10,
                    parent_labels: tuple | None = None, relevant_ids: Sequence[Sequence[int]] | None = None,
                    neighbours: Mapping[str, Sequence[str]] | None = None, showcase_query: str | None = None,
-                   with_maps: bool = True, progress: bool = False) -> Comparison:
+                   with_maps: bool = True, progress: bool = False, skip_unanswerable: bool = False) -> Comparison:
     """Run every model through every pipeline on the same labelled queries.
 
     Args:
         models: model ids (`get_embedder` names; `precomputed:<name>` reads `embeddings_<name>` columns).
         corpus: the profiles (with labels unless `relevant_ids` is given).
-        queries: the job descriptions (with labels unless `relevant_ids` is given); queries with no relevant
-            profile are left out with a warning.
+        queries: the job descriptions (with labels unless `relevant_ids` is given).
         workspace: where vectors and clusters are cached.
         pipelines: retriever specs or `Pipeline`s (a spec plus a reranker); see `parse_pipelines`.
         n_clusters: k of k-means for routing retrievers whose spec does not say.
@@ -165,9 +166,12 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
         showcase_query: the query shown top 10 before and after routing (default: the first query).
         with_maps: build each model's 2-D cluster map for the report.
         progress: progress bars with ETA while embedding.
+        skip_unanswerable: leave out queries with no relevant profile (counted in `Comparison.skipped`)
+            instead of refusing them.
 
     Raises:
-        ClusterankError: no models, unknown model, no scorable query, mismatched dims.
+        ClusterankError: no models, unknown model, a query with no relevant profile (unless skipped),
+            mismatched dims.
     """
     if not models:
         raise ClusterankError("no models to compare")
@@ -175,7 +179,7 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
     neighbours = neighbours or {}
     rel = build_relevance(len(corpus), corpus.labels, queries.labels,
                           parent_labels[0] if parent_labels else None, parent_labels[1] if parent_labels else None,
-                          relevant_ids, source=queries.source, drop_unscorable=True)
+                          relevant_ids, source=queries.source, drop_unscorable=skip_unanswerable)
     kept = rel.kept if rel.kept is not None else list(range(len(queries)))
     labels = [queries.labels[i] for i in kept] if queries.labels is not None else None
     showcase_query = showcase_query or queries.texts[kept[0]]
@@ -219,4 +223,4 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
         runs.append(run)
     ids = [queries.ids[j] for j in kept]
     return Comparison(runs, ids, list(labels or [""] * len(kept)), corpus.source, queries.source, len(corpus),
-                      showcase_query)
+                      showcase_query, skipped=len(queries) - len(kept))

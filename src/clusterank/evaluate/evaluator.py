@@ -126,7 +126,7 @@ def evaluate_pipelines(pipe: SearchPipeline, queries: Sequence[str], rel: Releva
     Args:
         pipe: the corpus, its vectors and the model that embeds the queries.
         queries: the job descriptions, all of them (`rel.kept` says which are scored).
-        rel: graded relevance from `build_relevance(..., drop_unscorable=True)`.
+        rel: graded relevance from `build_relevance` (with `drop_unscorable`, `rel.kept` says which are scored).
         pipelines: `Pipeline`s or retriever specs.
         query_labels: the target label of every query (for near-miss rates), or None.
         neighbours: label -> confusable labels (empty: near-miss is 0).

@@ -247,7 +247,7 @@ def build_relevance(n_rows: int, row_labels: Sequence[Hashable] | None = None,
         relevant_ids: Per query, explicit relevant row ids (None/empty: use the labels), or None.
         source: Name used in error messages (e.g. the queries file).
         drop_unscorable: leave out queries with no fully relevant row (one warning names them; `kept`
-            lists the queries that stay) instead of refusing them. Every evaluator does this.
+            lists the queries that stay) instead of refusing them (the CLI's `--skip-unanswerable`).
 
     Returns:
         A `Relevance` with one entry per query (per kept query with `drop_unscorable`).
@@ -292,5 +292,6 @@ def build_relevance(n_rows: int, row_labels: Sequence[Hashable] | None = None,
         shown = ", ".join(str(q) for q in empty[:_SHOWN]) + (", ..." if len(empty) > _SHOWN else "")
         what, its = ("1 query has", "its") if len(empty) == 1 else (f"{len(empty)} queries have", "their")
         raise ClusterankError(f"{source}: {what} no relevant profile (rows {shown}); {its} metrics would be "
-                              f"undefined — fix the labels or drop {'it' if len(empty) == 1 else 'them'}")
+                              f"undefined — fix the labels, or leave {'it' if len(empty) == 1 else 'them'} out with "
+                              "--skip-unanswerable (Python: drop_unscorable=True)")
     return rel

@@ -81,7 +81,8 @@ def recommend(cmp: Comparison, *, metric: str = "nDCG@10", pipeline: str = "exac
 
     best = cmp.best(metric, pipeline)
     est = best.pipelines[pipeline].estimate(metric)
-    out = [f"Best overall on {metric} ({pipeline} search, {len(cmp.query_ids)} queries): **{best.model}** "
+    skipped = f"; {cmp.skipped} with no relevant profile left out" if cmp.skipped else ""
+    out = [f"Best overall on {metric} ({pipeline} search, {len(cmp.query_ids)} queries{skipped}): **{best.model}** "
            f"({est})."]
     tied = [r.model for r in cmp.runs if r is not best and cmp.within_noise_of_best(r, metric, pipeline)]
     if tied:

@@ -53,7 +53,7 @@ def routing_cost(pipe: SearchPipeline, queries: Corpus, rel: Relevance, *,
     Args:
         pipe: the corpus and model; its clusters (`pipe.clusters()`, k = `pipe.n_clusters`) are the routes.
         queries: the job descriptions with their labels.
-        rel: their relevance (`build_relevance(..., drop_unscorable=True)`).
+        rel: their relevance (`build_relevance`).
         pipelines: retriever specs to measure (exact search is the reference).
         k: the cut-off of every metric.
         neighbours: label -> confusable labels, for the near-miss rate (empty: near-miss is 0).
