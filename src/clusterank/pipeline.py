@@ -7,7 +7,9 @@ each stage is a public object (Embedder, EmbeddingStore, Retriever, Reranker) a 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -80,9 +82,25 @@ class SearchPipeline:
         """
         key = canonical_spec(spec)
         if key not in self._retrievers:
-            context = SearchContext(self.vectors, lambda k: self.clusters(k), default_k=self.n_clusters)
+            context = SearchContext(self.vectors, lambda k: self.clusters(k), default_k=self.n_clusters,
+                                    labels=self.corpus.labels, tuned=self.tuned())
             self._retrievers[key] = build_retriever(spec, context)
         return self._retrievers[key]
+
+    @property
+    def tuning_path(self) -> Path:
+        """Where `clusterank tune` stores the parameters it chose for this corpus and model."""
+        return self.workspace.tuning_path(self.embedder.name, self.corpus_key)
+
+    def tuned(self) -> dict[str, dict[str, float]]:
+        """Parameters chosen by `clusterank tune` for this corpus and model, per retriever kind ({} if none)."""
+        path = self.tuning_path
+        if not path.exists():
+            return {}
+        try:
+            return {kind: dict(entry["params"]) for kind, entry in json.loads(path.read_text()).items()}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ClusterankError(f"{path}: not a clusterank tuning file ({exc}); delete it and tune again") from None
 
     def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
         """L2-normalised vectors for job descriptions (cached like profiles)."""

@@ -41,6 +41,11 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def safe_name(name: str) -> str:
+    """A model id as a folder name: anything but letters, digits, `.`, `_` and `-` becomes `_`."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "model"
+
+
 def default_root() -> Path:
     """The workspace root: `$CLUSTERANK_HOME` when set, else `~/.cache/clusterank`."""
     env = os.environ.get("CLUSTERANK_HOME")
@@ -87,10 +92,14 @@ class Workspace:
         """The folder (or file) under `models_dir` where clusterank unpacks or builds `model` itself."""
         return self.models_dir / model
 
+    def tuning_path(self, model: str, corpus_key: str) -> Path:
+        """Where `clusterank tune` keeps the parameters it chose for one (embedding model, corpus), beside the
+        clusters; `alpha=auto` in a spec reads them."""
+        return self._ensure(self.root / "clusters" / safe_name(model)) / f"{corpus_key}-tuned.json"
+
     def cluster_path(self, model: str, corpus_key: str, k: int, seed: int) -> Path:
         """Where the k-means model of one (embedding model, corpus, k, seed) is kept, beside the embeddings."""
-        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("_") or "model"
-        return self._ensure(self.root / "clusters" / safe) / f"{corpus_key}-k{k}-seed{seed}.npz"
+        return self._ensure(self.root / "clusters" / safe_name(model)) / f"{corpus_key}-k{k}-seed{seed}.npz"
 
     @staticmethod
     def _ensure(path: Path) -> Path:

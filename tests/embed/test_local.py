@@ -45,6 +45,20 @@ def test_truncation_warning_counts_long_texts(session_home, caplog):
     assert "2 of 3 texts are longer than its 128-token limit" in caplog.text
 
 
+def test_one_truncation_warning_per_text_set_not_per_batch_or_timed_query(session_home, tmp_path, caplog):
+    from clusterank.embed.measure import measure_query_ms
+    from clusterank.embed.store import EmbeddingStore
+
+    emb = get_embedder("paraphrase-MiniLM-L3-v2", session_home)
+    texts = [f"{i} " + " ".join(["marketing"] * 200) for i in range(10)] + [PMM, SRE]
+    with caplog.at_level(logging.WARNING, logger="clusterank.embed"):
+        EmbeddingStore(tmp_path / "s.sqlite").embed(emb, texts, chunk_size=3, what="profiles")
+        measure_query_ms(emb, " ".join(["launch"] * 300))
+    lines = [r.getMessage() for r in caplog.records if "token limit" in r.getMessage()]
+    assert lines == ["paraphrase-MiniLM-L3-v2: 10 of 12 profiles are longer than its 128-token limit and were "
+                     "truncated (longest: 203 tokens)"]
+
+
 def test_short_texts_give_no_truncation_warning(static_embedder, caplog):
     with caplog.at_level(logging.WARNING, logger="clusterank.embed"):
         static_embedder.embed([PMM, SRE])

@@ -33,6 +33,7 @@ ClustersOpt = typer.Option(str(DEFAULT_K), "--clusters", help="k-means clusters 
 SeedOpt = typer.Option(DEFAULT_SEED, "--seed", help="k-means seed (the seed's random_state=42).")
 QueriesOpt = typer.Option(None, "--queries", help="Labelled job descriptions (default: the bundled ones).")
 QueryColOpt = typer.Option("natural_language", "--query-column", help="Text column of --queries.")
+ParentOpt = typer.Option("family", "--parent-column", help="Parent label (e.g. role family): partial relevance.")
 SkipOpt = typer.Option(False, "--skip-unanswerable", help="Leave out queries that no profile is relevant to "
                        "(e.g. a label that occurs in no profile) instead of stopping; says how many.")
 RelIdsOpt = typer.Option("relevant_ids", "--relevant-ids-column", help="Queries column listing relevant corpus rows "

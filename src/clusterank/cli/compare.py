@@ -8,8 +8,9 @@ from typing import Optional
 
 import typer
 
-from clusterank.cli.common import (CorpusOpt, LabelColOpt, NOpt, QueriesOpt, QueryColOpt, RelIdsOpt, SkipOpt,
-                                   TextColOpt, app, corpus_from_options, out, queries_from_options)
+from clusterank.cli.common import (ClustersOpt, CorpusOpt, LabelColOpt, ModelOpt, NOpt, QueriesOpt, QueryColOpt,
+                                   ParentOpt, RelIdsOpt, SkipOpt, TextColOpt, app, corpus_from_options, out,
+                                   queries_from_options)
 from clusterank.defaults import COMPARE_PIPELINES, DEFAULT_K
 from clusterank.errors import ClusterankError
 
@@ -54,7 +55,7 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
             corpus: Optional[Path] = CorpusOpt, queries: Optional[Path] = QueriesOpt,
             n: int = NOpt, text_column: str = TextColOpt, query_column: str = QueryColOpt,
             label_column: str = LabelColOpt,
-            parent_column: str = typer.Option("family", "--parent-column", help="Parent label: partial relevance."),
+            parent_column: str = ParentOpt,
             relevant_ids_column: str = RelIdsOpt, skip_unanswerable: bool = SkipOpt,
             n_clusters: int = typer.Option(DEFAULT_K, "--clusters", help="k-means clusters for routing retrievers."),
             out_dir: Path = typer.Option(Path("report"), "--out", "-o", help="Folder for report.md/.html and CSV."),
@@ -94,3 +95,36 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
     out.print("\n" + text.replace("**", ""))
     paths = write_report(cmp, out_dir, text)
     out.print(f"\nwrote {paths['md']}, {paths['html']}, {paths['csv']}")
+
+
+@app.command()
+def tune(model: str = ModelOpt, retriever: str = typer.Option("role", "--retriever", "-r",
+                                                              help="What to tune: role or soft (with any other "
+                                                                   "parameters, e.g. role:min_size=10)."),
+         corpus: Optional[Path] = CorpusOpt, queries: Optional[Path] = QueriesOpt, n: int = NOpt,
+         text_column: str = TextColOpt, query_column: str = QueryColOpt, label_column: str = LabelColOpt,
+         relevant_ids_column: str = RelIdsOpt, skip_unanswerable: bool = SkipOpt, n_clusters: str = ClustersOpt,
+         parent_column: str = ParentOpt,
+         folds: int = typer.Option(5, "--folds", help="k of the k-fold cross-validation."),
+         seed: int = typer.Option(0, "--seed", help="Seed of the split into folds.")) -> None:
+    """Choose alpha of a role-aware or soft retriever by k-fold cross-validation; store it for alpha=auto."""
+    from clusterank.cluster.kmeans import parse_k
+    from clusterank.data.loaders import parent_labels, relevant_ids
+    from clusterank.evaluate.relevance import build_relevance
+    from clusterank.evaluate.tune import check_tunable, fold_of, save_tuning, with_alpha
+    from clusterank.evaluate.tune import tune as run_tune
+    from clusterank.pipeline import SearchPipeline
+
+    spec = check_tunable(retriever)
+    table = corpus_from_options(corpus, n, text_column, label_column, n_clusters)
+    qs = queries_from_options(queries, query_column, label_column)
+    parents = parent_labels(table, qs, parent_column) or (None, None)
+    rel = build_relevance(len(table), table.labels, qs.labels, *parents, relevant_ids(qs, relevant_ids_column),
+                          source=qs.source, drop_unscorable=skip_unanswerable)
+    fold_of(rel.n_queries, folds)  # too few queries for the folds: say so before anything is embedded
+    pipe = SearchPipeline(table, model, progress=True, n_clusters=parse_k(n_clusters))
+    pipe.retriever(with_alpha(spec, 0.0))  # labels unfit for groups fail here, before the grid runs
+    result = run_tune(pipe, qs.texts, rel, spec, folds=folds, seed=seed)
+    out.print(f"{spec} on {len(table):,} profiles, {result.n_queries} labelled queries, {pipe.embedder.name}:")
+    out.print(result.table())
+    out.print(f"stored in {save_tuning(pipe, result)}: `--retriever {spec.split(':')[0]}` (alpha=auto) uses it")

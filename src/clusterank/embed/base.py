@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -100,13 +101,39 @@ def embed_in_batches(
     return out
 
 
+_TALLIES: list[dict] = []  # open `truncation_summary` blocks, innermost last
+
+
 def warn_truncated(model: str, token_counts: Sequence[int] | np.ndarray, max_tokens: int) -> int:
-    """Log one warning saying how many texts exceed the model's token limit; returns that number."""
+    """Count the texts over the model's token limit; returns that number.
+
+    Inside `truncation_summary` the counts add up into its one warning; outside, one warning per call.
+    """
     counts = np.asarray(token_counts)
     over = int((counts > max_tokens).sum())
-    if over:
-        log.warning(
-            "%s: %d of %d texts are longer than its %d-token limit and were truncated (longest: %d tokens)",
-            model, over, len(counts), max_tokens, int(counts.max()),
-        )
+    if _TALLIES:
+        tally = _TALLIES[-1]
+        tally["over"] += over
+        tally["total"] += len(counts)
+        tally["longest"] = max(tally["longest"], int(counts.max()) if len(counts) else 0)
+        tally["limit"], tally["model"] = max_tokens, model
+    elif over:
+        log.warning("%s: %d of %d texts are longer than its %d-token limit and were truncated (longest: %d tokens)",
+                    model, over, len(counts), max_tokens, int(counts.max()))
     return over
+
+
+@contextmanager
+def truncation_summary(what: str = "texts", quiet: bool = False) -> Iterator[dict]:
+    """Collect truncations of everything embedded inside the block into ONE warning at its end (one per model
+    and text set, not one per batch or per timed query); `quiet` drops it (timing runs over texts whose
+    truncation is reported where they are embedded for real)."""
+    tally = {"over": 0, "total": 0, "longest": 0, "limit": 0, "model": ""}
+    _TALLIES.append(tally)
+    try:
+        yield tally
+    finally:
+        _TALLIES.remove(tally)
+        if tally["over"] and not quiet:
+            log.warning("%s: %d of %d %s are longer than its %d-token limit and were truncated (longest: %d tokens)",
+                        tally["model"], tally["over"], tally["total"], what, tally["limit"], tally["longest"])

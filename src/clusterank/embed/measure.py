@@ -10,6 +10,8 @@ import os
 import threading
 import time
 
+from clusterank.embed.base import truncation_summary
+
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -56,23 +58,25 @@ def measure_throughput(embedder, sample_texts: list[str], min_seconds: float = 1
     The sample is embedded again until `min_seconds` have passed, so a fast model is not timed on a
     few milliseconds of work.
     """
-    embedder.embed(sample_texts[:2])
-    done, t = 0, time.perf_counter()
-    while True:
-        embedder.embed(sample_texts)
-        done += len(sample_texts)
-        elapsed = time.perf_counter() - t
-        if elapsed >= min_seconds:
-            return done / elapsed
+    with truncation_summary(quiet=True):
+        embedder.embed(sample_texts[:2])
+        done, t = 0, time.perf_counter()
+        while True:
+            embedder.embed(sample_texts)
+            done += len(sample_texts)
+            elapsed = time.perf_counter() - t
+            if elapsed >= min_seconds:
+                return done / elapsed
 
 
 def measure_query_ms(embedder, query: str, search=None, repeats: int = 5) -> float:
     """Median milliseconds to embed one job description (a fresh variant each time) and run `search(vector)`."""
     times = []
-    for i in range(repeats):
-        t = time.perf_counter()
-        vec = embedder.embed([f"{query} ({i})"])
-        if search is not None:
-            search(vec)
-        times.append(time.perf_counter() - t)
+    with truncation_summary(quiet=True):
+        for i in range(repeats):
+            t = time.perf_counter()
+            vec = embedder.embed([f"{query} ({i})"])
+            if search is not None:
+                search(vec)
+            times.append(time.perf_counter() - t)
     return sorted(times)[len(times) // 2] * 1000

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from clusterank.embed.base import Embedder
+from clusterank.embed.base import Embedder, truncation_summary
 from clusterank.errors import ClusterankError
 
 log = logging.getLogger("clusterank.store")
@@ -147,8 +147,8 @@ class EmbeddingStore:
                 log.info("%s: %d of %d texts already embedded, resuming with %d", model,
                          len(texts) - len(todo), len(texts), len(todo))
             items = list(todo.items())
-            with tqdm(total=len(items), desc=f"embedding {what} with {model}", unit="text",
-                      disable=not progress) as bar:
+            with truncation_summary(what), tqdm(total=len(items), desc=f"embedding {what} with {model}",
+                                                 unit="text", disable=not progress) as bar:
                 for start in range(0, len(items), chunk_size):
                     part = items[start : start + chunk_size]
                     raw = embedder.embed([texts[i] for _, i in part])

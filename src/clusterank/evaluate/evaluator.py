@@ -18,7 +18,8 @@ from clusterank.errors import ClusterankError
 from clusterank.evaluate.metrics import mrr, ndcg_at_k, near_miss_rate, overlap_recall, precision_at_k_graded, recall_at_k
 from clusterank.evaluate.relevance import Relevance
 from clusterank.evaluate.stats import Estimate, bootstrap_ci
-from clusterank.index import canonical_spec, split_specs
+from clusterank.evaluate.tune import ALPHAS, DEFAULT_FOLDS, cross_validated_rows, fold_of, grid_rows, is_tuned
+from clusterank.index import TopK, canonical_spec, split_specs
 from clusterank.pipeline import SearchPipeline
 from clusterank.rerank.base import Reranker, rerank_top
 
@@ -88,6 +89,8 @@ class PipelineRun:
     """Retrieval (and reranking) time per query, the batch divided by its size."""
     clusters_probed: float | None
     """Mean clusters searched per query by a routing retriever; None otherwise."""
+    fold_alphas: list[float] | None = None
+    """For a tuned pipeline (`alpha=auto`), the alpha each fold chose on the other folds (nested CV)."""
 
     def estimate(self, metric: str) -> Estimate:
         """Mean and 95% bootstrap interval over queries (NaN where the metric is undefined, e.g. no labels)."""
@@ -120,7 +123,7 @@ def _padded(hit_lists, depth: int) -> np.ndarray:
 def evaluate_pipelines(pipe: SearchPipeline, queries: Sequence[str], rel: Relevance,
                        pipelines: Sequence[Pipeline | str], *, query_labels: Sequence[str] | None = None,
                        neighbours: Mapping[str, Sequence[str]] | None = None,
-                       cutoff: int = 10) -> dict[str, PipelineRun]:
+                       cutoff: int = 10, folds: int = DEFAULT_FOLDS) -> dict[str, PipelineRun]:
     """Run each pipeline over the scored queries and measure it against the relevance.
 
     Args:
@@ -131,6 +134,8 @@ def evaluate_pipelines(pipe: SearchPipeline, queries: Sequence[str], rel: Releva
         query_labels: the target label of every query (for near-miss rates), or None.
         neighbours: label -> confusable labels (empty: near-miss is 0).
         cutoff: k of P@k, nDCG@k and near-miss@k; `recall@k vs exact` compares each top k with exact search's.
+        folds: k of the cross-validation that scores tuned pipelines (`role`, `soft:alpha=auto`): each query's
+            results come from the alpha chosen on the other folds, never from one tuned on it.
 
     Returns:
         One `PipelineRun` per pipeline, keyed by its name, in the order given.
@@ -148,12 +153,21 @@ def evaluate_pipelines(pipe: SearchPipeline, queries: Sequence[str], rel: Releva
         retriever.search(qv[:1], depth)  # first calls allocate (threads, buffers): keep them out of the timing
         t0 = time.perf_counter()
         result = retriever.search(qv, depth)
+        ms = (time.perf_counter() - t0) * 1000 / len(texts)
+        fold_alphas = None
+        if is_tuned(p.retriever):
+            rows, chosen = cross_validated_rows(grid_rows(pipe, qv, p.retriever, depth=depth), rel,
+                                                fold_of(len(texts), folds), cutoff)
+            fold_alphas = [ALPHAS[c] for c in chosen]
+            cosines = np.take_along_axis(qv @ pipe.vectors.T, np.maximum(rows, 0), axis=1)
+            result = TopK(rows, np.where(rows >= 0, cosines, -np.inf).astype(np.float32))
         rows = result.rows
         if p.reranker is not None:
+            t0 = time.perf_counter()
             reranked = [rerank_top(p.reranker, q, hits, p.rerank_top) for q, hits in zip(texts, pipe.hits(result))]
             rows = _padded(reranked, depth)
-        ms = (time.perf_counter() - t0) * 1000 / len(texts)
+            ms += (time.perf_counter() - t0) * 1000 / len(texts)
         scores = score_rows(rows, rel, pipe.corpus.labels, labels, neighbours or {}, cutoff)
         scores[f"recall@{cutoff} vs exact"] = overlap_recall(rows[:, :cutoff], exact_top)
-        runs[p.name] = PipelineRun(p.name, scores, rows, ms, result.clusters_probed)
+        runs[p.name] = PipelineRun(p.name, scores, rows, ms, result.clusters_probed, fold_alphas)
     return runs

@@ -6,7 +6,7 @@ retriever file declares a `RetrieverType` (its name, parameters and builder); `i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -56,11 +56,16 @@ class SearchContext:
         clusters: returns the k-means model with k clusters (the pipeline fits it once and caches it);
             None fits one with `fit_kmeans` when a retriever asks.
         default_k: k when a spec does not say (`--clusters`).
+        labels: the label (role) of each corpus row, for role-aware retrievers; None when the corpus has none.
+        tuned: parameters chosen by `clusterank tune` per retriever kind (`{"role": {"alpha": 0.4}}`), used
+            where a spec says `auto`.
     """
 
     vectors: np.ndarray
     clusters: Callable[[int], Any] | None = None
     default_k: int = DEFAULT_K
+    labels: Sequence[str | None] | None = None
+    tuned: Mapping[str, Mapping[str, float]] | None = None
 
     def cluster_model(self, k: int | None = None):
         """The k-means model with `k` clusters (default `default_k`)."""

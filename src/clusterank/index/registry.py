@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from clusterank.errors import ClusterankError
-from clusterank.index import exact, routed
+from clusterank.index import exact, role, role_route, routed, soft
 from clusterank.index.base import Retriever, RetrieverType, SearchContext, parse_spec, typed_params
 
 RETRIEVERS: dict[str, RetrieverType] = {t.name: t for t in (
     exact.RETRIEVER,
     routed.RETRIEVER,
+    soft.RETRIEVER,
+    role.RETRIEVER,
+    role_route.RETRIEVER,
 )}
 
 

@@ -1,0 +1,39 @@
+"""Role-aware search from the corpus' own labels (a role column, or the title before " | " in Headline).
+
+`role:alpha=A|auto,min_size=N,k=K`: each row's cosine plus alpha times the query's cosine to the centroid of
+the row's role (labels with fewer than `min_size` rows fall back to their k-means cluster; an unlabelled row
+keeps its own score).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from clusterank.errors import ClusterankError
+from clusterank.index.base import Param, RetrieverType, SearchContext, positive_int
+from clusterank.index.grouped import AUTO, SoftGroupIndex, label_groups, parse_alpha, resolve_alpha
+
+MIN_SIZE = 5
+"""Labels with fewer rows than this have no centroid of their own: their rows use their k-means cluster's."""
+
+
+def corpus_labels(context: SearchContext, kind: str) -> Sequence[str | None]:
+    """The corpus' labels, or one line saying that `kind` needs them."""
+    if context.labels is None:
+        raise ClusterankError(f"{kind} needs a label per profile: a role column (--label-column) or titles before "
+                              "' | ' in Headline; this corpus has neither")
+    return context.labels
+
+
+def _build_soft(context: SearchContext, alpha: float | str, min_size: int, k: int | None) -> SoftGroupIndex:
+    labels = corpus_labels(context, "role")
+    groups, names = label_groups(labels, context.cluster_model(k).labels, min_size)
+    return SoftGroupIndex(context.vectors, groups, names, resolve_alpha(alpha, "role", context), "role")
+
+
+SHARED_PARAMS = {"min_size": Param(positive_int, MIN_SIZE, "rows a label needs for a centroid of its own"),
+                 "k": Param(positive_int, None, "k-means clusters for rare labels (default: --clusters, 10)")}
+RETRIEVER = RetrieverType(
+    "role", "cosine + alpha x the query's cosine to the row's role centroid (roles from the corpus' labels)",
+    _build_soft, {"alpha": Param(parse_alpha, AUTO, "weight of the role similarity, >= 0, or auto (tuned)"),
+                  **SHARED_PARAMS})
