@@ -294,6 +294,35 @@ def run_compare(folder: Path, models: str, pipelines: str, extra: list[str]) -> 
     return time.perf_counter() - t
 
 
+def paired(folder: Path, baseline_model: str = "all-MiniLM-L6-v2", resamples: int = 2000) -> list[list[str]]:
+    """Rows of paired nDCG@10 differences from compare's per_query.csv, with 95% bootstrap intervals: each
+    pipeline against exact search of the same model, and each model's exact search against the baseline's."""
+    import numpy as np
+    import pandas as pd
+
+    per = pd.read_csv(folder / "compare" / "per_query.csv")
+    score = {k: g.sort_values("query_id")["nDCG@10"].to_numpy() for k, g in per.groupby(["model", "pipeline"])}
+    rng = np.random.default_rng(0)
+    n = len(next(iter(score.values())))
+    idx = rng.integers(0, n, size=(resamples, n))
+
+    def cell(a, b) -> str:
+        d = a - b
+        lo, hi = np.percentile(d[idx].mean(axis=1), [2.5, 97.5])
+        mark = "" if lo <= 0 <= hi else " *"
+        return f"{d.mean():+.3f} [{lo:+.3f}, {hi:+.3f}] ({d.mean() / b.mean():+.0%}){mark}"
+
+    rows = []
+    for model in per["model"].unique():
+        exact = score[(model, "exact")]
+        for pipeline in per["pipeline"].unique():
+            if pipeline != "exact":
+                rows.append([folder.name, model, f"{pipeline} - exact", cell(score[(model, pipeline)], exact)])
+        if model != baseline_model and (baseline_model, "exact") in score:
+            rows.append([folder.name, model, f"exact - {baseline_model} exact", cell(exact, score[(baseline_model, "exact")])])
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=None, help="Folder for the sets (default: %s)" % cache_root())
@@ -303,12 +332,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--models", default=MODELS)
     ap.add_argument("--pipelines", default=PIPELINES)
     ap.add_argument("--compare-args", default="", help="Extra arguments for compare, e.g. '--clusters 20'.")
+    ap.add_argument("--paired-only", action="store_true",
+                    help="Only print the paired-difference table from the last --compare run's per_query.csv.")
     args = ap.parse_args(argv)
     root = args.out or cache_root()
     wanted = [s.strip() for s in args.sets.split(",") if s.strip()]
     if bad := [s for s in wanted if s not in SETS]:
         sys.exit(f"error: unknown set {bad[0]!r}; choose from {', '.join(SETS)}")
 
+    if args.paired_only:
+        print(markdown([r for name in wanted for r in paired(root / name)], ["set", "model", "difference", "nDCG@10"]))
+        return
     built: dict[str, tuple[list[dict], list[dict]]] = {}
     if any(s.startswith("onet-") for s in wanted):
         built |= build_onet(fetch(ONET, root), args.seed)
@@ -326,6 +360,9 @@ def main(argv: list[str] | None = None) -> None:
         for name in wanted:
             secs = run_compare(root / name, args.models, args.pipelines, args.compare_args.split())
             print(f"({name}: compare took {secs:.0f} s)", flush=True)
+        print("\nPaired differences in nDCG@10 (mean [95% bootstrap interval over queries, 2,000 resamples]"
+              " (relative); * = interval excludes 0):\n")
+        print(markdown([r for name in wanted for r in paired(root / name)], ["set", "model", "difference", "nDCG@10"]))
 
 
 if __name__ == "__main__":

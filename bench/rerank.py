@@ -24,6 +24,7 @@ def main() -> None:
     from clusterank import SearchPipeline, bundled_profiles, bundled_queries
     from clusterank.data.roles import neighbour_map
     from clusterank.evaluate.metrics import ndcg_at_k, near_miss_rate
+    from clusterank.evaluate.neighbours import from_map
     from clusterank.evaluate.relevance import build_relevance
     from clusterank.evaluate.stats import bootstrap_ci, paired_difference
     from clusterank.rerank import LLMOptions, get_reranker
@@ -51,7 +52,7 @@ def main() -> None:
         hits = [pipe.search(t, 10, reranker=reranker, rerank_top=top or args.top) for t in texts]
         secs = (time.perf_counter() - t0) / len(texts)
         rows = np.array([[h.row for h in hs] + [-1] * (10 - len(hs)) for hs in hits])
-        return ndcg_at_k(rows, rel, 10), near_miss_rate(rows, corpus.labels, labels, neighbours, 10), secs
+        return ndcg_at_k(rows, rel, 10), near_miss_rate(rows, corpus.labels, from_map(labels, neighbours).sets, 10), secs
 
     results = []
     everyone = list(range(len(queries)))

@@ -5,6 +5,7 @@ import pytest
 
 from clusterank.evaluate.metrics import (cluster_agreement, majority_cluster, near_miss_rate, overlap_recall,
                                          precision_at_k_graded, purity)
+from clusterank.evaluate.neighbours import from_map
 from clusterank.evaluate.relevance import relevance_from_labels
 
 LABELS = ["PMM", "PM", "PMM", "PO", "DS", "PMM", "PM"]
@@ -22,7 +23,7 @@ def test_near_miss_rate():
     rows = np.array([[0, 1, 3, 6], [5, 4, 0, 2]])
     neighbours = {"PMM": ["PM", "PO"], "DS": ["DA"]}
     # query 1 (PMM): PM, PO, PM are neighbours -> 3/4; query 2 (DS): none -> 0
-    np.testing.assert_allclose(near_miss_rate(rows, LABELS, ["PMM", "DS"], neighbours, 4), [0.75, 0.0])
+    np.testing.assert_allclose(near_miss_rate(rows, LABELS, from_map(["PMM", "DS"], neighbours).sets, 4), [0.75, 0.0])
 
 
 def test_overlap_recall():

@@ -5,6 +5,7 @@ import pytest
 from clusterank import ClusterankError, SearchPipeline, bundled_profiles, bundled_queries, load_queries
 from clusterank.data.roles import neighbour_map
 from clusterank.evaluate.metrics import near_miss_rate
+from clusterank.evaluate.neighbours import from_map
 from clusterank.evaluate.relevance import build_relevance
 from clusterank.evaluate.routing import routing_cost
 
@@ -27,7 +28,7 @@ def test_routing_cost_report(workspace, static_embedder):
     rows = pipe.retriever("exact").search(pipe.embed_queries([queries.texts[i] for i in kept]), 10).rows
     same_role = [[pipe.corpus.labels[r] == label for r in top] for top, label in zip(rows, labels)]
     assert exact.mean(p10) == pytest.approx(sum(map(sum, same_role)) / (10 * len(rows)))
-    assert exact.mean(near) == pytest.approx(near_miss_rate(rows, pipe.corpus.labels, labels, neighbour_map(),
+    assert exact.mean(near) == pytest.approx(near_miss_rate(rows, pipe.corpus.labels, from_map(labels, neighbour_map()).sets,
                                                             10).mean())
     assert 0 < report.routing_accuracy <= 1 and report.n_queries == len(kept) > 40
     assert set(report.cluster_quality) == {"purity", "nmi", "ari"}

@@ -87,7 +87,8 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
         showcase = DEMO_QUERY
     cmp = compare_models(names, table, qs, pipelines=chosen, n_clusters=n_clusters,
                          parent_labels=parent_labels(table, qs, parent_column),
-                         relevant_ids=relevant_ids(qs, relevant_ids_column), neighbours=neighbour_map(),
+                         relevant_ids=relevant_ids(qs, relevant_ids_column),
+                         neighbours=neighbour_map() if queries is None else None,
                          showcase_query=showcase, with_maps=maps, progress=True,
                          skip_unanswerable=skip_unanswerable)
     out.print(markdown_tables(cmp))

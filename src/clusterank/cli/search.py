@@ -9,8 +9,8 @@ from typing import Optional
 
 import typer
 
-from clusterank.cli.common import (ClustersOpt, CorpusOpt, LabelColOpt, ModelOpt, NOpt, QueriesOpt, QueryColOpt,
-                                   RelIdsOpt, SeedOpt, SkipOpt, TextColOpt, app, corpus_from_options, out,
+from clusterank.cli.common import (ClustersOpt, CorpusOpt, LabelColOpt, ModelOpt, NOpt, ParentOpt, QueriesOpt,
+                                   QueryColOpt,                                    RelIdsOpt, SeedOpt, SkipOpt, TextColOpt, app, corpus_from_options, out,
                                    queries_from_options)
 from clusterank.defaults import AUTO_MARGIN, DEFAULT_RETRIEVER, ROUTING_PIPELINES
 from clusterank.errors import ClusterankError
@@ -102,6 +102,7 @@ def clusters(model: str = ModelOpt, n_clusters: str = ClustersOpt, seed: int = S
              evaluate: bool = typer.Option(False, "--eval", help="Measure what routing costs on labelled queries."),
              queries: Optional[Path] = QueriesOpt, query_column: str = QueryColOpt,
              relevant_ids_column: str = RelIdsOpt, skip_unanswerable: bool = SkipOpt,
+             parent_column: str = ParentOpt,
              pipelines: str = typer.Option(",".join(ROUTING_PIPELINES), "--pipelines",
                                            help="Retriever specs --eval measures."),
              eval_k: int = typer.Option(10, "--eval-k", help="Cut-off of the --eval metrics."),
@@ -121,7 +122,7 @@ def clusters(model: str = ModelOpt, n_clusters: str = ClustersOpt, seed: int = S
     for summary in describe_clusters(cm, pipe.corpus):
         out.print(summary.line())
     if evaluate:
-        from clusterank.data.loaders import relevant_ids
+        from clusterank.data.loaders import parent_labels, relevant_ids
         from clusterank.data.roles import neighbour_map
         from clusterank.evaluate.relevance import build_relevance
         from clusterank.evaluate.routing import routing_cost
@@ -136,7 +137,8 @@ def clusters(model: str = ModelOpt, n_clusters: str = ClustersOpt, seed: int = S
                               drop_unscorable=skip_unanswerable)
         specs = [s if s != "routed:nprobe=auto" or margin == AUTO_MARGIN else f"{s},margin={margin:g}"
                  for s in split_specs(pipelines)]
-        report = routing_cost(pipe, qs, rel, pipelines=specs, k=eval_k, neighbours=neighbour_map())
+        report = routing_cost(pipe, qs, rel, pipelines=specs, k=eval_k, parents=parent_labels(pipe.corpus, qs, parent_column),
+                              neighbours=neighbour_map() if queries is None else None)
         out.print(f"\nWhat routing costs ({report.n_queries} labelled queries, metrics at cut-off {eval_k}):")
         out.print(report.table())
 

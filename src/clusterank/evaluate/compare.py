@@ -26,6 +26,7 @@ from clusterank.embed.precomputed import PrecomputedEmbedder
 from clusterank.errors import ClusterankError
 from clusterank.evaluate.evaluator import Pipeline, PipelineRun, evaluate_pipelines, higher_is_better, metric_names
 from clusterank.evaluate.metrics import cluster_agreement, routing_accuracy
+from clusterank.evaluate.neighbours import NearMiss
 from clusterank.evaluate.relevance import build_relevance
 from clusterank.evaluate.stats import within_noise
 from clusterank.pipeline import SearchPipeline
@@ -132,13 +133,13 @@ def _cost_per_1m_texts(model: str, embedder, texts: Sequence[str],
     return None, None
 
 
-def _confusion(rows: np.ndarray, row_labels, query_labels, neighbours, top: int = 15) -> pd.DataFrame:
+def _confusion(rows: np.ndarray, row_labels, query_labels, near: NearMiss, top: int = 15) -> pd.DataFrame:
     """Counts of the wrong roles in each query's top 10: rows are target roles that lost at least one slot to a
-    confusable neighbour, columns the `top` most frequent wrong roles."""
+    near miss (the same definition as the near-miss rate), columns the `top` most frequent wrong roles."""
     counts: dict[str, Counter] = {}
-    for r, target in zip(rows, query_labels):
+    for r, target, near_labels in zip(rows, query_labels, near.sets):
         wrong = Counter(row_labels[x] for x in r[:10] if x >= 0 and row_labels[x] != target)
-        if any(w in set(neighbours.get(target, ())) for w in wrong):
+        if any(w in near_labels for w in wrong):
             counts.setdefault(target, Counter()).update(wrong)
     frame = pd.DataFrame(counts).T.fillna(0).astype(int)
     if frame.empty:
@@ -162,7 +163,8 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
         n_clusters: k of k-means for routing retrievers whose spec does not say.
         parent_labels: (corpus parents, query parents) for partial relevance, e.g. families.
         relevant_ids: per query, explicit relevant corpus rows (override labels for that query).
-        neighbours: label -> confusable labels, for near-miss rates and the confusion matrix.
+        neighbours: label -> confusable labels, for near-miss rates and the confusion matrix, when known (the
+            bundled set's); otherwise derived from the parent labels, or from exact search's confusions.
         showcase_query: the query shown top 10 before and after routing (default: the first query).
         with_maps: build each model's 2-D cluster map for the report.
         progress: progress bars with ETA while embedding.
@@ -176,7 +178,6 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
     if not models:
         raise ClusterankError("no models to compare")
     workspace = workspace or Workspace.default()
-    neighbours = neighbours or {}
     rel = build_relevance(len(corpus), corpus.labels, queries.labels,
                           parent_labels[0] if parent_labels else None, parent_labels[1] if parent_labels else None,
                           relevant_ids, source=queries.source, drop_unscorable=skip_unanswerable)
@@ -202,7 +203,7 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
                                      lambda v: exact.search(v / np.linalg.norm(v, axis=1, keepdims=True), 10))
                     if local else None)
         scored = evaluate_pipelines(pipe, queries.texts, rel, pipelines, query_labels=queries.labels,
-                                    neighbours=neighbours)
+                                    neighbours=neighbours, parents=parent_labels)
         model = pipe.clusters()
         first = model.assign(pipe.embed_queries([queries.texts[j] for j in kept]))
         run = ModelRun(name, embedder.dims, getattr(CATALOG.get(name.removeprefix("precomputed:")), "params_m", None),
@@ -212,8 +213,8 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
                        cluster_nmi=(cluster_agreement(model.labels, corpus.labels)["nmi"]
                                     if corpus.labels is not None else float("nan")), pipelines=scored)
         first_run = next(iter(scored.values()))
-        if corpus.labels is not None and labels is not None:
-            run.confusion = _confusion(first_run.rows, corpus.labels, labels, neighbours)
+        if first_run.near_miss is not None:
+            run.confusion = _confusion(first_run.rows, corpus.labels, labels, first_run.near_miss)
         run.showcase = {"exact": pipe.search(showcase_query, 10),
                         SEED_PIPELINE: pipe.search(showcase_query, 10, retriever=SEED_PIPELINE)}
         if with_maps:

@@ -16,6 +16,7 @@ import numpy as np
 from clusterank.defaults import DEFAULT_RETRIEVER
 from clusterank.errors import ClusterankError
 from clusterank.evaluate.metrics import mrr, ndcg_at_k, near_miss_rate, overlap_recall, precision_at_k_graded, recall_at_k
+from clusterank.evaluate.neighbours import NearMiss, near_miss_for
 from clusterank.evaluate.relevance import Relevance
 from clusterank.evaluate.stats import Estimate, bootstrap_ci
 from clusterank.evaluate.tune import ALPHAS, DEFAULT_FOLDS, cross_validated_rows, fold_of, grid_rows, is_tuned
@@ -91,6 +92,8 @@ class PipelineRun:
     """Mean clusters searched per query by a routing retriever; None otherwise."""
     fold_alphas: list[float] | None = None
     """For a tuned pipeline (`alpha=auto`), the alpha each fold chose on the other folds (nested CV)."""
+    near_miss: NearMiss | None = None
+    """Which labels counted as near misses for each query, and by which definition."""
 
     def estimate(self, metric: str) -> Estimate:
         """Mean and 95% bootstrap interval over queries (NaN where the metric is undefined, e.g. no labels)."""
@@ -104,13 +107,12 @@ class PipelineRun:
         return float(np.mean(self.per_query[metric]))
 
 
-def score_rows(rows: np.ndarray, rel: Relevance, row_labels: Sequence[str] | None,
-               query_labels: Sequence[str] | None, neighbours: Mapping[str, Sequence[str]],
+def score_rows(rows: np.ndarray, rel: Relevance, row_labels: Sequence[str] | None, near_miss: NearMiss | None,
                cutoff: int = 10) -> dict[str, np.ndarray]:
     """Every metric of `metric_names(cutoff)` per query (graded relevance; near-miss NaN without labels)."""
     p, ndcg, rr, recall, near = metric_names(cutoff)
-    near_values = (near_miss_rate(rows, row_labels, query_labels, neighbours, cutoff)
-                   if row_labels is not None and query_labels is not None else np.full(len(rows), np.nan))
+    near_values = (near_miss_rate(rows, row_labels, near_miss.sets, cutoff)
+                   if row_labels is not None and near_miss is not None else np.full(len(rows), np.nan))
     return {p: precision_at_k_graded(rows, rel, cutoff), ndcg: ndcg_at_k(rows, rel, cutoff), rr: mrr(rows, rel),
             recall: recall_at_k(rows, rel, int(recall.split("@")[1])), near: near_values}
 
@@ -123,6 +125,7 @@ def _padded(hit_lists, depth: int) -> np.ndarray:
 def evaluate_pipelines(pipe: SearchPipeline, queries: Sequence[str], rel: Relevance,
                        pipelines: Sequence[Pipeline | str], *, query_labels: Sequence[str] | None = None,
                        neighbours: Mapping[str, Sequence[str]] | None = None,
+                       parents: tuple[Sequence[str], Sequence[str]] | None = None,
                        cutoff: int = 10, folds: int = DEFAULT_FOLDS) -> dict[str, PipelineRun]:
     """Run each pipeline over the scored queries and measure it against the relevance.
 
@@ -132,7 +135,9 @@ def evaluate_pipelines(pipe: SearchPipeline, queries: Sequence[str], rel: Releva
         rel: graded relevance from `build_relevance` (with `drop_unscorable`, `rel.kept` says which are scored).
         pipelines: `Pipeline`s or retriever specs.
         query_labels: the target label of every query (for near-miss rates), or None.
-        neighbours: label -> confusable labels (empty: near-miss is 0).
+        neighbours: label -> confusable labels, when known (the bundled set's); otherwise near misses are derived
+            from `parents` or from exact search's confusions on other folds (see `evaluate.neighbours`).
+        parents: (parent label of every corpus row, of every query), e.g. role families, or None.
         cutoff: k of P@k, nDCG@k and near-miss@k; `recall@k vs exact` compares each top k with exact search's.
         folds: k of the cross-validation that scores tuned pipelines (`role`, `soft:alpha=auto`): each query's
             results come from the alpha chosen on the other folds, never from one tuned on it.
@@ -146,6 +151,12 @@ def evaluate_pipelines(pipe: SearchPipeline, queries: Sequence[str], rel: Releva
     qv = pipe.embed_queries(texts)
     depth = min(max(RECALL_DEPTH, cutoff), len(pipe.corpus))
     exact_top = pipe.retriever("exact").search(qv, cutoff).rows
+    near = None
+    if labels is not None and pipe.corpus.labels is not None:
+        near = near_miss_for(labels, pipe.corpus.labels, neighbours=neighbours,
+                             parents=(parents[0], [parents[1][i] for i in kept]) if parents else None,
+                             exact_rows=exact_top, folds=(fold_of(len(texts), min(folds, len(texts))) if len(texts) > 1
+                                                         else np.zeros(len(texts), np.int64)))
     runs: dict[str, PipelineRun] = {}
     for item in pipelines:
         p = Pipeline(item) if isinstance(item, str) else item
@@ -167,7 +178,7 @@ def evaluate_pipelines(pipe: SearchPipeline, queries: Sequence[str], rel: Releva
             reranked = [rerank_top(p.reranker, q, hits, p.rerank_top) for q, hits in zip(texts, pipe.hits(result))]
             rows = _padded(reranked, depth)
             ms += (time.perf_counter() - t0) * 1000 / len(texts)
-        scores = score_rows(rows, rel, pipe.corpus.labels, labels, neighbours or {}, cutoff)
+        scores = score_rows(rows, rel, pipe.corpus.labels, near, cutoff)
         scores[f"recall@{cutoff} vs exact"] = overlap_recall(rows[:, :cutoff], exact_top)
-        runs[p.name] = PipelineRun(p.name, scores, rows, ms, result.clusters_probed, fold_alphas)
+        runs[p.name] = PipelineRun(p.name, scores, rows, ms, result.clusters_probed, fold_alphas, near)
     return runs

@@ -7,7 +7,7 @@ The graded metrics (precision_at_k_graded, recall_at_k, mrr, ndcg_at_k) take a `
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 
@@ -15,13 +15,19 @@ from clusterank.errors import ClusterankError
 from clusterank.evaluate.relevance import FULL_GAIN, Relevance
 
 
-def near_miss_rate(rows: np.ndarray, row_labels: Sequence[str], query_labels: Sequence[str],
-                   neighbours: Mapping[str, Sequence[str]], k: int) -> np.ndarray:
-    """Per query, the share of the first k slots holding a row whose label is a confusable neighbour."""
+def near_miss_rate(rows: np.ndarray, row_labels: Sequence[str], near: Sequence[Collection[str]],
+                   k: int) -> np.ndarray:
+    """Per query, the share of the first k slots holding a row whose label is one of that query's near misses.
+
+    Args:
+        rows: (n_queries, n_results) retrieved row ids, best first, -1 for "no result".
+        row_labels: the label of every corpus row.
+        near: per query, the labels that count as near misses (see `clusterank.evaluate.neighbours`).
+        k: cut-off.
+    """
     out = np.zeros(len(rows))
-    for i, (r, target) in enumerate(zip(rows, query_labels)):
-        near = set(neighbours.get(target, ()))
-        out[i] = sum(1 for x in r[:k] if x >= 0 and row_labels[x] in near) / k
+    for i, (r, labels) in enumerate(zip(rows, near)):
+        out[i] = sum(1 for x in r[:k] if x >= 0 and row_labels[x] in labels) / k
     return out
 
 

@@ -128,12 +128,30 @@ def report_title(cmp: Comparison) -> str:
     return f"Which embedding model? {len(cmp.runs)} models on {cmp.n_profiles:,} profiles, {len(cmp.query_ids)} queries"
 
 
+def method_notes(cmp: Comparison) -> list[str]:
+    """How the numbers were made, for the report: the near-miss definition, nested CV of tuned pipelines."""
+    runs = cmp.runs[0].pipelines.values() if cmp.runs else []
+    notes = []
+    near = next((r.near_miss for r in runs if r.near_miss is not None), None)
+    if near is not None:
+        notes.append(f"Near misses (near-miss@10 and the confusion matrices): {near.definition}.")
+    first = cmp.runs[0] if cmp.runs else None
+    tuned = [r for r in (first.pipelines.values() if first else []) if r.fold_alphas is not None]
+    if tuned:
+        listed = "; ".join(f"{r.pipeline}: {', '.join(f'{a:g}' for a in r.fold_alphas)}" for r in tuned)
+        notes.append(f"Tuned pipelines (alpha=auto) are scored with nested {len(tuned[0].fold_alphas)}-fold "
+                     f"cross-validation: each query with the alpha chosen on the other folds, never with one tuned "
+                     f"on it (alpha per fold for {first.model}: {listed}).")
+    return notes
+
+
 def render_markdown(cmp: Comparison, recommendation: str) -> str:
     """report.md: the recommendation, the table and the showcase."""
     lines = [f"# {report_title(cmp)}", "",
              f"Corpus: {cmp.corpus_source}; queries: {cmp.queries_source}; machine: {cmp.machine}.", "",
              "## Recommendation", "", recommendation, "", "## All numbers", "",
              "Means over queries ± half the 95% bootstrap interval; ≈best: nDCG@10 within noise of the best.", "",
+             *[line for note in method_notes(cmp) for line in (note, "")],
              markdown_tables(cmp), "", "## Showcase: top 10 before and after routing", "",
              f"Query: {cmp.showcase_query}", ""]
     for r in cmp.runs:

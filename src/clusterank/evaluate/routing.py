@@ -47,7 +47,8 @@ class RoutingReport:
 
 def routing_cost(pipe: SearchPipeline, queries: Corpus, rel: Relevance, *,
                  pipelines: Sequence[str] = ROUTING_PIPELINES, k: int = 10,
-                 neighbours: Mapping[str, Sequence[str]] | None = None) -> RoutingReport:
+                 neighbours: Mapping[str, Sequence[str]] | None = None,
+                 parents: tuple[Sequence[str], Sequence[str]] | None = None) -> RoutingReport:
     """Measure routed search against exact search on labelled queries.
 
     Args:
@@ -56,11 +57,12 @@ def routing_cost(pipe: SearchPipeline, queries: Corpus, rel: Relevance, *,
         rel: their relevance (`build_relevance`).
         pipelines: retriever specs to measure (exact search is the reference).
         k: the cut-off of every metric.
-        neighbours: label -> confusable labels, for the near-miss rate (empty: near-miss is 0).
+        neighbours: label -> confusable labels, for the near-miss rate, when known; else derived (see
+            `evaluate.neighbours`) from `parents` (corpus parents, query parents) or from exact search.
     """
     clusters = pipe.clusters()
     runs = evaluate_pipelines(pipe, queries.texts, rel, pipelines, query_labels=queries.labels,
-                              neighbours=neighbours, cutoff=k)
+                              neighbours=neighbours, parents=parents, cutoff=k)
     kept = rel.kept if rel.kept is not None else list(range(len(queries)))
     labels = [queries.labels[i] for i in kept] if queries.labels is not None else None
     first = clusters.assign(pipe.embed_queries([queries.texts[i] for i in kept]))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from clusterank.errors import require
 from clusterank.evaluate.compare import HIGHER_IS_BETTER, METRICS
-from clusterank.evaluate.report import facts_rows, quality_rows, report_title, write_report_text
+from clusterank.evaluate.report import facts_rows, method_notes, quality_rows, report_title, write_report_text
 from clusterank.tables import html_table
 from clusterank.viz.map import MAP_SCRIPT, MAP_STYLE, map_html
 from clusterank.viz.page import PAGE_STYLE, TABLE_STYLE, figure_html, render_page, write_page
@@ -118,6 +118,7 @@ def render_html(cmp: Comparison, recommendation: str) -> str:
 <p>Corpus: {html.escape(cmp.corpus_source)}; queries: {html.escape(cmp.queries_source)}; machine: {cmp.machine}.
 Metric values are means over queries ± half the 95% bootstrap interval; "≈best" marks nDCG@10 not significantly
 different from the best model on that pipeline (paired bootstrap).</p>
+{"".join(f"<p class='note'>{html.escape(note)}</p>" for note in method_notes(cmp))}
 <h2>Recommendation</h2><p id="recommendation">{rec}</p>
 <h2>All numbers</h2>{table}
 <h2>Charts</h2>{charts}
