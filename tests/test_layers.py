@@ -18,11 +18,11 @@ LAYERS = [
     {"cluster"},
     {"index"},
     {"rerank"},
-    {"pipeline", "demo"},
+    {"pipeline"},
     {"cost"},
     {"evaluate"},
     {"viz"},
-    {"server"},
+    {"server", "demo"},
     {"cli", "__init__", "__main__"},
 ]
 """Lowest first: a module may import from its own layer and the layers below, never from above."""

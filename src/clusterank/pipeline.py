@@ -83,9 +83,21 @@ class SearchPipeline:
         key = canonical_spec(spec)
         if key not in self._retrievers:
             context = SearchContext(self.vectors, lambda k: self.clusters(k), default_k=self.n_clusters,
-                                    labels=self.corpus.labels, tuned=self.tuned())
+                                    labels=self.corpus.labels, tuned=self.tuned(), column=self.column)
             self._retrievers[key] = build_retriever(spec, context)
         return self._retrievers[key]
+
+    def column(self, name: str) -> list[str | None]:
+        """Another column of the corpus as text (None where empty), e.g. a coarser label for role-aware search.
+
+        Raises:
+            ClusterankError: the corpus has no such column (the message lists the ones it has).
+        """
+        frame = self.corpus.frame
+        if frame is None or name not in frame.columns:
+            have = ", ".join(map(str, frame.columns)) if frame is not None else "none"
+            raise ClusterankError(f"{self.corpus.source}: no column {name!r} to group by; columns are: {have}")
+        return [None if v is None or (isinstance(v, float) and v != v) else str(v) for v in frame[name]]
 
     @property
     def tuning_path(self) -> Path:

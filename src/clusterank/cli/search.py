@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.table import Table
 
 from clusterank.cli.common import (ClustersOpt, CorpusOpt, LabelColOpt, ModelOpt, NOpt, ParentOpt, QueriesOpt,
                                    QueryColOpt,                                    RelIdsOpt, SeedOpt, SkipOpt, TextColOpt, app, corpus_from_options, out,
@@ -39,6 +40,16 @@ def demo(model: str = ModelOpt, n: int = NOpt,
               f"all confusable neighbours ({', '.join(report.neighbours)}): {report.near_misses}")
     out.print(f"Embedding took {report.embed_seconds:.1f} s ({report.newly_embedded:,} texts embedded now, "
               f"the rest from the cache); search took {report.search_ms:.2f} ms.")
+    out.print("\n[bold]The same job description, top 10 side by side[/] (role; PMM = the target):")
+    table = Table("#", *report.side_by_side)
+    short = {report.target_role: "PMM"}
+    for i in range(10):
+        table.add_row(str(i + 1), *(short.get(hits[i].role, hits[i].role or "?") if i < len(hits) else ""
+                                    for hits in report.side_by_side.values()))
+    table.add_row("", *(f"{sum(h.role == 'Product Manager' for h in hits)} Product Managers"
+                        for hits in report.side_by_side.values()))
+    out.print(table)
+    out.print(report.role_tuning)
 
 
 def retriever_spec(retriever: Optional[str], route: bool, nprobe: str, margin: float) -> str:

@@ -59,6 +59,7 @@ class SearchContext:
         labels: the label (role) of each corpus row, for role-aware retrievers; None when the corpus has none.
         tuned: parameters chosen by `clusterank tune` per retriever kind (`{"role": {"alpha": 0.4}}`), used
             where a spec says `auto`.
+        column: returns another column of the corpus by name (role-aware search `by=<column>`), or None.
     """
 
     vectors: np.ndarray
@@ -66,6 +67,7 @@ class SearchContext:
     default_k: int = DEFAULT_K
     labels: Sequence[str | None] | None = None
     tuned: Mapping[str, Mapping[str, float]] | None = None
+    column: Callable[[str], Sequence[str | None]] | None = None
 
     def cluster_model(self, k: int | None = None):
         """The k-means model with `k` clusters (default `default_k`)."""

@@ -17,21 +17,27 @@ MIN_SIZE = 5
 """Labels with fewer rows than this have no centroid of their own: their rows use their k-means cluster's."""
 
 
-def corpus_labels(context: SearchContext, kind: str) -> Sequence[str | None]:
-    """The corpus' labels, or one line saying that `kind` needs them."""
+def corpus_labels(context: SearchContext, kind: str, by: str | None = None) -> Sequence[str | None]:
+    """The corpus' labels (or its column `by`), or one line saying that `kind` needs them."""
+    if by is not None:
+        if context.column is None:
+            raise ClusterankError(f"{kind}:by={by} needs the corpus' columns; search through a SearchPipeline")
+        return context.column(by)
     if context.labels is None:
         raise ClusterankError(f"{kind} needs a label per profile: a role column (--label-column) or titles before "
                               "' | ' in Headline; this corpus has neither")
     return context.labels
 
 
-def _build_soft(context: SearchContext, alpha: float | str, min_size: int, k: int | None) -> SoftGroupIndex:
-    labels = corpus_labels(context, "role")
+def _build_soft(context: SearchContext, alpha: float | str, min_size: int, k: int | None,
+                by: str | None) -> SoftGroupIndex:
+    labels = corpus_labels(context, "role", by)
     groups, names = label_groups(labels, context.cluster_model(k).labels, min_size)
     return SoftGroupIndex(context.vectors, groups, names, resolve_alpha(alpha, "role", context), "role")
 
 
 SHARED_PARAMS = {"min_size": Param(positive_int, MIN_SIZE, "rows a label needs for a centroid of its own"),
+                 "by": Param(str, None, "the corpus column whose values are the groups (default: the labels)"),
                  "k": Param(positive_int, None, "k-means clusters for rare labels (default: --clusters, 10)")}
 RETRIEVER = RetrieverType(
     "role", "cosine + alpha x the query's cosine to the row's role centroid (roles from the corpus' labels)",

@@ -9,8 +9,8 @@ from clusterank.index.grouped import GroupRouteIndex, label_groups
 from clusterank.index.role import SHARED_PARAMS, corpus_labels
 
 
-def _build_route(context: SearchContext, m: int, min_size: int, k: int | None) -> GroupRouteIndex:
-    labels = corpus_labels(context, "role-route")
+def _build_route(context: SearchContext, m: int, min_size: int, k: int | None, by: str | None) -> GroupRouteIndex:
+    labels = corpus_labels(context, "role-route", by)
     groups, names = label_groups(labels, context.cluster_model(k).labels, min_size, fallback_unlabelled=True)
     return GroupRouteIndex(context.vectors, groups, names, m, "role-route")
 
