@@ -79,3 +79,14 @@ def test_specs_build_from_the_registry_with_labels_and_tuning():
             canonical_spec(bad)
     with pytest.raises(ClusterankError, match="role needs a label per profile"):
         build_retriever("role", SearchContext(x, default_k=2))
+
+
+def test_role_groups_can_come_from_another_corpus_column(workspace, static_embedder):
+    from clusterank import SearchPipeline, bundled_profiles
+
+    pipe = SearchPipeline(bundled_profiles(n=300), static_embedder, workspace=workspace, n_clusters=4)
+    by_family = pipe.retriever("role:by=family,alpha=1")
+    assert set(by_family.names) <= set(pipe.corpus.families) | {f"cluster {c}" for c in range(4)}
+    assert len(by_family.names) < len(pipe.retriever("role:alpha=1").names)  # families are coarser than roles
+    with pytest.raises(ClusterankError, match="no column 'nope' to group by; columns are: .*family"):
+        pipe.retriever("role:by=nope")
