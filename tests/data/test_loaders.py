@@ -179,3 +179,15 @@ def test_nan_vector_names_column_and_row(tmp_path):
     frame.to_parquet(path)
     with pytest.raises(ClusterankError, match=r"column 'embeddings_text-embedding-3-small', row 3: vector contains NaN"):
         load_profiles(path)
+
+
+def test_a_named_label_column_that_does_not_exist_is_an_error(tmp_path):
+    import pandas as pd
+
+    from clusterank import ClusterankError, load_profiles
+
+    path = tmp_path / "p.csv"
+    pd.DataFrame({"text": ["a", "b"], "role": ["x", "y"]}).to_csv(path, index=False)
+    assert load_profiles(path).labels == ["x", "y"]
+    with pytest.raises(ClusterankError, match="no label column 'job_family'; columns are: text, role"):
+        load_profiles(path, label_column="job_family")

@@ -176,6 +176,9 @@ def corpus_from_frame(frame: pd.DataFrame, source: str, *, text_column: str = TE
         raise ClusterankError(f"{source}, {where}: row {empty[0]} is empty{more}")
     if label_column in frame.columns:
         labels = [str(v).strip() for v in frame[label_column]]
+    elif label_column != ROLE_COLUMN:  # a column the user named is missing: say so rather than guess
+        raise ClusterankError(f"{source}: no label column {label_column!r}; columns are: "
+                              f"{', '.join(map(str, frame.columns))}")
     elif "Headline" in frame.columns:
         labels = [role_from_headline(v) for v in frame["Headline"]]
     else:

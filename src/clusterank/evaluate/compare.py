@@ -165,7 +165,8 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
         relevant_ids: per query, explicit relevant corpus rows (override labels for that query).
         neighbours: label -> confusable labels, for near-miss rates and the confusion matrix, when known (the
             bundled set's); otherwise derived from the parent labels, or from exact search's confusions.
-        showcase_query: the query shown top 10 before and after routing (default: the first query).
+        showcase_query: the query whose top 10 is shown with exact, routed and role-aware search (default: the
+            first query).
         with_maps: build each model's 2-D cluster map for the report.
         progress: progress bars with ETA while embedding.
         skip_unanswerable: leave out queries with no relevant profile (counted in `Comparison.skipped`)
@@ -215,8 +216,8 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
         first_run = next(iter(scored.values()))
         if first_run.near_miss is not None:
             run.confusion = _confusion(first_run.rows, corpus.labels, labels, first_run.near_miss)
-        run.showcase = {"exact": pipe.search(showcase_query, 10),
-                        SEED_PIPELINE: pipe.search(showcase_query, 10, retriever=SEED_PIPELINE)}
+        run.showcase = {spec: pipe.search(showcase_query, 10, retriever=spec)
+                        for spec in ("exact", SEED_PIPELINE, *(("role",) if corpus.labels is not None else ()))}
         if with_maps:
             from clusterank.cluster.map import build_map
 

@@ -152,7 +152,8 @@ def render_markdown(cmp: Comparison, recommendation: str) -> str:
              "## Recommendation", "", recommendation, "", "## All numbers", "",
              "Means over queries ± half the 95% bootstrap interval; ≈best: nDCG@10 within noise of the best.", "",
              *[line for note in method_notes(cmp) for line in (note, "")],
-             markdown_tables(cmp), "", "## Showcase: top 10 before and after routing", "",
+             markdown_tables(cmp), "",
+             "## Showcase: top 10 with exact search, the seed's routing and role-aware search", "",
              f"Query: {cmp.showcase_query}", ""]
     for r in cmp.runs:
         lines.append(f"### {r.model}")

@@ -122,7 +122,7 @@ different from the best model on that pipeline (paired bootstrap).</p>
 <h2>Recommendation</h2><p id="recommendation">{rec}</p>
 <h2>All numbers</h2>{table}
 <h2>Charts</h2>{charts}
-<h2>Showcase: top 10 before and after routing</h2>{showcase_html(cmp)}"""
+<h2>Showcase: top 10 with exact search, the seed's routing and role-aware search</h2>{showcase_html(cmp)}"""
     return render_page("clusterank model comparison", body, style=PAGE_STYLE + TABLE_STYLE + MAP_STYLE + REPORT_STYLE,
                        script=MAP_SCRIPT, what="the HTML report")
 
