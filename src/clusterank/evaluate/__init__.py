@@ -1,0 +1,1 @@
+"""Measuring search: relevance, metrics, bootstrap intervals, the one evaluator, tuning, the model comparison."""
