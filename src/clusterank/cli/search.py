@@ -16,8 +16,9 @@ from clusterank.cli.common import (ClustersOpt, CorpusOpt, LabelColOpt, ModelOpt
 from clusterank.defaults import AUTO_MARGIN, DEFAULT_RETRIEVER, ROUTING_PIPELINES
 from clusterank.errors import ClusterankError
 
-RetrieverOpt = typer.Option(None, "--retriever", "-r", help="How to search: exact | routed:nprobe=N|auto[,margin=M] "
-                            "(see docs/retrievers.md). Default: exact, or routed with --route.")
+RetrieverOpt = typer.Option(None, "--retriever", "-r", help="How to search: exact | routed:nprobe=N|auto[,margin=M] | "
+                            "soft[:alpha=A] | role[:alpha=A,by=COLUMN] | role-route:m=M (see docs/retrievers.md). "
+                            "Default: exact, or routed with --route.")
 
 
 @app.command()

@@ -23,7 +23,7 @@ from clusterank.index import canonical_spec, parse_spec
 from clusterank.pipeline import SearchPipeline
 from clusterank.workspace import atomic_path
 
-ALPHAS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+ALPHAS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 """The grid of weights tried (0 is exact search's order)."""
 TUNABLE = ("soft", "role")
 """Retriever kinds whose `alpha=auto` is tuned."""
