@@ -13,8 +13,11 @@ import pytest
 @pytest.mark.slow
 def test_ctrl_c_keeps_finished_chunks_and_the_rerun_resumes(workspace):
     exe = os.path.join(os.path.dirname(sys.executable), "clusterank")
-    cmd = [exe, "embed", "--model", "paraphrase-MiniLM-L3-v2", "--n", "2000"]  # four chunks: several are left when the first is stored
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cmd = [exe, "embed", "--model", "paraphrase-MiniLM-L3-v2", "--n", "2000"]  # 4 chunks: 3 left after the first
+    # a job started in the background by a non-interactive shell inherits SIGINT as ignored, and Python then
+    # keeps ignoring it: give the child the default disposition, as a terminal would
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.default_int_handler))
     db = workspace.store_path
     deadline = time.time() + 300
     stored = 0
