@@ -15,6 +15,9 @@ DEFAULT_RETRIEVER = "exact"
 SEED_PIPELINE = "routed:nprobe=1"
 """The seed's method: route each query to its one nearest cluster."""
 COMPARE_PIPELINES = ("exact", SEED_PIPELINE, "routed:nprobe=auto")
-"""What `compare` runs per model: exact search, the seed's routing, routing with a margin."""
+"""What `compare` runs per model: exact search, the seed's routing, routing with a margin, and (when the corpus
+has labels) `LABELLED_PIPELINES`."""
+LABELLED_PIPELINES = ("role",)
+"""Added to `compare`'s default when the corpus has labels: role-aware search, alpha by nested CV."""
 ROUTING_PIPELINES = ("exact", SEED_PIPELINE, "routed:nprobe=2", "routed:nprobe=auto")
 """What `clusters --eval` runs: exact search and routing at several widths."""

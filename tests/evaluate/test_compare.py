@@ -28,8 +28,8 @@ def test_table_csv_and_report(comparison, tmp_path):
     cmp = comparison
     assert [r.model for r in cmp.runs] == ["minilm-static", "paraphrase-MiniLM-L3-v2"]
     tables = markdown_tables(cmp)
-    assert tables.count("| minilm-static |") == 4 and "| routed:nprobe=1 |" in tables
-    assert "| routed:nprobe=auto |" in tables
+    assert tables.count("| minilm-static |") == 5 and "| routed:nprobe=1 |" in tables  # 4 pipelines + facts
+    assert "| routed:nprobe=auto |" in tables and "| role |" in tables  # role: the corpus has labels
     for run in cmp.runs:
         assert run.texts_per_s > 0 and run.query_ms > 0 and run.peak_mb >= 0 and run.dims in (256, 384)
         assert 0 <= run.routing_accuracy <= 1 and 0 < run.cluster_nmi <= 1
@@ -47,7 +47,7 @@ def test_table_csv_and_report(comparison, tmp_path):
     paths = write_report(cmp, tmp_path, text)
 
     rows = list(csv.DictReader(paths["csv"].open()))
-    assert len(rows) == 2 * 3 * 80
+    assert len(rows) == 2 * 4 * 80
     first = next(r for r in rows if r["model"] == "minilm-static" and r["pipeline"] == "exact")
     assert first["query_id"] == "q001" and set(METRICS) <= set(first)
     mean = np.mean([float(r["nDCG@10"]) for r in rows if r["model"] == best.model and r["pipeline"] == "exact"])

@@ -11,7 +11,7 @@ import typer
 from clusterank.cli.common import (ClustersOpt, CorpusOpt, LabelColOpt, ModelOpt, NOpt, QueriesOpt, QueryColOpt,
                                    ParentOpt, RelIdsOpt, SkipOpt, TextColOpt, app, corpus_from_options, out,
                                    queries_from_options)
-from clusterank.defaults import COMPARE_PIPELINES, DEFAULT_K
+from clusterank.defaults import COMPARE_PIPELINES, DEFAULT_K, LABELLED_PIPELINES
 from clusterank.errors import ClusterankError
 
 
@@ -49,9 +49,10 @@ def models(fmt: str = typer.Option("table", "--format", help="table | markdown |
 def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-separated model ids; "
                                                  "precomputed:<name> uses an embeddings_<name> column; 'all' adds "
                                                  "the slow offline models. Default: the fast offline models."),
-            pipelines: str = typer.Option(",".join(COMPARE_PIPELINES), "--pipelines",
-                                          help="Comma-separated pipelines: a retriever spec, optionally "
-                                               "+<reranker> (exact+rescore:all-MiniLM-L6-v2)."),
+            pipelines: Optional[str] = typer.Option(
+                None, "--pipelines", help="Comma-separated pipelines: a retriever spec, optionally +<reranker> "
+                "(exact+rescore:all-MiniLM-L6-v2). Default: exact, routed:nprobe=1, routed:nprobe=auto, and role "
+                "(alpha by nested cross-validation) when the corpus has labels."),
             corpus: Optional[Path] = CorpusOpt, queries: Optional[Path] = QueriesOpt,
             n: int = NOpt, text_column: str = TextColOpt, query_column: str = QueryColOpt,
             label_column: str = LabelColOpt,
@@ -76,9 +77,10 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
     from clusterank.rerank import get_reranker
 
     names = expand_models(models.split(",") if models else None)
-    specs = pipelines + (f",exact+{rerank}" if rerank != "none" else "")
-    chosen = parse_pipelines(specs, get_reranker, rerank_top)
     table = corpus_from_options(corpus, n, text_column, label_column)
+    default = COMPARE_PIPELINES + (LABELLED_PIPELINES if table.labels is not None else ())
+    specs = (pipelines or ",".join(default)) + (f",exact+{rerank}" if rerank != "none" else "")
+    chosen = parse_pipelines(specs, get_reranker, rerank_top)
     qs = queries_from_options(queries, query_column, label_column)
     showcase = None
     if queries is None:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from clusterank.data.loaders import Corpus
-from clusterank.defaults import COMPARE_PIPELINES, SEED_PIPELINE
+from clusterank.defaults import COMPARE_PIPELINES, LABELLED_PIPELINES, SEED_PIPELINE
 from clusterank.embed import CATALOG, available_models, get_embedder
 from clusterank.embed.measure import PeakMemory, measure_query_ms, measure_throughput
 from clusterank.embed.precomputed import PrecomputedEmbedder
@@ -148,7 +148,7 @@ def _confusion(rows: np.ndarray, row_labels, query_labels, near: NearMiss, top: 
 
 
 def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, workspace: Workspace | None = None,
-                   pipelines: Sequence[Pipeline | str] = COMPARE_PIPELINES, n_clusters: int = 10,
+                   pipelines: Sequence[Pipeline | str] | None = None, n_clusters: int = 10,
                    parent_labels: tuple | None = None, relevant_ids: Sequence[Sequence[int]] | None = None,
                    neighbours: Mapping[str, Sequence[str]] | None = None, showcase_query: str | None = None,
                    with_maps: bool = True, progress: bool = False, skip_unanswerable: bool = False) -> Comparison:
@@ -159,7 +159,8 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
         corpus: the profiles (with labels unless `relevant_ids` is given).
         queries: the job descriptions (with labels unless `relevant_ids` is given).
         workspace: where vectors and clusters are cached.
-        pipelines: retriever specs or `Pipeline`s (a spec plus a reranker); see `parse_pipelines`.
+        pipelines: retriever specs or `Pipeline`s (a spec plus a reranker); see `parse_pipelines`. Default:
+            exact, routed:nprobe=1, routed:nprobe=auto, and role (nested CV) when the corpus has labels.
         n_clusters: k of k-means for routing retrievers whose spec does not say.
         parent_labels: (corpus parents, query parents) for partial relevance, e.g. families.
         relevant_ids: per query, explicit relevant corpus rows (override labels for that query).
@@ -179,6 +180,8 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
     if not models:
         raise ClusterankError("no models to compare")
     workspace = workspace or Workspace.default()
+    if pipelines is None:
+        pipelines = COMPARE_PIPELINES + (LABELLED_PIPELINES if corpus.labels is not None else ())
     rel = build_relevance(len(corpus), corpus.labels, queries.labels,
                           parent_labels[0] if parent_labels else None, parent_labels[1] if parent_labels else None,
                           relevant_ids, source=queries.source, drop_unscorable=skip_unanswerable)
