@@ -24,8 +24,9 @@ from clusterank.embed import CATALOG, available_models, get_embedder
 from clusterank.embed.measure import PeakMemory, measure_query_ms, measure_throughput
 from clusterank.embed.precomputed import PrecomputedEmbedder
 from clusterank.errors import ClusterankError
-from clusterank.evaluate.evaluator import Pipeline, PipelineRun, evaluate_pipelines, higher_is_better, metric_names
-from clusterank.evaluate.metrics import cluster_agreement, routing_accuracy
+from clusterank.evaluate.evaluator import (Pipeline, PipelineRun, evaluate_pipelines, first_cluster_accuracy,
+                                          higher_is_better, metric_names)
+from clusterank.evaluate.metrics import cluster_agreement
 from clusterank.evaluate.neighbours import NearMiss
 from clusterank.evaluate.relevance import build_relevance
 from clusterank.evaluate.stats import within_noise
@@ -185,7 +186,7 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
     rel = build_relevance(len(corpus), corpus.labels, queries.labels,
                           parent_labels[0] if parent_labels else None, parent_labels[1] if parent_labels else None,
                           relevant_ids, source=queries.source, drop_unscorable=skip_unanswerable)
-    kept = rel.kept if rel.kept is not None else list(range(len(queries)))
+    kept = rel.scored
     labels = [queries.labels[i] for i in kept] if queries.labels is not None else None
     showcase_query = showcase_query or queries.texts[kept[0]]
     runs = []
@@ -209,11 +210,10 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
         scored = evaluate_pipelines(pipe, queries.texts, rel, pipelines, query_labels=queries.labels,
                                     neighbours=neighbours, parents=parent_labels)
         model = pipe.clusters()
-        first = model.assign(pipe.embed_queries([queries.texts[j] for j in kept]))
         run = ModelRun(name, embedder.dims, getattr(CATALOG.get(name.removeprefix("precomputed:")), "params_m", None),
                        texts_per_s, query_ms, mem.delta_mb,
                        *_cost_per_1m_texts(name, embedder, corpus.texts, texts_per_s),
-                       routing_accuracy=routing_accuracy(first, model.labels, corpus.labels, labels),
+                       routing_accuracy=first_cluster_accuracy(pipe, queries.texts, queries.labels, rel),
                        cluster_nmi=(cluster_agreement(model.labels, corpus.labels)["nmi"]
                                     if corpus.labels is not None else float("nan")), pipelines=scored)
         first_run = next(iter(scored.values()))

@@ -19,7 +19,9 @@ from clusterank.evaluate.metrics import mrr, ndcg_at_k, near_miss_rate, overlap_
 from clusterank.evaluate.neighbours import NearMiss, near_miss_for
 from clusterank.evaluate.relevance import Relevance
 from clusterank.evaluate.stats import Estimate, bootstrap_ci
-from clusterank.evaluate.tune import ALPHAS, DEFAULT_FOLDS, cross_validated_rows, fold_of, grid_rows, is_tuned
+from clusterank.evaluate.metrics import routing_accuracy
+from clusterank.evaluate.tune import (ALPHAS, DEFAULT_FOLDS, cross_validated_rows, fold_of, grid_rows, grid_scores,
+                                     is_tuned)
 from clusterank.index import TopK, canonical_spec, split_specs
 from clusterank.pipeline import SearchPipeline
 from clusterank.rerank.base import Reranker, rerank_top
@@ -111,10 +113,11 @@ def score_rows(rows: np.ndarray, rel: Relevance, row_labels: Sequence[str] | Non
                cutoff: int = 10) -> dict[str, np.ndarray]:
     """Every metric of `metric_names(cutoff)` per query (graded relevance; near-miss NaN without labels)."""
     p, ndcg, rr, recall, near = metric_names(cutoff)
+    depth = max(RECALL_DEPTH, cutoff)
     near_values = (near_miss_rate(rows, row_labels, near_miss.sets, cutoff)
                    if row_labels is not None and near_miss is not None else np.full(len(rows), np.nan))
     return {p: precision_at_k_graded(rows, rel, cutoff), ndcg: ndcg_at_k(rows, rel, cutoff), rr: mrr(rows, rel),
-            recall: recall_at_k(rows, rel, int(recall.split("@")[1])), near: near_values}
+            recall: recall_at_k(rows, rel, depth), near: near_values}
 
 
 def _padded(hit_lists, depth: int) -> np.ndarray:
@@ -145,7 +148,7 @@ def evaluate_pipelines(pipe: SearchPipeline, queries: Sequence[str], rel: Releva
     Returns:
         One `PipelineRun` per pipeline, keyed by its name, in the order given.
     """
-    kept = rel.kept if rel.kept is not None else list(range(len(queries)))
+    kept = rel.scored
     texts = [queries[i] for i in kept]
     labels = [query_labels[i] for i in kept] if query_labels is not None else None
     qv = pipe.embed_queries(texts)
@@ -167,8 +170,8 @@ def evaluate_pipelines(pipe: SearchPipeline, queries: Sequence[str], rel: Releva
         ms = (time.perf_counter() - t0) * 1000 / len(texts)
         fold_alphas = None
         if is_tuned(p.retriever):
-            rows, chosen = cross_validated_rows(grid_rows(pipe, qv, p.retriever, depth=depth), rel,
-                                                fold_of(len(texts), folds), cutoff)
+            grid = grid_rows(pipe, qv, p.retriever, depth=depth)
+            rows, chosen = cross_validated_rows(grid, grid_scores(grid, rel, cutoff), fold_of(len(texts), folds))
             fold_alphas = [ALPHAS[c] for c in chosen]
             cosines = np.take_along_axis(qv @ pipe.vectors.T, np.maximum(rows, 0), axis=1)
             result = TopK(rows, np.where(rows >= 0, cosines, -np.inf).astype(np.float32))
@@ -182,3 +185,13 @@ def evaluate_pipelines(pipe: SearchPipeline, queries: Sequence[str], rel: Releva
         scores[f"recall@{cutoff} vs exact"] = overlap_recall(rows[:, :cutoff], exact_top)
         runs[p.name] = PipelineRun(p.name, scores, rows, ms, result.clusters_probed, fold_alphas, near)
     return runs
+
+
+def first_cluster_accuracy(pipe: SearchPipeline, queries: Sequence[str], query_labels: Sequence[str] | None,
+                           rel: Relevance) -> float:
+    """Routing accuracy of the scored queries: the share whose nearest k-means cluster (`pipe.clusters()`) holds
+    most of the rows with their label (NaN without labels)."""
+    clusters = pipe.clusters()
+    labels = [query_labels[i] for i in rel.scored] if query_labels is not None else None
+    first = clusters.assign(pipe.embed_queries([queries[i] for i in rel.scored]))
+    return routing_accuracy(first, clusters.labels, pipe.corpus.labels, labels)

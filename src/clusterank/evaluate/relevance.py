@@ -57,6 +57,11 @@ class Relevance:
         object.__setattr__(self, "_counts", counts)
 
     @property
+    def scored(self) -> list[int]:
+        """The indices (in the queries given) of the queries these gains belong to: `kept`, or all of them."""
+        return self.kept if self.kept is not None else list(range(len(self.gains)))
+
+    @property
     def n_queries(self) -> int:
         """Number of queries."""
         return len(self.gains)
@@ -283,7 +288,8 @@ def build_relevance(n_rows: int, row_labels: Sequence[Hashable] | None = None,
 
     empty = [q for q in range(n_queries) if rel.n_relevant(q, FULL_GAIN) == 0]
     if empty and drop_unscorable and len(empty) < n_queries:
-        kept = [q for q in range(n_queries) if q not in set(empty)]
+        unscorable = set(empty)
+        kept = [q for q in range(n_queries) if q not in unscorable]
         shown = ", ".join(str(q) for q in empty[:_SHOWN]) + (", ..." if len(empty) > _SHOWN else "")
         log.warning("%s: %d of %d queries have no relevant profile (their label occurs in no profile; rows %s) "
                     "and are left out of the scores", source, len(empty), n_queries, shown)

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from clusterank.data.loaders import Corpus
 from clusterank.defaults import ROUTING_PIPELINES
-from clusterank.evaluate.evaluator import PipelineRun, evaluate_pipelines
-from clusterank.evaluate.metrics import cluster_agreement, routing_accuracy
+from clusterank.evaluate.evaluator import PipelineRun, evaluate_pipelines, first_cluster_accuracy
+from clusterank.evaluate.metrics import cluster_agreement
 from clusterank.evaluate.relevance import Relevance
 from clusterank.pipeline import SearchPipeline
 from clusterank.tables import markdown_table
@@ -63,9 +63,6 @@ def routing_cost(pipe: SearchPipeline, queries: Corpus, rel: Relevance, *,
     clusters = pipe.clusters()
     runs = evaluate_pipelines(pipe, queries.texts, rel, pipelines, query_labels=queries.labels,
                               neighbours=neighbours, parents=parents, cutoff=k)
-    kept = rel.kept if rel.kept is not None else list(range(len(queries)))
-    labels = [queries.labels[i] for i in kept] if queries.labels is not None else None
-    first = clusters.assign(pipe.embed_queries([queries.texts[i] for i in kept]))
-    accuracy = routing_accuracy(first, clusters.labels, pipe.corpus.labels, labels)
+    accuracy = first_cluster_accuracy(pipe, queries.texts, queries.labels, rel)
     quality = cluster_agreement(clusters.labels, pipe.corpus.labels)
-    return RoutingReport(k, clusters.k, len(kept), accuracy, quality, runs)
+    return RoutingReport(k, clusters.k, rel.n_queries, accuracy, quality, runs)

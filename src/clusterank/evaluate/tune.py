@@ -86,19 +86,22 @@ def choose_per_fold(scores: np.ndarray, folds: np.ndarray) -> np.ndarray:
     return np.array([int(np.argmax(scores[:, folds != f].mean(axis=1))) for f in range(int(folds.max()) + 1)])
 
 
-def cross_validated_rows(rows: np.ndarray, rel: Relevance, folds: np.ndarray,
-                         cutoff: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """Each query's rows from the grid value chosen (by nDCG@cutoff) on the other folds.
+def grid_scores(rows: np.ndarray, rel: Relevance, cutoff: int = 10) -> np.ndarray:
+    """(n_values, n_queries) nDCG@cutoff of every grid value's rows (from `grid_rows`) for every query."""
+    return np.stack([ndcg_at_k(r, rel, cutoff) for r in rows])
+
+
+def cross_validated_rows(rows: np.ndarray, scores: np.ndarray, folds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each query's rows from the grid value chosen (by `scores`) on the other folds.
 
     Args:
         rows: (n_values, n_queries, depth) from `grid_rows`.
-        rel: the queries' relevance.
+        scores: (n_values, n_queries) from `grid_scores`.
         folds: the fold of each query.
 
     Returns:
         (n_queries, depth) rows, and the chosen grid index of each fold.
     """
-    scores = np.stack([ndcg_at_k(r, rel, cutoff) for r in rows])
     chosen = choose_per_fold(scores, folds)
     return rows[chosen[folds], np.arange(rows.shape[1])], chosen
 
@@ -147,12 +150,12 @@ def tune(pipe: SearchPipeline, queries: Sequence[str], rel: Relevance, spec: str
         ClusterankError: a spec that has no alpha, or fewer queries than folds.
     """
     spec = check_tunable(spec)
-    kept = rel.kept if rel.kept is not None else list(range(len(queries)))
+    kept = rel.scored
     fold = fold_of(len(kept), folds, seed)
     qv = pipe.embed_queries([queries[i] for i in kept])
     rows = grid_rows(pipe, qv, spec, alphas)
-    scores = np.stack([ndcg_at_k(r, rel, 10) for r in rows])
-    held_rows, chosen = cross_validated_rows(rows, rel, fold)
+    scores = grid_scores(rows, rel)
+    held_rows, chosen = cross_validated_rows(rows, scores, fold)
     exact = ndcg_at_k(pipe.retriever("exact").search(qv, rows.shape[2]).rows, rel, 10)
     best = int(np.argmax(scores.mean(axis=1)))
     return TuneResult(spec, float(alphas[best]), [float(alphas[c]) for c in chosen],

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from clusterank.errors import ClusterankError, install_hint
 from clusterank.rerank.base import NoReranker, Reranker, RerankStats, rerank_top
@@ -39,7 +39,9 @@ class RerankerBackend:
     build: Callable[[str, Workspace, LLMOptions], Reranker]
     needs: tuple[str, ...] = ()
     extra: str = "local"
-    summary: str = field(default="")
+    summary: str = ""
+    argument: str = ""
+    """What follows a prefix, as help texts show it (`<model>`)."""
 
     def missing(self) -> list[str]:
         """The modules it needs that are not installed."""
@@ -82,12 +84,12 @@ RERANKERS: dict[str, RerankerBackend] = {b.name: b for b in (
     RerankerBackend("none", _none, summary="keep the retrieval order"),
     RerankerBackend("llm-pairwise", _llm_pairwise, ("httpx",), "llm",
                     "an LLM judges pairs of profiles in both orders (PRP)"),
-    RerankerBackend("rescore:", _rescore, (), "local", "re-embed the short list with a stronger embedding model"),
+    RerankerBackend("rescore:", _rescore, (), "local", "re-embed the short list with a stronger embedding model",
+                    "<model>"),
     RerankerBackend("cross-encoder:", _cross_encoder, ("sentence_transformers",), "local",
-                    "a sentence-transformers CrossEncoder (a folder, or a hub id when online)"),
+                    "a sentence-transformers CrossEncoder (a folder, or a hub id when online)", "<folder-or-hub-id>"),
 )}
-BACKENDS = tuple(b.name + ("<model>" if b.name == "rescore:" else "<folder-or-hub-id>" if b.name.endswith(":") else "")
-                 for b in RERANKERS.values())
+BACKENDS = tuple(b.name + b.argument for b in RERANKERS.values())
 """The reranker names as help texts show them."""
 
 
