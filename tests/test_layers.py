@@ -12,7 +12,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "clusterank"
 
 LAYERS = [
-    {"errors", "defaults", "workspace", "tables"},
+    {"errors", "defaults", "workspace", "tables", "prices"},
     {"data"},
     {"embed"},
     {"cluster"},

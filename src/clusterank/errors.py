@@ -22,6 +22,8 @@ EXTRAS = {
     "llm": "pip install 'clusterank[llm]'",
     "cost": "pip install 'clusterank[cost]'",
     "faiss": "pip install faiss-cpu",
+    "api": "pip install 'clusterank[api]'",
+    "serve": "pip install 'clusterank[serve]'",
 }
 """How to install each optional extra: the one place an install hint is written."""
 

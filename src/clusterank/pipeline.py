@@ -8,7 +8,8 @@ each stage is a public object (Embedder, EmbeddingStore, Retriever, Reranker) a 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,8 @@ from clusterank.cluster.kmeans import ClusterModel, check_k, choose_k, corpus_ke
 from clusterank.data.loaders import Corpus
 from clusterank.defaults import DEFAULT_K, DEFAULT_MODEL, DEFAULT_RETRIEVER, DEFAULT_SEED
 from clusterank.embed import Embedder, get_embedder
-from clusterank.embed.store import EmbeddingStore, text_hash
+from clusterank.embed.base import query_embedder
+from clusterank.embed.store import EmbeddingStore, normalise, text_hash
 from clusterank.errors import ClusterankError
 from clusterank.index import Retriever, SearchContext, TopK, build_retriever, canonical_spec
 from clusterank.index.hits import Hit, make_hits
@@ -116,17 +118,20 @@ class SearchPipeline:
 
     def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
         """L2-normalised vectors for job descriptions (cached like profiles)."""
-        return self.store.embed(self.embedder, list(queries), what="queries")
+        return self.store.embed(query_embedder(self.embedder), list(queries), what="queries")
 
     def search(self, query: str, k: int = 10, *, retriever: str = DEFAULT_RETRIEVER,
-               reranker: Reranker | None = None, rerank_top: int = 20) -> list[Hit]:
+               reranker: Reranker | None = None, rerank_top: int = 20,
+               filters: Mapping[str, object] | None = None) -> list[Hit]:
         """The k profiles most similar to one job description, best first (see `search_many`)."""
         if not isinstance(query, str) or not query.strip():
             raise ClusterankError("the job description is empty")
-        return self.search_many([query], k, retriever=retriever, reranker=reranker, rerank_top=rerank_top)[0]
+        return self.search_many([query], k, retriever=retriever, reranker=reranker, rerank_top=rerank_top,
+                                filters=filters)[0]
 
     def search_many(self, queries: Sequence[str], k: int = 10, *, retriever: str = DEFAULT_RETRIEVER,
-                    reranker: Reranker | None = None, rerank_top: int = 20) -> list[list[Hit]]:
+                    reranker: Reranker | None = None, rerank_top: int = 20,
+                    filters: Mapping[str, object] | None = None) -> list[list[Hit]]:
         """The k most similar profiles for each job description (one batched search).
 
         Args:
@@ -135,14 +140,69 @@ class SearchPipeline:
             retriever: a retriever spec: `exact`, `routed:nprobe=1` (the seed's method), `routed:nprobe=auto`, ...
             reranker: a `Reranker` for the last stage (None: retrieval order).
             rerank_top: how many retrieved hits the reranker reorders; the rest follow in retrieval order.
+            filters: keep only profiles matching every entry (see `filter_mask`).
         """
         if k < 1:
             raise ClusterankError(f"k must be at least 1, got {k}")
         depth = max(k, rerank_top) if reranker is not None else k
-        found = self.hits(self.retriever(retriever).search(self.embed_queries(queries), depth))
+        found = self.search_vectors(self.embed_queries(queries), depth, retriever=retriever, filters=filters)
         if reranker is None:
             return found
         return [reranking.rerank_top(reranker, q, hits, rerank_top)[:k] for q, hits in zip(queries, found)]
+
+    def search_vectors(self, vectors: np.ndarray, k: int = 10, *, retriever: str = DEFAULT_RETRIEVER,
+                       filters: Mapping[str, object] | None = None) -> list[list[Hit]]:
+        """Retrieval for query vectors of this model (normalised here), best first, optionally filtered.
+
+        With filters the retriever is asked for more and more hits (up to the whole corpus) until each query has
+        k that match, so a filter narrows what the retriever finds instead of leaving the list short.
+
+        Raises:
+            ClusterankError: vectors of the wrong size, NaN or zero vectors, k < 1, a bad filter.
+        """
+        if k < 1:
+            raise ClusterankError(f"k must be at least 1, got {k}")
+        vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+        if vectors.shape[1] != self.vectors.shape[1]:
+            raise ClusterankError(f"query vectors have {vectors.shape[1]} dimensions; {self.embedder.name} gives "
+                                  f"{self.vectors.shape[1]}")
+        vectors = normalise(vectors, model="query vectors")
+        search = self.retriever(retriever).search
+        mask = self.filter_mask(filters)
+        if mask is None:
+            return self.hits(search(vectors, k))
+        n, depth = len(self.corpus), min(len(self.corpus), max(10 * k, 100))
+        while True:
+            kept = [[h for h in hits if mask[h.row]][:k] for hits in self.hits(search(vectors, depth))]
+            if depth >= n or all(len(h) == k for h in kept):
+                return [[replace(h, rank=i) for i, h in enumerate(hits, start=1)] for hits in kept]
+            depth = min(n, depth * 4)
+
+    def filter_mask(self, filters: Mapping[str, object] | None) -> np.ndarray | None:
+        """Rows matching every filter: `role` (the label column), `cluster` (k-means cluster id at the pipeline's
+        k) or any other corpus column (`family`), compared as text. None when there are no filters.
+
+        Raises:
+            ClusterankError: an unknown column, or a value no profile has (the message says which).
+        """
+        active = {key: value for key, value in (filters or {}).items() if value not in (None, "")}
+        if not active:
+            return None
+        mask = np.ones(len(self.corpus), dtype=bool)
+        for key, value in active.items():
+            if key == "cluster":
+                column = [str(c) for c in self.clusters().labels]
+            elif key == "role":
+                if self.corpus.labels is None:
+                    raise ClusterankError(f"{self.corpus.source} has no role labels to filter by")
+                column = list(self.corpus.labels)
+            else:
+                column = self.column(key)
+            match = np.array([c == str(value) for c in column])
+            if not match.any():
+                raise ClusterankError(f"filter {key}={value!r}: no profile in {self.corpus.source} has that {key}")
+            mask &= match
+        return mask
 
     def hits(self, result: TopK) -> list[list[Hit]]:
         """A retriever's result as `Hit`s per query (role, preview, and cluster where the retriever knows it)."""

@@ -9,7 +9,7 @@ from clusterank.cost import api_estimate, load_prices, savings_percent, selfhost
 from clusterank.cost import Throughput
 from clusterank.cost.estimate import machine_estimate
 from clusterank.cost.throughput import scaled_texts_per_s
-from clusterank.cost.prices import ApiOption
+from clusterank.prices import ApiOption
 
 
 @pytest.fixture(scope="module")

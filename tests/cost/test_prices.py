@@ -8,7 +8,7 @@ import pytest
 
 from clusterank import ClusterankError
 from clusterank.cost import api_price, load_prices
-from clusterank.cost.prices import parse_setting
+from clusterank.prices import parse_setting
 
 SEED_API = {"text-embedding-ada-002", "text-embedding-3-small", "text-embedding-3-large", "voyage-3"}
 

@@ -8,7 +8,7 @@ option at every size. `clusterank.viz.cost.write_cost_html()` draws the charts.
 from clusterank.cost.estimate import CostEstimate, Option, api_estimate, savings_percent, selfhosted_estimate
 from clusterank.cost.machine import measure_machine
 from clusterank.cost.plan import DEFAULT_SIZES, DEFAULT_TOKENS_PER_TEXT, CostPlan, parse_counts, plan_costs
-from clusterank.cost.prices import PriceTable, api_price, default_prices, load_prices
+from clusterank.prices import PriceTable, api_price, default_prices, load_prices
 from clusterank.cost.run import run_cost, time_this_machine
 from clusterank.cost.throughput import Throughput
 

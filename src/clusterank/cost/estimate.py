@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from clusterank.cost.prices import ApiOption, Machine, SelfHosted
+from clusterank.prices import ApiOption, Machine, SelfHosted
 from clusterank.cost.throughput import Throughput, check_count, scaled_texts_per_s
 from clusterank.errors import ClusterankError
 from clusterank.tables import format_usd

@@ -17,7 +17,7 @@ import numpy as np
 
 from clusterank.cost.estimate import (CostEstimate, Option, api_estimate, machine_estimate, savings_percent,
                                       selfhosted_estimate)
-from clusterank.cost.prices import PriceTable
+from clusterank.prices import PriceTable
 from clusterank.cost.throughput import Throughput, check_count
 from clusterank.errors import ClusterankError
 from clusterank.tables import Table, format_usd

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from clusterank.cost.machine import measure_machine
 from clusterank.cost.plan import DEFAULT_SIZES, DEFAULT_TOKENS_PER_TEXT, CostPlan, plan_costs
-from clusterank.cost.prices import load_prices
+from clusterank.prices import load_prices
 from clusterank.cost.throughput import Throughput, check_count
 from clusterank.errors import ClusterankError
 from clusterank.workspace import Workspace

@@ -37,6 +37,38 @@ class Embedder(Protocol):
 
 
 @dataclass(frozen=True)
+class Batch:
+    """Some of the texts of one `embed_batches` call, embedded: their positions, raw vectors and billed tokens."""
+
+    positions: list[int]
+    vectors: np.ndarray
+    tokens: int | None = None
+    """What the provider billed for this batch (API models); None for models run here."""
+
+
+def embed_batches(embedder: Embedder, texts: Sequence[str], chunk_size: int = 512) -> Iterator[Batch]:
+    """The texts embedded batch by batch, each yielded as it finishes (what the store commits one at a time).
+
+    Embedders that run several requests at once (API clients) provide their own `embed_batches`, which may
+    finish batches out of order; any other embedder is called on consecutive chunks of `chunk_size`.
+    """
+    own = getattr(embedder, "embed_batches", None)
+    if own is not None:
+        yield from own(texts)
+        return
+    for start in range(0, len(texts), chunk_size):
+        chunk = list(texts[start : start + chunk_size])
+        yield Batch(list(range(start, start + len(chunk))), embedder.embed(chunk))
+
+
+def query_embedder(embedder: Embedder) -> Embedder:
+    """The embedder for job descriptions: the query side of an asymmetric API model (NVIDIA's `input_type`
+    query, filed under its own store key), otherwise the embedder itself."""
+    twin = getattr(embedder, "for_queries", None)
+    return twin() if twin is not None else embedder
+
+
+@dataclass(frozen=True)
 class EmbedderBackend:
     """One registered backend.
 

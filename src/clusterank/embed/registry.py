@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from clusterank.embed import local, precomputed
+from clusterank.embed.api import api_backend
 from clusterank.embed.base import Embedder, EmbedderBackend
 from clusterank.errors import ClusterankError, install_hint
 from clusterank.workspace import Workspace
@@ -24,7 +25,21 @@ EMBEDDERS: dict[str, EmbedderBackend] = {b.name: b for b in (
     local.SENTENCE_TRANSFORMERS,
     local.MODEL2VEC,
     precomputed.PRECOMPUTED,
+    api_backend("api", "any OpenAI-compatible server: api:<model>@<base_url> (key: $CLUSTERANK_API_KEY, optional)"),
+    api_backend("openai", "OpenAI's API: openai:text-embedding-3-small (key: $OPENAI_API_KEY)"),
+    api_backend("nvidia", "NVIDIA's API catalog: nvidia:nv-embedqa-e5-v5 (key: $NVIDIA_API_KEY)"),
+    api_backend("voyage", "Voyage AI: voyage:voyage-3 (key: $VOYAGE_API_KEY)"),
+    api_backend("cohere", "Cohere v2 embed: cohere:embed-english-v3.0 (key: $CO_API_KEY)"),
 )}
+
+
+def catalog_id(name: str) -> str:
+    """The catalog and price-table id behind a model name: `openai:text-embedding-3-small` and
+    `precomputed:text-embedding-3-small` are both `text-embedding-3-small`; `api:m@url` is `m`."""
+    prefix, sep, rest = name.partition(":")
+    if not sep or f"{prefix}:" not in EMBEDDERS or prefix in ("st", "model2vec"):
+        return name
+    return rest.split("@")[0].split("/")[-1]
 
 
 def find_backend(name: str) -> tuple[EmbedderBackend, str]:
@@ -69,5 +84,6 @@ def get_embedder(name: str, workspace: Workspace | None = None, *, tables: Seque
 
 
 def available_models() -> list[str]:
-    """Ids of the fixed models whose packages are installed here (they run offline)."""
+    """Ids of the fixed models whose packages are installed here (they run offline, and `clusterank serve`
+    serves them)."""
     return [b.name for b in EMBEDDERS.values() if not b.is_prefix and not b.missing()]

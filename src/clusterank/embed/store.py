@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from clusterank.embed.base import Embedder, truncation_summary
+from clusterank.embed.base import Embedder, embed_batches, truncation_summary
 from clusterank.errors import ClusterankError
 
 log = logging.getLogger("clusterank.store")
@@ -26,7 +26,12 @@ CREATE TABLE IF NOT EXISTS models (model TEXT PRIMARY KEY, dims INTEGER NOT NULL
 CREATE TABLE IF NOT EXISTS vectors (
     model TEXT NOT NULL, hash BLOB NOT NULL, vec BLOB NOT NULL, PRIMARY KEY (model, hash)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS usage (
+    model TEXT PRIMARY KEY, requests INTEGER NOT NULL, texts INTEGER NOT NULL, tokens INTEGER NOT NULL
+);
 """
+BUSY_TIMEOUT_S = 60.0
+"""How long a writer waits for another process's transaction (several servers or jobs share one store)."""
 _IN_CHUNK = 900  # stays under SQLite's limit on bound parameters
 
 
@@ -56,12 +61,16 @@ def normalise(vectors: np.ndarray, *, model: str = "", first_row: int = 0) -> np
 
 
 class EmbeddingStore:
-    """The vector cache of one workspace (a SQLite file)."""
+    """The vector cache of one workspace (a SQLite file, in WAL mode so readers never wait for a writer).
+
+    Several processes may share it: each write is one short transaction and waits up to `BUSY_TIMEOUT_S` for
+    another's. One object may be used from several threads if the caller serialises the calls (the server does).
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         try:
-            self._db = sqlite3.connect(self.path)
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
@@ -93,10 +102,16 @@ class EmbeddingStore:
                 found[h] = np.frombuffer(blob, dtype=np.float32)
         return found
 
-    def put(self, model: str, hashes: Sequence[bytes], vectors: np.ndarray) -> None:
-        """Store already-normalised float32 vectors in one transaction (all or nothing)."""
+    def put(self, model: str, hashes: Sequence[bytes], vectors: np.ndarray, billed_tokens: int | None = None) -> None:
+        """Store already-normalised float32 vectors in one transaction (all or nothing), with what the provider
+        billed for them (API models), so the bill and the vectors can never disagree."""
         dims = vectors.shape[1]
         with self._db:
+            if billed_tokens is not None:
+                self._db.execute("INSERT INTO usage (model, requests, texts, tokens) VALUES (?, 1, ?, ?) "
+                                 "ON CONFLICT (model) DO UPDATE SET requests = requests + 1, "
+                                 "texts = texts + excluded.texts, tokens = tokens + excluded.tokens",
+                                 (model, len(hashes), int(billed_tokens)))
             known = self.dims(model)
             if known is None:
                 self._db.execute("INSERT INTO models (model, dims) VALUES (?, ?)", (model, dims))
@@ -113,6 +128,11 @@ class EmbeddingStore:
             n = self._db.execute("DELETE FROM vectors WHERE model = ?", (model,)).rowcount
             self._db.execute("DELETE FROM models WHERE model = ?", (model,))
         return n
+
+    def billed(self, model: str) -> dict[str, int] | None:
+        """What API calls for `model` have been billed so far: requests, texts and tokens (None: never billed)."""
+        row = self._db.execute("SELECT requests, texts, tokens FROM usage WHERE model = ?", (model,)).fetchone()
+        return dict(zip(("requests", "texts", "tokens"), row)) if row else None
 
     def models(self) -> dict[str, int]:
         """Stored vector counts per model id."""
@@ -149,14 +169,14 @@ class EmbeddingStore:
             items = list(todo.items())
             with truncation_summary(what), tqdm(total=len(items), desc=f"embedding {what} with {model}",
                                                  unit="text", disable=not progress) as bar:
-                for start in range(0, len(items), chunk_size):
-                    part = items[start : start + chunk_size]
-                    raw = embedder.embed([texts[i] for _, i in part])
+                for batch in embed_batches(embedder, [texts[i] for _, i in items], chunk_size):
+                    part = [items[p] for p in batch.positions]
+                    raw = np.asarray(batch.vectors)
                     if raw.shape != (len(part), embedder.dims):
                         raise ClusterankError(f"model {model!r} returned vectors of shape {raw.shape}, "
                                               f"expected ({len(part)}, {embedder.dims})")
-                    vecs = normalise(raw, model=model, first_row=part[0][1])
-                    self.put(model, [h for h, _ in part], vecs)
+                    vecs = normalise(raw, model=model, first_row=min(i for _, i in part))
+                    self.put(model, [h for h, _ in part], vecs, batch.tokens)
                     have.update({h: v for (h, _), v in zip(part, vecs)})
                     bar.update(len(part))
         dims = len(next(iter(have.values()))) if have else embedder.dims

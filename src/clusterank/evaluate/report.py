@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from clusterank.cost.prices import default_prices
+from clusterank.prices import default_prices
 from clusterank.defaults import SEED_PIPELINE
 from clusterank.evaluate.compare import METRICS, Comparison, ModelRun
 from clusterank.evaluate.stats import Estimate, paired_difference

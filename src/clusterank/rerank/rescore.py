@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from clusterank.embed.base import query_embedder
 from clusterank.errors import ClusterankError, require
 from clusterank.index.hits import Hit
 from clusterank.rerank.base import RerankStats, reorder
@@ -55,7 +56,7 @@ class RescoreReranker:
     def _cosines(self, query: str, texts: list[str]) -> np.ndarray:
         before = self.store.count(self.embedder.name)
         vecs = self.store.embed(self.embedder, texts, what="profiles")
-        q = self.store.embed(self.embedder, [query], what="queries")[0]
+        q = self.store.embed(query_embedder(self.embedder), [query], what="queries")[0]
         self.stats.calls += self.store.count(self.embedder.name) - before  # texts the model had to embed
         return vecs @ q
 

@@ -259,7 +259,7 @@ def load_prices(files_: Iterable[str | Path] = (), settings: Iterable[str] = (),
         ClusterankError: an unreadable or malformed file, an unknown section or field, a missing date or
             source, a negative price, a non-positive rate limit or throughput, a GPU that does not exist.
     """
-    raw = tomllib.loads(files("clusterank.cost").joinpath("prices.toml").read_text())
+    raw = tomllib.loads(files("clusterank").joinpath("prices.toml").read_text())
     for path in map(Path, files_):
         user = _read_toml(path)
         mtime = dt.date.fromtimestamp(path.stat().st_mtime).isoformat()

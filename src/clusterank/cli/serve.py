@@ -1,0 +1,48 @@
+"""`clusterank serve`: the HTTP API (embeddings, rerank, search) over one workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from clusterank.cli.common import LabelColOpt, TextColOpt, app
+from clusterank.defaults import DEFAULT_MODEL
+
+
+@app.command()
+def serve(
+    corpus: Optional[Path] = typer.Option(None, "--corpus", help="Profiles file searched by /v1/search "
+                                          "(default: the bundled set). Chosen here: no request can name a file."),
+    text_column: str = TextColOpt,
+    label_column: str = LabelColOpt,
+    model: List[str] = typer.Option([DEFAULT_MODEL], "--model", "-m", help="A model /v1/search serves (repeat, or "
+                                    "comma-separate); the corpus is embedded with each at start-up. /v1/embeddings "
+                                    "also serves every other offline model installed here."),
+    reranker: List[str] = typer.Option([], "--reranker", help="A reranker to offer besides none and "
+                                       "rescore:<model> (e.g. llm-pairwise, cross-encoder:<folder>); repeat."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; anything but loopback needs --api-key-env."),
+    port: int = typer.Option(8000, "--port"),
+    workers: int = typer.Option(1, "--workers", help="Server processes sharing this workspace."),
+    api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="Environment variable holding the bearer "
+                                              "key every request must send (compared in constant time, never logged)."),
+    max_body_mb: float = typer.Option(4.0, "--max-body-mb", help="Largest request body (413 beyond)."),
+    max_batch: int = typer.Option(2048, "--max-batch", help="Most inputs or documents per request (413 beyond)."),
+    max_in_flight: int = typer.Option(512, "--max-in-flight", help="Requests served at once (429 beyond)."),
+    cors_origin: List[str] = typer.Option([], "--cors-origin", help="An origin browsers may call from (repeat); "
+                                          "CORS is off by default."),
+    faults: str = typer.Option("", "--faults", help="Fault mode for testing clients, e.g. "
+                               "429:0.2,500:0.1,slow:0.1,truncated:0.05,wrong-dims:0.02 (see docs/server.md)."),
+    fault_seed: Optional[int] = typer.Option(None, "--fault-seed", help="Seed of the fault draws (reproducible runs)."),
+    fault_slow_s: float = typer.Option(3.0, "--fault-slow-s", help="How long a `slow` fault waits."),
+) -> None:
+    """Serve /v1/embeddings (OpenAI's shape), /v1/rerank, /v1/search, /v1/models, /healthz and /metrics."""
+    from clusterank.server import ServerConfig, serve as run
+
+    models = tuple(m.strip() for spec in model for m in spec.split(",") if m.strip())
+    run(ServerConfig(corpus=str(corpus) if corpus else None, text_column=text_column, label_column=label_column,
+                     models=models, rerankers=tuple(reranker), host=host, port=port, workers=workers,
+                     api_key_env=api_key_env, max_body_mb=max_body_mb, max_batch=max_batch,
+                     max_in_flight=max_in_flight, faults=faults, fault_seed=fault_seed, fault_slow_s=fault_slow_s,
+                     cors_origins=tuple(cors_origin)))

@@ -1,0 +1,274 @@
+"""An embedding client for HTTP APIs: batches by the provider's limits, runs requests concurrently under
+its rate limits, retries 429/5xx/timeouts/bad responses with backoff and `Retry-After`, and yields each
+finished batch so the store commits it at once (an interrupted job resumes; nothing is paid for twice).
+
+The key is read from an environment variable when a request is built, and never logged or stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from email.utils import parsedate_to_datetime
+
+import numpy as np
+
+from clusterank.embed.base import Batch, EmbedderBackend
+from clusterank.embed.providers import BadResponse, Provider, split_api_name
+from clusterank.errors import ClusterankError, require
+
+log = logging.getLogger("clusterank.api")
+
+RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+"""Statuses worth another try (as the OpenAI client retries them); any other 4xx is the caller's error."""
+CHARS_PER_TOKEN = 3.0
+"""For packing requests under a token limit without a tokenizer: English BPE averages ~4 chars a token."""
+
+
+def estimate_tokens(text: str) -> int:
+    """A conservative token count for packing requests (over-estimates English text by about a third)."""
+    return int(len(text) / CHARS_PER_TOKEN) + 1
+
+
+def plan_requests(texts: Sequence[str], max_inputs: int, max_tokens: int) -> list[list[int]]:
+    """Positions of `texts` grouped into requests of at most `max_inputs` texts and ~`max_tokens` tokens."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    tokens = 0
+    for i, text in enumerate(texts):
+        t = estimate_tokens(text)
+        if current and (len(current) >= max_inputs or tokens + t > max_tokens):
+            groups.append(current)
+            current, tokens = [], 0
+        current.append(i)
+        tokens += t
+    if current:
+        groups.append(current)
+    return groups
+
+
+class RateLimiter:
+    """Requests and tokens per minute over a sliding 60-second window, shared by the client's threads."""
+
+    def __init__(self, rpm: float | None, tpm: float | None, window: float = 60.0):
+        self.rpm, self.tpm, self.window = rpm, tpm, window
+        self._sent: deque[tuple[float, int]] = deque()
+        self._lock = threading.Lock()
+
+    def acquire(self, tokens: int) -> None:
+        """Block until one request of `tokens` tokens fits under both limits, then count it."""
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                while self._sent and now - self._sent[0][0] >= self.window:
+                    self._sent.popleft()
+                used = sum(t for _, t in self._sent)
+                fits = ((self.rpm is None or len(self._sent) < self.rpm)
+                        and (self.tpm is None or not self._sent or used + tokens <= self.tpm))
+                if fits:
+                    self._sent.append((now, tokens))
+                    return
+                pause = self.window - (now - self._sent[0][0])
+            time.sleep(min(max(pause, 0.01), 1.0))
+
+
+def retry_after(headers) -> float | None:
+    """Seconds the server asked to wait: `retry-after-ms`, then `Retry-After` (seconds or an HTTP date)."""
+    ms = headers.get("retry-after-ms")
+    try:
+        if ms is not None:
+            return float(ms) / 1000
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        try:
+            return float(value)
+        except ValueError:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (ValueError, TypeError):
+        return None
+
+
+def _error_message(response) -> str:
+    try:
+        err = response.json().get("error")
+        message = err.get("message") if isinstance(err, dict) else err
+    except (ValueError, AttributeError):
+        message = None
+    return " ".join(str(message or response.text[:200] or response.reason_phrase).split())
+
+
+class ApiEmbedder:
+    """Embeds through an HTTP API (see `clusterank.embed.providers`).
+
+    Args:
+        name: the store key and display name (`openai:text-embedding-3-small`, `api:<model>@<url>`).
+        provider: the API's shape, key variable and limits.
+        model: the model id sent to the API.
+        base_url: the API root.
+        dims: the vector size when known (the catalog's); otherwise learned from a one-text probe.
+        input_type: what this side embeds for asymmetric APIs (documents by default; see `for_queries`).
+        rpm, tpm: rate limits (None: unlimited), e.g. from the dated price table.
+        concurrency: requests in flight at once.
+        timeout: seconds per request before it counts as failed and is retried.
+        max_retries: further tries per request; then one error naming the last failure.
+        backoff: the first retry's wait in seconds, doubling each time (with jitter, capped at 30 s).
+    """
+
+    paid = True
+    """Calls cost money: callers time it on small samples, once."""
+
+    def __init__(self, name: str, provider: Provider, model: str, base_url: str, *, dims: int | None = None,
+                 max_tokens: int = 8191, input_type: str | None = None, rpm: float | None = None,
+                 tpm: float | None = None, concurrency: int = 4, timeout: float = 60.0, max_retries: int = 6,
+                 backoff: float = 0.5):
+        self.name, self.provider, self.model, self.base_url = name, provider, model, base_url
+        self.max_tokens, self.concurrency, self.timeout = max_tokens, max(1, concurrency), timeout
+        self.max_retries, self.backoff = max_retries, backoff
+        self.input_type = input_type or (provider.input_types[0] if provider.input_types else None)
+        self.limiter = RateLimiter(rpm, tpm)
+        self.catalog_id = model.split("/")[-1]
+        self.billed_tokens = 0
+        self.requests = 0
+        self._dims = dims
+        self._client = None
+        self._rng = random.Random()
+
+    def for_queries(self) -> "ApiEmbedder":
+        """The same model embedding job descriptions: the query input type, filed under `<name>#query`."""
+        if not self.provider.input_types:
+            return self
+        twin = ApiEmbedder(f"{self.name}#query", self.provider, self.model, self.base_url, dims=self._dims,
+                           max_tokens=self.max_tokens, input_type=self.provider.input_types[1],
+                           concurrency=self.concurrency, timeout=self.timeout, max_retries=self.max_retries,
+                           backoff=self.backoff)
+        twin.limiter, twin.catalog_id = self.limiter, self.catalog_id
+        return twin
+
+    @property
+    def dims(self) -> int:
+        """The vector size: the catalog's, or what one probe request returns."""
+        if self._dims is None:
+            self._dims = int(self._post(["dimension probe"])[0].shape[1])
+        return self._dims
+
+    def _http(self):
+        if self._client is None:
+            httpx = require("httpx", "api", f"model {self.name!r}")
+            self._client = httpx.Client(timeout=self.timeout,
+                                        limits=httpx.Limits(max_connections=self.concurrency + 1))
+        return self._client
+
+    def _headers(self) -> dict[str, str]:
+        key = os.environ.get(self.provider.key_env)
+        if not key:
+            if self.provider.key_required:
+                raise ClusterankError(f"model {self.name!r} needs an API key in the environment variable "
+                                      f"{self.provider.key_env}")
+            return {}
+        return {"Authorization": f"Bearer {key}"}
+
+    def _post(self, texts: list[str]) -> tuple[np.ndarray, int | None]:
+        """One request with retries: (vectors in order, billed tokens or None)."""
+        httpx = require("httpx", "api", f"model {self.name!r}")
+        url = self.base_url + self.provider.shape.path
+        body = self.provider.shape.request(self.model, texts, self.input_type)
+        tokens = sum(estimate_tokens(t) for t in texts)
+        reason = ""
+        for attempt in range(self.max_retries + 1):
+            self.limiter.acquire(tokens)
+            wait_s = None
+            try:
+                response = self._http().post(url, json=body, headers=self._headers())
+            except httpx.TimeoutException:
+                reason = f"no answer within {self.timeout:g} s"
+            except httpx.TransportError as exc:
+                reason = f"connection failed ({type(exc).__name__}: {exc})"
+            else:
+                self.requests += 1
+                if response.status_code == 200:
+                    try:
+                        return self.provider.shape.parse(response.content, len(texts), self._dims)
+                    except BadResponse as exc:
+                        reason = f"bad response: {exc}"
+                elif response.status_code in RETRY_STATUS:
+                    reason = f"HTTP {response.status_code}: {_error_message(response)}"
+                    wait_s = retry_after(response.headers)
+                else:
+                    hint = (f" (check the key in ${self.provider.key_env})"
+                            if response.status_code in (401, 403) else "")
+                    raise ClusterankError(f"model {self.name!r}: {url} answered HTTP {response.status_code}: "
+                                          f"{_error_message(response)}{hint}")
+            if attempt == self.max_retries:
+                break
+            if wait_s is None:
+                wait_s = min(30.0, self.backoff * 2 ** attempt) * (0.5 + self._rng.random() / 2)
+            log.info("%s: %s; retry %d of %d in %.2f s", self.name, reason, attempt + 1, self.max_retries,
+                     wait_s)
+            time.sleep(min(wait_s, 60.0))
+        raise ClusterankError(f"model {self.name!r}: {url} failed {self.max_retries + 1} times; last: {reason}")
+
+    def embed_batches(self, texts: Sequence[str]) -> Iterator[Batch]:
+        """Embed `texts` with up to `concurrency` requests in flight, yielding each batch as it finishes.
+
+        On an error or an interruption, requests not yet sent are cancelled; those in flight are awaited so no
+        thread outlives the call.
+        """
+        groups = plan_requests(texts, self.provider.max_inputs, self.provider.max_tokens)
+        if not groups:
+            return
+        _ = self.dims  # learn the size once, before the threads start
+        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="clusterank-api")
+        pending: dict[Future, list[int]] = {}
+        queue = iter(groups)
+        try:
+            while True:
+                while len(pending) < self.concurrency:
+                    group = next(queue, None)
+                    if group is None:
+                        break
+                    pending[pool.submit(self._post, [texts[i] for i in group])] = group
+                if not pending:
+                    return
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    group = pending.pop(future)
+                    vectors, tokens = future.result()
+                    if tokens is not None:
+                        self.billed_tokens += tokens
+                    yield Batch(group, vectors, tokens)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Embed texts (float32, in order) through the API."""
+        out = np.zeros((len(texts), self.dims), dtype=np.float32)
+        for batch in self.embed_batches(texts):
+            out[batch.positions] = batch.vectors
+        return out
+
+
+def _build(prefix: str):
+    def build(argument: str, workspace, tables) -> ApiEmbedder:
+        from clusterank.prices import default_prices
+        from clusterank.embed.catalog import CATALOG
+
+        provider, model, url = split_api_name(prefix, argument)
+        short = model.split("/")[-1]
+        info = CATALOG.get(short) if prefix != "api" else None
+        limits = default_prices().api.get(short) if prefix != "api" else None
+        return ApiEmbedder(f"{prefix}:{argument}", provider, model, url, dims=getattr(info, "dims", None),
+                           max_tokens=getattr(info, "max_tokens", 8191), rpm=getattr(limits, "rpm", None),
+                           tpm=getattr(limits, "tpm", None))
+    return build
+
+
+def api_backend(prefix: str, summary: str) -> EmbedderBackend:
+    """The registry entry of one provider prefix (`openai:` ...)."""
+    return EmbedderBackend(f"{prefix}:", _build(prefix), ("httpx",), "api", summary)

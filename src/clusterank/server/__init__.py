@@ -1,0 +1,42 @@
+"""`clusterank serve`: the HTTP API over one workspace (FastAPI + uvicorn; install `clusterank[serve]`).
+
+`create_app(config)` is the ASGI app; `serve(config)` checks the settings, embeds the corpus once (so
+every worker starts from the cache), then runs uvicorn with `config.workers` processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from clusterank.errors import require
+from clusterank.server.app import create_app
+from clusterank.server.config import CONFIG_ENV, ServerConfig, is_loopback
+from clusterank.server.engine import Engine
+
+__all__ = ["Engine", "ServerConfig", "create_app", "is_loopback", "serve"]
+
+log = logging.getLogger("clusterank.server")
+
+
+def serve(config: ServerConfig, *, progress: bool = True) -> None:
+    """Run the server until interrupted.
+
+    Raises:
+        ClusterankError: unsafe or bad settings, a missing package, an unreadable corpus or unknown model.
+    """
+    config.check()
+    uvicorn = require("uvicorn", "serve", "clusterank serve")
+    require("fastapi", "serve", "clusterank serve")
+    engine = Engine(config, progress=progress)  # embeds the corpus and fits k-means once, into the workspace
+    log.info("serving %d profiles from %s with %s on http://%s:%d (%d worker%s)", len(engine.corpus),
+             engine.corpus.source, ", ".join(engine.pipelines), config.host, config.port, config.workers,
+             "s" if config.workers > 1 else "")
+    if config.workers == 1:
+        uvicorn.run(create_app(config, engine), host=config.host, port=config.port, log_level="warning",
+                    timeout_keep_alive=30)
+        return
+    del engine  # each worker builds its own from the now-warm workspace
+    os.environ[CONFIG_ENV] = config.to_env()
+    uvicorn.run("clusterank.server.app:app_from_env", factory=True, host=config.host, port=config.port,
+                workers=config.workers, log_level="warning", timeout_keep_alive=30)

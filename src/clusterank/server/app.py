@@ -1,0 +1,184 @@
+"""The HTTP API: `/v1/embeddings` (OpenAI's shape), `/v1/rerank` (Cohere's), `/v1/search`, `/v1/models`,
+`/healthz` and `/metrics`, over one `Engine`. `create_app(config)` builds it; `clusterank serve` runs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import math
+import os
+
+from clusterank.errors import ClusterankError, require
+from clusterank.server.config import ServerConfig
+from clusterank.server.engine import Engine
+from clusterank.server.errors import ApiError, error_body, field_name
+from clusterank.server.guard import Guard
+from clusterank.server.schemas import EmbeddingRequest, RerankRequest, SearchRequest
+
+log = logging.getLogger("clusterank.server")
+
+
+def _json(payload: dict, status: int = 200, headers: dict | None = None):
+    from starlette.responses import Response
+
+    return Response(json.dumps(payload, separators=(",", ":"), allow_nan=False), status,
+                    headers=headers, media_type="application/json")
+
+
+def _texts(value: str | list[str], field: str, limit: int) -> list[str]:
+    texts = [value] if isinstance(value, str) else list(value)
+    if not texts:
+        raise ApiError(400, f"`{field}` is empty: send at least one text", param=field)
+    if len(texts) > limit:
+        raise ApiError(413, f"`{field}` has {len(texts)} items; this server takes at most {limit} per request "
+                            "(--max-batch)", param=field)
+    for i, text in enumerate(texts):
+        if not text.strip():
+            raise ApiError(400, f"`{field}[{i}]` is an empty string; every text needs some words",
+                           param=f"{field}[{i}]" if not isinstance(value, str) else field)
+    return texts
+
+
+def create_app(config: ServerConfig, engine: Engine | None = None):
+    """The ASGI app serving `config` (the engine is built here unless given)."""
+    fastapi = require("fastapi", "serve", "clusterank serve")
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException
+    from starlette.responses import PlainTextResponse
+
+    engine = engine or Engine(config)
+    app = fastapi.FastAPI(title="clusterank", version=_version(),
+                          description="Embeddings, reranking and candidate search over one workspace.")
+
+    @app.exception_handler(ApiError)
+    async def api_error(_request, exc: ApiError):
+        return _json(exc.body(), exc.status, exc.headers)
+
+    @app.exception_handler(ClusterankError)
+    async def clusterank_error(_request, exc: ClusterankError):
+        return _json(error_body(400, str(exc)), 400)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        if first.get("type") == "json_invalid":
+            return _json(error_body(400, f"the body is not valid JSON ({first.get('ctx', {}).get('error', 'parse error')})",
+                                    "body"), 400)
+        param = field_name(first.get("loc", ()))
+        message = f"`{param}`: {first.get('msg', 'invalid value')}" if param else first.get("msg", "invalid body")
+        return _json(error_body(422, message, param), 422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request, exc: HTTPException):
+        return _json(error_body(exc.status_code, str(exc.detail)), exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request, exc: Exception):
+        log.exception("unexpected error")
+        return _json(error_body(500, f"internal error ({type(exc).__name__}); see the server log"), 500)
+
+    @app.post("/v1/embeddings", summary="Embed texts (OpenAI's /v1/embeddings)")
+    async def embeddings(body: EmbeddingRequest):
+        texts = _texts(body.input, "input", config.max_batch)
+        fault = engine.faults.draw()
+        if fault in ("429", "500", "503"):
+            status = int(fault)
+            raise ApiError(status, "fault mode: rate limit reached" if status == 429 else "fault mode: server error",
+                           code="rate_limit_exceeded" if status == 429 else None,
+                           headers={"retry-after-ms": "20", "retry-after": "1"} if status == 429 else None)
+        if fault == "slow":
+            await asyncio.sleep(engine.faults.slow_s)
+        done = await asyncio.to_thread(engine.embed, body.model, texts, body.dimensions)
+        vectors = done.vectors
+        if fault == "wrong-dims":
+            vectors = [v[:-1] if i == 0 else v for i, v in enumerate(vectors)]
+        elif fault == "nan":
+            vectors = vectors.copy()
+            vectors[0, 0] = math.nan
+        encode = ((lambda v: base64.b64encode(v.astype("<f4").tobytes()).decode()) if body.encoding_format == "base64"
+                  else (lambda v: [x if math.isfinite(x) else "NaN" for x in v.tolist()]) if fault == "nan"
+                  else (lambda v: v.tolist()))
+        data = [{"object": "embedding", "embedding": encode(v), "index": i} for i, v in enumerate(vectors)]
+        if fault == "reorder":
+            data.reverse()
+        elif fault == "bad-index" and len(data) > 1:
+            data[1]["index"] = data[0]["index"]
+        payload = {"object": "list", "data": data, "model": body.model,
+                   "usage": {"prompt_tokens": done.tokens, "total_tokens": done.tokens}}
+        response = _json(payload)
+        if fault == "truncated":
+            response.body = response.body[: len(response.body) // 2]
+            response.headers["content-length"] = str(len(response.body))
+        return response
+
+    @app.post("/v1/rerank", summary="Rerank documents for a query (Cohere's /v1/rerank)")
+    async def rerank(body: RerankRequest):
+        docs = [d if isinstance(d, str) else d.get("text") for d in body.documents]
+        if any(not isinstance(d, str) for d in docs):
+            raise ApiError(422, "`documents`: each item is a string or {\"text\": string}", param="documents")
+        _texts(docs, "documents", config.max_batch)
+        if not body.query.strip():
+            raise ApiError(400, "`query` is empty", param="query")
+        name = body.model or f"rescore:{engine.default_model}"
+        ranked = await asyncio.to_thread(engine.rerank, name, body.query, docs)
+        results = [{"index": i, "relevance_score": s, **({"document": {"text": docs[i]}} if body.return_documents else {})}
+                   for i, s in ranked[: body.top_n or len(ranked)]]
+        return _json({"id": os.urandom(8).hex(), "model": name, "results": results,
+                      "meta": {"billed_units": {"search_units": 1}}})
+
+    @app.post("/v1/search", summary="Find the best profiles for a job description")
+    async def search(body: SearchRequest):
+        if (body.query is None) == (body.vector is None):
+            raise ApiError(400, "send exactly one of `query` (a job description) and `vector`", param="query")
+        if body.query is not None and not body.query.strip():
+            raise ApiError(400, "`query` is empty: paste a job description", param="query")
+        if body.vector is not None and not all(math.isfinite(x) for x in body.vector):
+            raise ApiError(400, "`vector` holds NaN or infinity", param="vector")
+        filters = body.filters.model_dump(exclude_none=True) if body.filters else None
+        result = await asyncio.to_thread(
+            engine.search, query=body.query, vector=body.vector, model=body.model, retriever=body.retriever,
+            k=body.k, reranker=body.reranker, rerank_top_n=body.rerank_top, filters=filters,
+            return_text=body.return_text)
+        return _json(result)
+
+    @app.get("/v1/models", summary="Models served here")
+    async def models():
+        return _json({"object": "list", "data": engine.model_cards()})
+
+    @app.get("/healthz", summary="Liveness and what this process serves")
+    async def healthz():
+        return _json({"status": "ok", "pid": os.getpid(), "version": _version(), "corpus": engine.corpus.source,
+                      "profiles": len(engine.corpus), "search_models": list(engine.pipelines),
+                      "faults": engine.faults.rates})
+
+    @app.get("/metrics", summary="Prometheus metrics of this process")
+    async def metrics():
+        return PlainTextResponse(engine.metrics.text(), media_type="text/plain; version=0.0.4")
+
+    wrapped = app
+    if config.cors_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        wrapped = CORSMiddleware(app, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
+                                 allow_headers=["authorization", "content-type"])
+    guarded = Guard(wrapped, metrics=engine.metrics, max_body=config.max_body, max_in_flight=config.max_in_flight,
+                    api_key_env=config.api_key_env)
+    guarded.engine, guarded.fastapi = engine, app  # for tests and embedding in other apps
+    return guarded
+
+
+def app_from_env():
+    """The app of a worker process (`uvicorn --factory`): settings from `CLUSTERANK_SERVE_CONFIG`."""
+    return create_app(ServerConfig.from_env())
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("clusterank")
+    except PackageNotFoundError:
+        return "dev"

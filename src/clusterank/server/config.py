@@ -1,0 +1,99 @@
+"""What one `clusterank serve` runs with, chosen at start-up (no request can change it or name a file).
+
+It travels to worker processes as JSON in `CLUSTERANK_SERVE_CONFIG`; the API key itself never does
+(only the name of the variable that holds it).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from dataclasses import asdict, dataclass, field
+
+from clusterank.defaults import DEFAULT_MODEL
+from clusterank.errors import ClusterankError
+
+CONFIG_ENV = "CLUSTERANK_SERVE_CONFIG"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Start-up settings of the server.
+
+    Attributes:
+        corpus: the profiles file searched by `/v1/search` (None: the bundled set).
+        models: models `/v1/search` serves (the corpus is embedded with each at start-up); the first is the
+            default. `/v1/embeddings` serves these and every other offline model installed here.
+        rerankers: rerankers allowed besides `none` and `rescore:<offline model>` (e.g. `llm-pairwise`).
+        workspace: the workspace root (None: `$CLUSTERANK_HOME` or `~/.cache/clusterank`).
+        api_key_env: the variable holding the bearer key; required to bind beyond loopback.
+        max_body_mb: the largest request body (413 beyond).
+        max_batch: the most inputs (or documents) in one request (413 beyond).
+        max_in_flight: requests served at once (429 beyond).
+        faults: the fault mode, `kind:rate,...` (see `clusterank.server.faults.KINDS`).
+        cors_origins: origins allowed to call from a browser (none by default).
+    """
+
+    corpus: str | None = None
+    text_column: str = "text"
+    label_column: str = "role"
+    models: tuple[str, ...] = (DEFAULT_MODEL,)
+    rerankers: tuple[str, ...] = ()
+    workspace: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    api_key_env: str | None = None
+    max_body_mb: float = 4.0
+    max_batch: int = 2048
+    max_in_flight: int = 512
+    faults: str = ""
+    fault_seed: int | None = None
+    fault_slow_s: float = 3.0
+    cors_origins: tuple[str, ...] = field(default_factory=tuple)
+
+    def check(self) -> None:
+        """Refuse unsafe or impossible settings before anything loads.
+
+        Raises:
+            ClusterankError: binding beyond loopback without a key (or with its variable empty), bad limits.
+        """
+        if not is_loopback(self.host) and not self.api_key_env:
+            raise ClusterankError(f"--host {self.host} is reachable from other machines; give --api-key-env VAR "
+                                  "(a variable holding the bearer key clients must send), or bind 127.0.0.1")
+        if self.api_key_env and not os.environ.get(self.api_key_env):
+            raise ClusterankError(f"--api-key-env {self.api_key_env}: that environment variable is empty or unset")
+        for name, value in (("--max-body-mb", self.max_body_mb), ("--max-batch", self.max_batch),
+                            ("--max-in-flight", self.max_in_flight), ("--workers", self.workers)):
+            if value <= 0:
+                raise ClusterankError(f"{name} must be positive, got {value}")
+        if not self.models:
+            raise ClusterankError("--model: give at least one model to search with")
+
+    @property
+    def max_body(self) -> int:
+        """The body limit in bytes."""
+        return int(self.max_body_mb * 1024 * 1024)
+
+    def to_env(self) -> str:
+        """The settings as JSON for worker processes."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_env(cls) -> "ServerConfig":
+        """The settings the parent process left in `CLUSTERANK_SERVE_CONFIG`."""
+        raw = json.loads(os.environ[CONFIG_ENV])
+        for key in ("models", "rerankers", "cors_origins"):
+            raw[key] = tuple(raw[key])
+        return cls(**raw)
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

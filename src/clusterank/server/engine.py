@@ -1,0 +1,215 @@
+"""What the server holds and does: one corpus, a search pipeline per served model, the embedders and
+rerankers built on first use, and one lock around them (models and the SQLite store are used by one
+request at a time per process; several processes share the store through its own locking).
+
+Every operation is a call into the library (`SearchPipeline`, `EmbeddingStore`, `get_reranker`); the
+routes in `app.py` only translate HTTP to these calls and back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from clusterank.data.loaders import bundled_profiles, load_profiles
+from clusterank.embed import CATALOG, Embedder, available_models, get_embedder
+from clusterank.embed.store import text_hash
+from clusterank.errors import ClusterankError
+from clusterank.index.hits import Hit, preview
+from clusterank.pipeline import SearchPipeline
+from clusterank.rerank import get_reranker
+from clusterank.rerank.base import Reranker, rerank_top
+from clusterank.server.config import ServerConfig
+from clusterank.server.errors import ApiError
+from clusterank.server.faults import Faults
+from clusterank.server.metrics import Metrics
+from clusterank.workspace import Workspace
+
+log = logging.getLogger("clusterank.server")
+
+
+@dataclass
+class Embedded:
+    """Vectors for one `/v1/embeddings` request: L2-normalised float32, the tokens read, the cache hits."""
+
+    vectors: np.ndarray
+    tokens: int
+    cached: int
+
+
+class Engine:
+    """The state of one server process (see the module docstring)."""
+
+    def __init__(self, config: ServerConfig, *, progress: bool = False):
+        self.config = config
+        self.workspace = Workspace(Path(config.workspace)) if config.workspace else Workspace.default()
+        self.corpus = (load_profiles(config.corpus, text_column=config.text_column, label_column=config.label_column)
+                       if config.corpus else bundled_profiles())
+        self.lock = threading.RLock()
+        self.metrics = Metrics()
+        self.faults = Faults(config.faults, config.fault_seed, config.fault_slow_s)
+        self.pipelines: dict[str, SearchPipeline] = {}
+        self.cluster_labels: dict[str, np.ndarray] = {}
+        for model in config.models:
+            pipe = SearchPipeline(self.corpus, model, workspace=self.workspace, progress=progress)
+            self.pipelines[pipe.embedder.name] = pipe
+            self.cluster_labels[pipe.embedder.name] = pipe.clusters().labels  # fitted once, kept on disk
+        self.default_model = next(iter(self.pipelines))
+        self.store = self.pipelines[self.default_model].store
+        self._embedders: dict[str, Embedder] = {name: p.embedder for name, p in self.pipelines.items()}
+        self._rerankers: dict[str, Reranker] = {}
+        self.started = time.time()
+
+    # ---- models
+
+    def embeddable(self) -> list[str]:
+        """Models `/v1/embeddings` serves: the search models, then every offline model installed here."""
+        return list(dict.fromkeys([*self.pipelines, *available_models()]))
+
+    def embedder(self, model: str) -> Embedder:
+        """The embedder for a served model, built on first use.
+
+        Raises:
+            ApiError: 404 for a model this server does not serve, 503 when it cannot be loaded.
+        """
+        if model not in self._embedders:
+            if model not in self.embeddable():
+                raise ApiError(404, f"model {model!r} is not served here; models: {', '.join(self.embeddable())}",
+                               param="model", code="model_not_found")
+            try:
+                self._embedders[model] = get_embedder(model, self.workspace)
+            except ClusterankError as exc:
+                raise ApiError(503, f"model {model!r} cannot be loaded: {exc}", param="model") from None
+        return self._embedders[model]
+
+    def model_cards(self) -> list[dict]:
+        """`/v1/models` entries: OpenAI's fields plus dims, token limit and whether search is served."""
+        cards = []
+        for name in self.embeddable():
+            info = CATALOG.get(name)
+            loaded = self._embedders.get(name)
+            cards.append({"id": name, "object": "model", "created": int(self.started), "owned_by": "clusterank",
+                          "dims": loaded.dims if loaded else getattr(info, "dims", None),
+                          "max_tokens": loaded.max_tokens if loaded else getattr(info, "max_tokens", None),
+                          "truncatable": bool(getattr(info, "truncatable", False)),
+                          "search": name in self.pipelines})
+        return cards
+
+    # ---- embeddings
+
+    def embed(self, model: str, texts: list[str], dimensions: int | None = None) -> Embedded:
+        """Vectors for `texts` from the cache, embedding (and caching) only the new ones.
+
+        Raises:
+            ApiError: unknown model (404), `dimensions` the model cannot give (400).
+        """
+        embedder = self.embedder(model)
+        if dimensions is not None:
+            if dimensions > embedder.dims:
+                raise ApiError(400, f"dimensions={dimensions} is more than {model!r} has ({embedder.dims})",
+                               param="dimensions")
+            if not getattr(CATALOG.get(model), "truncatable", False):
+                raise ApiError(400, f"model {model!r} does not support `dimensions` (its vectors are not ordered "
+                                    "by importance, so cutting them would lose meaning)", param="dimensions")
+        with self.lock:
+            cached = len(self.store.lookup(embedder.name, [text_hash(t) for t in texts]))
+            vectors = self.store.embed(embedder, texts, what="input")
+            counter = getattr(embedder, "count_tokens", None)
+            tokens = int(np.sum(counter(texts))) if counter else sum(len(t.split()) for t in texts)
+        if dimensions is not None and dimensions < vectors.shape[1]:
+            vectors = vectors[:, :dimensions]
+            vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        self.metrics.embedded(model, len(texts), cached)
+        return Embedded(vectors, tokens, cached)
+
+    # ---- search
+
+    def pipeline(self, model: str | None) -> SearchPipeline:
+        """The search pipeline of a served model (None: the default one).
+
+        Raises:
+            ApiError: 404 when `/v1/search` does not serve that model.
+        """
+        name = model or self.default_model
+        if name not in self.pipelines:
+            raise ApiError(404, f"model {name!r} has no search index here; search models: {', '.join(self.pipelines)}"
+                                " (start the server with --model to add one)", param="model", code="model_not_found")
+        return self.pipelines[name]
+
+    def reranker(self, name: str) -> Reranker:
+        """A reranker this server allows: `none`, `rescore:<served model>`, or one named at start-up.
+
+        Raises:
+            ApiError: 400 for a reranker not allowed here (the message lists those that are).
+        """
+        allowed = ["none", *(f"rescore:{m}" for m in self.embeddable()), *self.config.rerankers]
+        if name not in allowed:
+            raise ApiError(400, f"reranker {name!r} is not offered here; rerankers: {', '.join(allowed)}",
+                           param="reranker")
+        if name not in self._rerankers:
+            try:
+                self._rerankers[name] = get_reranker(name, workspace=self.workspace)
+            except ClusterankError as exc:
+                raise ApiError(503, f"reranker {name!r} cannot be loaded: {exc}", param="reranker") from None
+        return self._rerankers[name]
+
+    def search(self, *, query: str | None, vector: list[float] | None, model: str | None, retriever: str, k: int,
+               reranker: str | None, rerank_top_n: int, filters: dict | None, return_text: bool) -> dict:
+        """One `/v1/search`: embed (or take the vector), retrieve, rerank; hits and the time of each stage."""
+        pipe = self.pipeline(model)
+        rerank = self.reranker(reranker) if reranker and reranker != "none" else None
+        if rerank is not None and not query:
+            raise ApiError(400, "a reranker reads the job description: send `query`, not only `vector`",
+                           param="reranker")
+        times = {}
+        with self.lock:
+            for param, check in (("retriever", lambda: pipe.retriever(retriever)), ("filters", lambda: pipe.filter_mask(filters))):
+                try:
+                    check()
+                except ClusterankError as exc:
+                    raise ApiError(400, str(exc), param=param) from None
+            t = time.perf_counter()
+            vectors = pipe.embed_queries([query]) if query else np.asarray([vector], dtype=np.float32)
+            if vectors.shape[1] != pipe.vectors.shape[1]:
+                raise ApiError(400, f"`vector` has {vectors.shape[1]} numbers; {pipe.embedder.name} vectors have "
+                                    f"{pipe.vectors.shape[1]}", param="vector")
+            times["embed_ms"] = (time.perf_counter() - t) * 1000
+            t = time.perf_counter()
+            depth = max(k, rerank_top_n) if rerank is not None else k
+            hits = pipe.search_vectors(vectors, depth, retriever=retriever, filters=filters)[0]
+            times["retrieve_ms"] = (time.perf_counter() - t) * 1000
+            t = time.perf_counter()
+            if rerank is not None:
+                hits = rerank_top(rerank, query, hits, rerank_top_n)
+            hits = hits[:k]
+            times["rerank_ms"] = (time.perf_counter() - t) * 1000
+        labels = self.cluster_labels[pipe.embedder.name]
+        out = []
+        for hit in hits:
+            item = hit.as_json()
+            if item["cluster"] is None:
+                item["cluster"] = int(labels[hit.row])
+            if return_text:
+                item["text"] = hit.text
+            out.append(item)
+        return {"object": "search", "model": pipe.embedder.name, "retriever": retriever,
+                "reranker": reranker or "none", "k": k, "hits": out,
+                "timings_ms": {key: round(v, 3) for key, v in times.items()}}
+
+    # ---- rerank
+
+    def rerank(self, name: str, query: str, documents: list[str]) -> list[tuple[int, float]]:
+        """(document index, relevance score) best first, for `/v1/rerank`. Rerankers without scores of their
+        own (pairwise LLM judges) get 1 - (rank - 1) / n."""
+        reranker = self.reranker(name)
+        hits = [Hit(i + 1, i, str(i), 0.0, None, preview(doc), text=doc) for i, doc in enumerate(documents)]
+        with self.lock:
+            ranked = reranker.rerank(query, hits)
+        n = len(ranked)
+        return [(h.row, float(h.rerank_score) if h.rerank_score is not None else 1 - i / n)
+                for i, h in enumerate(ranked)]

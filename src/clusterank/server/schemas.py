@@ -1,0 +1,60 @@
+"""Request bodies of the HTTP API, as pydantic models (they are also what `/docs` shows).
+
+`/v1/embeddings` and `/v1/rerank` follow OpenAI's and Cohere's shapes; fields other servers add
+(NVIDIA's `input_type`, `truncate`) are accepted, and unknown ones ignored, so existing clients work.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from clusterank.defaults import DEFAULT_RETRIEVER
+
+
+class EmbeddingRequest(BaseModel):
+    """`POST /v1/embeddings`, OpenAI's shape."""
+
+    model_config = ConfigDict(extra="ignore")
+    input: str | list[str] = Field(description="a text, or a list of texts (none empty)")
+    model: str = Field(description="a model id from GET /v1/models")
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = Field(None, gt=0, description="cut vectors to this size (truncatable models only)")
+    user: str | None = None
+    input_type: str | None = Field(None, description="accepted for NVIDIA-style clients; local models are symmetric")
+
+
+class RerankRequest(BaseModel):
+    """`POST /v1/rerank`, the shape Cohere, Jina, Infinity and vLLM share."""
+
+    model_config = ConfigDict(extra="ignore")
+    query: str
+    documents: list[str | dict]
+    model: str | None = Field(None, description="a reranker: rescore:<model>, or one the server was started with")
+    top_n: int | None = Field(None, gt=0)
+    return_documents: bool = False
+
+
+class SearchFilters(BaseModel):
+    """Keep only profiles with this role, family (or other corpus column) and k-means cluster."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: str | None = None
+    family: str | None = None
+    cluster: int | None = Field(None, ge=0)
+
+
+class SearchRequest(BaseModel):
+    """`POST /v1/search`: a job description (or its vector) to the best profiles of the server's corpus."""
+
+    model_config = ConfigDict(extra="forbid")
+    query: str | None = Field(None, description="the job description")
+    vector: list[float] | None = Field(None, description="or a query vector of the model's size")
+    model: str | None = Field(None, description="a search model (default: the server's first)")
+    retriever: str = Field(DEFAULT_RETRIEVER, description="a retriever spec: exact, routed:nprobe=auto, role, ...")
+    k: int = Field(10, ge=1, le=1000)
+    reranker: str | None = Field(None, description="none, rescore:<model>, or one the server allows")
+    rerank_top: int = Field(20, ge=1, le=200)
+    filters: SearchFilters | None = None
+    return_text: bool = Field(False, description="include each profile's whole text")
