@@ -35,3 +35,83 @@ def workspace(session_home, tmp_path, monkeypatch) -> Workspace:
 def static_embedder(session_home):
     """The default model, minilm-static (real model2vec distillation of the bundled all-MiniLM-L6-v2)."""
     return get_embedder("minilm-static", session_home)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A real `clusterank serve` process on loopback (see `start_server`)."""
+
+    def __init__(self, proc, url: str, log_path):
+        self.proc, self.url, self.log_path = proc, url, log_path
+
+    @property
+    def api(self) -> str:
+        return self.url + "/v1"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def start_server(home, log_path, *args: str, env: dict | None = None, timeout: float = 240) -> Server:
+    """Start `clusterank serve --port <free> *args` with workspace `home`; wait until /healthz answers."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = free_port()
+    log = open(log_path, "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "clusterank", "serve", "--port", str(port), *args],
+                            stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "CLUSTERANK_HOME": str(home), **(env or {})})
+    server = Server(proc, f"http://127.0.0.1:{port}", log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"clusterank serve exited with {proc.returncode}: {server.log()[-2000:]}")
+        try:
+            if httpx.get(server.url + "/healthz", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    server.stop()
+    raise RuntimeError(f"clusterank serve did not answer within {timeout} s: {server.log()[-2000:]}")
+
+
+@pytest.fixture(scope="session")
+def server(session_home, tmp_path_factory):
+    """`clusterank serve` over the bundled profiles with minilm-static, for the whole session."""
+    pytest.importorskip("fastapi")
+    srv = start_server(session_home.root, tmp_path_factory.mktemp("server") / "serve.log")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def faulty_server(session_home, tmp_path_factory):
+    """The same server in fault mode: every kind of misbehaviour a hosted API shows, seeded."""
+    pytest.importorskip("fastapi")
+    srv = start_server(session_home.root, tmp_path_factory.mktemp("faulty") / "serve.log", "--faults",
+                       "429:0.15,500:0.1,503:0.05,slow:0.05,truncated:0.05,wrong-dims:0.03,reorder:0.1,nan:0.03,"
+                       "bad-index:0.03", "--fault-seed", "7", "--fault-slow-s", "2")
+    yield srv
+    srv.stop()

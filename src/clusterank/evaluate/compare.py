@@ -20,7 +20,7 @@ import pandas as pd
 
 from clusterank.data.loaders import Corpus
 from clusterank.defaults import COMPARE_PIPELINES, LABELLED_PIPELINES, SEED_PIPELINE
-from clusterank.embed import CATALOG, available_models, get_embedder
+from clusterank.embed import CATALOG, available_models, catalog_id, get_embedder
 from clusterank.embed.measure import PeakMemory, measure_query_ms, measure_throughput
 from clusterank.embed.precomputed import PrecomputedEmbedder
 from clusterank.errors import ClusterankError
@@ -123,7 +123,7 @@ def _cost_per_1m_texts(model: str, embedder, texts: Sequence[str],
     from clusterank.cost import api_price, default_prices
     from clusterank.cost.tokens import count_tokens
 
-    model = model.removeprefix("precomputed:")
+    model = catalog_id(model)
     price = api_price(model)
     if price is not None:
         tokens = float(np.mean(count_tokens(model, list(texts[:500]))))
@@ -199,8 +199,8 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
             embedder = get_embedder(name, workspace, tables=(corpus, queries))
             local = not isinstance(embedder, PrecomputedEmbedder)
             texts_per_s = None
-            if local:
-                texts_per_s = measure_throughput(embedder, sample)
+            if local:  # API models are paid per call: one pass over the sample, not a second of repeats
+                texts_per_s = measure_throughput(embedder, sample, min_seconds=0 if getattr(embedder, "paid", False) else 1.0)
                 measure_query_ms(embedder, showcase_query)  # the memory of answering single queries counts
         pipe = SearchPipeline(corpus, embedder, workspace=workspace, progress=progress, n_clusters=n_clusters)
         exact = pipe.retriever("exact")
@@ -210,7 +210,7 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
         scored = evaluate_pipelines(pipe, queries.texts, rel, pipelines, query_labels=queries.labels,
                                     neighbours=neighbours, parents=parent_labels)
         model = pipe.clusters()
-        run = ModelRun(name, embedder.dims, getattr(CATALOG.get(name.removeprefix("precomputed:")), "params_m", None),
+        run = ModelRun(name, embedder.dims, getattr(CATALOG.get(catalog_id(name)), "params_m", None),
                        texts_per_s, query_ms, mem.delta_mb,
                        *_cost_per_1m_texts(name, embedder, corpus.texts, texts_per_s),
                        routing_accuracy=first_cluster_accuracy(pipe, queries.texts, queries.labels, rel),
