@@ -83,6 +83,21 @@ def format_count(n: float) -> str:
     return f"{n:g}"
 
 
+@dataclass(frozen=True)
+class Billed:
+    """What a provider billed for one API model's vectors in this workspace, beside what the plan estimated."""
+
+    model: str
+    """The store key (`openai:text-embedding-3-small`)."""
+    requests: int
+    texts: int
+    tokens: int
+    estimated_tokens: float | None
+    """The plan's tokens per text for this model x the texts billed; None when the price table lacks the model."""
+    usd: float | None
+    """The billed tokens at the table's list price; None when the table lacks the model."""
+
+
 @dataclass
 class CostPlan:
     """Estimates for each option and corpus size, with what they rest on."""
@@ -95,6 +110,8 @@ class CostPlan:
     token_stats: list = field(default_factory=list)
     """TokenStats per model when tokens were counted on the user's texts."""
     notes: list[str] = field(default_factory=list)
+    billed: list[Billed] = field(default_factory=list)
+    """Usage the providers reported for API jobs run in this workspace (`clusterank embed/compare` with api models)."""
 
     @property
     def options(self) -> list[Option]:
@@ -143,6 +160,15 @@ class CostPlan:
                              tuple((h, *(format_percent(v) for v in grid[i])) for i, h in enumerate(hosted)),
                              f"Savings of self-hosting against each API at {format_count(self.sizes[-1])} texts "
                              "(% of the API bill; negative = dearer):"))
+        if self.billed:
+            out.append(Table(("model", "requests", "texts", "tokens billed", "tokens estimated", "billed / estimate",
+                              "USD billed"),
+                             tuple((b.model, f"{b.requests:,}", f"{b.texts:,}", f"{b.tokens:,}",
+                                    "-" if b.estimated_tokens is None else f"{b.estimated_tokens:,.0f}",
+                                    "-" if not b.estimated_tokens else f"{b.tokens / b.estimated_tokens:.2f}",
+                                    "-" if b.usd is None else format_usd(b.usd)) for b in self.billed),
+                             "Billed by the providers so far (usage they reported, stored with the vectors in this "
+                             "workspace), beside this plan's estimate for the same texts:"))
         if self.token_stats:
             out.append(Table(("model", "tokenizer", "mean tokens", "median", "max", "over the model's limit"),
                              tuple((s.model, s.tokenizer, f"{s.mean:,.1f}", f"{s.median:,.0f}", f"{s.max:,}",

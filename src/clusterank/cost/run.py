@@ -9,10 +9,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from clusterank.cost.machine import measure_machine
-from clusterank.cost.plan import DEFAULT_SIZES, DEFAULT_TOKENS_PER_TEXT, CostPlan, plan_costs
-from clusterank.prices import load_prices
+from clusterank.cost.plan import DEFAULT_SIZES, DEFAULT_TOKENS_PER_TEXT, Billed, CostPlan, plan_costs
 from clusterank.cost.throughput import Throughput, check_count
 from clusterank.errors import ClusterankError
+from clusterank.prices import load_prices
 from clusterank.workspace import Workspace
 
 
@@ -89,7 +89,12 @@ def run_cost(sizes: Sequence[int] = DEFAULT_SIZES, *, tokens_per_text: float | N
     table = load_prices(price_files, settings)
     if gpus is not None:
         table = table.with_gpus(gpus)
-    chosen = None if models is None else list(models)
+    from clusterank.embed import catalog_id
+
+    named = None if models is None else list(models)
+    # `openai:text-embedding-3-small` selects the table's `text-embedding-3-small`; an `api:` server has no list
+    # price (its usage is still shown in the billed table)
+    chosen = None if named is None else list(dict.fromkeys(catalog_id(m) for m in named if not m.startswith("api:")))
     if corpus is not None:
         from clusterank.data.loaders import load_profiles
 
@@ -97,5 +102,34 @@ def run_cost(sizes: Sequence[int] = DEFAULT_SIZES, *, tokens_per_text: float | N
         corpus_name = corpus_name or str(corpus)
     throughputs = (time_this_machine(chosen, texts, tokens_per_text=tokens_per_text, remeasure=remeasure,
                                      workspace=workspace, progress=progress) if machine else {})
-    return plan_costs(table, sizes, tokens_per_text=tokens_per_text, texts=texts, corpus_name=corpus_name,
+    plan = plan_costs(table, sizes, tokens_per_text=tokens_per_text, texts=texts, corpus_name=corpus_name,
                       models=chosen, machine=throughputs, batch=batch)
+    plan.billed = billed_usage(plan, table, workspace or Workspace.default(), named)
+    return plan
+
+
+def billed_usage(plan: CostPlan, prices, workspace: Workspace, models: Sequence[str] | None = None) -> list[Billed]:
+    """The usage providers reported for API models embedded in `workspace` (all, or those `models` names), with
+    the plan's estimate for the same number of texts and the billed tokens at list price."""
+    from clusterank.embed import catalog_id
+    from clusterank.embed.store import EmbeddingStore
+
+    if not workspace.store_path.exists():
+        return []
+    store = EmbeddingStore(workspace.store_path)
+    try:
+        usage = store.usage()
+    finally:
+        store.close()
+    wanted = None if models is None else set(models) | {catalog_id(m) for m in models}
+    out = []
+    for model, (requests, texts, tokens) in usage.items():
+        key = catalog_id(model.removesuffix("#query"))
+        if wanted is not None and model not in wanted and key not in wanted:
+            continue
+        api = prices.api.get(key)
+        option = plan.estimates.get(key)
+        per_text = option[0].option.tokens_per_text if option else None
+        out.append(Billed(model, requests, texts, tokens, None if per_text is None else per_text * texts,
+                          None if api is None else tokens / 1e6 * api.price_per_1m_tokens))
+    return out

@@ -134,6 +134,10 @@ class EmbeddingStore:
         row = self._db.execute("SELECT requests, texts, tokens FROM usage WHERE model = ?", (model,)).fetchone()
         return dict(zip(("requests", "texts", "tokens"), row)) if row else None
 
+    def usage(self) -> dict[str, tuple[int, int, int]]:
+        """Billed usage per API model: (requests, texts, tokens)."""
+        return {m: (r, n, t) for m, r, n, t in self._db.execute("SELECT model, requests, texts, tokens FROM usage")}
+
     def models(self) -> dict[str, int]:
         """Stored vector counts per model id."""
         return dict(self._db.execute("SELECT model, COUNT(*) FROM vectors GROUP BY model"))
