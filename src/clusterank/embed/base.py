@@ -145,6 +145,7 @@ def warn_truncated(model: str, token_counts: Sequence[int] | np.ndarray, max_tok
     over = int((counts > max_tokens).sum())
     if _TALLIES:
         tally = _TALLIES[-1]
+        tally["tokens"] += int(np.minimum(counts, max_tokens).sum())
         tally["over"] += over
         tally["total"] += len(counts)
         tally["longest"] = max(tally["longest"], int(counts.max()) if len(counts) else 0)
@@ -159,13 +160,18 @@ def warn_truncated(model: str, token_counts: Sequence[int] | np.ndarray, max_tok
 def truncation_summary(what: str = "texts", quiet: bool = False) -> Iterator[dict]:
     """Collect truncations of everything embedded inside the block into ONE warning at its end (one per model
     and text set, not one per batch or per timed query); `quiet` drops it (timing runs over texts whose
-    truncation is reported where they are embedded for real)."""
-    tally = {"over": 0, "total": 0, "longest": 0, "limit": 0, "model": ""}
+    truncation is reported where they are embedded for real).
+
+    The tally's `tokens` is how many tokens the model read (each text up to its limit); an enclosing block adds
+    up the tokens of the blocks inside it (the server reports them as usage without tokenizing twice)."""
+    tally = {"over": 0, "total": 0, "longest": 0, "limit": 0, "model": "", "tokens": 0}
     _TALLIES.append(tally)
     try:
         yield tally
     finally:
         _TALLIES.remove(tally)
+        if _TALLIES:
+            _TALLIES[-1]["tokens"] += tally["tokens"]
         if tally["over"] and not quiet:
             log.warning("%s: %d of %d %s are longer than its %d-token limit and were truncated (longest: %d tokens)",
                         tally["model"], tally["over"], tally["total"], what, tally["limit"], tally["longest"])

@@ -55,8 +55,9 @@ class StaticEmbedder:
 
     def count_tokens(self, texts: Sequence[str]) -> np.ndarray:
         """Tokens per text under this model's tokenizer, without truncation."""
-        encs = self._load().tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        return np.array([len(e.ids) for e in encs])
+        tokenizer = self._load().tokenizer
+        encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)  # no offsets: ~2x faster
+        return np.array([len(e.ids) for e in encode(list(texts), add_special_tokens=False)], dtype=np.int64)
 
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Embed texts (float32, not normalised); texts over `max_tokens` tokens are truncated."""
@@ -113,7 +114,8 @@ class OnnxEmbedder:
 
     def count_tokens(self, texts: Sequence[str]) -> np.ndarray:
         """Tokens per text including [CLS]/[SEP], without truncation."""
-        return np.array([len(e.ids) for e in self._tokenizer.encode_batch(list(texts))])
+        encode = getattr(self._tokenizer, "encode_batch_fast", self._tokenizer.encode_batch)
+        return np.array([len(e.ids) for e in encode(list(texts))], dtype=np.int64)
 
     def _encode(self, chunk: list[str]) -> np.ndarray:
         session = self._load()

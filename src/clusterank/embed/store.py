@@ -72,6 +72,9 @@ class EmbeddingStore:
         try:
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a commit survives a crash or kill -9 of any process; only a power cut may roll back the
+            # last commits (never corrupting the file). Saves an fsync per committed batch.
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise ClusterankError(f"embedding store {self.path} is unreadable: {exc}") from None
@@ -143,7 +146,7 @@ class EmbeddingStore:
         return dict(self._db.execute("SELECT model, COUNT(*) FROM vectors GROUP BY model"))
 
     def embed(self, embedder: Embedder, texts: Sequence[str], *, progress: bool = False,
-              chunk_size: int = 512, what: str = "texts") -> np.ndarray:
+              chunk_size: int = 512, what: str = "texts", cached: list[int] | None = None) -> np.ndarray:
         """Vectors for `texts`, embedding only those not stored yet.
 
         Args:
@@ -152,6 +155,7 @@ class EmbeddingStore:
             progress: show a progress bar with texts/s and ETA over the texts still to embed.
             chunk_size: texts per model call and per commit (what an interruption can lose at most).
             what: how to name the texts in error messages ("profiles", "queries").
+            cached: a list that receives the positions of the texts that came from the cache.
 
         Returns:
             float32 array (len(texts), dims), rows L2-normalised.
@@ -162,6 +166,8 @@ class EmbeddingStore:
         model = embedder.name
         hashes = [text_hash(t) for t in texts]
         have = self.lookup(model, hashes)
+        if cached is not None:
+            cached.extend(i for i, h in enumerate(hashes) if h in have)
         todo: dict[bytes, int] = {}
         for i, h in enumerate(hashes):
             if h not in have and h not in todo:

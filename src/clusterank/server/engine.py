@@ -18,7 +18,7 @@ import numpy as np
 
 from clusterank.data.loaders import bundled_profiles, load_profiles
 from clusterank.embed import CATALOG, Embedder, available_models, get_embedder
-from clusterank.embed.store import text_hash
+from clusterank.embed.base import truncation_summary
 from clusterank.errors import ClusterankError
 from clusterank.index.hits import Hit, preview
 from clusterank.pipeline import SearchPipeline
@@ -117,15 +117,24 @@ class Engine:
                 raise ApiError(400, f"model {model!r} does not support `dimensions` (its vectors are not ordered "
                                     "by importance, so cutting them would lose meaning)", param="dimensions")
         with self.lock:
-            cached = len(self.store.lookup(embedder.name, [text_hash(t) for t in texts]))
-            vectors = self.store.embed(embedder, texts, what="input")
-            counter = getattr(embedder, "count_tokens", None)
-            tokens = int(np.sum(counter(texts))) if counter else sum(len(t.split()) for t in texts)
+            hits: list[int] = []
+            with truncation_summary(quiet=True) as read:  # tokens the model read, counted while embedding
+                vectors = self.store.embed(embedder, texts, what="input", cached=hits)
+            tokens = read["tokens"] + (self._count_tokens(embedder, [texts[i] for i in hits]) if hits else 0)
+            cached = len(hits)
         if dimensions is not None and dimensions < vectors.shape[1]:
             vectors = vectors[:, :dimensions]
             vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
         self.metrics.embedded(model, len(texts), cached)
         return Embedded(vectors, tokens, cached)
+
+    @staticmethod
+    def _count_tokens(embedder: Embedder, texts: list[str]) -> int:
+        """Tokens of texts served from the cache (usage counts them as if embedded), up to the model's limit."""
+        counter = getattr(embedder, "count_tokens", None)
+        if counter is None:
+            return sum(len(t.split()) for t in texts)
+        return int(np.minimum(counter(texts), embedder.max_tokens).sum())
 
     # ---- search
 
