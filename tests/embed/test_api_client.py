@@ -85,6 +85,33 @@ def test_an_interrupted_job_resumes_and_pays_each_batch_once(server, local, tmp_
     assert store.billed(emb.name)["requests"] == len(TEXTS) // 20
 
 
+def test_ctrl_c_keeps_every_request_already_paid_for(server, local, tmp_path):
+    import os
+    import signal
+
+    store = EmbeddingStore(tmp_path / "s.sqlite")
+    emb = client(server.api, batch=20)
+    emb._dims = 256
+    real_post, answered = emb._post, []
+
+    def slow_post(texts):
+        time.sleep(0.4)
+        result = real_post(texts)
+        answered.append(len(texts))
+        return result
+
+    emb._post = slow_post
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        store.embed(emb, TEXTS)
+    timer.join()
+    assert 0 < len(answered) < len(TEXTS) // 20
+    assert store.billed(emb.name)["requests"] == len(answered)  # each answered request is stored: none lost
+    assert store.count(emb.name) == sum(answered)
+    assert assert_cache_holds_only_right_vectors(store, emb.name, local) == sum(answered)
+
+
 def test_faults_end_in_the_right_vectors_or_one_clear_error(faulty_server, local, tmp_path):
     store = EmbeddingStore(tmp_path / "s.sqlite")
     outcomes, requests = [], []

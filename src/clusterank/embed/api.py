@@ -238,13 +238,22 @@ class ApiEmbedder:
                     return
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    group = pending.pop(future)
-                    vectors, tokens = future.result()
-                    if tokens is not None:
-                        self.billed_tokens += tokens
-                    yield Batch(group, vectors, tokens)
+                    yield self._finished(future.result(), pending.pop(future))
+        except KeyboardInterrupt:
+            # Ctrl-C: requests in flight are being paid for; hand over those that finish soon, then stop
+            done, _ = wait(pending, timeout=self.timeout)
+            for future in done:
+                if future.exception() is None:
+                    yield self._finished(future.result(), pending[future])
+            raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def _finished(self, result: tuple[np.ndarray, int | None], group: list[int]) -> Batch:
+        vectors, tokens = result
+        if tokens is not None:
+            self.billed_tokens += tokens
+        return Batch(group, vectors, tokens)
 
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Embed texts (float32, in order) through the API."""
