@@ -111,7 +111,7 @@ async def search_load(url: str, queries: list[str], clients: int, seconds: float
             "p99": float(np.percentile(lat, 99)), "errors": len(errors), "kinds": sorted(set(errors))}
 
 
-def embedding_rates(url: str, model: str, texts: list[str], batch: int, repeats: int = 3) -> dict:
+def embedding_rates(url: str, model: str, texts: list[str], batch: int, repeats: int = 5) -> dict:
     """Texts/s: in-process, the server over raw HTTP, and the API client through the store (fresh texts each);
     the three are measured in turn `repeats` times and each reports its median."""
     import httpx
@@ -182,7 +182,7 @@ def main() -> None:
             profiles = bundled_profiles().texts
             rates = []
             for model in args.models.split(","):
-                n = args.texts if model == "minilm-static" else max(128, args.texts // 16)
+                n = args.texts if model == "minilm-static" else max(192, args.texts // 16)
                 rates.append(embedding_rates(url, model, profiles[:n], args.batch))
         finally:
             proc.terminate()
