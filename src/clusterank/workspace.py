@@ -88,6 +88,25 @@ class Workspace:
         """The JSON file of this machine's measured throughputs (`clusterank cost`), keyed by model and sample."""
         return self._ensure(self.root) / "throughput.json"
 
+    def latest_report_path(self, kind: str) -> Path:
+        """Where the newest `compare` report or `cost` page of this workspace is kept (what `clusterank serve`
+        shows): `reports/<kind>.html`."""
+        if kind not in ("compare", "cost"):
+            raise ValueError(f"no report kind {kind!r}")
+        return self._ensure(self.root / "reports") / f"{kind}.html"
+
+    def keep_latest_report(self, kind: str, page: str | Path) -> Path:
+        """Copy a freshly written report page to `latest_report_path(kind)` (atomically); returns that path."""
+        target = self.latest_report_path(kind)
+        with atomic_path(target) as tmp:
+            shutil.copyfile(page, tmp)
+        return target
+
+    @property
+    def jobs_dir(self) -> Path:
+        """Status files of background jobs the server runs (one JSON file per job)."""
+        return self._ensure(self.root / "jobs")
+
     def model_path(self, model: str) -> Path:
         """The folder (or file) under `models_dir` where clusterank unpacks or builds `model` itself."""
         return self.models_dir / model

@@ -13,6 +13,7 @@ from clusterank.cli.common import (ClustersOpt, CorpusOpt, LabelColOpt, ModelOpt
                                    queries_from_options)
 from clusterank.defaults import COMPARE_PIPELINES, DEFAULT_K, LABELLED_PIPELINES
 from clusterank.errors import ClusterankError
+from clusterank.workspace import Workspace
 
 
 @app.command()
@@ -97,6 +98,7 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
     text = recommend(cmp, max_cost_per_1m=max_cost, max_latency_ms=max_latency)
     out.print("\n" + text.replace("**", ""))
     paths = write_report(cmp, out_dir, text)
+    Workspace.default().keep_latest_report("compare", paths["html"])  # what `clusterank serve` shows
     out.print(f"\nwrote {paths['md']}, {paths['html']}, {paths['csv']}")
 
 

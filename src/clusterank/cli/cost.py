@@ -45,7 +45,10 @@ def cost(texts: str = typer.Option("10k,100k,1M,2.5M", "--texts", help="Corpus s
                     models=chosen or None, price_files=prices, settings=settings, gpus=gpus, batch=batch,
                     machine=machine, remeasure=remeasure, progress=True)
     out.print(json.dumps(plan.rows(), indent=1) if as_json else plan.markdown())
+    from clusterank.workspace import Workspace
+
     written = [str(write_cost_html(plan, output))]
+    Workspace.default().keep_latest_report("cost", output)  # what `clusterank serve` shows
     if png:
         written.append(str(write_cost_png(plan, output.with_suffix(".png"))))
     (err if as_json else out).print(f"\nwrote {', '.join(written)}")

@@ -15,6 +15,8 @@ from clusterank.defaults import DEFAULT_MODEL
 def serve(
     corpus: Optional[Path] = typer.Option(None, "--corpus", help="Profiles file searched by /v1/search "
                                           "(default: the bundled set). Chosen here: no request can name a file."),
+    queries: Optional[Path] = typer.Option(None, "--queries", help="Labelled job descriptions for comparisons "
+                                           "started from the web page (default: the bundled ones)."),
     text_column: str = TextColOpt,
     label_column: str = LabelColOpt,
     model: List[str] = typer.Option([DEFAULT_MODEL], "--model", "-m", help="A model /v1/search serves (repeat, or "
@@ -37,11 +39,13 @@ def serve(
     fault_seed: Optional[int] = typer.Option(None, "--fault-seed", help="Seed of the fault draws (reproducible runs)."),
     fault_slow_s: float = typer.Option(3.0, "--fault-slow-s", help="How long a `slow` fault waits."),
 ) -> None:
-    """Serve /v1/embeddings (OpenAI's shape), /v1/rerank, /v1/search, /v1/models, /healthz and /metrics."""
+    """Serve the web page at / and the HTTP API: /v1/embeddings (OpenAI's shape), /v1/rerank, /v1/search,
+    /v1/models, /healthz, /metrics."""
     from clusterank.server import ServerConfig, serve as run
 
     models = tuple(m.strip() for spec in model for m in spec.split(",") if m.strip())
-    run(ServerConfig(corpus=str(corpus) if corpus else None, text_column=text_column, label_column=label_column,
+    run(ServerConfig(corpus=str(corpus) if corpus else None, queries=str(queries) if queries else None,
+                     text_column=text_column, label_column=label_column,
                      models=models, rerankers=tuple(reranker), host=host, port=port, workers=workers,
                      api_key_env=api_key_env, max_body_mb=max_body_mb, max_batch=max_batch,
                      max_in_flight=max_in_flight, faults=faults, fault_seed=fault_seed, fault_slow_s=fault_slow_s,

@@ -31,6 +31,8 @@ class MapData:
     title: str
     queries: list[tuple[float, float, str]]
     """(x, y, job description) of each query drawn as an X."""
+    projection: object = None
+    """The fitted projection (`transform(vectors) -> xy`), to place later queries on the same map."""
 
     def to_json(self) -> dict:
         """The JSON object embedded in the page (also what tests parse)."""
@@ -97,4 +99,4 @@ def build_map(pipeline: SearchPipeline, *, n_clusters: int | str = 10, seed: int
         drawn = [(float(x), float(y), wrap(q)) for (x, y), q in zip(qxy, queries)]
     title = (f"{len(corpus):,} profiles, {pipeline.embedder.name}, k-means k={model.k}, "
              f"{projection.method.upper()} of {projection.sample_size:,} rows")
-    return MapData(xy, model.labels, [lab or "" for lab in labels], hover, names, title, drawn)
+    return MapData(xy, model.labels, [lab or "" for lab in labels], hover, names, title, drawn, projection)

@@ -43,6 +43,27 @@ class Corpus:
         """The label (role) of a row, or None when the corpus has no labels."""
         return self.labels[row] if self.labels is not None else None
 
+    def card(self, row: int) -> dict[str, str]:
+        """What a results list shows for a row: `name` (FirstName LastName, else the text's first line) and
+        `headline` (the Headline column, else the second line)."""
+        lines = [x for x in self.texts[row].splitlines() if x.strip()] or [""]
+        name, headline = lines[0], lines[1] if len(lines) > 1 else ""
+        if self.frame is not None:
+            columns = self.frame.columns
+            if "FirstName" in columns and "LastName" in columns:
+                name = f"{self.frame['FirstName'].iloc[row]} {self.frame['LastName'].iloc[row]}".strip()
+            if "Headline" in columns:
+                headline = str(self.frame["Headline"].iloc[row])
+        return {"name": name[:120], "headline": headline.removeprefix("Headline: ")[:200]}
+
+    def fields(self, row: int) -> dict[str, str]:
+        """The row's other columns as text (not the text itself, nor vector columns), for a profile view."""
+        if self.frame is None:
+            return {}
+        skip = {"text"} | {c for c in self.frame.columns if str(c).startswith("embeddings_")}
+        return {str(c): str(v) for c, v in self.frame.iloc[row].items()
+                if c not in skip and v is not None and str(v) not in ("", "nan")}
+
     def subset(self, rows) -> "Corpus":
         """A corpus of the given rows (row ids are kept)."""
         rows = list(rows)

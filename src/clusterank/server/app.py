@@ -10,13 +10,19 @@ import json
 import logging
 import math
 import os
+from importlib.resources import files
+from pathlib import Path
 
 from clusterank.errors import ClusterankError, require
 from clusterank.server.config import ServerConfig
 from clusterank.server.engine import Engine
 from clusterank.server.errors import ApiError, error_body, field_name
 from clusterank.server.guard import Guard
-from clusterank.server.schemas import EmbeddingRequest, RerankRequest, SearchRequest
+from clusterank.server.jobs import CompareJobs
+from clusterank.server.schemas import CompareJobRequest, EmbeddingRequest, RerankRequest, SearchRequest
+
+STATIC_FILES = {"app.js": "text/javascript", "app.css": "text/css"}
+"""The page's own files in `clusterank/server/static/` (index.html is served at /)."""
 
 log = logging.getLogger("clusterank.server")
 
@@ -47,7 +53,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
     fastapi = require("fastapi", "serve", "clusterank serve")
     from fastapi.exceptions import RequestValidationError
     from starlette.exceptions import HTTPException
-    from starlette.responses import PlainTextResponse
+    from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 
     engine = engine or Engine(config)
     app = fastapi.FastAPI(title="clusterank", version=_version(),
@@ -143,6 +149,70 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
             k=body.k, reranker=body.reranker, rerank_top_n=body.rerank_top, filters=filters,
             return_text=body.return_text)
         return _json(result)
+
+    jobs = CompareJobs(engine.workspace, config.corpus_args())
+    static = files("clusterank.server").joinpath("static")
+
+    @app.get("/", include_in_schema=False)
+    async def page():
+        return HTMLResponse(static.joinpath("index.html").read_text(encoding="utf-8"))
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon():
+        return Response(status_code=204)
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def static_file(name: str):
+        if name == "plotly.min.js":  # served from the installed plotly package: no CDN
+            plotly = require("plotly", "viz", "the web page's map")
+            path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+            return FileResponse(path, media_type="text/javascript", headers={"cache-control": "max-age=86400"})
+        if name not in STATIC_FILES:
+            raise ApiError(404, f"no file {name!r}")
+        return Response(static.joinpath(name).read_bytes(), media_type=STATIC_FILES[name],
+                        headers={"cache-control": "no-cache"})
+
+    @app.get("/v1/options", summary="What the web page's choosers offer")
+    async def options():
+        return _json(await asyncio.to_thread(engine.options))
+
+    @app.get("/v1/map", summary="The 2-D cluster map of the corpus")
+    async def cluster_map(model: str | None = None):
+        return _json(await asyncio.to_thread(engine.map_json, model))
+
+    @app.get("/v1/profiles/{row}", summary="One whole profile")
+    async def profile(row: int, model: str | None = None):
+        return _json(engine.profile(row, model))
+
+    @app.get("/reports/{kind}", summary="The workspace's latest compare report or cost page")
+    async def report(kind: str):
+        if kind not in ("compare", "cost"):
+            raise ApiError(404, f"no report {kind!r}; reports: compare, cost")
+        path = engine.workspace.latest_report_path(kind)
+        if not path.exists():
+            command = "clusterank compare" if kind == "compare" else "clusterank cost"
+            raise ApiError(404, f"no {kind} report in this workspace yet: run `{command}` (or start a comparison "
+                                "from the page)", code="no_report")
+        return FileResponse(path, media_type="text/html")
+
+    @app.post("/v1/jobs/compare", summary="Start comparing models on this corpus")
+    async def start_compare(body: CompareJobRequest):
+        offered = engine.options()["compare_models"]
+        unknown = [m for m in body.models if m not in offered]
+        if unknown:
+            raise ApiError(400, f"cannot compare {', '.join(map(repr, unknown))} here; models: {', '.join(offered)}",
+                           param="models")
+        if engine.corpus.labels is None:
+            raise ApiError(400, "this server's corpus has no role labels to score a comparison with", param="models")
+        return _json(jobs.start(body.models), 202)
+
+    @app.get("/v1/jobs/{job_id}", summary="A job's progress")
+    async def job(job_id: str):
+        return _json(jobs.status(job_id))
+
+    @app.delete("/v1/jobs/{job_id}", summary="Cancel a job")
+    async def cancel_job(job_id: str):
+        return _json(jobs.cancel(job_id))
 
     @app.get("/v1/models", summary="Models served here")
     async def models():

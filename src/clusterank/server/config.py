@@ -36,6 +36,9 @@ class ServerConfig:
     """
 
     corpus: str | None = None
+    queries: str | None = None
+    """Labelled job descriptions for comparisons started from the page (None: the bundled ones, with the
+    bundled corpus only)."""
     text_column: str = "text"
     label_column: str = "role"
     models: tuple[str, ...] = (DEFAULT_MODEL,)
@@ -75,6 +78,15 @@ class ServerConfig:
     def max_body(self) -> int:
         """The body limit in bytes."""
         return int(self.max_body_mb * 1024 * 1024)
+
+    def corpus_args(self) -> list[str]:
+        """The `clusterank compare` options that name this server's corpus and queries."""
+        args = []
+        if self.corpus:
+            args += ["--corpus", self.corpus, "--text-column", self.text_column, "--label-column", self.label_column]
+        if self.queries:
+            args += ["--queries", self.queries]
+        return args
 
     def to_env(self) -> str:
         """The settings as JSON for worker processes."""

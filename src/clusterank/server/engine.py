@@ -19,6 +19,7 @@ import numpy as np
 from clusterank.data.loaders import bundled_profiles, load_profiles
 from clusterank.embed import CATALOG, Embedder, available_models, get_embedder
 from clusterank.embed.base import truncation_summary
+from clusterank.defaults import DEFAULT_RETRIEVER
 from clusterank.errors import ClusterankError
 from clusterank.index.hits import Hit, preview
 from clusterank.pipeline import SearchPipeline
@@ -63,6 +64,7 @@ class Engine:
         self.store = self.pipelines[self.default_model].store
         self._embedders: dict[str, Embedder] = {name: p.embedder for name, p in self.pipelines.items()}
         self._rerankers: dict[str, Reranker] = {}
+        self._maps: dict = {}
         self.started = time.time()
 
     # ---- models
@@ -200,15 +202,64 @@ class Engine:
         labels = self.cluster_labels[pipe.embedder.name]
         out = []
         for hit in hits:
-            item = hit.as_json()
+            item = {**hit.as_json(), **self.corpus.card(hit.row)}
             if item["cluster"] is None:
                 item["cluster"] = int(labels[hit.row])
             if return_text:
                 item["text"] = hit.text
             out.append(item)
+        mapped = self._maps.get(pipe.embedder.name)
+        where = mapped.projection.transform(vectors)[0].tolist() if mapped is not None else None
         return {"object": "search", "model": pipe.embedder.name, "retriever": retriever,
-                "reranker": reranker or "none", "k": k, "hits": out,
+                "reranker": reranker or "none", "k": k, "hits": out, "map_xy": where,
                 "timings_ms": {key: round(v, 3) for key, v in times.items()}}
+
+    # ---- the web page's data
+
+    def map_json(self, model: str | None) -> dict:
+        """The 2-D map of the corpus under a search model (built once per process, PCA as the seed)."""
+        from clusterank.cluster.map import build_map
+
+        pipe = self.pipeline(model)
+        with self.lock:
+            if pipe.embedder.name not in self._maps:
+                self._maps[pipe.embedder.name] = build_map(pipe, n_clusters=pipe.n_clusters, seed=pipe.seed)
+            return self._maps[pipe.embedder.name].to_json()
+
+    def profile(self, row: int, model: str | None = None) -> dict:
+        """One whole profile: its text, other columns, role and cluster.
+
+        Raises:
+            ApiError: 404 for a row outside the corpus.
+        """
+        if not 0 <= row < len(self.corpus):
+            raise ApiError(404, f"no profile {row}: rows are 0 to {len(self.corpus) - 1}", param="row")
+        pipe = self.pipeline(model)
+        return {"row": row, "id": self.corpus.ids[row], "role": self.corpus.label(row),
+                "cluster": int(self.cluster_labels[pipe.embedder.name][row]), "text": self.corpus.texts[row],
+                "fields": self.corpus.fields(row), **self.corpus.card(row)}
+
+    def options(self) -> dict:
+        """What the page's choosers offer: models, retrievers, rerankers, filter values and the example query."""
+        from clusterank.data.synthetic import DEMO_QUERY
+        from clusterank.index.registry import RETRIEVERS
+
+        pipe = self.pipeline(None)
+        roles = sorted({x for x in (self.corpus.labels or []) if x})
+        families = (sorted({x for x in pipe.column("family") if x})
+                    if self.corpus.frame is not None and "family" in self.corpus.frame.columns else [])
+        retrievers = ["exact", "routed:nprobe=1", "routed:nprobe=2", "routed:nprobe=auto", "soft"]
+        if self.corpus.labels is not None:
+            retrievers += ["role", "role-route:m=3"]
+        return {"models": list(self.pipelines), "default_model": self.default_model,
+                "retrievers": retrievers, "retriever_kinds": sorted(RETRIEVERS),
+                "default_retriever": DEFAULT_RETRIEVER,
+                "rerankers": ["none", *(f"rescore:{m}" for m in self.embeddable()), *self.config.rerankers],
+                "roles": roles, "families": families,
+                "clusters": sorted({int(c) for c in self.cluster_labels[self.default_model]}),
+                "example": DEMO_QUERY, "profiles": len(self.corpus), "corpus": self.corpus.source,
+                "compare_models": available_models(), "can_compare": self.corpus.labels is not None,
+                "reports": {kind: self.workspace.latest_report_path(kind).exists() for kind in ("compare", "cost")}}
 
     # ---- rerank
 

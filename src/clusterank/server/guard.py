@@ -11,8 +11,9 @@ import time
 from clusterank.server.errors import error_bytes
 from clusterank.server.metrics import Metrics
 
-OPEN_PATHS = ("/healthz",)
-"""Answered without the key (load balancers probe them)."""
+OPEN_PATHS = ("/healthz", "/", "/favicon.ico")
+"""Answered without the key: the health probe, and the page's own files (no data; the page asks for the key)."""
+OPEN_PREFIXES = ("/static/",)
 
 
 class Guard:
@@ -53,7 +54,8 @@ class Guard:
             if self.metrics.in_flight > self.max_in_flight:
                 return await refuse(429, f"the server is serving {self.max_in_flight} requests; retry shortly",
                                     extra=((b"retry-after", b"1"),))
-            if self._key is not None and path not in OPEN_PATHS and not self._authorised(scope):
+            if (self._key is not None and path not in OPEN_PATHS and not path.startswith(OPEN_PREFIXES)
+                    and not self._authorised(scope)):
                 return await refuse(401, "missing or wrong API key: send 'Authorization: Bearer <key>'")
             headers = dict(scope.get("headers") or [])
             if scope.get("method") == "POST" and not headers.get(b"content-type", b"").startswith(b"application/json"):

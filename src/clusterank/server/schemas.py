@@ -58,3 +58,10 @@ class SearchRequest(BaseModel):
     rerank_top: int = Field(20, ge=1, le=200)
     filters: SearchFilters | None = None
     return_text: bool = Field(False, description="include each profile's whole text")
+
+
+class CompareJobRequest(BaseModel):
+    """`POST /v1/jobs/compare`: compare these offline models on the server's corpus and queries."""
+
+    model_config = ConfigDict(extra="forbid")
+    models: list[str] = Field(min_length=1, max_length=8)
