@@ -101,11 +101,16 @@ def test_ctrl_c_keeps_every_request_already_paid_for(server, local, tmp_path):
         return result
 
     emb._post = slow_post
+    # a background job of a non-interactive shell (as CI may run us) inherits SIGINT ignored: restore Ctrl-C
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
-    with pytest.raises(KeyboardInterrupt):
-        store.embed(emb, TEXTS)
-    timer.join()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            store.embed(emb, TEXTS)
+    finally:
+        timer.join()
+        signal.signal(signal.SIGINT, previous)
     assert 0 < len(answered) < len(TEXTS) // 20
     assert store.billed(emb.name)["requests"] == len(answered)  # each answered request is stored: none lost
     assert store.count(emb.name) == sum(answered)

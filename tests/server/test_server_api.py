@@ -196,3 +196,64 @@ def test_openapi_docs_are_served(server):
     assert {"/v1/embeddings", "/v1/rerank", "/v1/search", "/v1/models"} <= set(spec["paths"])
     assert httpx.get(server.url + "/docs").status_code == 200
     json.dumps(spec)
+
+
+def test_page_data_endpoints(server):
+    options = httpx.get(server.url + "/v1/options").json()
+    assert options["models"] == ["minilm-static"] and "role" in options["retrievers"]
+    assert "Product Marketing Manager" in options["roles"] and "Marketing" in options["families"]
+    assert options["example"] == PMM and options["can_compare"] is True
+    mapped = httpx.get(server.url + "/v1/map", timeout=60).json()
+    assert len(mapped["x"]) == len(mapped["hover"]) == 6904 and len(mapped["cluster_names"]) == 10
+    hit = post(server, "/v1/search", {"query": PMM, "k": 1}).json()
+    assert len(hit["map_xy"]) == 2  # once the map exists, each search says where the query lands on it
+    profile = httpx.get(server.url + f"/v1/profiles/{hit['hits'][0]['row']}").json()
+    assert profile["name"] == hit["hits"][0]["name"] and profile["fields"]["Headline"] == hit["hits"][0]["headline"]
+    assert httpx.get(server.url + "/v1/profiles/6904").status_code == 404
+    assert httpx.get(server.url + "/v1/profiles/-1").status_code == 404
+    assert httpx.get(server.url + "/v1/profiles/abc").status_code == 422
+
+
+def test_page_files_and_no_path_from_a_request(server):
+    page = httpx.get(server.url + "/")
+    assert page.status_code == 200 and "/static/app.js" in page.text
+    assert httpx.get(server.url + "/static/app.js").headers["content-type"].startswith("text/javascript")
+    assert httpx.get(server.url + "/static/plotly.min.js").status_code == 200
+    for path in ("/static/engine.py", "/static/..%2Fapp.py", "/static/%2e%2e%2f%2e%2e%2fprices.toml",
+                 "/reports/..%2F..%2Fembeddings.sqlite", "/v1/jobs/..%2F..%2Fembeddings"):
+        r = httpx.get(server.url + path)
+        assert r.status_code == 404 and "error" in r.json(), path
+
+
+def test_reports_are_served_from_the_workspace(server, session_home):
+    r = httpx.get(server.url + "/reports/cost")
+    if not session_home.latest_report_path("cost").exists():
+        assert r.status_code == 404 and "clusterank cost" in r.json()["error"]["message"]
+    session_home.latest_report_path("cost").write_text("<html><body>cost page</body></html>")
+    assert "cost page" in httpx.get(server.url + "/reports/cost").text
+
+
+def test_compare_jobs_refuse_what_they_cannot_run(server):
+    r = post(server, "/v1/jobs/compare", {"models": ["st:/etc"]})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "models"
+    assert post(server, "/v1/jobs/compare", {"models": []}).status_code == 422
+    assert httpx.get(server.url + "/v1/jobs/000000000000").status_code == 404
+
+
+@pytest.mark.slow
+def test_a_compare_job_runs_to_a_report(server):
+    import time
+
+    job = post(server, "/v1/jobs/compare", {"models": ["minilm-static"]})
+    assert job.status_code == 202, job.text
+    job_id, seen = job.json()["id"], set()
+    deadline = time.monotonic() + 400
+    while time.monotonic() < deadline:
+        state = httpx.get(server.url + f"/v1/jobs/{job_id}").json()
+        seen.add(round(state["progress"], 1))
+        if state["state"] != "running":
+            break
+        time.sleep(0.5)
+    assert state["state"] == "done", state
+    assert state["progress"] == 1.0 and state["report"] == "/reports/compare"
+    assert "minilm-static" in httpx.get(server.url + "/reports/compare").text
