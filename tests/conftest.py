@@ -115,3 +115,29 @@ def faulty_server(session_home, tmp_path_factory):
                        "bad-index:0.03", "--fault-seed", "7", "--fault-slow-s", "2")
     yield srv
     srv.stop()
+
+
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--use-gl=angle", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+"""Debian's Chromium headless with software WebGL (the map's scattergl) and nothing fetched in the background."""
+
+
+def chromium_path() -> str | None:
+    """Debian's Chromium, where installed (`.ci/run` installs it)."""
+    import shutil
+
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium driven by Playwright, for one test module; skipped, saying how, where there is none."""
+    if chromium_path() is None:
+        pytest.skip("no Chromium: install it with `apt-get install chromium` (CI's .ci/run does) and "
+                    "`pip install playwright` to run the browser tests")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield b
+        b.close()

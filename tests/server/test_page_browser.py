@@ -8,29 +8,13 @@ reach every control with Tab, fit a phone's width, and never request anything be
 from __future__ import annotations
 
 import json
-import shutil
 from urllib.parse import urlparse
 
 import pytest
 
 pytest.importorskip("fastapi")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: install it with `apt-get install chromium` "
-                                "(CI's .ci/run does) and `pip install playwright` to run the browser tests")
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--use-gl=angle", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
 JD = ("We need someone to own positioning, messaging and go-to-market launches for our B2B analytics product: "
       "write the story for each buyer persona and arm the sales team with competitive insight.")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -167,6 +167,10 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
             plotly = require("plotly", "viz", "the web page's map")
             path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
             return FileResponse(path, media_type="text/javascript", headers={"cache-control": "max-age=86400"})
+        if name == "map.js":  # the map's trace builder, the same code as `clusterank map` pages
+            from clusterank.viz.map import MAP_SCRIPT
+
+            return Response(MAP_SCRIPT, media_type="text/javascript", headers={"cache-control": "no-cache"})
         if name not in STATIC_FILES:
             raise ApiError(404, f"no file {name!r}")
         return Response(static.joinpath(name).read_bytes(), media_type=STATIC_FILES[name],

@@ -31,7 +31,7 @@ function mapTraces(D, by) {
     const rows = groups.get(key);
     const name = by === "cluster" ? `cluster ${key}: ${D.cluster_names[key] || ""}` : key;
     return {type: "scattergl", mode: "markers", name: name, x: rows.map(i => D.x[i]), y: rows.map(i => D.y[i]),
-            text: rows.map(i => D.hover[i]), hovertemplate: "%{text}<extra></extra>",
+            rows: rows, text: rows.map(i => D.hover[i]), hovertemplate: "%{text}<extra></extra>",
             marker: {size: 5, opacity: 0.75}};
   });
   D.queries.forEach((q, j) => out.push({type: "scatter", mode: "markers", name: D.queries.length > 1 ?

@@ -143,20 +143,9 @@ async function loadMap() {
   } catch (e) { $("map-status").textContent = `map unavailable: ${e.message}`; }
 }
 
-function mapTraces(D, by) {
-  const groups = new Map();
-  for (let i = 0; i < D.x.length; i++) {
-    const k = by === "cluster" ? D.cluster[i] : D.role[i];
-    if (!groups.has(k)) groups.set(k, []);
-    groups.get(k).push(i);
-  }
-  const keys = [...groups.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const traces = keys.map((k) => {
-    const rows = groups.get(k);
-    return {type: "scattergl", mode: "markers", name: by === "cluster" ? `cluster ${k}: ${D.cluster_names[k] || ""}` : k,
-            x: rows.map((i) => D.x[i]), y: rows.map((i) => D.y[i]), customdata: rows,
-            text: rows.map((i) => D.hover[i]), hovertemplate: "%{text}<extra></extra>", marker: {size: 5, opacity: 0.6}};
-  });
+function pageTraces(D, by) {
+  const traces = mapTraces(D, by);  // the map's own traces (/static/map.js, shared with `clusterank map`)
+  traces.forEach((t) => { if (t.rows) t.customdata = t.rows; });  // clicking a point opens its row
   if (state.lastHits.length) {
     const rows = state.lastHits.map((h) => h.row);
     traces.push({type: "scattergl", mode: "markers", name: "results", x: rows.map((i) => D.x[i]),
@@ -176,7 +165,7 @@ function drawMap() {
   if (!state.map || !window.Plotly) return;
   const layout = {hovermode: "closest", margin: {t: 10, l: 30, r: 10, b: 30}, legend: {itemsizing: "constant", font: {size: 10}},
                   xaxis: {zeroline: false}, yaxis: {zeroline: false}, uirevision: "keep"};
-  Plotly.react("map", mapTraces(state.map, $("colour-by").value), layout, {responsive: true, displaylogo: false})
+  Plotly.react("map", pageTraces(state.map, $("colour-by").value), layout, {responsive: true, displaylogo: false})
     .then(() => { if (!state.clickBound) { $("map").on("plotly_click", (ev) => openProfile(ev.points[0])); state.clickBound = true; } });
 }
 
