@@ -12,7 +12,7 @@ from clusterank.cli import main
 from clusterank.cost import default_prices
 from clusterank.data.roles import neighbour_map
 from clusterank.evaluate.compare import METRICS, compare_models
-from clusterank.evaluate.report import markdown_tables, recommend
+from clusterank.evaluate.report import markdown_tables, recommend, search_rows
 from clusterank.viz.report import write_report
 
 
@@ -28,7 +28,11 @@ def test_table_csv_and_report(comparison, tmp_path):
     cmp = comparison
     assert [r.model for r in cmp.runs] == ["minilm-static", "paraphrase-MiniLM-L3-v2"]
     tables = markdown_tables(cmp)
-    assert tables.count("| minilm-static |") == 5 and "| routed:nprobe=1 |" in tables  # 4 pipelines + facts
+    assert tables.count("| minilm-static |") == 9 and "| routed:nprobe=1 |" in tables  # 4 + 4 pipelines + facts
+    header, search = search_rows(cmp)
+    exact = next(r for r in search if r[:2] == ["minilm-static", "exact"])
+    assert header[2] == "index MB" and exact[4] == "1.000" and exact[5] == "1.00"
+    assert float(exact[2]) == pytest.approx(700 * 256 * 4 / 1e6, abs=0.01)  # the float32 vectors
     assert "| routed:nprobe=auto |" in tables and "| role |" in tables  # role: the corpus has labels
     for run in cmp.runs:
         assert run.texts_per_s > 0 and run.query_ms > 0 and run.peak_mb >= 0 and run.dims in (256, 384)

@@ -7,7 +7,7 @@ import pytest
 from clusterank import bundled_profiles, bundled_queries
 from clusterank.evaluate.compare import METRICS, compare_models
 from clusterank.evaluate.report import (SEED_PIPELINE, facts_rows, markdown_tables, quality_rows, recommend,
-                                        write_report_text)
+                                        search_rows, write_report_text)
 from clusterank.tables import Table, markdown_table
 
 
@@ -26,7 +26,8 @@ def test_tables_and_markdown_come_from_the_same_rows(comparison):
     header, rows = quality_rows(comparison)
     assert header[:2] == ["model", "pipeline"] and len(rows) == len(comparison.runs[0].pipelines)
     text = markdown_tables(comparison)
-    assert text == markdown_table(header, rows) + "\n\n" + markdown_table(*facts_rows(comparison))
+    assert text == "\n\n".join([markdown_table(header, rows), markdown_table(*search_rows(comparison)),
+                                  markdown_table(*facts_rows(comparison))])
     assert re.search(r"\| minilm-static \| exact \| 0\.\d{3} ±0\.\d{3} \|", text)
 
 

@@ -96,6 +96,8 @@ class PipelineRun:
     """For a tuned pipeline (`alpha=auto`), the alpha each fold chose on the other folds (nested CV)."""
     near_miss: NearMiss | None = None
     """Which labels counted as near misses for each query, and by which definition."""
+    index_bytes: int | None = None
+    """Bytes the retriever's index holds (float32 vectors for exact search, codes for quantized ones)."""
 
     def estimate(self, metric: str) -> Estimate:
         """Mean and 95% bootstrap interval over queries (NaN where the metric is undefined, e.g. no labels)."""
@@ -183,7 +185,8 @@ def evaluate_pipelines(pipe: SearchPipeline, queries: Sequence[str], rel: Releva
             ms += (time.perf_counter() - t0) * 1000 / len(texts)
         scores = score_rows(rows, rel, pipe.corpus.labels, near, cutoff)
         scores[f"recall@{cutoff} vs exact"] = overlap_recall(rows[:, :cutoff], exact_top)
-        runs[p.name] = PipelineRun(p.name, scores, rows, ms, result.clusters_probed, fold_alphas, near)
+        runs[p.name] = PipelineRun(p.name, scores, rows, ms, result.clusters_probed, fold_alphas, near,
+                                   getattr(retriever, "memory_bytes", None))
     return runs
 
 

@@ -41,7 +41,7 @@ def quality_rows(cmp: Comparison) -> tuple[list[str], list[list[str]]]:
     for run in cmp.runs:
         for name, p in run.pipelines.items():
             cells = [run.model, name] + [_fmt(p.estimate(m)) for m in METRICS]
-            cells.append(_fmt(run.routing_accuracy) if name != "exact" else "-")
+            cells.append(_fmt(run.routing_accuracy) if p.clusters_probed is not None else "-")  # routing pipelines
             if len(cmp.runs) > 1:
                 if cmp.best("nDCG@10", name) is run:
                     cells[3] += " best"
@@ -59,9 +59,26 @@ def facts_rows(cmp: Comparison) -> tuple[list[str], list[list[str]]]:
     return list(FACTS), rows
 
 
+SEARCH = ("model", "pipeline", "index MB", "ms / query", "nDCG@10 kept", "recall@10 vs exact")
+
+
+def search_rows(cmp: Comparison) -> tuple[list[str], list[list[str]]]:
+    """Header and cells of the search-cost table: each pipeline's index memory, time per query, and what it keeps
+    of exact search (its nDCG@10 over exact's, and the overlap of its top 10 with exact's)."""
+    rows = []
+    for run in cmp.runs:
+        exact = run.pipelines.get("exact")
+        for name, p in run.pipelines.items():
+            kept = p.mean("nDCG@10") / exact.mean("nDCG@10") if exact is not None and exact.mean("nDCG@10") else None
+            rows.append([run.model, name, "-" if p.index_bytes is None else f"{p.index_bytes / 1e6:,.2f}",
+                         f"{p.ms_per_query:.3f}", "-" if kept is None else f"{kept:.3f}",
+                         _fmt(p.mean("recall@10 vs exact"))])
+    return list(SEARCH), rows
+
+
 def markdown_tables(cmp: Comparison) -> str:
-    """Both tables in Markdown, quality first."""
-    return markdown_table(*quality_rows(cmp)) + "\n\n" + markdown_table(*facts_rows(cmp))
+    """The tables in Markdown: quality, search cost per pipeline, then the per-model facts."""
+    return "\n\n".join(markdown_table(*rows(cmp)) for rows in (quality_rows, search_rows, facts_rows))
 
 
 def _cost(run: ModelRun) -> float:

@@ -66,6 +66,11 @@ class ExactIndex:
         """Vector size."""
         return int(self.vectors.shape[1])
 
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes of the float32 vectors it searches."""
+        return int(self.vectors.nbytes)
+
     def __len__(self) -> int:
         return len(self.vectors)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from clusterank.errors import ClusterankError
-from clusterank.index import exact, role, role_route, routed, soft
+from clusterank.index import exact, quantized, role, role_route, routed, soft
 from clusterank.index.base import Retriever, RetrieverType, SearchContext, parse_spec, typed_params
 
 RETRIEVERS: dict[str, RetrieverType] = {t.name: t for t in (
@@ -12,6 +12,10 @@ RETRIEVERS: dict[str, RetrieverType] = {t.name: t for t in (
     soft.RETRIEVER,
     role.RETRIEVER,
     role_route.RETRIEVER,
+    quantized.FLOAT16,
+    quantized.INT8,
+    quantized.BINARY,
+    quantized.IVFPQ,
 )}
 
 

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from clusterank.errors import require
 from clusterank.evaluate.compare import HIGHER_IS_BETTER, METRICS
-from clusterank.evaluate.report import facts_rows, method_notes, quality_rows, report_title, write_report_text
+from clusterank.evaluate.report import (facts_rows, method_notes, quality_rows, report_title, search_rows,
+                                        write_report_text)
 from clusterank.tables import html_table
 from clusterank.viz.map import MAP_SCRIPT, MAP_STYLE, map_html
 from clusterank.viz.page import PAGE_STYLE, TABLE_STYLE, figure_html, render_page, write_page
@@ -109,7 +110,8 @@ def render_html(cmp: Comparison, recommendation: str) -> str:
     Raises:
         ClusterankError: plotly is not installed.
     """
-    table = "<h3>Quality</h3>" + html_table(*quality_rows(cmp)) + "<h3>Per model</h3>" + html_table(*facts_rows(cmp))
+    table = ("<h3>Quality</h3>" + html_table(*quality_rows(cmp)) + "<h3>Search cost per pipeline</h3>"
+             + html_table(*search_rows(cmp)) + "<h3>Per model</h3>" + html_table(*facts_rows(cmp)))
     blocks = [figure_html(div, fig) for div, fig in report_charts(cmp)]
     blocks += [block for r in cmp.runs for block in model_sections(r)]
     charts = "\n".join(f"<section class='chart'>{b}</section>" for b in blocks)
