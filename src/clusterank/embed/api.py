@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import random
+import signal
 import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from email.utils import parsedate_to_datetime
 
@@ -93,6 +95,28 @@ def retry_after(headers) -> float | None:
             return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (ValueError, TypeError):
         return None
+
+
+@contextmanager
+def _graceful_interrupt() -> Iterator[list]:
+    """While inside, a first Ctrl-C only appends to the yielded list (the caller finishes what it paid for and
+    stops); a second one interrupts at once. Where Ctrl-C is ignored, or off the main thread, nothing changes."""
+    flag: list = []
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield flag
+        return
+
+    def first(_signum, _frame):
+        flag.append(True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        log.warning("interrupted: finishing the requests already sent (Ctrl-C again to stop at once)")
+
+    signal.signal(signal.SIGINT, first)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _error_message(response) -> str:
@@ -217,8 +241,9 @@ class ApiEmbedder:
     def embed_batches(self, texts: Sequence[str]) -> Iterator[Batch]:
         """Embed `texts` with up to `concurrency` requests in flight, yielding each batch as it finishes.
 
-        On an error or an interruption, requests not yet sent are cancelled; those in flight are awaited so no
-        thread outlives the call.
+        Ctrl-C is taken gracefully: no new request is sent, the requests in flight (already paid for) are
+        awaited and yielded for the store to keep, then KeyboardInterrupt is raised; a second Ctrl-C stops at
+        once. On an error, requests not yet sent are cancelled and those in flight are awaited.
         """
         groups = plan_requests(texts, self.provider.max_inputs, self.provider.max_tokens)
         if not groups:
@@ -227,27 +252,23 @@ class ApiEmbedder:
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="clusterank-api")
         pending: dict[Future, list[int]] = {}
         queue = iter(groups)
-        try:
-            while True:
-                while len(pending) < self.concurrency:
-                    group = next(queue, None)
-                    if group is None:
+        with _graceful_interrupt() as interrupted:
+            try:
+                while True:
+                    while len(pending) < self.concurrency and not interrupted:
+                        group = next(queue, None)
+                        if group is None:
+                            break
+                        pending[pool.submit(self._post, [texts[i] for i in group])] = group
+                    if not pending:
                         break
-                    pending[pool.submit(self._post, [texts[i] for i in group])] = group
-                if not pending:
-                    return
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield self._finished(future.result(), pending.pop(future))
-        except KeyboardInterrupt:
-            # Ctrl-C: requests in flight are being paid for; hand over those that finish soon, then stop
-            done, _ = wait(pending, timeout=self.timeout)
-            for future in done:
-                if future.exception() is None:
-                    yield self._finished(future.result(), pending[future])
-            raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+                    done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        yield self._finished(future.result(), pending.pop(future))
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+            if interrupted:
+                raise KeyboardInterrupt
 
     def _finished(self, result: tuple[np.ndarray, int | None], group: list[int]) -> Batch:
         vectors, tokens = result
