@@ -90,6 +90,24 @@ def minilm_static(workspace: Workspace) -> StaticEmbedder:
     return StaticEmbedder("minilm-static", target)
 
 
+def onnx_session_options(threads: int | None = None):
+    """onnxruntime options for sharing a CPU: one thread per core, run in sequence, and no spinning.
+
+    By default onnxruntime's idle worker threads spin for work; beside another busy process they fight it for
+    the cores and throughput collapses. Without spinning a thread sleeps when idle, which costs little alone.
+    """
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads or os.cpu_count() or 1
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    return opts
+
+
 class OnnxEmbedder:
     """A transformer exported to ONNX, run with onnxruntime; mean pooling over the attention mask."""
 
@@ -106,9 +124,8 @@ class OnnxEmbedder:
     def _load(self):
         if self._session is None:
             ort = _require("onnxruntime", self.name)
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = os.cpu_count() or 1
-            self._session = ort.InferenceSession(str(self._onnx_path), opts, providers=["CPUExecutionProvider"])
+            self._session = ort.InferenceSession(str(self._onnx_path), onnx_session_options(),
+                                                 providers=["CPUExecutionProvider"])
             self._inputs = {i.name for i in self._session.get_inputs()}
         return self._session
 

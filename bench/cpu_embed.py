@@ -1,0 +1,94 @@
+"""CPU embedding against its raw library, alone and beside a busy process (issue 14, item 7).
+
+For each ONNX model: clusterank's `OnnxEmbedder` (onnxruntime without spinning, texts sorted by length)
+against onnxruntime called directly with its default session options on the same texts in the same
+batches (the "raw" library), first alone, then while another process keeps one core busy.
+
+    .venv/bin/python bench/cpu_embed.py [--sample 256] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import platform
+import time
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def busy(stop) -> None:
+    """Keep one core busy until told to stop."""
+    while not stop.is_set():
+        sum(i * i for i in range(10_000))
+
+
+def raw_onnx(embedder):
+    """onnxruntime with default options, fed exactly as the embedder feeds it (same tokens, batches, pooling)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(embedder._onnx_path), providers=["CPUExecutionProvider"])
+
+    def run(texts):
+        embedder._session, saved = session, embedder._session
+        embedder._inputs = {i.name for i in session.get_inputs()}
+        try:
+            return embedder.embed(texts)
+        finally:
+            embedder._session = saved
+            embedder._inputs = {i.name for i in saved.get_inputs()}
+    return run
+
+
+def rate(fn, texts, repeats: int) -> float:
+    fn(texts[:8])
+    best = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn(texts)
+        best.append(len(texts) / (time.perf_counter() - t))
+    return float(np.median(best))
+
+
+def main() -> None:
+    """Print the table."""
+    from clusterank import bundled_profiles, get_embedder
+    from clusterank.embed.base import truncation_summary
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sample", type=int, default=256)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--models", default="paraphrase-MiniLM-L3-v2,all-MiniLM-L6-v2-int8")
+    args = ap.parse_args()
+    texts = bundled_profiles().texts[: args.sample]
+    rows = []
+    with truncation_summary(quiet=True):
+        for name in args.models.split(","):
+            ours = get_embedder(name)
+            ours.embed(texts[:2])
+            raw = raw_onnx(ours)
+            alone = (rate(ours.embed, texts, args.repeats), rate(raw, texts, args.repeats))
+            stop = mp.Event()
+            proc = mp.Process(target=busy, args=(stop,))
+            proc.start()
+            try:
+                time.sleep(0.5)
+                shared = (rate(ours.embed, texts, args.repeats), rate(raw, texts, args.repeats))
+            finally:
+                stop.set()
+                proc.join()
+            rows.append((name, *alone, *shared))
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}; "
+          f"{args.sample} bundled profiles, median of {args.repeats}\n")
+    print("| model | ours alone | raw alone | ours / raw | ours shared | raw shared | ours / raw shared |\n"
+          "|---|---|---|---|---|---|---|")
+    for name, oa, ra, os_, rs in rows:
+        print(f"| {name} | {oa:.1f} | {ra:.1f} | {oa / ra:.2f} | {os_:.1f} | {rs:.1f} | {os_ / rs:.2f} |")
+    print("\n(texts/s; 'shared' = while another process keeps one of the cores busy)")
+
+
+if __name__ == "__main__":
+    main()
