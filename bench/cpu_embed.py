@@ -1,8 +1,12 @@
 """CPU embedding against its raw library, alone and beside a busy process (issue 14, item 7).
 
-For each ONNX model: clusterank's `OnnxEmbedder` (onnxruntime without spinning, texts sorted by length)
-against onnxruntime called directly with its default session options on the same texts in the same
-batches (the "raw" library), first alone, then while another process keeps one core busy.
+For each model, clusterank's embedder against its library called directly on the same texts (the "raw"
+library), first alone, then while another process keeps one core busy:
+- ONNX models: `OnnxEmbedder` (onnxruntime without spinning, texts sorted by length) against onnxruntime
+  with its default options, fed the same tokens in the same batches.
+- torch: `SentenceTransformerEmbedder` against sentence-transformers' `encode`.
+- model2vec: `StaticEmbedder` against `StaticModel.encode`.
+Ours also counts every text's tokens for the truncation warning; the raw calls do not.
 
     .venv/bin/python bench/cpu_embed.py [--sample 256] [--repeats 3]
 """
@@ -43,6 +47,19 @@ def raw_onnx(embedder):
     return run
 
 
+def raw_library(embedder):
+    """The embedder's own library called directly on the same texts: onnxruntime with default options,
+    sentence-transformers' `encode`, or model2vec's `encode` (no token counting, no truncation warning)."""
+    if hasattr(embedder, "_onnx_path"):
+        return raw_onnx(embedder)
+    if hasattr(embedder, "_model") and hasattr(embedder._model, "encode") and hasattr(embedder._model, "tokenizer") \
+            and embedder.__class__.__name__ == "SentenceTransformerEmbedder":
+        return lambda texts: embedder._model.encode(texts, batch_size=embedder.batch_size, convert_to_numpy=True,
+                                                    show_progress_bar=False)
+    model = embedder._load()
+    return lambda texts: model.encode(texts, max_length=embedder.max_tokens, batch_size=embedder.batch_size)
+
+
 def rate(fn, texts, repeats: int) -> float:
     fn(texts[:8])
     best = []
@@ -69,7 +86,7 @@ def main() -> None:
         for name in args.models.split(","):
             ours = get_embedder(name)
             ours.embed(texts[:2])
-            raw = raw_onnx(ours)
+            raw = raw_library(ours)
             alone = (rate(ours.embed, texts, args.repeats), rate(raw, texts, args.repeats))
             stop = mp.Event()
             proc = mp.Process(target=busy, args=(stop,))
