@@ -88,10 +88,13 @@ class Workspace:
         """The JSON file of this machine's measured throughputs (`clusterank cost`), keyed by model and sample."""
         return self._ensure(self.root) / "throughput.json"
 
+    REPORT_KINDS = ("compare", "cost")
+    """The report pages a workspace keeps its latest copy of."""
+
     def latest_report_path(self, kind: str) -> Path:
         """Where the newest `compare` report or `cost` page of this workspace is kept (what `clusterank serve`
         shows): `reports/<kind>.html`."""
-        if kind not in ("compare", "cost"):
+        if kind not in self.REPORT_KINDS:
             raise ValueError(f"no report kind {kind!r}")
         return self._ensure(self.root / "reports") / f"{kind}.html"
 

@@ -7,6 +7,7 @@ The key is read from an environment variable when a request is built, and never 
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import random
@@ -157,7 +158,6 @@ class ApiEmbedder:
         self.max_retries, self.backoff = max_retries, backoff
         self.input_type = input_type or (provider.input_types[0] if provider.input_types else None)
         self.limiter = RateLimiter(rpm, tpm)
-        self.catalog_id = model.split("/")[-1]
         self.billed_tokens = 0
         self.requests = 0
         self._dims = dims
@@ -168,11 +168,9 @@ class ApiEmbedder:
         """The same model embedding job descriptions: the query input type, filed under `<name>#query`."""
         if not self.provider.input_types:
             return self
-        twin = ApiEmbedder(f"{self.name}#query", self.provider, self.model, self.base_url, dims=self._dims,
-                           max_tokens=self.max_tokens, input_type=self.provider.input_types[1],
-                           concurrency=self.concurrency, timeout=self.timeout, max_retries=self.max_retries,
-                           backoff=self.backoff)
-        twin.limiter, twin.catalog_id = self.limiter, self.catalog_id
+        twin = copy.copy(self)  # shares the HTTP client and the rate limiter: one provider account
+        twin.name, twin.input_type = f"{self.name}#query", self.provider.input_types[1]
+        twin.billed_tokens = twin.requests = 0
         return twin
 
     @property

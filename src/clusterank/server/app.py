@@ -20,6 +20,7 @@ from clusterank.server.errors import ApiError, error_body, field_name
 from clusterank.server.guard import Guard
 from clusterank.server.jobs import CompareJobs
 from clusterank.server.schemas import CompareJobRequest, EmbeddingRequest, RerankRequest, SearchRequest
+from clusterank.workspace import Workspace
 
 STATIC_FILES = {"app.js": "text/javascript", "app.css": "text/css"}
 """The page's own files in `clusterank/server/static/` (index.html is served at /)."""
@@ -190,8 +191,8 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
 
     @app.get("/reports/{kind}", summary="The workspace's latest compare report or cost page")
     async def report(kind: str):
-        if kind not in ("compare", "cost"):
-            raise ApiError(404, f"no report {kind!r}; reports: compare, cost")
+        if kind not in Workspace.REPORT_KINDS:
+            raise ApiError(404, f"no report {kind!r}; reports: {', '.join(Workspace.REPORT_KINDS)}")
         path = engine.workspace.latest_report_path(kind)
         if not path.exists():
             command = "clusterank compare" if kind == "compare" else "clusterank cost"
@@ -201,7 +202,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
 
     @app.post("/v1/jobs/compare", summary="Start comparing models on this corpus")
     async def start_compare(body: CompareJobRequest):
-        offered = engine.options()["compare_models"]
+        offered = engine.offline_models
         unknown = [m for m in body.models if m not in offered]
         if unknown:
             raise ApiError(400, f"cannot compare {', '.join(map(repr, unknown))} here; models: {', '.join(offered)}",

@@ -62,6 +62,7 @@ class Engine:
             self.cluster_labels[pipe.embedder.name] = pipe.clusters().labels  # fitted once, kept on disk
         self.default_model = next(iter(self.pipelines))
         self.store = self.pipelines[self.default_model].store
+        self.offline_models = available_models()  # installed packages do not change while the server runs
         self._embedders: dict[str, Embedder] = {name: p.embedder for name, p in self.pipelines.items()}
         self._rerankers: dict[str, Reranker] = {}
         self._maps: dict = {}
@@ -71,7 +72,7 @@ class Engine:
 
     def embeddable(self) -> list[str]:
         """Models `/v1/embeddings` serves: the search models, then every offline model installed here."""
-        return list(dict.fromkeys([*self.pipelines, *available_models()]))
+        return list(dict.fromkeys([*self.pipelines, *self.offline_models]))
 
     def embedder(self, model: str) -> Embedder:
         """The embedder for a served model, built on first use.
@@ -152,13 +153,17 @@ class Engine:
                                 " (start the server with --model to add one)", param="model", code="model_not_found")
         return self.pipelines[name]
 
+    def offered_rerankers(self) -> list[str]:
+        """Rerankers this server allows: `none`, `rescore:<served model>`, and those named at start-up."""
+        return ["none", *(f"rescore:{m}" for m in self.embeddable()), *self.config.rerankers]
+
     def reranker(self, name: str) -> Reranker:
-        """A reranker this server allows: `none`, `rescore:<served model>`, or one named at start-up.
+        """A reranker this server allows (`offered_rerankers`), built on first use.
 
         Raises:
             ApiError: 400 for a reranker not allowed here (the message lists those that are).
         """
-        allowed = ["none", *(f"rescore:{m}" for m in self.embeddable()), *self.config.rerankers]
+        allowed = self.offered_rerankers()
         if name not in allowed:
             raise ApiError(400, f"reranker {name!r} is not offered here; rerankers: {', '.join(allowed)}",
                            param="reranker")
@@ -254,12 +259,12 @@ class Engine:
         return {"models": list(self.pipelines), "default_model": self.default_model,
                 "retrievers": retrievers, "retriever_kinds": sorted(RETRIEVERS),
                 "default_retriever": DEFAULT_RETRIEVER,
-                "rerankers": ["none", *(f"rescore:{m}" for m in self.embeddable()), *self.config.rerankers],
+                "rerankers": self.offered_rerankers(),
                 "roles": roles, "families": families,
                 "clusters": sorted({int(c) for c in self.cluster_labels[self.default_model]}),
                 "example": DEMO_QUERY, "profiles": len(self.corpus), "corpus": self.corpus.source,
-                "compare_models": available_models(), "can_compare": self.corpus.labels is not None,
-                "reports": {kind: self.workspace.latest_report_path(kind).exists() for kind in ("compare", "cost")}}
+                "compare_models": self.offline_models, "can_compare": self.corpus.labels is not None,
+                "reports": {kind: self.workspace.latest_report_path(kind).exists() for kind in Workspace.REPORT_KINDS}}
 
     # ---- rerank
 

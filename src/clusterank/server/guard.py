@@ -54,10 +54,10 @@ class Guard:
             if self.metrics.in_flight > self.max_in_flight:
                 return await refuse(429, f"the server is serving {self.max_in_flight} requests; retry shortly",
                                     extra=((b"retry-after", b"1"),))
-            if (self._key is not None and path not in OPEN_PATHS and not path.startswith(OPEN_PREFIXES)
-                    and not self._authorised(scope)):
-                return await refuse(401, "missing or wrong API key: send 'Authorization: Bearer <key>'")
             headers = dict(scope.get("headers") or [])
+            if (self._key is not None and path not in OPEN_PATHS and not path.startswith(OPEN_PREFIXES)
+                    and not self._authorised(headers)):
+                return await refuse(401, "missing or wrong API key: send 'Authorization: Bearer <key>'")
             if scope.get("method") == "POST" and not headers.get(b"content-type", b"").startswith(b"application/json"):
                 # every body here is JSON: read it as JSON whatever the client labelled it (curl -d says form data)
                 scope = dict(scope, headers=[(k, v) for k, v in scope["headers"] if k != b"content-type"]
@@ -91,7 +91,7 @@ class Guard:
             self.metrics.in_flight -= 1
             self.metrics.observe(path, status[0], time.perf_counter() - start)
 
-    def _authorised(self, scope) -> bool:
-        header = dict(scope.get("headers") or []).get(b"authorization", b"")
+    def _authorised(self, headers: dict[bytes, bytes]) -> bool:
+        header = headers.get(b"authorization", b"")
         scheme, _, token = header.partition(b" ")
         return scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self._key)
