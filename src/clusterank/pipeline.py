@@ -8,6 +8,7 @@ each stage is a public object (Embedder, EmbeddingStore, Retriever, Reranker) a 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -23,9 +24,12 @@ from clusterank.embed.store import EmbeddingStore, normalise, text_hash
 from clusterank.errors import ClusterankError
 from clusterank.index import Retriever, SearchContext, TopK, build_retriever, canonical_spec
 from clusterank.index.hits import Hit, make_hits
+from clusterank.index.persist import SavedIndex
 from clusterank.rerank import base as reranking
 from clusterank.rerank.base import Reranker
 from clusterank.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 
 class SearchPipeline:
@@ -39,11 +43,14 @@ class SearchPipeline:
         progress: show progress bars while embedding.
         n_clusters: k of k-means for retrievers that route and whose spec does not say (`--clusters`).
         seed: the k-means seed (the seed's `random_state=42`).
+        use_saved_index: start from the saved index of this model and corpus when there is one (`save_index`,
+            `clusterank index build`): vectors memory-mapped instead of read from the store, and brought up to
+            date by profile id when the corpus changed.
     """
 
     def __init__(self, corpus: Corpus, model: str | Embedder = DEFAULT_MODEL, *,
                  workspace: Workspace | None = None, progress: bool = False, n_clusters: int = DEFAULT_K,
-                 seed: int = DEFAULT_SEED):
+                 seed: int = DEFAULT_SEED, use_saved_index: bool = True):
         self.corpus = corpus
         self.workspace = workspace or Workspace.default()
         self.embedder = (get_embedder(model, self.workspace, tables=(corpus,)) if isinstance(model, str)
@@ -51,8 +58,11 @@ class SearchPipeline:
         self.store = EmbeddingStore(self.workspace.store_path)
         self.progress = progress
         self.n_clusters, self.seed = n_clusters, seed
-        self.vectors = self.store.embed(self.embedder, corpus.texts, progress=progress, what="profiles")
-        self.corpus_key = corpus_key([text_hash(t) for t in corpus.texts])
+        self.hashes = [text_hash(t) for t in corpus.texts]
+        self.corpus_key = corpus_key(self.hashes)
+        self.saved = self._open_saved_index() if use_saved_index else None
+        self.vectors = (self.saved.corpus_vectors() if self.saved is not None
+                        else self.store.embed(self.embedder, corpus.texts, progress=progress, what="profiles"))
         self.k_scores: dict[int, float] = {}
         self._retrievers: dict[str, Retriever] = {}
 
@@ -83,11 +93,68 @@ class SearchPipeline:
             ClusterankError: unknown retriever or parameter, or a bad value.
         """
         key = canonical_spec(spec)
+        if key not in self._retrievers and self.saved is not None and key in self.saved.specs:
+            self._retrievers[key] = self.saved.corpus_retriever(key)
         if key not in self._retrievers:
             context = SearchContext(self.vectors, lambda k: self.clusters(k), default_k=self.n_clusters,
                                     labels=self.corpus.labels, tuned=self.tuned(), column=self.column)
             self._retrievers[key] = build_retriever(spec, context)
         return self._retrievers[key]
+
+    @property
+    def corpus_name(self) -> str:
+        """The corpus source as a saved index records it (a file's absolute path)."""
+        source = Path(self.corpus.source)
+        return str(source.resolve()) if source.exists() else self.corpus.source
+
+    @property
+    def profile_ids(self) -> list[str]:
+        """What identifies a profile in a saved index: the `id` column, or "" (the text alone) when there is none,
+        since row numbers shift when a profile is removed."""
+        frame = self.corpus.frame
+        return list(self.corpus.ids) if frame is not None and "id" in frame.columns else [""] * len(self.corpus)
+
+    @property
+    def index_path(self) -> Path:
+        """Where this model's saved index of this corpus lives (whether or not it was built)."""
+        return self.workspace.index_dir(self.embedder.name, self.corpus_name)
+
+    def _open_saved_index(self) -> SavedIndex | None:
+        if not (self.index_path / "meta.json").exists():
+            return None
+        saved = SavedIndex.open(self.index_path, model=self.embedder.name, corpus=self.corpus_name)
+        if saved.fingerprint != self.corpus_key:
+            log.warning("the saved index %s is stale (its corpus changed); bringing it up to date", self.index_path)
+            changes = saved.update(self.profile_ids, self.hashes, self.corpus_key, self._embed_rows)
+            log.warning("saved index %s", changes)
+        return saved
+
+    def _embed_rows(self, rows: Sequence[int]) -> np.ndarray:
+        return self.store.embed(self.embedder, [self.corpus.texts[r] for r in rows], progress=self.progress,
+                                what="new profiles")
+
+    def save_index(self, specs: Sequence[str] = ("exact",), *, rebuild: bool = False) -> SavedIndex:
+        """Save this corpus' vectors, and compressed retrievers over them, as an index the next start opens.
+
+        Args:
+            specs: retrievers to save besides the vectors (`binary:rescore=4`, `int8`, `ivfpq`); `exact` is the
+                vectors themselves.
+            rebuild: write it anew even if one exists (a corrupt or unwanted index).
+
+        Raises:
+            ClusterankError: a retriever kind that cannot be saved (routed and role-aware ones).
+        """
+        for spec in specs:
+            canonical_spec(spec)
+        if rebuild or self.saved is None:
+            self.saved = SavedIndex.create(self.index_path, model=self.embedder.name, corpus=self.corpus_name,
+                                           fingerprint=self.corpus_key, vectors=self.vectors, ids=self.profile_ids,
+                                           hashes=self.hashes)
+        for spec in specs:
+            if canonical_spec(spec) != "exact":
+                self.saved.add_retriever(spec)
+        self._retrievers.clear()
+        return self.saved
 
     def column(self, name: str) -> list[str | None]:
         """Another column of the corpus as text (None where empty), e.g. a coarser label for role-aware search.

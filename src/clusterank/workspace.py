@@ -5,6 +5,7 @@ The root is `$CLUSTERANK_HOME`, else `~/.cache/clusterank`; every path below it 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -122,6 +123,12 @@ class Workspace:
     def cluster_path(self, model: str, corpus_key: str, k: int, seed: int) -> Path:
         """Where the k-means model of one (embedding model, corpus, k, seed) is kept, beside the embeddings."""
         return self._ensure(self.root / "clusters" / safe_name(model)) / f"{corpus_key}-k{k}-seed{seed}.npz"
+
+    def index_dir(self, model: str, corpus_source: str) -> Path:
+        """Where the saved index of one (embedding model, corpus file) lives: `indexes/<model>/<stem>-<hash>`,
+        the hash being of the corpus path, so two files with one name do not share an index."""
+        tag = hashlib.blake2b(str(corpus_source).encode(), digest_size=4).hexdigest()
+        return self.root / "indexes" / safe_name(model) / f"{safe_name(Path(str(corpus_source)).stem)}-{tag}"
 
     @staticmethod
     def _ensure(path: Path) -> Path:

@@ -55,8 +55,8 @@ class ExactIndex:
 
     spec = "exact"
 
-    def __init__(self, vectors: np.ndarray, *, batch_size: int = 512):
-        self.vectors = check_vectors(vectors, what="corpus vectors")
+    def __init__(self, vectors: np.ndarray, *, batch_size: int = 512, check: bool = True):
+        self.vectors = check_vectors(vectors, what="corpus vectors") if check else vectors
         if len(self.vectors) == 0:
             raise ClusterankError("corpus vectors: the index needs at least one vector")
         self.batch_size = batch_size

@@ -42,11 +42,31 @@ class _FaissIndex:
 
     spec = ""
 
-    def __init__(self, vectors: np.ndarray, index, rescore: int = 0):
-        self.vectors = check_vectors(vectors, what="corpus vectors")
+    def __init__(self, vectors: np.ndarray, index, rescore: int = 0, *, check: bool = True):
+        self.vectors = check_vectors(vectors, what="corpus vectors") if check else vectors
         if len(self.vectors) == 0:
             raise ClusterankError("corpus vectors: the index needs at least one vector")
         self.index, self.rescore = index, rescore
+
+    def state(self) -> dict:
+        """What a saved index needs besides the FAISS index and the vectors to rebuild this object."""
+        return {k: v for k, v in vars(self).items() if k not in ("vectors", "index", "rescore", "spec")}
+
+    @classmethod
+    def restore(cls, vectors: np.ndarray, index, rescore: int, state: dict) -> "_FaissIndex":
+        """The retriever again from a saved FAISS index, its `state()` and the (memory-mapped) vectors."""
+        obj = cls.__new__(cls)
+        _FaissIndex.__init__(obj, vectors, index, rescore, check=False)
+        obj.__dict__.update(state)
+        return obj
+
+    def add_codes(self, vectors: np.ndarray) -> None:
+        """Encode and append rows (their rows follow the existing ones; codebooks are not retrained)."""
+        self.index.add(vectors)
+
+    def remove_codes(self, rows: np.ndarray) -> None:
+        """Drop rows; the rows after them move up, keeping their order."""
+        self.index.remove_ids(_faiss().IDSelectorBatch(np.asarray(rows, dtype=np.int64)))
 
     @property
     def dims(self) -> int:
@@ -107,6 +127,10 @@ class BinaryIndex(_FaissIndex):
         """Bytes of the sign bits (the float32 vectors kept for rescoring are not counted)."""
         return int(self.index.ntotal * self.bits // 8)
 
+    def add_codes(self, vectors: np.ndarray) -> None:
+        """Append the sign bits of new rows (against the mean of the corpus it was built on)."""
+        self.index.add(self._codes(vectors))
+
     def _codes(self, vecs: np.ndarray) -> np.ndarray:
         bits = np.zeros((len(vecs), self.bits), dtype=bool)
         bits[:, : vecs.shape[1]] = vecs > self.mean
@@ -141,6 +165,29 @@ class IVFPQIndex(_FaissIndex):
         index.nprobe = min(nprobe, nlist)
         super().__init__(vecs, index, rescore)
         self.nlist, self.m = nlist, m
+        self.labels: np.ndarray | None = None  # the FAISS id of each row once rows were removed (ascending)
+
+    def _candidates(self, q: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        scores, found = self.index.search(q, depth)
+        if self.labels is None:
+            return found, scores
+        rows = np.searchsorted(self.labels, found)  # inverted lists keep ids: map them back to row numbers
+        return np.where(found >= 0, rows, -1), scores
+
+    def add_codes(self, vectors: np.ndarray) -> None:
+        """Encode and append rows under new ids (the inverted lists and codebooks are not retrained)."""
+        labels = np.arange(self.index.ntotal, dtype=np.int64) if self.labels is None else self.labels
+        start = int(labels[-1]) + 1 if len(labels) else 0
+        new = np.arange(start, start + len(vectors), dtype=np.int64)
+        self.index.add_with_ids(vectors, new)
+        self.labels = np.concatenate([labels, new])
+
+    def remove_codes(self, rows: np.ndarray) -> None:
+        """Drop rows by their row numbers (their FAISS ids are looked up)."""
+        labels = np.arange(self.index.ntotal, dtype=np.int64) if self.labels is None else self.labels
+        rows = np.asarray(rows, dtype=np.int64)
+        self.index.remove_ids(_faiss().IDSelectorBatch(labels[rows]))
+        self.labels = np.delete(labels, rows)
 
 
 def _non_negative_int(text: str) -> int:

@@ -1,0 +1,70 @@
+"""Saved indexes: `clusterank index build` (build, or bring up to date by profile id) and `index info`."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from clusterank.cli.common import CorpusOpt, LabelColOpt, ModelOpt, NOpt, TextColOpt, app, corpus_from_options, out
+
+index_app = typer.Typer(help="Saved indexes: built once, memory-mapped by search and serve, updated by id.",
+                        no_args_is_help=True)
+app.add_typer(index_app, name="index")
+
+
+@index_app.command("build")
+def build(model: str = ModelOpt, corpus: Optional[Path] = CorpusOpt, n: int = NOpt, text_column: str = TextColOpt,
+          label_column: str = LabelColOpt,
+          retriever: str = typer.Option("exact", "--retriever", "-r", help="Retrievers to save, comma-separated: "
+                                        "exact (the vectors) and any of float16, int8, binary[:rescore=R], ivfpq."),
+          rebuild: bool = typer.Option(False, "--rebuild", help="Write it anew (e.g. after a corrupt file).")) -> None:
+    """Save the corpus' vectors (and compressed retrievers) as an index that search and serve start from.
+
+    Run it again after the corpus changed: new profiles are embedded and added, removed ones dropped (by the
+    `id` column, else by text), without re-embedding the rest.
+    """
+    from clusterank.index import split_specs
+    from clusterank.pipeline import SearchPipeline
+
+    specs = split_specs(retriever)
+    started = time.perf_counter()
+    pipe = SearchPipeline(corpus_from_options(corpus, n, text_column, label_column), model, progress=True,
+                          use_saved_index=not rebuild)
+    saved = pipe.save_index(specs, rebuild=rebuild)
+    took = time.perf_counter() - started
+    table = Table("retriever", "rows", "MB on disk", title=f"saved index of {pipe.embedder.name} ({took:.1f} s)")
+    for spec in saved.specs:
+        table.add_row(spec, f"{len(saved):,}", f"{_spec_bytes(saved, spec) / 1e6:.2f}")
+    out.print(table)
+    out.print(f"saved in {saved.path}; `clusterank search` and `serve` with this model and corpus start from it")
+
+
+@index_app.command("info")
+def info() -> None:
+    """List the saved indexes in the workspace: model, corpus, rows, retrievers, size, last update."""
+    from clusterank.workspace import Workspace
+
+    root = Workspace.default().root / "indexes"
+    table = Table("model", "corpus", "rows", "retrievers", "MB", "updated", title=f"saved indexes in {root}")
+    for meta_path in sorted(root.glob("*/*/meta.json")):
+        try:
+            meta = json.loads(meta_path.read_text())
+            row = (meta["model"], meta["corpus"], f"{meta['n']:,}", ", ".join(["exact", *meta["retrievers"]]),
+                   f"{sum(meta['files'].values()) / 1e6:.1f}", meta["updated"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            row = ("?", str(meta_path.parent), "", f"unreadable: {exc}", "", "")
+        table.add_row(*row)
+    out.print(table)
+
+
+def _spec_bytes(saved, spec: str) -> int:
+    files = saved.meta["files"]
+    if spec == "exact":
+        return files.get("vectors.npy", 0)
+    entry = saved.meta["retrievers"][spec]
+    return files.get(entry["codes"], 0) + files.get(entry["arrays"], 0)
