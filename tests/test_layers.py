@@ -18,7 +18,7 @@ LAYERS = [
     {"cluster"},
     {"index"},
     {"rerank"},
-    {"pipeline"},
+    {"pipeline", "distributed"},
     {"cost"},
     {"evaluate"},
     {"viz"},

@@ -22,6 +22,7 @@ from clusterank.evaluate.stats import Estimate, bootstrap_ci, paired_difference
 from clusterank.index import (RETRIEVERS, ExactIndex, Retriever, RoutedIndex, SearchContext, TopK, build_retriever,
                               canonical_spec)
 from clusterank.index.hits import Hit, similarity_percent
+from clusterank.index.persist import SavedIndex
 from clusterank.pipeline import SearchPipeline
 from clusterank.rerank import RERANKERS, Reranker, get_reranker
 from clusterank.viz.cost import write_cost_html, write_cost_png
@@ -36,7 +37,7 @@ __all__ = [
     "bootstrap_ci", "build_relevance", "compare_models", "default_models", "markdown_tables", "paired_difference",
     "recommend", "write_report", "ClusterSummary", "ClusterankError", "Corpus", "Embedder",
     "EmbeddingStore", "ExactIndex", "Hit", "MapData", "ModelInfo", "PrecomputedEmbedder", "Projection",
-    "RoutedIndex", "RoutingReport", "SearchPipeline", "TopK", "Workspace", "available_models",
+    "RoutedIndex", "RoutingReport", "SavedIndex", "SearchPipeline", "TopK", "Workspace", "available_models",
     "build_map", "bundled_profiles", "bundled_queries", "choose_k", "describe_clusters", "fit_kmeans",
     "fit_projection", "get_embedder", "load_profiles", "load_queries", "model_info", "read_table", "routing_cost",
     "similarity_percent", "write_map_html", "write_map_png",

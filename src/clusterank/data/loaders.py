@@ -65,10 +65,12 @@ class Corpus:
                 if c not in skip and v is not None and str(v) not in ("", "nan")}
 
     def subset(self, rows) -> "Corpus":
-        """A corpus of the given rows (row ids are kept)."""
+        """A corpus of the given rows (row ids are kept). Its source is marked as a subset, so it never takes over
+        the saved index of the whole corpus."""
         rows = list(rows)
         pick = lambda xs: [xs[i] for i in rows] if xs is not None else None  # noqa: E731
-        return Corpus(pick(self.texts), pick(self.ids), self.source, pick(self.labels), pick(self.families),
+        source = f"{self.source} (a subset of {len(rows)} rows)"
+        return Corpus(pick(self.texts), pick(self.ids), source, pick(self.labels), pick(self.families),
                       self.frame.iloc[rows].reset_index(drop=True) if self.frame is not None else None,
                       {m: v[rows] for m, v in self.precomputed.items()})
 
