@@ -24,6 +24,7 @@ EXTRAS = {
     "faiss": "pip install faiss-cpu",
     "api": "pip install 'clusterank[api]'",
     "serve": "pip install 'clusterank[serve]'",
+    "ray": "pip install 'clusterank[ray]'",
 }
 """How to install each optional extra: the one place an install hint is written."""
 
