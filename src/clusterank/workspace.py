@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from glob import escape as glob_escape
 from pathlib import Path
 
 
@@ -24,15 +25,35 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(path)
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
     _remove(tmp)
     try:
         yield tmp
-        if path.is_dir() and tmp.is_dir():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
+        if path.is_dir() and tmp.is_dir():  # a folder cannot be replaced in one step: move the old one aside first
+            old = path.with_name(f".{path.stem}.old-{os.getpid()}{path.suffix}")
+            _remove(old)
+            os.replace(path, old)
+            os.replace(tmp, path)
+            _remove(old)
+        else:
+            os.replace(tmp, path)
     finally:
         _remove(tmp)
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Drop what a killed writer of `path` left beside it (`.name.tmp-<pid>`, `.name.old-<pid>` of a dead pid)."""
+    for leftover in path.parent.glob(f".{glob_escape(path.stem)}.*-*{glob_escape(path.suffix)}"):
+        kind, _, pid = leftover.name[len(path.stem) + 2:].removesuffix(path.suffix).partition("-")
+        if kind not in ("tmp", "old") or not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            _remove(leftover)
+        except PermissionError:  # alive, another user's
+            pass
 
 
 def _remove(path: Path) -> None:

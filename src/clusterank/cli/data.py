@@ -51,3 +51,27 @@ def cache_clear(model: str = typer.Option(..., "--model", "-m", help="Model whos
 
     out.print(f"deleted {EmbeddingStore(Workspace.default().store_path).clear(model):,} vectors of {model}")
 
+
+
+@cache_app.command("check")
+def cache_check() -> None:
+    """Check the cache file: SQLite's integrity check and every vector (size, finite, unit length). Exit 2 if damaged."""
+    from clusterank.embed.integrity import check_store
+    from clusterank.errors import ClusterankError
+    from clusterank.workspace import Workspace
+
+    report = check_store(Workspace.default().store_path)
+    out.print("\n".join(report.lines()))
+    if not report.ok:
+        raise ClusterankError(f"{report.path} is damaged; `clusterank cache repair` keeps every intact vector")
+
+
+@cache_app.command("repair")
+def cache_repair() -> None:
+    """Copy every intact vector into a fresh cache file and swap it in; the damaged file is kept beside it."""
+    from clusterank.embed.integrity import repair_store
+    from clusterank.workspace import Workspace
+
+    report = repair_store(Workspace.default().store_path)
+    out.print("\n".join(report.lines()))
+    out.print("repaired: the next run embeds only what was lost")

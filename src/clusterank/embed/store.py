@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,22 @@ def normalise(vectors: np.ndarray, *, model: str = "", first_row: int = 0) -> np
     return vecs / norms
 
 
+@contextmanager
+def _readable(path: Path) -> Iterator[None]:
+    """SQLite's errors on a damaged or locked file as one clear error naming the file and what to run."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise ClusterankError(f"embedding store {path} stayed locked by another process for "
+                                  f"{BUSY_TIMEOUT_S:.0f} s ({exc}); try again when it is done") from None
+        raise ClusterankError(f"embedding store {path} is damaged or unreadable ({exc}); `clusterank cache check` "
+                              f"says what can be read and `clusterank cache repair` keeps every intact vector") from None
+    except sqlite3.DatabaseError as exc:
+        raise ClusterankError(f"embedding store {path} is damaged ({exc}); `clusterank cache check` says what can "
+                              f"be read and `clusterank cache repair` keeps every intact vector") from None
+
+
 class EmbeddingStore:
     """The vector cache of one workspace (a SQLite file, in WAL mode so readers never wait for a writer).
 
@@ -77,7 +94,8 @@ class EmbeddingStore:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
-            raise ClusterankError(f"embedding store {self.path} is unreadable: {exc}") from None
+            raise ClusterankError(f"embedding store {self.path} is unreadable ({exc}); `clusterank cache repair` "
+                                  f"keeps every intact vector, or delete the file to start an empty cache") from None
 
     def close(self) -> None:
         """Close the database connection."""
@@ -85,45 +103,49 @@ class EmbeddingStore:
 
     def dims(self, model: str) -> int | None:
         """The vector size stored for `model`, or None if nothing is stored for it."""
-        row = self._db.execute("SELECT dims FROM models WHERE model = ?", (model,)).fetchone()
-        return int(row[0]) if row else None
+        with _readable(self.path):
+            row = self._db.execute("SELECT dims FROM models WHERE model = ?", (model,)).fetchone()
+            return int(row[0]) if row else None
 
     def count(self, model: str) -> int:
         """How many vectors are stored for `model`."""
-        return int(self._db.execute("SELECT COUNT(*) FROM vectors WHERE model = ?", (model,)).fetchone()[0])
+        with _readable(self.path):
+            return int(self._db.execute("SELECT COUNT(*) FROM vectors WHERE model = ?", (model,)).fetchone()[0])
 
     def lookup(self, model: str, hashes: Sequence[bytes]) -> dict[bytes, np.ndarray]:
         """The stored vectors among `hashes` for `model`, keyed by hash."""
-        found: dict[bytes, np.ndarray] = {}
-        unique = list(dict.fromkeys(hashes))
-        for start in range(0, len(unique), _IN_CHUNK):
-            part = unique[start : start + _IN_CHUNK]
-            marks = ",".join("?" * len(part))
-            rows = self._db.execute(f"SELECT hash, vec FROM vectors WHERE model = ? AND hash IN ({marks})",
-                                    (model, *part))
-            for h, blob in rows:
-                found[h] = np.frombuffer(blob, dtype=np.float32)
-        return found
+        with _readable(self.path):
+            found: dict[bytes, np.ndarray] = {}
+            unique = list(dict.fromkeys(hashes))
+            for start in range(0, len(unique), _IN_CHUNK):
+                part = unique[start : start + _IN_CHUNK]
+                marks = ",".join("?" * len(part))
+                rows = self._db.execute(f"SELECT hash, vec FROM vectors WHERE model = ? AND hash IN ({marks})",
+                                        (model, *part))
+                for h, blob in rows:
+                    found[h] = np.frombuffer(blob, dtype=np.float32)
+            return found
 
     def put(self, model: str, hashes: Sequence[bytes], vectors: np.ndarray, billed_tokens: int | None = None) -> None:
         """Store already-normalised float32 vectors in one transaction (all or nothing), with what the provider
         billed for them (API models), so the bill and the vectors can never disagree."""
-        dims = vectors.shape[1]
-        with self._db:
-            if billed_tokens is not None:
-                self._db.execute("INSERT INTO usage (model, requests, texts, tokens) VALUES (?, 1, ?, ?) "
-                                 "ON CONFLICT (model) DO UPDATE SET requests = requests + 1, "
-                                 "texts = texts + excluded.texts, tokens = tokens + excluded.tokens",
-                                 (model, len(hashes), int(billed_tokens)))
-            known = self.dims(model)
-            if known is None:
-                self._db.execute("INSERT INTO models (model, dims) VALUES (?, ?)", (model, dims))
-            elif known != dims:
-                raise ClusterankError(f"model {model!r} gives {dims}-dim vectors but the store holds {known}-dim "
-                                      f"vectors under that name ({self.path}); clear them with "
-                                      f"`clusterank cache clear --model {model}`")
-            self._db.executemany("INSERT OR REPLACE INTO vectors (model, hash, vec) VALUES (?, ?, ?)",
-                                 ((model, h, v.tobytes()) for h, v in zip(hashes, vectors)))
+        with _readable(self.path):
+            dims = vectors.shape[1]
+            with self._db:
+                if billed_tokens is not None:
+                    self._db.execute("INSERT INTO usage (model, requests, texts, tokens) VALUES (?, 1, ?, ?) "
+                                     "ON CONFLICT (model) DO UPDATE SET requests = requests + 1, "
+                                     "texts = texts + excluded.texts, tokens = tokens + excluded.tokens",
+                                     (model, len(hashes), int(billed_tokens)))
+                known = self.dims(model)
+                if known is None:
+                    self._db.execute("INSERT INTO models (model, dims) VALUES (?, ?)", (model, dims))
+                elif known != dims:
+                    raise ClusterankError(f"model {model!r} gives {dims}-dim vectors but the store holds {known}-dim "
+                                          f"vectors under that name ({self.path}); clear them with "
+                                          f"`clusterank cache clear --model {model}`")
+                self._db.executemany("INSERT OR REPLACE INTO vectors (model, hash, vec) VALUES (?, ?, ?)",
+                                     ((model, h, v.tobytes()) for h, v in zip(hashes, vectors)))
 
     def clear(self, model: str) -> int:
         """Delete every vector stored for `model`; returns how many were deleted."""
@@ -143,7 +165,8 @@ class EmbeddingStore:
 
     def models(self) -> dict[str, int]:
         """Stored vector counts per model id."""
-        return dict(self._db.execute("SELECT model, COUNT(*) FROM vectors GROUP BY model"))
+        with _readable(self.path):
+            return dict(self._db.execute("SELECT model, COUNT(*) FROM vectors GROUP BY model"))
 
     def embed(self, embedder: Embedder, texts: Sequence[str], *, progress: bool = False,
               chunk_size: int = 512, what: str = "texts", cached: list[int] | None = None) -> np.ndarray:
