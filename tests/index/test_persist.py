@@ -143,3 +143,18 @@ def test_cli_builds_reports_and_refuses_a_truncated_index(workspace, corpus_file
     assert len(err) == 1 and "binary_rescore_8.faiss: index file" in err[0] and "--rebuild" in err[0]
     assert main(["index", "build", "--corpus", str(path), "-r", "binary:rescore=8", "--rebuild"]) == 0
     assert main(["search", "product marketing manager", "--corpus", str(path), "-r", "binary:rescore=8"]) == 0
+
+
+def test_a_flipped_byte_in_any_index_file_is_caught_by_its_checksum(workspace, corpus_file):
+    path, _ = corpus_file
+    saved = SearchPipeline(load_profiles(path), "minilm-static", workspace=workspace).save_index(["int8"])
+    for name in ("vectors.npy", "int8.faiss", "ids.npy"):
+        f = saved.path / name
+        data = bytearray(f.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        f.write_bytes(bytes(data))
+        with pytest.raises(ClusterankError, match=rf"{name}: index file damaged: its checksum differs"):
+            SavedIndex.open(saved.path)
+        data[len(data) // 2] ^= 0x01
+        f.write_bytes(bytes(data))
+    SavedIndex.open(saved.path)  # restored: opens again

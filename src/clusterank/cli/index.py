@@ -55,7 +55,7 @@ def info() -> None:
         try:
             meta = json.loads(meta_path.read_text())
             row = (meta["model"], meta["corpus"], f"{meta['n']:,}", ", ".join(["exact", *meta["retrievers"]]),
-                   f"{sum(meta['files'].values()) / 1e6:.1f}", meta["updated"])
+                   f"{sum(f['bytes'] for f in meta['files'].values()) / 1e6:.1f}", meta["updated"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             row = ("?", str(meta_path.parent), "", f"unreadable: {exc}", "", "")
         table.add_row(*row)
@@ -63,7 +63,7 @@ def info() -> None:
 
 
 def _spec_bytes(saved, spec: str) -> int:
-    files = saved.meta["files"]
+    files = {name: f["bytes"] for name, f in saved.meta["files"].items()}
     if spec == "exact":
         return files.get("vectors.npy", 0)
     entry = saved.meta["retrievers"][spec]

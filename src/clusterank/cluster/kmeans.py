@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,9 +79,15 @@ class ClusterModel:
         """Read a model written by `save`."""
         try:
             with np.load(path) as f:
-                return cls(f["centroids"], f["labels"], int(f["seed"]), str(f["corpus_key"]))
-        except (OSError, KeyError, ValueError) as exc:
-            raise ClusterankError(f"{path}: not a clusterank cluster model ({exc})") from None
+                model = cls(f["centroids"], f["labels"], int(f["seed"]), str(f["corpus_key"]))
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise ClusterankError(f"{path}: damaged or not a clusterank cluster model ({exc}); delete it and the "
+                                  f"clusters are fitted again") from None
+        if not np.isfinite(model.centroids).all() or model.labels.min(initial=0) < 0 or model.labels.max(
+                initial=0) >= len(model.centroids):
+            raise ClusterankError(f"{path}: damaged cluster model (centroids or labels out of range); delete it and "
+                                  f"the clusters are fitted again")
+        return model
 
 
 def corpus_key(text_hashes: Sequence[bytes]) -> str:

@@ -7,6 +7,7 @@ every file's size, so an index of another model, a stale one and a truncated fil
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -96,13 +97,14 @@ class SavedIndex:
     # ---- open / create -----------------------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | Path, *, model: str | None = None, dims: int | None = None,
-             corpus: str | None = None) -> "SavedIndex":
+             corpus: str | None = None, verify: bool = True) -> "SavedIndex":
         """Open a saved index, memory-mapping its vectors.
 
         Args:
             path: the index folder.
             model, dims, corpus: when given, the index must have been built with this model, vector size and
                 corpus source.
+            verify: check every file against the checksum written with it (reads each file once: ~1 s per GB).
 
         Raises:
             ClusterankError: a missing or unreadable `meta.json`, another format, model, size or corpus, or a
@@ -125,12 +127,15 @@ class SavedIndex:
             if want is not None and meta.get(what) != want:
                 raise ClusterankError(f"{path}: this index was built for {what} {meta.get(what)!r}, not {want!r}; "
                                       f"build one for it with `clusterank index build`")
-        for name, size in files.items():
+        for name, entry in files.items():
             f = path / name
             have = f.stat().st_size if f.exists() else None
-            if have != size:
-                state = "missing" if have is None else f"{have} bytes, {size} recorded: truncated or replaced"
-                raise ClusterankError(f"{f}: index file {state}; rebuild the index with `clusterank index build "
+            problem = ("missing" if have is None else
+                       f"{have} bytes, {entry['bytes']} recorded: truncated or replaced" if have != entry["bytes"] else
+                       "damaged: its checksum differs from the one recorded" if verify and _digest(f) != entry[
+                           "blake2b"] else None)
+            if problem:
+                raise ClusterankError(f"{f}: index file {problem}; rebuild the index with `clusterank index build "
                                       f"--rebuild` (stored embeddings are not affected)")
         try:
             vectors = np.load(path / "vectors.npy", mmap_mode="r")
@@ -159,7 +164,7 @@ class SavedIndex:
         fresh = cls(Path(path), meta, vectors, np.asarray(list(ids), dtype=str),
                     np.asarray(list(hashes), dtype="V16"), np.arange(len(vectors), dtype=np.int64))
         fresh._write({})
-        return cls.open(path)
+        return cls.open(path, verify=False)
 
     # ---- retrievers --------------------------------------------------------------------------------------
     def retriever(self, spec: str) -> Retriever:
@@ -279,7 +284,7 @@ class SavedIndex:
         for r in retrievers.values():
             r.vectors = self.vectors
         self._write(retrievers)
-        reopened = SavedIndex.open(self.path)
+        reopened = SavedIndex.open(self.path, verify=False)  # just written
         self.__dict__.update(reopened.__dict__)
         return Changes(len(keep), len(added), len(removed), rebuild)
 
@@ -305,9 +310,18 @@ class SavedIndex:
                 meta["retrievers"][key] = {"kind": type(r).__name__, "codes": f"{stem}.faiss",
                                            "arrays": f"{stem}.npz", "rescore": int(r.rescore),
                                            "state": {k: _plain(v) for k, v in state.items() if k not in arrays}}
-            meta["files"] = {f.name: f.stat().st_size for f in sorted(tmp.iterdir())}
+            meta["files"] = {f.name: {"bytes": f.stat().st_size, "blake2b": _digest(f)} for f in sorted(tmp.iterdir())}
             (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         self.meta = meta
+
+
+def _digest(path: Path) -> str:
+    """BLAKE2b of a file's bytes, read in 8 MB pieces."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while piece := f.read(8 << 20):
+            h.update(piece)
+    return h.hexdigest()
 
 
 def _plain(value):
