@@ -6,6 +6,7 @@ embedded so far (the next run resumes).
 
 from __future__ import annotations
 
+import errno
 import sys
 
 import click
@@ -35,6 +36,13 @@ def main(argv: list[str] | None = None) -> int:
         return result if isinstance(result, int) else 0
     except ClusterankError as exc:
         sys.stderr.write(f"error: {exc}\n")  # one line, never wrapped
+        return ClusterankError.exit_code
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f" writing {exc.filename}" if exc.filename else ""
+        sys.stderr.write(f"error: no space left on the device{where}; what was finished is kept: free some space "
+                         f"and run the same command again\n")
         return ClusterankError.exit_code
     except click.ClickException as exc:
         exc.show()

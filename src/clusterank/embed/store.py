@@ -67,6 +67,9 @@ def _readable(path: Path) -> Iterator[None]:
     try:
         yield
     except sqlite3.OperationalError as exc:
+        if "full" in str(exc):
+            raise ClusterankError(f"embedding store {path}: the disk is full ({exc}); every vector stored so far is "
+                                  f"intact: free some space and run the same command again to resume") from None
         if "locked" in str(exc) or "busy" in str(exc):
             raise ClusterankError(f"embedding store {path} stayed locked by another process for "
                                   f"{BUSY_TIMEOUT_S:.0f} s ({exc}); try again when it is done") from None
