@@ -26,7 +26,7 @@ from clusterank.workspace import atomic_path, safe_name
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
 SAVED_KINDS: dict[str, type] = {"ScalarQuantizedIndex": ScalarQuantizedIndex, "BinaryIndex": BinaryIndex,
                                 "IVFPQIndex": IVFPQIndex}
 """Compressed retrievers a saved index can hold (`exact` needs no file of its own: it is the vectors)."""

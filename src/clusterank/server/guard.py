@@ -1,9 +1,10 @@
-"""The ASGI layer in front of every route: the API key, the body-size limit, the in-flight limit and
-the metrics. It answers refusals itself, before a byte of an oversized body is parsed.
+"""The ASGI layer in front of every route: the API key, the body-size and body-time limits, the in-flight limit
+and the metrics. It answers refusals itself, before a byte of an oversized body is parsed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import os
 import time
@@ -14,6 +15,8 @@ from clusterank.server.metrics import Metrics
 OPEN_PATHS = ("/healthz", "/", "/favicon.ico")
 """Answered without the key: the health probe, and the page's own files (no data; the page asks for the key)."""
 OPEN_PREFIXES = ("/static/",)
+BODY_TIMEOUT_S = 15.0
+"""How long a request body may take to arrive (408 after): slow or stalled senders are cut off."""
 
 
 class Guard:
@@ -49,11 +52,8 @@ class Guard:
                                             (b"content-length", str(len(body)).encode()), *extra]})
             await send_counted({"type": "http.response.body", "body": body})
 
-        self.metrics.in_flight += 1
+        counted = False
         try:
-            if self.metrics.in_flight > self.max_in_flight:
-                return await refuse(429, f"the server is serving {self.max_in_flight} requests; retry shortly",
-                                    extra=((b"retry-after", b"1"),))
             headers = dict(scope.get("headers") or [])
             if (self._key is not None and path not in OPEN_PATHS and not path.startswith(OPEN_PREFIXES)
                     and not self._authorised(headers)):
@@ -67,8 +67,12 @@ class Guard:
                 return await refuse(413, f"the request body is {length.decode(errors='replace')} bytes; this server "
                                          f"takes at most {self.max_body} (--max-body-mb)", "body")
             chunks, size = [], 0
+            deadline = time.monotonic() + BODY_TIMEOUT_S
             while True:  # read the whole body first (it is at most max_body), refusing it once it is too big
-                message = await receive()
+                try:  # a client that never finishes its body is cut off instead of holding a place
+                    message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+                except asyncio.TimeoutError:
+                    return await refuse(408, f"the request body did not arrive within {BODY_TIMEOUT_S:.0f} s", "body")
                 if message["type"] == "http.disconnect":
                     return
                 chunks.append(message.get("body", b""))
@@ -86,9 +90,16 @@ class Guard:
                     return {"type": "http.request", "body": body, "more_body": False}
                 return await receive()
 
+            # only requests whose body has arrived count against the limit: slow senders cannot fill it
+            self.metrics.in_flight += 1
+            counted = True
+            if self.metrics.in_flight > self.max_in_flight:
+                return await refuse(429, f"the server is serving {self.max_in_flight} requests; retry shortly",
+                                    extra=((b"retry-after", b"1"),))
             await self.app(scope, replay, send_counted)
         finally:
-            self.metrics.in_flight -= 1
+            if counted:
+                self.metrics.in_flight -= 1
             self.metrics.observe(path, status[0], time.perf_counter() - start)
 
     def _authorised(self, headers: dict[bytes, bytes]) -> bool:
