@@ -6,7 +6,8 @@ library), first alone, then while another process keeps one core busy:
   with its default options, fed the same tokens in the same batches.
 - torch: `SentenceTransformerEmbedder` against sentence-transformers' `encode`.
 - model2vec: `StaticEmbedder` against `StaticModel.encode`.
-Ours also counts every text's tokens for the truncation warning; the raw calls do not.
+Ours also counts every text's tokens for the truncation warning (from the ids it embeds: each text is tokenized
+once); the raw calls do not count.
 
     .venv/bin/python bench/cpu_embed.py [--sample 256] [--repeats 3]
 """
@@ -60,14 +61,18 @@ def raw_library(embedder):
     return lambda texts: model.encode(texts, max_length=embedder.max_tokens, batch_size=embedder.batch_size)
 
 
-def rate(fn, texts, repeats: int) -> float:
-    fn(texts[:8])
-    best = []
+def rates(ours, raw, texts, repeats: int) -> tuple[float, float]:
+    """Median texts/s of each, timed in turn (ours, raw, ours, ...) so that a change in the machine's load
+    falls on both alike."""
+    ours(texts[:8])
+    raw(texts[:8])
+    times: tuple[list, list] = ([], [])
     for _ in range(repeats):
-        t = time.perf_counter()
-        fn(texts)
-        best.append(len(texts) / (time.perf_counter() - t))
-    return float(np.median(best))
+        for fn, out in zip((ours, raw), times):
+            t = time.perf_counter()
+            fn(texts)
+            out.append(len(texts) / (time.perf_counter() - t))
+    return float(np.median(times[0])), float(np.median(times[1]))
 
 
 def main() -> None:
@@ -87,19 +92,20 @@ def main() -> None:
             ours = get_embedder(name)
             ours.embed(texts[:2])
             raw = raw_library(ours)
-            alone = (rate(ours.embed, texts, args.repeats), rate(raw, texts, args.repeats))
+            alone = rates(ours.embed, raw, texts, args.repeats)
             stop = mp.Event()
             proc = mp.Process(target=busy, args=(stop,))
             proc.start()
             try:
                 time.sleep(0.5)
-                shared = (rate(ours.embed, texts, args.repeats), rate(raw, texts, args.repeats))
+                shared = rates(ours.embed, raw, texts, args.repeats)
             finally:
                 stop.set()
                 proc.join()
             rows.append((name, *alone, *shared))
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}; "
-          f"{args.sample} bundled profiles, median of {args.repeats}\n")
+          f"{args.sample} bundled profiles, median of {args.repeats} (ours and raw timed in turn); load average "
+          f"{os.getloadavg()[0]:.1f} at the end\n")
     print("| model | ours alone | raw alone | ours / raw | ours shared | raw shared | ours / raw shared |\n"
           "|---|---|---|---|---|---|---|")
     for name, oa, ra, os_, rs in rows:

@@ -24,7 +24,7 @@ from clusterank.embed.store import EmbeddingStore, normalise, text_hash
 from clusterank.errors import ClusterankError
 from clusterank.index import Retriever, SearchContext, TopK, build_retriever, canonical_spec
 from clusterank.index.hits import Hit, make_hits
-from clusterank.index.persist import SavedIndex
+from clusterank.index.persist import SavedIndex, check_saveable
 from clusterank.rerank import base as reranking
 from clusterank.rerank.base import Reranker
 from clusterank.workspace import Workspace
@@ -46,15 +46,16 @@ class SearchPipeline:
         use_saved_index: start from the saved index of this model and corpus when there is one (`save_index`,
             `clusterank index build`): vectors memory-mapped instead of read from the store, and brought up to
             date by profile id when the corpus changed.
+        device: where a model named by id runs: auto | cpu | cuda (see `get_embedder`; None: auto).
     """
 
     def __init__(self, corpus: Corpus, model: str | Embedder = DEFAULT_MODEL, *,
                  workspace: Workspace | None = None, progress: bool = False, n_clusters: int = DEFAULT_K,
-                 seed: int = DEFAULT_SEED, use_saved_index: bool = True):
+                 seed: int = DEFAULT_SEED, use_saved_index: bool = True, device: str | None = None):
         self.corpus = corpus
         self.workspace = workspace or Workspace.default()
-        self.embedder = (get_embedder(model, self.workspace, tables=(corpus,)) if isinstance(model, str)
-                         else model)
+        self.embedder = (get_embedder(model, self.workspace, tables=(corpus,), device=device)
+                         if isinstance(model, str) else model)
         self.store = EmbeddingStore(self.workspace.store_path)
         self.progress = progress
         self.n_clusters, self.seed = n_clusters, seed
@@ -145,7 +146,7 @@ class SearchPipeline:
             ClusterankError: a retriever kind that cannot be saved (routed and role-aware ones).
         """
         for spec in specs:
-            canonical_spec(spec)
+            check_saveable(spec)
         if rebuild or self.saved is None:
             self.saved = SavedIndex.create(self.index_path, model=self.embedder.name, corpus=self.corpus_name,
                                            fingerprint=self.corpus_key, vectors=self.vectors, ids=self.profile_ids,
@@ -212,6 +213,8 @@ class SearchPipeline:
         if k < 1:
             raise ClusterankError(f"k must be at least 1, got {k}")
         depth = max(k, rerank_top) if reranker is not None else k
+        self.retriever(retriever)  # a bad spec or filter fails before the queries are embedded and cached
+        self.filter_mask(filters)
         found = self.search_vectors(self.embed_queries(queries), depth, retriever=retriever, filters=filters)
         if reranker is None:
             return found
@@ -229,6 +232,7 @@ class SearchPipeline:
         """
         if k < 1:
             raise ClusterankError(f"k must be at least 1, got {k}")
+        k = min(k, len(self.corpus))
         vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
         if vectors.shape[1] != self.vectors.shape[1]:
             raise ClusterankError(f"query vectors have {vectors.shape[1]} dimensions; {self.embedder.name} gives "

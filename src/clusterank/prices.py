@@ -142,6 +142,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ClusterankError(f"cannot read prices file {path}: {e.strerror or e}") from None
     except tomllib.TOMLDecodeError as e:
         raise ClusterankError(f"prices file {path} is not valid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        line = e.object[: e.start].count(b"\n") + 1
+        raise ClusterankError(f"prices file {path}: line {line} is not UTF-8 text (byte 0x{e.object[e.start]:02x}); "
+                              "save it as UTF-8") from None
 
 
 def _parse_value(text: str) -> Any:

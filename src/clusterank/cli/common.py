@@ -36,6 +36,9 @@ QueryColOpt = typer.Option("natural_language", "--query-column", help="Text colu
 ParentOpt = typer.Option("family", "--parent-column", help="Parent label (e.g. role family): partial relevance.")
 SkipOpt = typer.Option(False, "--skip-unanswerable", help="Leave out queries that no profile is relevant to "
                        "(e.g. a label that occurs in no profile) instead of stopping; says how many.")
+DeviceOpt = typer.Option("auto", "--device", help="Where local transformer models run: auto (a CUDA GPU when one is "
+                         "visible, else the CPU) | cpu | cuda. On a GPU: fp16, batches sized by free memory. Static "
+                         "(model2vec) models always run on the CPU. See docs/gpu.md.")
 RelIdsOpt = typer.Option("relevant_ids", "--relevant-ids-column", help="Queries column listing relevant corpus rows "
                          "(optional; overrides the labels of the queries that have it).")
 

@@ -8,9 +8,9 @@ from typing import Optional
 
 import typer
 
-from clusterank.cli.common import (ClustersOpt, CorpusOpt, LabelColOpt, ModelOpt, NOpt, QueriesOpt, QueryColOpt,
-                                   ParentOpt, RelIdsOpt, SkipOpt, TextColOpt, app, corpus_from_options, out,
-                                   queries_from_options)
+from clusterank.cli.common import (ClustersOpt, CorpusOpt, DeviceOpt, LabelColOpt, ModelOpt, NOpt, QueriesOpt,
+                                   QueryColOpt, ParentOpt, RelIdsOpt, SkipOpt, TextColOpt, app, corpus_from_options,
+                                   out, queries_from_options)
 from clusterank.defaults import COMPARE_PIPELINES, DEFAULT_K, LABELLED_PIPELINES
 from clusterank.errors import ClusterankError
 from clusterank.workspace import Workspace
@@ -66,40 +66,60 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
             maps: bool = typer.Option(True, "--maps/--no-maps", help="Cluster map of each model in the report."),
             rerank: str = typer.Option("none", "--rerank", help="Alias: adds the pipeline exact+<reranker> "
                                        "(llm-pairwise | rescore:<model> | cross-encoder:<path>)."),
-            rerank_top: int = typer.Option(20, "--rerank-top", help="How many hits each reranker reorders.")
-            ) -> None:
+            rerank_top: int = typer.Option(20, "--rerank-top", help="How many hits each reranker reorders."),
+            device: str = DeviceOpt) -> None:
     """Compare embedding models x pipelines on labelled queries; write a report with a recommendation."""
     from clusterank.data.loaders import parent_labels, relevant_ids
     from clusterank.data.roles import neighbour_map
+    from clusterank.embed.base import check_device
+    from clusterank.embed.registry import using_device
     from clusterank.evaluate.compare import compare_models, expand_models
     from clusterank.evaluate.evaluator import parse_pipelines
     from clusterank.evaluate.report import markdown_tables, recommend
     from clusterank.viz.report import write_report
     from clusterank.rerank import get_reranker
 
+    check_device(device)  # cuda without a GPU fails before anything loads
     names = expand_models(models.split(",") if models else None)
+    _check_models(names)  # an unknown name fails in one line before anything loads, not after the first model ran
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ClusterankError(f"--out {out_dir}: is a file; the report is a folder (report.md, .html, .csv)")
     table = corpus_from_options(corpus, n, text_column, label_column)
     default = COMPARE_PIPELINES + (LABELLED_PIPELINES if table.labels is not None else ())
     specs = (pipelines or ",".join(default)) + (f",exact+{rerank}" if rerank != "none" else "")
-    chosen = parse_pipelines(specs, get_reranker, rerank_top)
-    qs = queries_from_options(queries, query_column, label_column)
-    showcase = None
-    if queries is None:
-        from clusterank.data.synthetic import DEMO_QUERY
+    with using_device(device):  # every local model, a rescore: reranker's too, runs there
+        chosen = parse_pipelines(specs, get_reranker, rerank_top)
+        qs = queries_from_options(queries, query_column, label_column)
+        showcase = None
+        if queries is None:
+            from clusterank.data.synthetic import DEMO_QUERY
 
-        showcase = DEMO_QUERY
-    cmp = compare_models(names, table, qs, pipelines=chosen, n_clusters=n_clusters,
-                         parent_labels=parent_labels(table, qs, parent_column),
-                         relevant_ids=relevant_ids(qs, relevant_ids_column),
-                         neighbours=neighbour_map() if queries is None else None,
-                         showcase_query=showcase, with_maps=maps, progress=True,
-                         skip_unanswerable=skip_unanswerable)
+            showcase = DEMO_QUERY
+        cmp = compare_models(names, table, qs, pipelines=chosen, n_clusters=n_clusters,
+                             parent_labels=parent_labels(table, qs, parent_column),
+                             relevant_ids=relevant_ids(qs, relevant_ids_column),
+                             neighbours=neighbour_map() if queries is None else None,
+                             showcase_query=showcase, with_maps=maps, progress=True,
+                             skip_unanswerable=skip_unanswerable)
     out.print(markdown_tables(cmp))
     text = recommend(cmp, max_cost_per_1m=max_cost, max_latency_ms=max_latency)
     out.print("\n" + text.replace("**", ""))
     paths = write_report(cmp, out_dir, text)
     Workspace.default().keep_latest_report("compare", paths["html"])  # what `clusterank serve` shows
     out.print(f"\nwrote {paths['md']}, {paths['html']}, {paths['csv']}")
+
+
+def _check_models(names: list[str]) -> None:
+    """Every model name has a backend whose packages are installed (what get_embedder checks first)."""
+    from clusterank.embed.registry import find_backend
+    from clusterank.errors import install_hint
+
+    for name in names:
+        backend, _ = find_backend(name)
+        missing = backend.missing()
+        if missing:
+            raise ClusterankError(f"model {name!r} needs the Python package {missing[0]!r}; "
+                                  f"{install_hint(backend.extra)}")
 
 
 @app.command()
@@ -111,7 +131,7 @@ def tune(model: str = ModelOpt, retriever: str = typer.Option("role", "--retriev
          relevant_ids_column: str = RelIdsOpt, skip_unanswerable: bool = SkipOpt, n_clusters: str = ClustersOpt,
          parent_column: str = ParentOpt,
          folds: int = typer.Option(5, "--folds", help="k of the k-fold cross-validation."),
-         seed: int = typer.Option(0, "--seed", help="Seed of the split into folds.")) -> None:
+         seed: int = typer.Option(0, "--seed", help="Seed of the split into folds."), device: str = DeviceOpt) -> None:
     """Choose alpha of a role-aware or soft retriever by k-fold cross-validation; store it for alpha=auto."""
     from clusterank.cluster.kmeans import parse_k
     from clusterank.data.loaders import parent_labels, relevant_ids
@@ -127,7 +147,7 @@ def tune(model: str = ModelOpt, retriever: str = typer.Option("role", "--retriev
     rel = build_relevance(len(table), table.labels, qs.labels, *parents, relevant_ids(qs, relevant_ids_column),
                           source=qs.source, drop_unscorable=skip_unanswerable)
     fold_of(rel.n_queries, folds)  # too few queries for the folds: say so before anything is embedded
-    pipe = SearchPipeline(table, model, progress=True, n_clusters=parse_k(n_clusters))
+    pipe = SearchPipeline(table, model, progress=True, n_clusters=parse_k(n_clusters), device=device)
     pipe.retriever(with_alpha(spec, 0.0))  # labels unfit for groups fail here, before the grid runs
     result = run_tune(pipe, qs.texts, rel, spec, folds=folds, seed=seed)
     out.print(f"{spec} on {len(table):,} profiles, {result.n_queries} labelled queries, {pipe.embedder.name}:")

@@ -38,8 +38,11 @@ def cost(texts: str = typer.Option("10k,100k,1M,2.5M", "--texts", help="Corpus s
          ) -> None:
     """What embedding 10k to 2.5M texts costs and how long it takes: API against self-hosted GPU and this machine."""
     from clusterank.cost import parse_counts, run_cost
+    from clusterank.errors import ClusterankError
     from clusterank.viz.cost import write_cost_html, write_cost_png
 
+    if output.is_dir():  # say so before anything is measured, not as a traceback at the end
+        raise ClusterankError(f"-o {output}: is a folder; give the HTML file to write, e.g. {output / 'cost.html'}")
     chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None
     plan = run_cost(parse_counts(texts), tokens_per_text=tokens_per_text, corpus=corpus, text_column=text_column,
                     models=chosen or None, price_files=prices, settings=settings, gpus=gpus, batch=batch,

@@ -31,7 +31,9 @@ def build(model: str = ModelOpt, corpus: Optional[Path] = CorpusOpt, n: int = NO
     from clusterank.index import split_specs
     from clusterank.pipeline import SearchPipeline
 
-    specs = split_specs(retriever)
+    from clusterank.index.persist import check_saveable
+
+    specs = [check_saveable(s) for s in split_specs(retriever)]  # before anything is embedded or written
     started = time.perf_counter()
     pipe = SearchPipeline(corpus_from_options(corpus, n, text_column, label_column), model, progress=True,
                           use_saved_index=not rebuild)

@@ -10,9 +10,9 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from clusterank.cli.common import (ClustersOpt, CorpusOpt, LabelColOpt, ModelOpt, NOpt, ParentOpt, QueriesOpt,
-                                   QueryColOpt,                                    RelIdsOpt, SeedOpt, SkipOpt, TextColOpt, app, corpus_from_options, out,
-                                   queries_from_options)
+from clusterank.cli.common import (ClustersOpt, CorpusOpt, DeviceOpt, LabelColOpt, ModelOpt, NOpt, ParentOpt,
+                                   QueriesOpt, QueryColOpt, RelIdsOpt, SeedOpt, SkipOpt, TextColOpt, app,
+                                   corpus_from_options, out, queries_from_options)
 from clusterank.defaults import AUTO_MARGIN, DEFAULT_RETRIEVER, ROUTING_PIPELINES
 from clusterank.errors import ClusterankError
 
@@ -23,11 +23,13 @@ RetrieverOpt = typer.Option(None, "--retriever", "-r", help="How to search: exac
 
 @app.command()
 def demo(model: str = ModelOpt, n: int = NOpt,
-         k: int = typer.Option(30, "-k", help="How many profiles to show.")) -> None:
+         k: int = typer.Option(30, "-k", help="How many profiles to show."), device: str = DeviceOpt) -> None:
     """Search the bundled profiles for a Product Marketing Manager, the seed's showcase."""
     from clusterank.demo import run_demo
+    from clusterank.embed.registry import using_device
 
-    report = run_demo(model=model, n=n, k=k, progress=True)
+    with using_device(device):
+        report = run_demo(model=model, n=n, k=k, progress=True)
     out.print(f"[bold]clusterank demo[/] - {report.corpus_size:,} bundled profiles, model "
               f"[bold]{report.model}[/] ({report.dims} dims)")
     out.print(f"\n[bold]Job description[/] (target role: {report.target_role}):\n{report.query}\n")
@@ -84,23 +86,30 @@ def search(query: str = typer.Argument(..., help="The job description."), model:
            strategy: str = typer.Option("sliding", "--pairwise", help="allpairs (Copeland) | sliding (K passes)."),
            passes: int = typer.Option(3, "--passes", help="K of the sliding window: the top K get fixed."),
            budget: int = typer.Option(60, "--llm-budget", help="Most LLM calls per query."),
-           as_json: bool = typer.Option(False, "--json", help="One JSON object per hit (for piping).")) -> None:
+           as_json: bool = typer.Option(False, "--json", help="One JSON object per hit (for piping)."),
+           device: str = DeviceOpt) -> None:
     """Find the profiles most similar to a job description through any retriever, optionally reranked."""
     from clusterank.cluster.kmeans import parse_k
+    from clusterank.embed.base import check_device
+    from clusterank.embed.registry import using_device
     from clusterank.index import canonical_spec
     from clusterank.pipeline import SearchPipeline
-    from clusterank.rerank import LLMOptions, get_reranker
+    from clusterank.rerank import LLMOptions, check_reranker, get_reranker
 
+    check_device(device)  # cuda without a GPU fails before the corpus loads
     if not query.strip():
         raise ClusterankError("the job description is empty")
     if k < 1:
         raise ClusterankError(f"k must be at least 1, got {k}")
     spec = canonical_spec(retriever_spec(retriever, route, nprobe, margin))  # a bad spec fails before embedding
+    if rerank != "none":
+        check_reranker(rerank)  # so does a bad reranker name
     routes = spec != DEFAULT_RETRIEVER
     table = corpus_from_options(corpus, n, text_column, label_column, n_clusters if routes else None)
-    pipe = SearchPipeline(table, model, progress=not as_json, n_clusters=parse_k(n_clusters))
+    pipe = SearchPipeline(table, model, progress=not as_json, n_clusters=parse_k(n_clusters), device=device)
     llm = LLMOptions(llm_base_url, llm_model, llm_api_key_env, strategy, passes, budget)
-    reranker = None if rerank == "none" else get_reranker(rerank, workspace=pipe.workspace, llm=llm)
+    with using_device(device):  # a rescore:<model> reranker's model runs there too
+        reranker = None if rerank == "none" else get_reranker(rerank, workspace=pipe.workspace, llm=llm)
     for hit in pipe.search(query, k=k, retriever=spec, reranker=reranker, rerank_top=rerank_top):
         out.print(json.dumps(hit.as_json()) if as_json else hit.format())
     if reranker is not None:
@@ -170,6 +179,9 @@ def map_(output: Path = typer.Option(Path("map.html"), "-o", "--output", help="T
     from clusterank.cluster.map import build_map
     from clusterank.viz.map import write_map_html, write_map_png
 
+    for target in filter(None, (output, png)):  # refuse a folder before anything is embedded or fitted
+        if Path(target).is_dir():
+            raise ClusterankError(f"{target}: is a folder; give the file to write")
     if method.lower() not in METHODS:
         raise ClusterankError(f"unknown projection {method!r}; use one of: {', '.join(METHODS)}")
     pipe = SearchPipeline(corpus_from_options(corpus, n, text_column, label_column, n_clusters), model,
@@ -184,10 +196,37 @@ def map_(output: Path = typer.Option(Path("map.html"), "-o", "--output", help="T
 
 @app.command()
 def embed(model: str = ModelOpt, corpus: Optional[Path] = CorpusOpt, n: int = NOpt,
-          text_column: str = TextColOpt, label_column: str = LabelColOpt) -> None:
-    """Embed a corpus into the cache (resumable; a second run embeds nothing)."""
+          text_column: str = TextColOpt, label_column: str = LabelColOpt,
+          ray: bool = typer.Option(False, "--ray", help="Embed on a Ray cluster (Ray Data, one model per actor) into "
+                                   "the same cache; alone it starts a local cluster (or joins $RAY_ADDRESS)."),
+          ray_address: Optional[str] = typer.Option(None, "--ray-address", metavar="ADDRESS", help="Join this "
+                                                    "cluster: host:port, ray://host:port or 'auto' (implies --ray)."),
+          ray_actors: Optional[int] = typer.Option(None, "--ray-actors", help="With --ray: actors (default: one "
+                                                   "per GPU of the cluster, else one per CPU)."),
+          batch_size: Optional[int] = typer.Option(None, "--batch-size", help="With --ray: texts per actor call "
+                                                   "and per commit (default 512).")) -> None:
+    """Embed a corpus into the cache (resumable; a second run embeds nothing), here or on a Ray cluster."""
     from clusterank.pipeline import SearchPipeline
 
+    if ray or ray_address is not None:
+        from clusterank.distributed import embed_on_ray
+        from clusterank.distributed.ray_embed import DEFAULT_BATCH_SIZE
+        from clusterank.workspace import Workspace
+
+        table = corpus_from_options(corpus, n, text_column, label_column)
+        workspace = Workspace.default()
+        report = embed_on_ray(table.texts, model, workspace=workspace, address=ray_address, actors=ray_actors,
+                              batch_size=DEFAULT_BATCH_SIZE if batch_size is None else batch_size, progress=True,
+                              what="profiles")
+        ran = (f"{report.embedded:,} now on Ray ({report.actors} actors, {report.texts_per_s:,.0f} texts/s "
+               f"overall, {report.steady_texts_per_s:,.0f} after {report.startup_seconds:.1f} s of start-up"
+               f"{f', {report.attempts} passes' if report.attempts > 1 else ''})" if report.embedded
+               else "none needed Ray")
+        out.print(f"{report.texts:,} texts embedded with {report.model} ({report.dims} dims): {ran}, "
+                  f"{report.cached:,} from the cache; cache: {workspace.store_path}")
+        return
+    if ray_actors is not None or batch_size is not None:
+        raise ClusterankError("--ray-actors and --batch-size apply to Ray runs; add --ray")
     pipe = SearchPipeline(corpus_from_options(corpus, n, text_column, label_column), model, progress=True)
     out.print(f"{len(pipe.corpus):,} texts embedded with {pipe.embedder.name} ({pipe.embedder.dims} dims); "
               f"cache: {pipe.store.path}")

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from clusterank.cli.common import LabelColOpt, TextColOpt, app
+from clusterank.cli.common import DeviceOpt, LabelColOpt, TextColOpt, app
 from clusterank.defaults import DEFAULT_MODEL
 
 
@@ -38,6 +38,7 @@ def serve(
                                "429:0.2,500:0.1,slow:0.1,truncated:0.05,wrong-dims:0.02 (see docs/server.md)."),
     fault_seed: Optional[int] = typer.Option(None, "--fault-seed", help="Seed of the fault draws (reproducible runs)."),
     fault_slow_s: float = typer.Option(3.0, "--fault-slow-s", help="How long a `slow` fault waits."),
+    device: str = DeviceOpt,
 ) -> None:
     """Serve the web page at / and the HTTP API: /v1/embeddings (OpenAI's shape), /v1/rerank, /v1/search,
     /v1/models, /healthz, /metrics."""
@@ -49,4 +50,4 @@ def serve(
                      models=models, rerankers=tuple(reranker), host=host, port=port, workers=workers,
                      api_key_env=api_key_env, max_body_mb=max_body_mb, max_batch=max_batch,
                      max_in_flight=max_in_flight, faults=faults, fault_seed=fault_seed, fault_slow_s=fault_slow_s,
-                     cors_origins=tuple(cors_origin)))
+                     cors_origins=tuple(cors_origin), device=device))

@@ -92,6 +92,8 @@ def read_table(source: str | Path, *, split: str = "train") -> pd.DataFrame:
     path = Path(source)
     if not path.exists():
         raise ClusterankError(f"{path}: no such file or folder")
+    if path.is_file() and path.stat().st_size == 0:
+        raise ClusterankError(f"{path}: the file is empty (0 bytes)")
     try:
         if path.is_dir():
             if (path / "dataset_info.json").exists() or (path / "state.json").exists() or (
@@ -114,10 +116,29 @@ def read_table(source: str | Path, *, split: str = "train") -> pd.DataFrame:
         raise
     except (ValueError, OSError, UnicodeDecodeError, json.JSONDecodeError, ImportError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if path.is_file() and suffix in (".csv", ".jsonl", ".ndjson", ".json"):
+            first = _bad_line(path, suffix) or first  # name the line rather than a byte offset
         raise ClusterankError(f"{path}: cannot read it as {suffix.lstrip('.') or 'a table'}: {first}") from None
     except Exception as exc:  # pyarrow raises its own error types for corrupt files
         raise ClusterankError(f"{path}: unreadable ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
     raise ClusterankError(f"{path}: unknown format {suffix!r}; use .jsonl, .csv, .parquet or a dataset folder")
+
+
+def _bad_line(path: Path, suffix: str) -> str | None:
+    """Where a text table is broken, as `line N: ...`: the first line that is not UTF-8, or (JSON lines) not JSON."""
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return (f"line {number} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
+                        "save the file as UTF-8")
+            if suffix in (".jsonl", ".ndjson") and line.strip():
+                try:
+                    json.loads(line)
+                except json.JSONDecodeError as exc:
+                    return f"line {number} is not valid JSON ({exc.msg} at column {exc.colno})"
+    return None
 
 
 def _datasets():
@@ -142,34 +163,78 @@ def _load_hub_dataset(name: str, split: str) -> pd.DataFrame:
                               f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''})") from None
 
 
+def _vector(cell, where: str) -> np.ndarray:
+    """One cell of an `embeddings_<model>` column as a float64 vector, or one error naming `where` (file, column, row)."""
+    if isinstance(cell, str):  # CSV holds vectors as JSON text
+        try:
+            cell = json.loads(cell)
+        except json.JSONDecodeError:
+            raise ClusterankError(f"{where}: not a vector") from None
+    if cell is None or np.isscalar(cell):
+        raise ClusterankError(f"{where}: no vector")
+    try:
+        vec = np.asarray(cell, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ClusterankError(f"{where}: not a vector of numbers") from None
+    if vec.ndim != 1:
+        raise ClusterankError(f"{where}: not a flat vector (shape {vec.shape})")
+    if vec.size == 0:
+        raise ClusterankError(f"{where}: the vector is empty")
+    if not np.isfinite(vec).all():
+        raise ClusterankError(f"{where}: vector contains NaN or infinity")
+    norm = float(np.linalg.norm(vec))
+    if norm == 0:
+        raise ClusterankError(f"{where}: vector is all zeros (it has no direction to compare)")
+    if not norm < np.finfo(np.float32).max:
+        raise ClusterankError(f"{where}: vector is too large for float32 (length {norm:.3g})")
+    return vec
+
+
 def _precomputed_columns(frame: pd.DataFrame, source: str) -> dict[str, np.ndarray]:
     found: dict[str, np.ndarray] = {}
     for column in frame.columns:
         if not str(column).startswith(EMBEDDING_PREFIX):
             continue
         model = str(column)[len(EMBEDDING_PREFIX):].strip()
-        cells = frame[column].tolist()
-        dims = None
-        for row, cell in enumerate(cells):
-            if isinstance(cell, str):  # CSV holds vectors as JSON text
-                try:
-                    cell = cells[row] = json.loads(cell)
-                except json.JSONDecodeError:
-                    raise ClusterankError(f"{source}, column {column!r}, row {row}: not a vector") from None
-            if cell is None or isinstance(cell, (float, int)):
-                raise ClusterankError(f"{source}, column {column!r}, row {row}: no vector")
-            size = len(cell)
-            if dims is None:
-                dims = size
-            elif size != dims:
-                raise ClusterankError(f"{source}, column {column!r}, row {row}: vector has {size} "
-                                      f"dimensions, row 0 has {dims}")
-        matrix = np.asarray([np.asarray(c, dtype=np.float32) for c in cells], dtype=np.float32).reshape(len(cells), -1)
-        bad = ~np.isfinite(matrix).all(axis=1)
-        if bad.any():
-            raise ClusterankError(f"{source}, column {column!r}, row {int(np.argmax(bad))}: vector contains NaN")
-        found[model] = matrix
+        vectors: list[np.ndarray] = []
+        for row, cell in enumerate(frame[column].tolist()):
+            vectors.append(_vector(cell, f"{source}, column {column!r}, row {row}"))
+            if len(vectors[-1]) != len(vectors[0]):
+                raise ClusterankError(f"{source}, column {column!r}, row {row}: vector has {len(vectors[-1])} "
+                                      f"dimensions, row 0 has {len(vectors[0])}")
+        found[model] = np.vstack(vectors).astype(np.float32)
     return found
+
+
+def _label(value, where: str) -> str:
+    """A label cell as text: numbers as written (2136.0 -> "2136", pandas' ints beside a gap), missing as ""
+    (a missing label matches nothing); anything else (a list, a dict) is one error naming `where`."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, (str, np.str_)):
+        return str(value).strip()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ClusterankError(f"{where}: a label must be text or a number, got {type(value).__name__} {value!r:.60}")
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _labels(frame: pd.DataFrame, column: str, source: str) -> list[str]:
+    return [_label(v, f"{source}, column {column!r}, row {i}") for i, v in enumerate(frame[column].tolist())]
+
+
+def _ids(frame: pd.DataFrame, column: str, source: str) -> list[str]:
+    """The row ids of `column`, checked: every row has one and no two rows share one (a saved index updates by id)."""
+    ids, first = [], {}
+    for row, value in enumerate(frame[column].tolist()):
+        text = _label(value, f"{source}, column {column!r}, row {row}")
+        if not text:
+            raise ClusterankError(f"{source}, column {column!r}, row {row}: the id is missing")
+        if text in first:
+            raise ClusterankError(f"{source}, column {column!r}: rows {first[text]} and {row} have the same id "
+                                  f"{text!r}; ids must be unique")
+        first[text] = row
+        ids.append(text)
+    return ids
 
 
 def corpus_from_frame(frame: pd.DataFrame, source: str, *, text_column: str = TEXT_COLUMN,
@@ -180,16 +245,20 @@ def corpus_from_frame(frame: pd.DataFrame, source: str, *, text_column: str = TE
     (`FirstName` ... `Certifications`). Labels come from `label_column`, else from `Headline`.
 
     Raises:
-        ClusterankError: no text column and no profile fields; an empty text (names the row).
+        ClusterankError: no text column and no profile fields (a `text_column` other than `text` must exist); an
+            empty text, a label or id that is not text or a number, a duplicate or missing id, a bad vector in an
+            `embeddings_<model>` column (each names the column and row).
     """
     if len(frame) == 0:
         raise ClusterankError(f"{source}: the table has no rows")
     if text_column in frame.columns:
-        texts = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in frame[text_column]]
+        texts = [_text(v, f"{source}, column {text_column!r}, row {i}") for i, v in enumerate(frame[text_column])]
         where = f"column {text_column!r}"
-    elif any(f in frame.columns for f in PROFILE_FIELDS):
+    elif text_column == TEXT_COLUMN and any(f in frame.columns for f in PROFILE_FIELDS):
         texts = [profile_text(r) for r in frame.to_dict("records")]
         where = "the joined profile fields"
+    elif text_column != TEXT_COLUMN:  # a column the user named is missing: say so rather than guess
+        raise ClusterankError(f"{source}: no column {text_column!r}; columns are: {', '.join(map(str, frame.columns))}")
     else:
         raise ClusterankError(f"{source}: no column {text_column!r} and none of the profile fields "
                               f"({', '.join(PROFILE_FIELDS)}); columns are: {', '.join(map(str, frame.columns))}")
@@ -198,18 +267,35 @@ def corpus_from_frame(frame: pd.DataFrame, source: str, *, text_column: str = TE
         more = f" ({len(empty)} empty rows)" if len(empty) > 1 else ""
         raise ClusterankError(f"{source}, {where}: row {empty[0]} is empty{more}")
     if label_column in frame.columns:
-        labels = [str(v).strip() for v in frame[label_column]]
+        labels = _labels(frame, label_column, source)
     elif label_column != ROLE_COLUMN:  # a column the user named is missing: say so rather than guess
         raise ClusterankError(f"{source}: no label column {label_column!r}; columns are: "
                               f"{', '.join(map(str, frame.columns))}")
     elif "Headline" in frame.columns:
-        labels = [role_from_headline(v) for v in frame["Headline"]]
+        labels = [role_from_headline(v) if isinstance(v, str) else _label(v, f"{source}, column 'Headline', row {i}")
+                  for i, v in enumerate(frame["Headline"])]
     else:
         labels = None
-    families = [str(v) for v in frame[FAMILY_COLUMN]] if FAMILY_COLUMN in frame.columns else None
-    ids = [str(v) for v in frame[id_column]] if id_column in frame.columns else [str(i) for i in range(len(frame))]
+    families = _labels(frame, FAMILY_COLUMN, source) if FAMILY_COLUMN in frame.columns else None
+    ids = _ids(frame, id_column, source) if id_column in frame.columns else [str(i) for i in range(len(frame))]
     return Corpus(texts, ids, source, labels, families, frame.reset_index(drop=True),
                   _precomputed_columns(frame, source))
+
+
+def _text(value, where: str) -> str:
+    """A text cell as a string ("" when missing); a list or a mapping, or text that is not valid Unicode (a lone
+    surrogate from a JSON escape), is one error naming `where`."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, (list, tuple, dict, np.ndarray, bytes)):
+        raise ClusterankError(f"{where}: a text must be a string, got {type(value).__name__}")
+    text = str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ClusterankError(f"{where}: not valid Unicode text (a lone surrogate {text[exc.start]!r} at character "
+                              f"{exc.start})") from None
+    return text
 
 
 def load_profiles(source: str | Path, *, text_column: str = TEXT_COLUMN, label_column: str = ROLE_COLUMN,
@@ -273,4 +359,4 @@ def parent_labels(corpus: Corpus, queries: Corpus, column: str) -> tuple[list[st
         return None
     if column not in corpus.frame.columns or column not in queries.frame.columns:
         return None
-    return [str(v) for v in corpus.frame[column]], [str(v) for v in queries.frame[column]]
+    return _labels(corpus.frame, column, corpus.source), _labels(queries.frame, column, queries.source)

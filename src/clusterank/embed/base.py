@@ -1,13 +1,18 @@
-"""The Embedder protocol and what every backend shares: batching, progress, truncation warnings.
+"""The Embedder protocol and what every backend shares: batching, progress, truncation warnings, the device.
 
 A backend implements `embed(texts) -> float32 array (n, dims)`; normalisation happens once, at the store.
+Transformer backends tokenize each text once (`TokenBatcher`), in batches of similar length
+(`length_sorted_batches`), a batch or two ahead of the model (`tokenized_ahead`).
 """
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import logging
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -15,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 from tqdm.auto import tqdm
 
-from clusterank.errors import install_hint
+from clusterank.errors import ClusterankError, install_hint
 
 if TYPE_CHECKING:
     from clusterank.workspace import Workspace
@@ -78,13 +83,16 @@ class EmbedderBackend:
         needs: modules that must be importable (checked without importing them).
         extra: the clusterank extra that installs them (see `clusterank.errors.EXTRAS`).
         summary: one line for `clusterank models`.
+        takes_device: `build` also takes `device=` (`cpu` | `cuda` | `auto`): models run here with torch or
+            onnxruntime. Others (APIs, precomputed columns) are built without it.
     """
 
     name: str
-    build: Callable[[str, "Workspace", Sequence], "Embedder"]
+    build: Callable[..., "Embedder"]
     needs: tuple[str, ...]
     extra: str
     summary: str
+    takes_device: bool = False
 
     @property
     def is_prefix(self) -> bool:
@@ -131,6 +139,121 @@ def embed_in_batches(
             out[start : start + len(chunk)] = np.asarray(encode(chunk), dtype=np.float32)
             bar.update(len(chunk))
     return out
+
+
+class TokenBatcher:
+    """Tokenizes a batch of texts once, into what a transformer needs and what the truncation warning needs.
+
+    Returns padded ids truncated as the model's own tokenizer truncates (the text is cut, its leading and
+    trailing special tokens such as [CLS] and [SEP] are kept), each row's length, and each text's full token
+    count before truncation.
+    """
+
+    def __init__(self, tokenizer, max_tokens: int, pad_id: int = 0):
+        self._tok = copy.deepcopy(tokenizer)  # a `tokenizers.Tokenizer`; the model's own keeps its settings
+        self._tok.no_truncation()
+        self._tok.no_padding()
+        self._encode = getattr(self._tok, "encode_batch_fast", self._tok.encode_batch)  # no offsets: ~2x faster
+        self.max_tokens, self.pad_id = max_tokens, pad_id
+        special = self._tok.encode("a").special_tokens_mask
+        text = [i for i, s in enumerate(special) if not s]
+        self.head = text[0] if text else len(special)
+        self.tail = len(special) - 1 - text[-1] if text else 0
+
+    def count(self, texts: Sequence[str]) -> np.ndarray:
+        """Tokens per text including special tokens, without truncation."""
+        return np.array([len(e.ids) for e in self._encode(list(texts))], dtype=np.int64)
+
+    def __call__(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ids int64 (n, width) padded with `pad_id`, lengths (n,), full token counts (n,)) of `texts`."""
+        rows = [e.ids for e in self._encode(list(texts))]
+        counts = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+        lens = np.minimum(counts, self.max_tokens)
+        ids = np.full((len(rows), int(lens.max()) if len(rows) else 0), self.pad_id, dtype=np.int64)
+        keep = self.max_tokens - self.head - self.tail
+        for i, row in enumerate(rows):
+            if len(row) > self.max_tokens:
+                row = row[: self.head + keep] + row[len(row) - self.tail :]
+            ids[i, : len(row)] = row
+        return ids, lens, counts
+
+
+def length_sorted_batches(texts: Sequence[str], rows: int) -> list[np.ndarray]:
+    """Positions of `texts`, longest first (by characters, before tokenizing), cut into batches of `rows`:
+    texts of similar length share a batch, so little of it is padding."""
+    order = np.argsort(-np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts)), kind="stable")
+    return [order[i : i + rows] for i in range(0, len(order), rows)]
+
+
+def tokenized_ahead(tokenize: Callable, texts: Sequence[str], batches: list[np.ndarray],
+                    depth: int = 2) -> Iterator[tuple]:
+    """`tokenize([texts of batch])` for each batch in order, computed up to `depth` batches ahead in one
+    background thread, so the next batches tokenize while the model runs this one (torch, onnxruntime and
+    the tokenizers library all release the GIL)."""
+    if len(batches) <= 1:
+        yield from (tokenize([texts[i] for i in b]) for b in batches)
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="clusterank-tokenize") as pool:
+        pending = deque(pool.submit(tokenize, [texts[i] for i in b]) for b in batches[:depth])
+        following = iter(batches[depth:])
+        try:
+            while pending:
+                result = pending.popleft().result()
+                nxt = next(following, None)
+                if nxt is not None:
+                    pending.append(pool.submit(tokenize, [texts[i] for i in nxt]))
+                yield result
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def collect(embedder, texts: Sequence[str], progress: bool) -> np.ndarray:
+    """All of `embedder.embed_batches(texts)` as one float32 array in input order, with an optional bar."""
+    out = np.empty((len(texts), embedder.dims), dtype=np.float32)
+    with tqdm(total=len(texts), desc=embedder.name, unit="text", disable=not progress, leave=False) as bar:
+        for batch in embedder.embed_batches(texts):
+            out[batch.positions] = batch.vectors
+            bar.update(len(batch.positions))
+    return out
+
+
+DEVICES = ("auto", "cpu", "cuda")
+"""Where a model runs: `auto` is the CUDA GPU when one is visible, else the CPU."""
+
+
+def cuda_visible() -> bool:
+    """True when torch is installed and sees a CUDA GPU (imports torch: call it only when a device matters)."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def check_device(device: str, what: str = "--device") -> str:
+    """`device` lower-cased, once it is one of `DEVICES` and, for `cuda`, a GPU is visible.
+
+    `auto` and `cpu` import nothing (a static or API model never needs torch to start).
+
+    Raises:
+        ClusterankError: an unknown device, or `cuda` with no CUDA GPU visible (`what` names the option).
+    """
+    name = str(device).strip().lower()
+    if name not in DEVICES:
+        raise ClusterankError(f"{what} {device!r}: use one of {', '.join(DEVICES)}")
+    if name == "cuda" and not cuda_visible():
+        raise ClusterankError(f"{what} cuda: no CUDA GPU is visible (torch.cuda.is_available() is False); "
+                              f"use {what} cpu or auto")
+    return name
+
+
+def resolve_device(device: str, what: str = "--device") -> str:
+    """`cpu` or `cuda`: `auto` becomes `cuda` when torch sees a GPU, else `cpu` (see `check_device`)."""
+    name = check_device(device, what)
+    if name == "auto":
+        return "cuda" if cuda_visible() else "cpu"
+    return name
 
 
 _TALLIES: list[dict] = []  # open `truncation_summary` blocks, innermost last

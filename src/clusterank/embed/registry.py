@@ -7,11 +7,13 @@ whose packages are missing is listed as unavailable with the install command ins
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from clusterank.embed import local, precomputed
 from clusterank.embed.api import api_backend
-from clusterank.embed.base import Embedder, EmbedderBackend
+from clusterank.embed.base import Embedder, EmbedderBackend, check_device
 from clusterank.errors import ClusterankError, install_hint
 from clusterank.workspace import Workspace
 
@@ -64,7 +66,28 @@ def find_backend(name: str) -> tuple[EmbedderBackend, str]:
     raise ClusterankError(f"unknown model {name!r}{hint}; models: {', '.join(fixed)}; or {', '.join(prefixes)}")
 
 
-def get_embedder(name: str, workspace: Workspace | None = None, *, tables: Sequence = ()) -> Embedder:
+_DEVICE: ContextVar[str] = ContextVar("clusterank_device", default="auto")
+
+
+@contextmanager
+def using_device(device: str) -> Iterator[str]:
+    """Inside the block, `get_embedder` calls that name no device use `device` (`auto` | `cpu` | `cuda`).
+
+    For library calls that build their own embedders (`run_demo`, `compare_models`, `rescore:` rerankers): the
+    CLI's `--device` reaches them this way. Checked on entry, so `cuda` without a GPU fails before any work.
+
+    Raises:
+        ClusterankError: an unknown device, or `cuda` with no CUDA GPU visible.
+    """
+    token = _DEVICE.set(check_device(device))
+    try:
+        yield _DEVICE.get()
+    finally:
+        _DEVICE.reset(token)
+
+
+def get_embedder(name: str, workspace: Workspace | None = None, *, tables: Sequence = (),
+                 device: str | None = None) -> Embedder:
     """Build the embedder called `name`.
 
     Args:
@@ -72,14 +95,22 @@ def get_embedder(name: str, workspace: Workspace | None = None, *, tables: Seque
             `model2vec:<folder-or-hub-id>`, `precomputed:<model>` (the `embeddings_<model>` column of `tables`).
         workspace: where models built on first use are kept (default: `Workspace.default()`).
         tables: corpora whose precomputed columns `precomputed:` reads (profiles, and queries when scoring).
+        device: `auto` (a CUDA GPU when one is visible, else the CPU), `cpu` or `cuda`, for models run here with
+            torch or onnxruntime; static (model2vec) models always run on the CPU, API models remotely.
+            None: the device of the enclosing `using_device` block, else `auto`. The store key stays the model
+            name on every device, although a GPU computes in fp16 and its vectors differ slightly from the CPU's.
 
     Raises:
-        ClusterankError: unknown name, or its packages are not installed (with the install command).
+        ClusterankError: unknown name, its packages are not installed (with the install command), an unknown
+            device, or `cuda` with no CUDA GPU visible.
     """
+    device = check_device(_DEVICE.get() if device is None else device)
     backend, argument = find_backend(name)
     missing = backend.missing()
     if missing:
         raise ClusterankError(f"model {name!r} needs the Python package {missing[0]!r}; {install_hint(backend.extra)}")
+    if backend.takes_device:
+        return backend.build(argument, workspace or Workspace.default(), tables, device=device)
     return backend.build(argument, workspace or Workspace.default(), tables)
 
 

@@ -54,11 +54,11 @@ def normalise(vectors: np.ndarray, *, model: str = "", first_row: int = 0) -> np
     if bad.any():
         raise ClusterankError(f"{model or 'vectors'}: vector for row {first_row + int(np.argmax(bad))} "
                               f"contains NaN or infinity ({int(bad.sum())} such rows)")
-    norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+    norms = np.linalg.norm(vecs.astype(np.float64), axis=1, keepdims=True)  # float32 overflows past ~1e19
     zero = norms[:, 0] == 0
     if zero.any():
         raise ClusterankError(f"{model or 'vectors'}: vector for row {first_row + int(np.argmax(zero))} is all zeros")
-    return vecs / norms
+    return (vecs / norms).astype(np.float32)
 
 
 @contextmanager

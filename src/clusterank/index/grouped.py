@@ -138,6 +138,7 @@ class GroupRouteIndex:
         """The k best rows inside each query's m best groups (-1 / -inf pad when they hold fewer)."""
         if k < 1:
             raise ClusterankError(f"k must be at least 1, got {k}")
+        k = min(k, len(self.vectors))
         q = check_vectors(query_vectors, self.vectors.shape[1], what="query vectors")
         m = min(self.m, len(self.names))
         best = np.argsort(-(q @ self.centroids.T), axis=1, kind="stable")[:, :m]

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from clusterank.errors import ClusterankError
-from clusterank.index.base import Retriever, SearchContext, TopK
+from clusterank.index.base import Retriever, SearchContext, TopK, parse_spec
 from clusterank.index.exact import ExactIndex, check_vectors
 from clusterank.index.quantized import BinaryIndex, IVFPQIndex, ScalarQuantizedIndex, _FaissIndex, _faiss
 from clusterank.index.registry import build_retriever, canonical_spec
@@ -27,11 +27,27 @@ from clusterank.workspace import atomic_path, safe_name
 log = logging.getLogger(__name__)
 
 FORMAT = 2
+SAVED_SPECS = ("exact", "float16", "int8", "binary", "ivfpq")
+"""Retriever kinds (spec names) a saved index holds."""
 SAVED_KINDS: dict[str, type] = {"ScalarQuantizedIndex": ScalarQuantizedIndex, "BinaryIndex": BinaryIndex,
                                 "IVFPQIndex": IVFPQIndex}
 """Compressed retrievers a saved index can hold (`exact` needs no file of its own: it is the vectors)."""
 REBUILD_SHARE = 0.5
 """Past this share of rows removed, an update rebuilds the compressed codes instead of patching them."""
+
+
+def check_saveable(spec: str) -> str:
+    """The canonical spec when a saved index can hold it.
+
+    Raises:
+        ClusterankError: a bad spec, or a kind that is not saved (routed and role-aware retrievers are rebuilt
+            from the saved clusters in seconds instead).
+    """
+    key = canonical_spec(spec)
+    if parse_spec(key).name not in SAVED_SPECS:
+        raise ClusterankError(f"retriever {key!r} cannot be saved in an index (kinds that can: "
+                              f"{', '.join(SAVED_SPECS)}); it is built from the saved clusters at start-up")
+    return key
 
 
 @dataclass(frozen=True)
@@ -219,14 +235,10 @@ class SavedIndex:
             ClusterankError: a retriever kind that cannot be saved (routed and role-aware ones are rebuilt from
                 the saved clusters in seconds instead).
         """
-        key = canonical_spec(spec)
+        key = check_saveable(spec)
         if key in self.specs:
             return self.retriever(key)
         built = build_retriever(key, SearchContext(self.vectors))
-        if type(built).__name__ not in SAVED_KINDS:
-            saved = ", ".join(["exact", "float16", "int8", "binary", "ivfpq"])
-            raise ClusterankError(f"retriever {key!r} cannot be saved in an index (kinds that can: {saved}); it is "
-                                  f"built from the saved clusters at start-up")
         self._write({**self._loaded_all(), key: built})
         return self.retriever(key)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from clusterank.errors import ClusterankError
-from clusterank.index import exact, quantized, role, role_route, routed, soft
+from clusterank.index import exact, gpu, quantized, role, role_route, routed, soft
 from clusterank.index.base import Retriever, RetrieverType, SearchContext, parse_spec, typed_params
 
 RETRIEVERS: dict[str, RetrieverType] = {t.name: t for t in (
@@ -16,6 +16,7 @@ RETRIEVERS: dict[str, RetrieverType] = {t.name: t for t in (
     quantized.INT8,
     quantized.BINARY,
     quantized.IVFPQ,
+    gpu.RETRIEVER,
 )}
 
 

@@ -86,6 +86,7 @@ class RoutedIndex:
         cluster and `probed` the clusters each query searched."""
         if k < 1:
             raise ClusterankError(f"k must be at least 1, got {k}")
+        k = min(k, int(self.ivf.ntotal))
         q = check_vectors(query_vecs, self.dims, what="query vectors")
         probe, dist = self._route(q)
         if self.ivf.nprobe != probe.shape[1]:

@@ -93,6 +93,28 @@ BACKENDS = tuple(b.name + b.argument for b in RERANKERS.values())
 """The reranker names as help texts show them."""
 
 
+def check_reranker(name: str) -> str:
+    """Check a reranker name without building it (nothing loads, nothing is written): a known backend whose packages
+    are installed, and for `rescore:<model>` a known model. Commands call it before embedding anything.
+
+    Raises:
+        ClusterankError: what `get_reranker` would raise for the name.
+    """
+    for backend in RERANKERS.values():
+        prefix = backend.name.endswith(":")
+        if name == backend.name or (prefix and name.startswith(backend.name) and len(name) > len(backend.name)):
+            missing = backend.missing()
+            if missing:
+                raise ClusterankError(f"reranker {name!r} needs the Python package {missing[0]!r}; "
+                                      f"{install_hint(backend.extra)}")
+            if backend.name == "rescore:":
+                from clusterank.embed.registry import find_backend
+
+                find_backend(name[len(backend.name):])
+            return name
+    raise ClusterankError(f"unknown reranker {name!r}; use one of: {', '.join(BACKENDS)}")
+
+
 def get_reranker(name: str, *, workspace: Workspace | None = None, llm: LLMOptions | None = None) -> Reranker:
     """Build a reranker by name.
 
@@ -116,5 +138,5 @@ def get_reranker(name: str, *, workspace: Workspace | None = None, llm: LLMOptio
     raise ClusterankError(f"unknown reranker {name!r}; use one of: {', '.join(BACKENDS)}")
 
 
-__all__ = ["BACKENDS", "LLMOptions", "NoReranker", "RERANKERS", "RerankStats", "Reranker", "RerankerBackend",
+__all__ = ["BACKENDS", "LLMOptions", "check_reranker", "NoReranker", "RERANKERS", "RerankStats", "Reranker", "RerankerBackend",
            "get_reranker", "rerank_top"]

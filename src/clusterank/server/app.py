@@ -43,10 +43,37 @@ def _texts(value: str | list[str], field: str, limit: int) -> list[str]:
         raise ApiError(413, f"`{field}` has {len(texts)} items; this server takes at most {limit} per request "
                             "(--max-batch)", param=field)
     for i, text in enumerate(texts):
+        name = f"{field}[{i}]" if not isinstance(value, str) else field
         if not text.strip():
-            raise ApiError(400, f"`{field}[{i}]` is an empty string; every text needs some words",
-                           param=f"{field}[{i}]" if not isinstance(value, str) else field)
+            raise ApiError(400, f"`{name}` is an empty string; every text needs some words", param=name)
+        _unicode(text, name)
     return texts
+
+
+def _unicode(text: str, field: str) -> str:
+    """Refuse text that is not valid Unicode: JSON's `\\ud800` escapes decode to lone surrogates, which no model
+    (and no UTF-8 hash) can take."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ApiError(400, f"`{field}` is not valid Unicode text: a lone surrogate "
+                            f"{text[exc.start].encode('unicode_escape').decode()} at character {exc.start}",
+                       param=field) from None
+    return text
+
+
+def _unit_vector(vector: list[float]) -> list[float]:
+    """A query vector scaled to length 1 in float64 (so large values cannot overflow float32's norm); refuses NaN,
+    infinity and all zeros, which have no direction to search by."""
+    if not vector:
+        raise ApiError(400, "`vector` is empty: send the query vector's numbers", param="vector")
+    if not all(math.isfinite(x) for x in vector):
+        raise ApiError(400, "`vector` holds NaN or infinity", param="vector")
+    norm = math.sqrt(math.fsum(x * x for x in vector))
+    if norm == 0 or not math.isfinite(norm):
+        raise ApiError(400, "`vector` is all zeros: it has no direction to search by" if norm == 0
+                       else "`vector` is too large to normalise", param="vector")
+    return [x / norm for x in vector]
 
 
 def create_app(config: ServerConfig, engine: Engine | None = None):
@@ -75,11 +102,18 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
             return _json(error_body(400, f"the body is not valid JSON ({first.get('ctx', {}).get('error', 'parse error')})",
                                     "body"), 400)
         param = field_name(first.get("loc", ()))
+        if param is None and tuple(first.get("loc", ())) == ("body",) and first.get("type") == "missing":
+            return _json(error_body(400, "the body is empty: send a JSON object", "body"), 400)
         message = f"`{param}`: {first.get('msg', 'invalid value')}" if param else first.get("msg", "invalid body")
-        return _json(error_body(422, message, param), 422)
+        return _json(error_body(422, message, param or "body"), 422)
 
     @app.exception_handler(HTTPException)
     async def http_error(_request, exc: HTTPException):
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            # FastAPI's answer when the body cannot even be decoded: bytes that are not UTF-8, or JSON nested
+            # so deep that the parser gives up (a RecursionError underneath)
+            return _json(error_body(400, "the body could not be read as JSON: it is not UTF-8 text, or it is nested "
+                                         "too deeply", "body"), 400)
         return _json(error_body(exc.status_code, str(exc.detail)), exc.status_code)
 
     @app.exception_handler(Exception)
@@ -129,6 +163,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
         _texts(docs, "documents", config.max_batch)
         if not body.query.strip():
             raise ApiError(400, "`query` is empty", param="query")
+        _unicode(body.query, "query")
         name = body.model or f"rescore:{engine.default_model}"
         ranked = await asyncio.to_thread(engine.rerank, name, body.query, docs)
         results = [{"index": i, "relevance_score": s, **({"document": {"text": docs[i]}} if body.return_documents else {})}
@@ -142,11 +177,12 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
             raise ApiError(400, "send exactly one of `query` (a job description) and `vector`", param="query")
         if body.query is not None and not body.query.strip():
             raise ApiError(400, "`query` is empty: paste a job description", param="query")
-        if body.vector is not None and not all(math.isfinite(x) for x in body.vector):
-            raise ApiError(400, "`vector` holds NaN or infinity", param="vector")
+        if body.query is not None:
+            _unicode(body.query, "query")
+        vector = _unit_vector(body.vector) if body.vector is not None else None
         filters = body.filters.model_dump(exclude_none=True) if body.filters else None
         result = await asyncio.to_thread(
-            engine.search, query=body.query, vector=body.vector, model=body.model, retriever=body.retriever,
+            engine.search, query=body.query, vector=vector, model=body.model, retriever=body.retriever,
             k=body.k, reranker=body.reranker, rerank_top_n=body.rerank_top, filters=filters,
             return_text=body.return_text)
         return _json(result)

@@ -12,6 +12,7 @@ import os
 from dataclasses import asdict, dataclass, field
 
 from clusterank.defaults import DEFAULT_MODEL
+from clusterank.embed.base import check_device
 from clusterank.errors import ClusterankError
 
 CONFIG_ENV = "CLUSTERANK_SERVE_CONFIG"
@@ -33,6 +34,7 @@ class ServerConfig:
         max_in_flight: requests served at once (429 beyond).
         faults: the fault mode, `kind:rate,...` (see `clusterank.server.faults.KINDS`).
         cors_origins: origins allowed to call from a browser (none by default).
+        device: where local transformer models run: auto | cpu | cuda (`clusterank.embed.get_embedder`).
     """
 
     corpus: str | None = None
@@ -55,12 +57,14 @@ class ServerConfig:
     fault_seed: int | None = None
     fault_slow_s: float = 3.0
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    device: str = "auto"
 
     def check(self) -> None:
         """Refuse unsafe or impossible settings before anything loads.
 
         Raises:
-            ClusterankError: binding beyond loopback without a key (or with its variable empty), bad limits.
+            ClusterankError: binding beyond loopback without a key (or with its variable empty), bad limits, an
+                unknown device or `cuda` with no GPU visible.
         """
         if not is_loopback(self.host) and not self.api_key_env:
             raise ClusterankError(f"--host {self.host} is reachable from other machines; give --api-key-env VAR "
@@ -73,6 +77,7 @@ class ServerConfig:
                 raise ClusterankError(f"{name} must be positive, got {value}")
         if not self.models:
             raise ClusterankError("--model: give at least one model to search with")
+        check_device(self.device)
 
     @property
     def max_body(self) -> int:
@@ -80,8 +85,8 @@ class ServerConfig:
         return int(self.max_body_mb * 1024 * 1024)
 
     def corpus_args(self) -> list[str]:
-        """The `clusterank compare` options that name this server's corpus and queries."""
-        args = []
+        """The `clusterank compare` options that name this server's corpus and queries (and its device)."""
+        args = [] if self.device == "auto" else ["--device", self.device]
         if self.corpus:
             args += ["--corpus", self.corpus, "--text-column", self.text_column, "--label-column", self.label_column]
         if self.queries:

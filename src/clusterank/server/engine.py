@@ -19,6 +19,7 @@ import numpy as np
 from clusterank.data.loaders import bundled_profiles, load_profiles
 from clusterank.embed import CATALOG, Embedder, available_models, get_embedder
 from clusterank.embed.base import truncation_summary
+from clusterank.embed.registry import using_device
 from clusterank.defaults import DEFAULT_RETRIEVER
 from clusterank.errors import ClusterankError
 from clusterank.index.hits import Hit, preview
@@ -57,7 +58,8 @@ class Engine:
         self.pipelines: dict[str, SearchPipeline] = {}
         self.cluster_labels: dict[str, np.ndarray] = {}
         for model in config.models:
-            pipe = SearchPipeline(self.corpus, model, workspace=self.workspace, progress=progress)
+            pipe = SearchPipeline(self.corpus, model, workspace=self.workspace, progress=progress,
+                                  device=config.device)
             self.pipelines[pipe.embedder.name] = pipe
             self.cluster_labels[pipe.embedder.name] = pipe.clusters().labels  # fitted once, kept on disk
         self.default_model = next(iter(self.pipelines))
@@ -85,7 +87,7 @@ class Engine:
                 raise ApiError(404, f"model {model!r} is not served here; models: {', '.join(self.embeddable())}",
                                param="model", code="model_not_found")
             try:
-                self._embedders[model] = get_embedder(model, self.workspace)
+                self._embedders[model] = get_embedder(model, self.workspace, device=self.config.device)
             except ClusterankError as exc:
                 raise ApiError(503, f"model {model!r} cannot be loaded: {exc}", param="model") from None
         return self._embedders[model]
@@ -169,7 +171,8 @@ class Engine:
                            param="reranker")
         if name not in self._rerankers:
             try:
-                self._rerankers[name] = get_reranker(name, workspace=self.workspace)
+                with using_device(self.config.device):  # a rescore:<model> reranker's model runs there too
+                    self._rerankers[name] = get_reranker(name, workspace=self.workspace)
             except ClusterankError as exc:
                 raise ApiError(503, f"reranker {name!r} cannot be loaded: {exc}", param="reranker") from None
         return self._rerankers[name]
