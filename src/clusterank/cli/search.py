@@ -204,7 +204,8 @@ def embed(model: str = ModelOpt, corpus: Optional[Path] = CorpusOpt, n: int = NO
           ray_actors: Optional[int] = typer.Option(None, "--ray-actors", help="With --ray: actors (default: one "
                                                    "per GPU of the cluster, else one per CPU)."),
           batch_size: Optional[int] = typer.Option(None, "--batch-size", help="With --ray: texts per actor call "
-                                                   "and per commit (default 512).")) -> None:
+                                                   "and per commit (default 512)."),
+          device: str = DeviceOpt) -> None:
     """Embed a corpus into the cache (resumable; a second run embeds nothing), here or on a Ray cluster."""
     from clusterank.pipeline import SearchPipeline
 
@@ -227,6 +228,7 @@ def embed(model: str = ModelOpt, corpus: Optional[Path] = CorpusOpt, n: int = NO
         return
     if ray_actors is not None or batch_size is not None:
         raise ClusterankError("--ray-actors and --batch-size apply to Ray runs; add --ray")
-    pipe = SearchPipeline(corpus_from_options(corpus, n, text_column, label_column), model, progress=True)
+    pipe = SearchPipeline(corpus_from_options(corpus, n, text_column, label_column), model, progress=True,
+                          device=device)
     out.print(f"{len(pipe.corpus):,} texts embedded with {pipe.embedder.name} ({pipe.embedder.dims} dims); "
               f"cache: {pipe.store.path}")
