@@ -93,12 +93,11 @@ BACKENDS = tuple(b.name + b.argument for b in RERANKERS.values())
 """The reranker names as help texts show them."""
 
 
-def check_reranker(name: str) -> str:
-    """Check a reranker name without building it (nothing loads, nothing is written): a known backend whose packages
-    are installed, and for `rescore:<model>` a known model. Commands call it before embedding anything.
+def _backend(name: str):
+    """The installed backend a reranker name selects, and the name's argument (after a `prefix:`).
 
     Raises:
-        ClusterankError: what `get_reranker` would raise for the name.
+        ClusterankError: an unknown name, or its packages are not installed (with the install command).
     """
     for backend in RERANKERS.values():
         prefix = backend.name.endswith(":")
@@ -107,12 +106,23 @@ def check_reranker(name: str) -> str:
             if missing:
                 raise ClusterankError(f"reranker {name!r} needs the Python package {missing[0]!r}; "
                                       f"{install_hint(backend.extra)}")
-            if backend.name == "rescore:":
-                from clusterank.embed.registry import find_backend
-
-                find_backend(name[len(backend.name):])
-            return name
+            return backend, name[len(backend.name):] if prefix else name
     raise ClusterankError(f"unknown reranker {name!r}; use one of: {', '.join(BACKENDS)}")
+
+
+def check_reranker(name: str) -> str:
+    """Check a reranker name without building it (nothing loads, nothing is written): a known backend whose packages
+    are installed, and for `rescore:<model>` a known model. Commands call it before embedding anything.
+
+    Raises:
+        ClusterankError: what `get_reranker` would raise for the name.
+    """
+    backend, argument = _backend(name)
+    if backend.name == "rescore:":
+        from clusterank.embed.registry import find_backend
+
+        find_backend(argument)
+    return name
 
 
 def get_reranker(name: str, *, workspace: Workspace | None = None, llm: LLMOptions | None = None) -> Reranker:
@@ -126,16 +136,8 @@ def get_reranker(name: str, *, workspace: Workspace | None = None, llm: LLMOptio
     Raises:
         ClusterankError: unknown name, or its packages are not installed (with the install command).
     """
-    workspace = workspace or Workspace.default()
-    for backend in RERANKERS.values():
-        prefix = backend.name.endswith(":")
-        if name == backend.name or (prefix and name.startswith(backend.name) and len(name) > len(backend.name)):
-            missing = backend.missing()
-            if missing:
-                raise ClusterankError(f"reranker {name!r} needs the Python package {missing[0]!r}; "
-                                      f"{install_hint(backend.extra)}")
-            return backend.build(name[len(backend.name):] if prefix else name, workspace, llm or LLMOptions())
-    raise ClusterankError(f"unknown reranker {name!r}; use one of: {', '.join(BACKENDS)}")
+    backend, argument = _backend(name)
+    return backend.build(argument, workspace or Workspace.default(), llm or LLMOptions())
 
 
 __all__ = ["BACKENDS", "LLMOptions", "check_reranker", "NoReranker", "RERANKERS", "RerankStats", "Reranker", "RerankerBackend",
