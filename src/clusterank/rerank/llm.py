@@ -144,9 +144,16 @@ class LLMJudge:
         self.client, self.max_chars = client, max_chars
         self.name = client.model
         self.stats = RerankStats()
-        self._db = sqlite3.connect(Path(cache_path))
-        self._db.execute("CREATE TABLE IF NOT EXISTS judgments (model TEXT, prompt BLOB, p_first REAL, "
-                         "PRIMARY KEY (model, prompt)) WITHOUT ROWID")
+        try:  # the cache is small: check it whole, so a damaged file is named now, not mid-rerank
+            self._db = sqlite3.connect(Path(cache_path))
+            self._db.execute("CREATE TABLE IF NOT EXISTS judgments (model TEXT, prompt BLOB, p_first REAL, "
+                             "PRIMARY KEY (model, prompt)) WITHOUT ROWID")
+            verdict = self._db.execute("PRAGMA quick_check").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            verdict = str(exc)
+        if verdict != "ok":
+            raise ClusterankError(f"judgment cache {cache_path} is damaged ({verdict}); delete it and the pairs are "
+                                  f"judged again (LLM calls)")
         self.sources: dict[str, int] = {}
 
     def prompt(self, query: str, first: str, second: str) -> str:
