@@ -145,15 +145,13 @@ class SearchPipeline:
         Raises:
             ClusterankError: a retriever kind that cannot be saved (routed and role-aware ones).
         """
-        for spec in specs:
-            check_saveable(spec)
+        keys = [check_saveable(spec) for spec in specs]
         if rebuild or self.saved is None:
             self.saved = SavedIndex.create(self.index_path, model=self.embedder.name, corpus=self.corpus_name,
                                            fingerprint=self.corpus_key, vectors=self.vectors, ids=self.profile_ids,
                                            hashes=self.hashes)
-        for spec in specs:
-            if canonical_spec(spec) != "exact":
-                self.saved.add_retriever(spec)
+        for key in keys:
+            self.saved.add_retriever(key)  # `exact` is the saved vectors: nothing to add
         self._retrievers.clear()
         return self.saved
 
@@ -213,9 +211,10 @@ class SearchPipeline:
         if k < 1:
             raise ClusterankError(f"k must be at least 1, got {k}")
         depth = max(k, rerank_top) if reranker is not None else k
-        self.retriever(retriever)  # a bad spec or filter fails before the queries are embedded and cached
-        self.filter_mask(filters)
-        found = self.search_vectors(self.embed_queries(queries), depth, retriever=retriever, filters=filters)
+        search = self.retriever(retriever).search  # a bad spec or filter fails before the queries are embedded
+        mask = self.filter_mask(filters)
+        vectors = normalise(self.embed_queries(queries), model="query vectors")
+        found = self._retrieve(search, vectors, min(depth, len(self.corpus)), mask)
         if reranker is None:
             return found
         return [reranking.rerank_top(reranker, q, hits, rerank_top)[:k] for q, hits in zip(queries, found)]
@@ -238,8 +237,10 @@ class SearchPipeline:
             raise ClusterankError(f"query vectors have {vectors.shape[1]} dimensions; {self.embedder.name} gives "
                                   f"{self.vectors.shape[1]}")
         vectors = normalise(vectors, model="query vectors")
-        search = self.retriever(retriever).search
-        mask = self.filter_mask(filters)
+        return self._retrieve(self.retriever(retriever).search, vectors, k, self.filter_mask(filters))
+
+    def _retrieve(self, search, vectors: np.ndarray, k: int, mask: np.ndarray | None) -> list[list[Hit]]:
+        """`search`'s hits for normalised query vectors; with a filter mask, deepened until k per query match."""
         if mask is None:
             return self.hits(search(vectors, k))
         n, depth = len(self.corpus), min(len(self.corpus), max(10 * k, 100))

@@ -76,6 +76,8 @@ class SavedIndex:
                  rows: np.ndarray):
         self.path, self.meta = Path(path), meta
         self.vectors, self.ids, self.hashes, self.rows = vectors, ids, hashes, rows
+        self.identity = bool(np.array_equal(rows, np.arange(len(rows))))
+        """Whether index row i is corpus row i for every row (no update moved one)."""
         self._retrievers: dict[str, Retriever] = {}
 
     # ---- facts -------------------------------------------------------------------------------------------
@@ -104,11 +106,6 @@ class SavedIndex:
         out = np.empty_like(self.vectors)
         out[self.rows] = self.vectors
         return out
-
-    @property
-    def identity(self) -> bool:
-        """Whether index row i is corpus row i for every row."""
-        return bool(np.array_equal(self.rows, np.arange(len(self.rows))))
 
     # ---- open / create -----------------------------------------------------------------------------------
     @classmethod
