@@ -66,7 +66,7 @@ def _readable(path: Path) -> Iterator[None]:
     """SQLite's errors on a damaged or locked file as one clear error naming the file and what to run."""
     try:
         yield
-    except sqlite3.OperationalError as exc:
+    except sqlite3.DatabaseError as exc:
         if "full" in str(exc):
             raise ClusterankError(f"embedding store {path}: the disk is full ({exc}); every vector stored so far is "
                                   f"intact: free some space and run the same command again to resume") from None
@@ -74,10 +74,8 @@ def _readable(path: Path) -> Iterator[None]:
             raise ClusterankError(f"embedding store {path} stayed locked by another process for "
                                   f"{BUSY_TIMEOUT_S:.0f} s ({exc}); try again when it is done") from None
         raise ClusterankError(f"embedding store {path} is damaged or unreadable ({exc}); `clusterank cache check` "
-                              f"says what can be read and `clusterank cache repair` keeps every intact vector") from None
-    except sqlite3.DatabaseError as exc:
-        raise ClusterankError(f"embedding store {path} is damaged ({exc}); `clusterank cache check` says what can "
-                              f"be read and `clusterank cache repair` keeps every intact vector") from None
+                              f"says what can be read and `clusterank cache repair` keeps every intact "
+                              f"vector") from None
 
 
 class EmbeddingStore:

@@ -319,7 +319,8 @@ class SavedIndex:
                 meta["retrievers"][key] = {"kind": type(r).__name__, "codes": f"{stem}.faiss",
                                            "arrays": f"{stem}.npz", "rescore": int(r.rescore),
                                            "state": {k: _plain(v) for k, v in state.items() if k not in arrays}}
-            meta["files"] = {f.name: {"bytes": f.stat().st_size, "blake2b": _digest(f)} for f in sorted(tmp.iterdir())}
+            meta["files"] = {f.name: {"bytes": f.stat().st_size, "blake2b": _digest(f)}
+                             for f in sorted(tmp.iterdir())}
             (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         self.meta = meta
 
