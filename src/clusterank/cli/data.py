@@ -11,12 +11,16 @@ import typer
 
 from clusterank.cli.common import (CorpusOpt, LabelColOpt, ModelOpt, NOpt, TextColOpt, cache_app, data_app, corpus_from_options, err,
                                    out)
+from clusterank.data.bounds import MAX_PROFILES, PROFILES, SEED
+from clusterank.defaults import BUNDLED_N
 from clusterank.errors import ClusterankError
 
 
 @data_app.command("synth")
 def data_synth(output: Path = typer.Option(..., "-o", "--output", help="Profiles file (.parquet/.csv/.jsonl)."),
-               n: int = NOpt, seed: int = typer.Option(42, "--seed"),
+               n: int = typer.Option(BUNDLED_N, "--n", help=f"Profiles to write (1 to {MAX_PROFILES:,}: they are "
+                                     "generated in memory).", callback=PROFILES.option("--n")),
+               seed: int = typer.Option(42, "--seed", callback=SEED.option("--seed")),
                queries: Optional[Path] = typer.Option(None, "--queries", help="Also write the job descriptions here.")
                ) -> None:
     """Write the bundled synthetic profiles (and job descriptions) to files."""
