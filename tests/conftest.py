@@ -69,18 +69,24 @@ class Server:
                 self.proc.wait(5)
 
 
-def start_server(home, log_path, *args: str, env: dict | None = None, timeout: float = 240) -> Server:
-    """Start `clusterank serve --port <free> *args` with workspace `home`; wait until /healthz answers."""
+def start_server(home, log_path, *args: str, env: dict | None = None, timeout: float = 240,
+                 max_files: int | None = None) -> Server:
+    """Start `clusterank serve --port <free> *args` with workspace `home`; wait until /healthz answers.
+    `max_files` caps the server's open descriptors (soft and hard limit), as a small container would."""
+    import resource
     import subprocess
     import sys
     import time
 
     import httpx
 
+    def cap_files():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max_files, max_files))
+
     port = free_port()
     log = open(log_path, "wb")
     proc = subprocess.Popen([sys.executable, "-m", "clusterank", "serve", "--port", str(port), *args],
-                            stdout=log, stderr=subprocess.STDOUT,
+                            stdout=log, stderr=subprocess.STDOUT, preexec_fn=cap_files if max_files else None,
                             env={**os.environ, "CLUSTERANK_HOME": str(home), **(env or {})})
     server = Server(proc, f"http://127.0.0.1:{port}", log_path)
     deadline = time.monotonic() + timeout

@@ -163,10 +163,14 @@ def test_bad_requests_get_a_4xx_naming_the_field(server, path, body, status, par
 @pytest.mark.parametrize("content,status", [(b'{"input": ', 400), (b"not json at all", 400), (b"[1, 2]", 422),
                                              (b'{"input": "x", "model": "minilm-static"}', 200)])
 def test_raw_bodies(server, content, status):
-    r = httpx.post(server.url + "/v1/embeddings", content=content, timeout=30)  # no content-type, as curl -d
+    r = httpx.post(server.url + "/v1/embeddings", content=content, headers={"content-type": "application/json"},
+                   timeout=30)
     assert r.status_code == status, r.text
     if status != 200:
         assert "error" in r.json()
+    # the same without a JSON content type (curl -d says form data) is refused: it is what a cross-site form sends
+    r = httpx.post(server.url + "/v1/embeddings", content=content, timeout=30)
+    assert r.status_code == 415 and r.json()["error"]["param"] == "content-type"
 
 
 def test_oversized_bodies_are_refused_before_parsing(server):

@@ -39,15 +39,30 @@ def serve(
     fault_seed: Optional[int] = typer.Option(None, "--fault-seed", help="Seed of the fault draws (reproducible runs)."),
     fault_slow_s: float = typer.Option(3.0, "--fault-slow-s", help="How long a `slow` fault waits."),
     device: str = DeviceOpt,
+    allow_host: List[str] = typer.Option([], "--allow-host", help="A host name clients may reach this server by "
+                                         "(repeat); requests whose Host names anything else but an IP address or "
+                                         "localhost are refused (a DNS rebinding guard). `*` allows any."),
+    retriever: List[str] = typer.Option([], "--retriever", "-r", help="A retriever /v1/search offers (repeat, or "
+                                        "comma-separate); built at start-up, and requests can name only these. "
+                                        "Default: exact, routed:nprobe=1|2|auto, soft, and role, role-route:m=3 "
+                                        "when the corpus has labels."),
+    max_jobs: int = typer.Option(1, "--max-jobs", help="Comparisons started from the page that run at once."),
+    max_queued_jobs: int = typer.Option(8, "--max-queued-jobs", help="Comparisons that wait their turn (429 beyond)."),
+    job_keep_hours: float = typer.Option(24.0, "--job-keep-hours", help="How long a finished comparison and its "
+                                         "report are kept."),
 ) -> None:
     """Serve the web page at / and the HTTP API: /v1/embeddings (OpenAI's shape), /v1/rerank, /v1/search,
     /v1/models, /healthz, /metrics."""
+    from clusterank.index import split_specs
     from clusterank.server import ServerConfig, serve as run
 
     models = tuple(m.strip() for spec in model for m in spec.split(",") if m.strip())
+    retrievers = tuple(split_specs(",".join(retriever))) if retriever else None
     run(ServerConfig(corpus=str(corpus) if corpus else None, queries=str(queries) if queries else None,
                      text_column=text_column, label_column=label_column,
                      models=models, rerankers=tuple(reranker), host=host, port=port, workers=workers,
                      api_key_env=api_key_env, max_body_mb=max_body_mb, max_batch=max_batch,
                      max_in_flight=max_in_flight, faults=faults, fault_seed=fault_seed, fault_slow_s=fault_slow_s,
-                     cors_origins=tuple(cors_origin), device=device))
+                     cors_origins=tuple(cors_origin), device=device, allow_hosts=tuple(allow_host),
+                     retrievers=retrievers, max_jobs=max_jobs, max_queued_jobs=max_queued_jobs,
+                     job_keep_hours=job_keep_hours))

@@ -28,15 +28,18 @@ def serve(config: ServerConfig, *, progress: bool = True) -> None:
     config.check()
     uvicorn = require("uvicorn", "serve", "clusterank serve")
     require("fastapi", "serve", "clusterank serve")
+    require("httptools", "serve", "clusterank serve")
+    from clusterank.server.http import PROTOCOL, raise_descriptor_limit
+
+    raise_descriptor_limit()  # held connections must not starve the health probe of descriptors (server/http.py)
+    options = dict(host=config.host, port=config.port, log_level="warning", timeout_keep_alive=30, http=PROTOCOL)
     engine = Engine(config, progress=progress)  # embeds the corpus and fits k-means once, into the workspace
     log.info("serving %d profiles from %s with %s on http://%s:%d (%d worker%s)", len(engine.corpus),
              engine.corpus.source, ", ".join(engine.pipelines), config.host, config.port, config.workers,
              "s" if config.workers > 1 else "")
     if config.workers == 1:
-        uvicorn.run(create_app(config, engine), host=config.host, port=config.port, log_level="warning",
-                    timeout_keep_alive=30)
+        uvicorn.run(create_app(config, engine), **options)
         return
     del engine  # each worker builds its own from the now-warm workspace
     os.environ[CONFIG_ENV] = config.to_env()
-    uvicorn.run("clusterank.server.app:app_from_env", factory=True, host=config.host, port=config.port,
-                workers=config.workers, log_level="warning", timeout_keep_alive=30)
+    uvicorn.run("clusterank.server.app:app_from_env", factory=True, workers=config.workers, **options)

@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import os
+import unicodedata
 from importlib.resources import files
 from pathlib import Path
 
@@ -44,10 +45,17 @@ def _texts(value: str | list[str], field: str, limit: int) -> list[str]:
                             "(--max-batch)", param=field)
     for i, text in enumerate(texts):
         name = f"{field}[{i}]" if not isinstance(value, str) else field
-        if not text.strip():
-            raise ApiError(400, f"`{name}` is an empty string; every text needs some words", param=name)
+        if not _visible(text):
+            raise ApiError(400, f"`{name}` is empty or holds only spaces and invisible characters; every text "
+                                "needs some words", param=name)
         _unicode(text, name)
     return texts
+
+
+def _visible(text: str) -> bool:
+    """True if the text has a character that is not a space, a control or an invisible format character (zero-width
+    spaces and joiners, direction marks): a text of those alone has no words to embed."""
+    return any(unicodedata.category(c)[0] not in "ZC" for c in text)
 
 
 def _unicode(text: str, field: str) -> str:
@@ -84,7 +92,8 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
     from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 
     engine = engine or Engine(config)
-    app = fastapi.FastAPI(title="clusterank", version=_version(),
+    # no /docs or /redoc: FastAPI's pages load their scripts from a CDN; the schema stays at /openapi.json
+    app = fastapi.FastAPI(title="clusterank", version=_version(), docs_url=None, redoc_url=None,
                           description="Embeddings, reranking and candidate search over one workspace.")
 
     @app.exception_handler(ApiError)
@@ -161,8 +170,8 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
         if any(not isinstance(d, str) for d in docs):
             raise ApiError(422, "`documents`: each item is a string or {\"text\": string}", param="documents")
         _texts(docs, "documents", config.max_batch)
-        if not body.query.strip():
-            raise ApiError(400, "`query` is empty", param="query")
+        if not _visible(body.query):
+            raise ApiError(400, "`query` is empty or holds only invisible characters", param="query")
         _unicode(body.query, "query")
         name = body.model or f"rescore:{engine.default_model}"
         ranked = await asyncio.to_thread(engine.rerank, name, body.query, docs)
@@ -175,8 +184,9 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
     async def search(body: SearchRequest):
         if (body.query is None) == (body.vector is None):
             raise ApiError(400, "send exactly one of `query` (a job description) and `vector`", param="query")
-        if body.query is not None and not body.query.strip():
-            raise ApiError(400, "`query` is empty: paste a job description", param="query")
+        if body.query is not None and not _visible(body.query):
+            raise ApiError(400, "`query` is empty or holds only invisible characters: paste a job description",
+                           param="query")
         if body.query is not None:
             _unicode(body.query, "query")
         vector = _unit_vector(body.vector) if body.vector is not None else None
@@ -187,7 +197,8 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
             return_text=body.return_text)
         return _json(result)
 
-    jobs = CompareJobs(engine.workspace, config.corpus_args())
+    jobs = CompareJobs(engine.workspace, config.corpus_args(), max_running=config.max_jobs,
+                       max_queued=config.max_queued_jobs, keep_hours=config.job_keep_hours)
     static = files("clusterank.server").joinpath("static")
 
     @app.get("/", include_in_schema=False)
@@ -261,9 +272,10 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
 
     @app.get("/healthz", summary="Liveness and what this process serves")
     async def healthz():
-        return _json({"status": "ok", "pid": os.getpid(), "version": _version(), "corpus": engine.corpus.source,
-                      "profiles": len(engine.corpus), "search_models": list(engine.pipelines),
-                      "faults": engine.faults.rates})
+        # answered without the key: the corpus by its file name only, never the path it lies under
+        return _json({"status": "ok", "pid": os.getpid(), "version": _version(),
+                      "corpus": Path(engine.corpus.source).name, "profiles": len(engine.corpus),
+                      "search_models": list(engine.pipelines), "faults": engine.faults.rates})
 
     @app.get("/metrics", summary="Prometheus metrics of this process")
     async def metrics():
@@ -273,10 +285,11 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
     if config.cors_origins:
         from starlette.middleware.cors import CORSMiddleware
 
-        wrapped = CORSMiddleware(app, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
-                                 allow_headers=["authorization", "content-type"])
+        wrapped = CORSMiddleware(app, allow_origins=list(config.cors_origins),
+                                 allow_methods=["GET", "POST", "DELETE"], allow_headers=["authorization", "content-type"])
     guarded = Guard(wrapped, metrics=engine.metrics, max_body=config.max_body, max_in_flight=config.max_in_flight,
-                    api_key_env=config.api_key_env)
+                    api_key_env=config.api_key_env, bound_host=config.host, allow_hosts=config.allow_hosts,
+                    cors_origins=config.cors_origins)
     guarded.engine, guarded.fastapi = engine, app  # for tests and embedding in other apps
     return guarded
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 
@@ -16,6 +17,11 @@ from clusterank.embed.base import check_device
 from clusterank.errors import ClusterankError
 
 CONFIG_ENV = "CLUSTERANK_SERVE_CONFIG"
+LIMITS = (("--port", "port", 1, 65535), ("--workers", "workers", 1, 64), ("--max-body-mb", "max_body_mb", 0.001, 1024),
+          ("--max-batch", "max_batch", 1, 100_000), ("--max-in-flight", "max_in_flight", 1, 100_000),
+          ("--fault-slow-s", "fault_slow_s", 0, 3600), ("--max-jobs", "max_jobs", 1, 64),
+          ("--max-queued-jobs", "max_queued_jobs", 0, 1000), ("--job-keep-hours", "job_keep_hours", 0, 24 * 365))
+"""Every numeric setting's range, checked once before anything loads (NaN and infinity fail every range)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,12 @@ class ServerConfig:
         faults: the fault mode, `kind:rate,...` (see `clusterank.server.faults.KINDS`).
         cors_origins: origins allowed to call from a browser (none by default).
         device: where local transformer models run: auto | cpu | cuda (`clusterank.embed.get_embedder`).
+        allow_hosts: host names requests may give in `Host` besides the bound address, IP addresses and
+            `localhost` (a DNS rebinding guard; `*` turns it off).
+        retrievers: the retriever specs `/v1/search` offers (None: the page's default list); a request can name
+            only these, so no request can order new k-means fits or codebooks.
+        max_jobs: comparisons running at once (across workers); max_queued_jobs more wait, 429 beyond.
+        job_keep_hours: how long a finished comparison (its status and report) is kept.
     """
 
     corpus: str | None = None
@@ -58,6 +70,11 @@ class ServerConfig:
     fault_slow_s: float = 3.0
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     device: str = "auto"
+    allow_hosts: tuple[str, ...] = field(default_factory=tuple)
+    retrievers: tuple[str, ...] | None = None
+    max_jobs: int = 1
+    max_queued_jobs: int = 8
+    job_keep_hours: float = 24.0
 
     def check(self) -> None:
         """Refuse unsafe or impossible settings before anything loads.
@@ -71,10 +88,17 @@ class ServerConfig:
                                   "(a variable holding the bearer key clients must send), or bind 127.0.0.1")
         if self.api_key_env and not os.environ.get(self.api_key_env):
             raise ClusterankError(f"--api-key-env {self.api_key_env}: that environment variable is empty or unset")
-        for name, value in (("--max-body-mb", self.max_body_mb), ("--max-batch", self.max_batch),
-                            ("--max-in-flight", self.max_in_flight), ("--workers", self.workers)):
-            if value <= 0:
-                raise ClusterankError(f"{name} must be positive, got {value}")
+        for name, value, low, high in LIMITS:
+            value = getattr(self, value)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and low <= value <= high):
+                raise ClusterankError(f"{name} must be a number from {low:g} to {high:g}, got {value}")
+        if self.fault_seed is not None and not 0 <= self.fault_seed < 2**32:
+            raise ClusterankError(f"--fault-seed must be from 0 to {2**32 - 1}, got {self.fault_seed}")
+        for name, values in (("--allow-host", self.allow_hosts), ("--cors-origin", self.cors_origins)):
+            for value in values:
+                if not value or any(c.isspace() or ord(c) < 32 for c in value) or "/" in value.split("://")[-1]:
+                    raise ClusterankError(f"{name} {value!r} is not a host name (or origin such as "
+                                          "http://app.example:3000)")
         if not self.models:
             raise ClusterankError("--model: give at least one model to search with")
         check_device(self.device)
@@ -101,8 +125,9 @@ class ServerConfig:
     def from_env(cls) -> "ServerConfig":
         """The settings the parent process left in `CLUSTERANK_SERVE_CONFIG`."""
         raw = json.loads(os.environ[CONFIG_ENV])
-        for key in ("models", "rerankers", "cors_origins"):
-            raw[key] = tuple(raw[key])
+        for key in ("models", "rerankers", "cors_origins", "allow_hosts", "retrievers"):
+            raw[key] = tuple(raw[key]) if raw.get(key) is not None else None
+        raw["allow_hosts"] = raw["allow_hosts"] or ()
         return cls(**raw)
 
 

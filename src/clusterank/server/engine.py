@@ -23,6 +23,7 @@ from clusterank.embed.registry import using_device
 from clusterank.defaults import DEFAULT_RETRIEVER
 from clusterank.errors import ClusterankError
 from clusterank.index.hits import Hit, preview
+from clusterank.index.registry import canonical_spec
 from clusterank.pipeline import SearchPipeline
 from clusterank.rerank import get_reranker
 from clusterank.rerank.base import Reranker, rerank_top
@@ -33,6 +34,10 @@ from clusterank.server.metrics import Metrics
 from clusterank.workspace import Workspace
 
 log = logging.getLogger("clusterank.server")
+
+PAGE_RETRIEVERS = ("exact", "routed:nprobe=1", "routed:nprobe=2", "routed:nprobe=auto", "soft")
+"""What `/v1/search` offers unless `--retriever` says otherwise; LABELLED_RETRIEVERS too when the corpus has labels."""
+LABELLED_RETRIEVERS = ("role", "role-route:m=3")
 
 
 @dataclass
@@ -63,12 +68,50 @@ class Engine:
             self.pipelines[pipe.embedder.name] = pipe
             self.cluster_labels[pipe.embedder.name] = pipe.clusters().labels  # fitted once, kept on disk
         self.default_model = next(iter(self.pipelines))
+        self.retrievers = self._build_retrievers()
         self.store = self.pipelines[self.default_model].store
         self.offline_models = available_models()  # installed packages do not change while the server runs
         self._embedders: dict[str, Embedder] = {name: p.embedder for name, p in self.pipelines.items()}
         self._rerankers: dict[str, Reranker] = {}
         self._maps: dict = {}
         self.started = time.time()
+
+    def _build_retrievers(self) -> list[str]:
+        """Every retriever spec `/v1/search` offers, built now for each served model (k-means fits, codebooks), so
+        that no request can order such work; a bad spec stops the start with its error."""
+        specs = list(self.config.retrievers or PAGE_RETRIEVERS)
+        if self.config.retrievers is None and self.corpus.labels is not None:
+            specs += LABELLED_RETRIEVERS
+        for pipe in self.pipelines.values():
+            specs += [s for s in (pipe.saved.specs if pipe.saved is not None else ()) if s not in specs]
+        if DEFAULT_RETRIEVER not in specs:
+            specs.insert(0, DEFAULT_RETRIEVER)
+        offered: dict[str, str] = {}
+        for spec in specs:
+            try:
+                offered.setdefault(canonical_spec(spec), spec)
+                for pipe in self.pipelines.values():
+                    pipe.retriever(spec)
+            except ClusterankError as exc:
+                raise ClusterankError(f"--retriever {spec}: {exc}") from None
+        self._offered = offered
+        return list(offered.values())
+
+    def offered_retriever(self, spec: str) -> str:
+        """The spec as this server built it.
+
+        Raises:
+            ApiError: 400 for a malformed spec, or one this server does not offer (the message lists those it does).
+        """
+        try:
+            key = canonical_spec(spec)
+        except ClusterankError as exc:
+            raise ApiError(400, str(exc), param="retriever") from None
+        if key not in self._offered:
+            raise ApiError(400, f"retriever {spec!r} is not offered by this server; retrievers: "
+                                f"{', '.join(self.retrievers)} (start it with --retriever {spec} to offer it)",
+                           param="retriever")
+        return self._offered[key]
 
     # ---- models
 
@@ -123,9 +166,10 @@ class Engine:
                                     "by importance, so cutting them would lose meaning)", param="dimensions")
         with self.lock:
             hits: list[int] = []
-            with truncation_summary(quiet=True) as read:  # tokens the model read, counted while embedding
+            with truncation_summary(quiet=True):
                 vectors = self.store.embed(embedder, texts, what="input", cached=hits)
-            tokens = read["tokens"] + (self._count_tokens(embedder, [texts[i] for i in hits]) if hits else 0)
+            # usage is counted one way for every text, cached or not, so the same request always reports the same
+            tokens = self._count_tokens(embedder, texts)
             cached = len(hits)
         if dimensions is not None and dimensions < vectors.shape[1]:
             vectors = vectors[:, :dimensions]
@@ -135,7 +179,7 @@ class Engine:
 
     @staticmethod
     def _count_tokens(embedder: Embedder, texts: list[str]) -> int:
-        """Tokens of texts served from the cache (usage counts them as if embedded), up to the model's limit."""
+        """Tokens of texts as `usage` reports them: the model's own count up to its limit (words without a tokenizer)."""
         counter = getattr(embedder, "count_tokens", None)
         if counter is None:
             return sum(len(t.split()) for t in texts)
@@ -186,12 +230,12 @@ class Engine:
             raise ApiError(400, "a reranker reads the job description: send `query`, not only `vector`",
                            param="reranker")
         times = {}
+        retriever = self.offered_retriever(retriever)
         with self.lock:
-            for param, check in (("retriever", lambda: pipe.retriever(retriever)), ("filters", lambda: pipe.filter_mask(filters))):
-                try:
-                    check()
-                except ClusterankError as exc:
-                    raise ApiError(400, str(exc), param=param) from None
+            try:
+                pipe.filter_mask(filters)
+            except ClusterankError as exc:
+                raise ApiError(400, str(exc), param="filters") from None
             t = time.perf_counter()
             vectors = pipe.embed_queries([query]) if query else np.asarray([vector], dtype=np.float32)
             if vectors.shape[1] != pipe.vectors.shape[1]:
@@ -256,11 +300,8 @@ class Engine:
         roles = sorted({x for x in (self.corpus.labels or []) if x})
         families = (sorted({x for x in pipe.column("family") if x})
                     if self.corpus.frame is not None and "family" in self.corpus.frame.columns else [])
-        retrievers = ["exact", "routed:nprobe=1", "routed:nprobe=2", "routed:nprobe=auto", "soft"]
-        if self.corpus.labels is not None:
-            retrievers += ["role", "role-route:m=3"]
         return {"models": list(self.pipelines), "default_model": self.default_model,
-                "retrievers": retrievers, "retriever_kinds": sorted(RETRIEVERS),
+                "retrievers": self.retrievers, "retriever_kinds": sorted(RETRIEVERS),
                 "default_retriever": DEFAULT_RETRIEVER,
                 "rerankers": self.offered_rerankers(),
                 "roles": roles, "families": families,

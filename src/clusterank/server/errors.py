@@ -11,9 +11,10 @@ import logging
 
 log = logging.getLogger("clusterank.server")
 
-TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
-         405: "invalid_request_error", 413: "request_too_large", 415: "invalid_request_error",
-         422: "invalid_request_error", 429: "rate_limit_error", 500: "server_error", 503: "service_unavailable"}
+TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 404: "not_found_error",
+         405: "invalid_request_error", 408: "invalid_request_error", 413: "request_too_large",
+         415: "invalid_request_error", 421: "invalid_request_error", 422: "invalid_request_error",
+         431: "request_too_large", 429: "rate_limit_error", 500: "server_error", 503: "service_unavailable"}
 
 
 class ApiError(Exception):

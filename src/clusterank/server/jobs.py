@@ -1,20 +1,26 @@
 """Background jobs the web page starts: `clusterank compare` on the server's corpus, as a child process.
 
 Each job's state lives in a JSON file in the workspace (`jobs/<id>.json`), so any worker can report or
-cancel it; the worker that started it follows the child's progress lines and writes the file. Cancelling
-stops the child; what it embedded stays cached, so running the same comparison again resumes.
+cancel it. At most `max_running` jobs run at once across every worker (admission under a file lock); up to
+`max_queued` more wait their turn and any worker starts them; beyond that a request gets 429. Finished jobs
+are deleted after `keep_hours` (and beyond the newest `keep` finished ones). A job whose server died (kill -9,
+a crash) is marked `interrupted` by the next server on this workspace, and its orphaned child is stopped.
+Cancelling stops the child; what it embedded stays cached, so running the same comparison again resumes.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 from clusterank.server.errors import ApiError
@@ -23,6 +29,9 @@ from clusterank.workspace import Workspace, atomic_path
 MODEL_LINE = re.compile(r"model (\d+) of (\d+): (.+)")
 PERCENT = re.compile(r"(\d{1,3})%\|")
 JOB_ID = re.compile(r"^[0-9a-f]{12}$")
+ACTIVE = ("queued", "running")
+TICK_S = 0.5
+"""How often a worker looks for a queued job it may start, and for its own jobs' cancel requests."""
 
 
 def _write(path: Path, state: dict) -> None:
@@ -30,11 +39,55 @@ def _write(path: Path, state: dict) -> None:
         tmp.write_text(json.dumps(state))
 
 
-class CompareJobs:
-    """Starts, follows and cancels comparison jobs in one workspace."""
+def _started_at(pid: int) -> str | None:
+    """The kernel's start time of a process (so a reused pid is not taken for the one that started a job);
+    None when the process does not exist."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return "?"  # alive, start time unknown (no /proc)
 
-    def __init__(self, workspace: Workspace, corpus_args: list[str]):
+
+def _alive(owner: dict | None) -> bool:
+    if not owner:
+        return False
+    started = _started_at(int(owner["pid"]))
+    return started is not None and (started == owner.get("started") or "?" in (started, owner.get("started")))
+
+
+class CompareJobs:
+    """Starts, queues, follows, cancels and cleans up comparison jobs in one workspace.
+
+    Args:
+        workspace: where job files live (`jobs/`).
+        corpus_args: the `clusterank compare` options naming the server's corpus and queries.
+        max_running: jobs running at once, across every worker on this workspace.
+        max_queued: jobs waiting beyond those (429 beyond).
+        keep_hours: how long a finished job (its state and report folder) is kept.
+        keep: the most finished jobs kept, newest first.
+    """
+
+    def __init__(self, workspace: Workspace, corpus_args: list[str], *, max_running: int = 1, max_queued: int = 8,
+                 keep_hours: float = 24.0, keep: int = 50):
         self.workspace, self.corpus_args = workspace, corpus_args
+        self.max_running, self.max_queued, self.keep_hours, self.keep = max_running, max_queued, keep_hours, keep
+        self.me = {"pid": os.getpid(), "started": _started_at(os.getpid())}
+        self._dispatcher: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        with self._locked():
+            self._recover()
+            self._clean()
+            waiting = any(s["state"] == "queued" for s in self._states())
+        if waiting:  # queued before a restart: this worker starts them in turn
+            self._ensure_dispatcher()
+
+    # ---- the state files
 
     def path(self, job_id: str) -> Path:
         """The status file of a job.
@@ -46,23 +99,91 @@ class CompareJobs:
             raise ApiError(404, f"no job {job_id!r}", param="job")
         return self.workspace.jobs_dir / f"{job_id}.json"
 
+    def _states(self) -> list[dict]:
+        states = []
+        for path in self.workspace.jobs_dir.glob("*.json"):
+            try:
+                state = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue  # written atomically, so only a foreign file can be unreadable
+            if isinstance(state, dict) and JOB_ID.match(str(state.get("id", ""))):
+                states.append(state)
+        return sorted(states, key=lambda s: s.get("submitted", s.get("started", 0)))
+
+    @contextmanager
+    def _locked(self):
+        """The workspace's job lock: admission, dispatch and recovery see one consistent set of jobs."""
+        with open(self.workspace.jobs_dir / ".lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # ---- admission
+
     def start(self, models: list[str]) -> dict:
-        """Start `clusterank compare --models ...` on the server's corpus; returns the job's first state."""
+        """Run `clusterank compare --models ...` on the server's corpus now, or queue it; returns its first state.
+
+        Raises:
+            ApiError: 429 (with Retry-After) when `max_running` jobs run and `max_queued` more wait.
+        """
         job_id = uuid.uuid4().hex[:12]
-        out_dir = self.workspace.jobs_dir / job_id
-        state = {"id": job_id, "state": "running", "progress": 0.0, "message": "starting", "models": models,
-                 "started": time.time(), "report": None, "error": None}
-        path = self.path(job_id)
-        _write(path, state)
-        child = subprocess.Popen([sys.executable, "-m", "clusterank", "compare", "--models", ",".join(models),
-                                  "--skip-unanswerable", "--out", str(out_dir), *self.corpus_args],
+        state = {"id": job_id, "state": "queued", "progress": 0.0, "message": "waiting for a running comparison "
+                 "to end", "models": models, "submitted": time.time(), "started": None, "finished": None,
+                 "report": None, "error": None, "args": self.corpus_args}
+        with self._locked():
+            self._clean()
+            states = self._states()
+            running = sum(s["state"] == "running" for s in states)
+            queued = sum(s["state"] == "queued" for s in states)
+            if running >= self.max_running and queued >= self.max_queued:
+                raise ApiError(429, f"{running} comparison(s) are running and {queued} are waiting, the most this "
+                                    "server takes (--max-jobs, --max-queued-jobs); retry when one ends",
+                               param="models", headers={"retry-after": "30"})
+            if running < self.max_running:
+                self._launch(state)
+            else:
+                _write(self.path(job_id), state)
+        self._ensure_dispatcher()
+        return state
+
+    def _launch(self, state: dict) -> None:
+        """Start a job's child (under the lock) and follow it from this worker."""
+        out_dir = self.workspace.jobs_dir / state["id"]
+        child = subprocess.Popen([sys.executable, "-m", "clusterank", "compare", "--models", ",".join(state["models"]),
+                                  "--skip-unanswerable", "--out", str(out_dir), *state["args"]],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                  env={**os.environ, "CLUSTERANK_HOME": str(self.workspace.root)})
-        state["pid"] = child.pid
+        state.update(state="running", message="starting", started=time.time(), pid=child.pid, owner=self.me)
+        path = self.path(state["id"])
         _write(path, state)
         threading.Thread(target=self._follow, args=(child, path, state, out_dir), daemon=True).start()
         threading.Thread(target=self._watch, args=(child, path), daemon=True).start()
-        return state
+
+    def _ensure_dispatcher(self) -> None:
+        with self._start_lock:
+            if self._dispatcher is None or not self._dispatcher.is_alive():
+                self._dispatcher = threading.Thread(target=self._dispatch, daemon=True)
+                self._dispatcher.start()
+
+    def _dispatch(self) -> None:
+        """Start queued jobs as running ones end (any worker may start any queued job); stop when none wait."""
+        last_clean = time.monotonic()
+        while True:
+            time.sleep(TICK_S)
+            with self._locked():
+                if time.monotonic() - last_clean > 60:
+                    self._clean()
+                    last_clean = time.monotonic()
+                states = self._states()
+                waiting = [s for s in states if s["state"] == "queued"]
+                if not waiting:
+                    return
+                if sum(s["state"] == "running" for s in states) < self.max_running:
+                    self._launch(waiting[0])
+
+    # ---- one running job
 
     def _watch(self, child: subprocess.Popen, path: Path) -> None:
         while child.poll() is None:  # a cancel request stops the child within 0.2 s, however quiet it is
@@ -78,16 +199,16 @@ class CompareJobs:
             chunk = child.stderr.read1(4096) if hasattr(child.stderr, "read1") else child.stderr.read(4096)
             if not chunk:
                 break
-            buffer += chunk.decode(errors="replace")
+            buffer = (buffer + chunk.decode(errors="replace"))[-65536:]  # a line without end cannot grow forever
             *lines, buffer = re.split(r"[\r\n]", buffer)
             for line in lines:
                 if not line.strip():
                     continue
-                last_line = line.strip()
+                last_line = line.strip()[:500]
                 found = MODEL_LINE.search(line)
                 if found:
                     model_i, n_models = int(found.group(1)), int(found.group(2))
-                    state["message"] = f"model {model_i} of {n_models}: {found.group(3)}"
+                    state["message"] = f"model {model_i} of {n_models}: {found.group(3)[:200]}"
                 percent = PERCENT.search(line)
                 if percent and model_i:
                     state["progress"] = round((model_i - 1 + int(percent.group(1)) / 100 * 0.8) / n_models, 3)
@@ -98,28 +219,76 @@ class CompareJobs:
         if self._cancelled(path):
             state.update(state="cancelled", message="cancelled; what was embedded stays cached")
         elif code == 0:
-            report = out_dir / "report.html"
-            self.workspace.keep_latest_report("compare", report)
+            self.workspace.keep_latest_report("compare", out_dir / "report.html")
             state.update(state="done", progress=1.0, message="done", report="/reports/compare")
         else:
             state.update(state="failed", error=last_line.removeprefix("error: ") or f"exit status {code}",
                          message="failed")
-        _write(path, state)
+        state["finished"] = time.time()
+        with self._locked():
+            _write(path, state)
 
     def _cancelled(self, path: Path) -> bool:
         return path.with_suffix(".cancel").exists()
 
+    # ---- restarts and retention (under the lock)
+
+    def _recover(self) -> None:
+        """Jobs left `running` by a server that died are `interrupted`; their orphaned children are stopped."""
+        for state in self._states():
+            if state["state"] != "running" or _alive(state.get("owner")):
+                continue
+            pid = state.get("pid")
+            if pid and _is_our_child(int(pid), state["id"]):
+                try:
+                    os.kill(int(pid), 15)
+                except OSError:
+                    pass
+            state.update(state="interrupted", finished=time.time(),
+                         message="the server stopped while this comparison ran; start it again (what was embedded "
+                                 "stays cached, so it resumes)")
+            _write(self.path(state["id"]), state)
+
+    def _clean(self) -> None:
+        """Delete finished jobs older than `keep_hours`, and all but the newest `keep` finished ones."""
+        finished = [s for s in self._states() if s["state"] not in ACTIVE]
+        finished.sort(key=lambda s: s.get("finished") or s.get("submitted") or 0, reverse=True)
+        cutoff = time.time() - self.keep_hours * 3600
+        for i, state in enumerate(finished):
+            if i >= self.keep or (state.get("finished") or state.get("submitted") or 0) < cutoff:
+                path = self.path(state["id"])
+                shutil.rmtree(path.with_suffix(""), ignore_errors=True)
+                for leftover in (path.with_suffix(".cancel"), path):
+                    leftover.unlink(missing_ok=True)
+
+    # ---- what the routes call
+
     def status(self, job_id: str) -> dict:
-        """A job's state as its status file holds it."""
+        """A job's state as its status file holds it (without the command line it runs)."""
         path = self.path(job_id)
         if not path.exists():
             raise ApiError(404, f"no job {job_id!r}", param="job")
-        return json.loads(path.read_text())
+        state = json.loads(path.read_text())
+        return {k: v for k, v in state.items() if k not in ("args", "owner")}
 
     def cancel(self, job_id: str) -> dict:
-        """Ask the job to stop (the worker following it stops the child within a moment)."""
-        state = self.status(job_id)
-        if state["state"] == "running":
-            self.path(job_id).with_suffix(".cancel").touch()
-            state["message"] = "cancelling"
-        return state
+        """Ask the job to stop (the worker following it stops the child within a moment); a queued job ends now."""
+        with self._locked():
+            state = json.loads(self.path(job_id).read_text()) if self.path(job_id).exists() else None
+            if state is None:
+                raise ApiError(404, f"no job {job_id!r}", param="job")
+            if state["state"] == "queued":
+                state.update(state="cancelled", message="cancelled before it started", finished=time.time())
+                _write(self.path(job_id), state)
+            elif state["state"] == "running":
+                self.path(job_id).with_suffix(".cancel").touch()
+                state["message"] = "cancelling"
+        return {k: v for k, v in state.items() if k not in ("args", "owner")}
+
+
+def _is_our_child(pid: int, job_id: str) -> bool:
+    """Whether `pid` is still the `clusterank compare` of this job (its command line names the job's folder)."""
+    try:
+        return job_id in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False

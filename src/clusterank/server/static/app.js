@@ -199,7 +199,7 @@ async function pollCompare() {
     const job = await api(`/v1/jobs/${state.job}`);
     $("compare-progress").value = job.progress;
     $("compare-status").textContent = job.state === "failed" ? `failed: ${job.error}` : job.message;
-    if (job.state === "running") { setTimeout(pollCompare, 500); return; }
+    if (job.state === "running" || job.state === "queued") { setTimeout(pollCompare, 500); return; }
     if (job.state === "done") {
       const a = document.createElement("a"); a.href = job.report; a.target = "_blank"; a.textContent = "open the report";
       $("compare-status").replaceChildren(document.createTextNode("done: "), a);
