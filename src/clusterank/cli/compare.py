@@ -11,6 +11,7 @@ import typer
 from clusterank.cli.common import (ClustersOpt, CorpusOpt, DeviceOpt, LabelColOpt, ModelOpt, NOpt, QueriesOpt,
                                    QueryColOpt, ParentOpt, RelIdsOpt, SkipOpt, TextColOpt, app, corpus_from_options,
                                    out, queries_from_options)
+from clusterank.data.bounds import SEED
 from clusterank.defaults import COMPARE_PIPELINES, DEFAULT_K, LABELLED_PIPELINES
 from clusterank.errors import ClusterankError
 from clusterank.workspace import Workspace
@@ -76,6 +77,7 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
     from clusterank.evaluate.compare import compare_models, expand_models
     from clusterank.evaluate.evaluator import parse_pipelines
     from clusterank.evaluate.report import markdown_tables, recommend
+    from clusterank.index import check_spec
     from clusterank.viz.report import write_report
     from clusterank.rerank import get_reranker
 
@@ -84,11 +86,13 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
     _check_models(names)  # an unknown name fails in one line before anything loads, not after the first model ran
     if out_dir.exists() and not out_dir.is_dir():
         raise ClusterankError(f"--out {out_dir}: is a file; the report is a folder (report.md, .html, .csv)")
-    table = corpus_from_options(corpus, n, text_column, label_column)
+    table = corpus_from_options(corpus, n, text_column, label_column, str(n_clusters))
     default = COMPARE_PIPELINES + (LABELLED_PIPELINES if table.labels is not None else ())
     specs = (pipelines or ",".join(default)) + (f",exact+{rerank}" if rerank != "none" else "")
     with using_device(device):  # every local model, a rescore: reranker's too, runs there
         chosen = parse_pipelines(specs, get_reranker, rerank_top)
+        for pipeline in chosen:  # nlist, k and the like against the corpus' rows, before anything is embedded
+            check_spec(pipeline.retriever, len(table))
         qs = queries_from_options(queries, query_column, label_column)
         showcase = None
         if queries is None:
@@ -131,7 +135,8 @@ def tune(model: str = ModelOpt, retriever: str = typer.Option("role", "--retriev
          relevant_ids_column: str = RelIdsOpt, skip_unanswerable: bool = SkipOpt, n_clusters: str = ClustersOpt,
          parent_column: str = ParentOpt,
          folds: int = typer.Option(5, "--folds", help="k of the k-fold cross-validation."),
-         seed: int = typer.Option(0, "--seed", help="Seed of the split into folds."), device: str = DeviceOpt) -> None:
+         seed: int = typer.Option(0, "--seed", help="Seed of the split into folds (0 to 2**32-1).",
+                                  callback=SEED.option("--seed")), device: str = DeviceOpt) -> None:
     """Choose alpha of a role-aware or soft retriever by k-fold cross-validation; store it for alpha=auto."""
     from clusterank.cluster.kmeans import parse_k
     from clusterank.data.loaders import parent_labels, relevant_ids

@@ -28,15 +28,17 @@ def build(model: str = ModelOpt, corpus: Optional[Path] = CorpusOpt, n: int = NO
     Run it again after the corpus changed: new profiles are embedded and added, removed ones dropped (by the
     `id` column, else by text), without re-embedding the rest.
     """
-    from clusterank.index import split_specs
+    from clusterank.index import check_spec, split_specs
     from clusterank.pipeline import SearchPipeline
 
     from clusterank.index.persist import check_saveable
 
     specs = [check_saveable(s) for s in split_specs(retriever)]  # before anything is embedded or written
     started = time.perf_counter()
-    pipe = SearchPipeline(corpus_from_options(corpus, n, text_column, label_column), model, progress=True,
-                          use_saved_index=not rebuild)
+    table = corpus_from_options(corpus, n, text_column, label_column)
+    for spec in specs:  # nlist, m's range and the like against the corpus' rows, before anything is embedded
+        check_spec(spec, len(table))
+    pipe = SearchPipeline(table, model, progress=True, use_saved_index=not rebuild)
     saved = pipe.save_index(specs, rebuild=rebuild)
     took = time.perf_counter() - started
     table = Table("retriever", "rows", "MB on disk", title=f"saved index of {pipe.embedder.name} ({took:.1f} s)")

@@ -92,7 +92,7 @@ def search(query: str = typer.Argument(..., help="The job description."), model:
     from clusterank.cluster.kmeans import parse_k
     from clusterank.embed.base import check_device
     from clusterank.embed.registry import using_device
-    from clusterank.index import canonical_spec
+    from clusterank.index import canonical_spec, check_spec, parse_spec, retriever_type
     from clusterank.pipeline import SearchPipeline
     from clusterank.rerank import LLMOptions, check_reranker, get_reranker
 
@@ -104,8 +104,9 @@ def search(query: str = typer.Argument(..., help="The job description."), model:
     spec = canonical_spec(retriever_spec(retriever, route, nprobe, margin))  # a bad spec fails before embedding
     if rerank != "none":
         check_reranker(rerank)  # so does a bad reranker name
-    routes = spec != DEFAULT_RETRIEVER
-    table = corpus_from_options(corpus, n, text_column, label_column, n_clusters if routes else None)
+    clustered = retriever_type(spec).uses_clusters and "k" not in dict(parse_spec(spec).params)
+    table = corpus_from_options(corpus, n, text_column, label_column, n_clusters if clustered else None)
+    check_spec(spec, len(table))  # nlist, k and the like against the corpus' rows, before anything is embedded
     pipe = SearchPipeline(table, model, progress=not as_json, n_clusters=parse_k(n_clusters), device=device)
     llm = LLMOptions(llm_base_url, llm_model, llm_api_key_env, strategy, passes, budget)
     with using_device(device):  # a rescore:<model> reranker's model runs there too

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from clusterank.data.bounds import check_seed
 from clusterank.defaults import DEFAULT_K, DEFAULT_SEED
 from clusterank.errors import ClusterankError, require
 from clusterank.workspace import atomic_path
@@ -131,11 +132,12 @@ def fit_kmeans(vectors: np.ndarray, k: int = DEFAULT_K, *, seed: int = DEFAULT_S
         max_points_per_centroid: FAISS trains on a sample of k x this many rows when the corpus is larger.
 
     Raises:
-        ClusterankError: k out of range, or a cluster ends up empty.
+        ClusterankError: k or the seed out of range, or a cluster ends up empty.
     """
     faiss = faiss_module()
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     check_k(k, len(x))
+    check_seed(seed)
     km = faiss.Kmeans(x.shape[1], k, niter=niter, seed=seed, spherical=True, verbose=False,
                       max_points_per_centroid=max_points_per_centroid, min_points_per_centroid=1,
                       init_method=faiss.ClusteringInitMethod_KMEANS_PLUS_PLUS)

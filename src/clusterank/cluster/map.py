@@ -68,14 +68,14 @@ def wrap(text: str, width: int = 80) -> str:
     return "<br>".join(html.escape(x) for x in lines)
 
 
-def build_map(pipeline: SearchPipeline, *, n_clusters: int | str = 10, seed: int = 42, queries: list[str] | None = None,
-              method: str = "pca", sample: int = 50_000) -> MapData:
+def build_map(pipeline: SearchPipeline, *, n_clusters: int | str | None = None, seed: int | None = None,
+              queries: list[str] | None = None, method: str = "pca", sample: int = 50_000) -> MapData:
     """Project a pipeline's corpus (and job descriptions) to 2-D and label every point.
 
     Args:
         pipeline: a `SearchPipeline` (its vectors and corpus are used).
-        n_clusters: k of k-means (or "auto"); the clusters are fitted once and cached.
-        seed: k-means and projection seed.
+        n_clusters: k of k-means (or "auto"); default: the pipeline's (`--clusters`). Fitted once and cached.
+        seed: k-means and projection seed; default: the pipeline's.
         queries: job descriptions to draw as an X.
         method: "pca" (default, as in the seed) or "umap".
         sample: rows the projection is fitted on; the rest are transformed.
@@ -84,6 +84,7 @@ def build_map(pipeline: SearchPipeline, *, n_clusters: int | str = 10, seed: int
     from clusterank.cluster.project import fit_projection
 
     corpus = pipeline.corpus
+    seed = pipeline.seed if seed is None else seed
     model = pipeline.clusters(n_clusters, seed)
     projection, xy = fit_projection(pipeline.vectors, method, sample=sample, seed=seed)
     if corpus.frame is not None and "Headline" in corpus.frame.columns:

@@ -6,14 +6,17 @@ and any precomputed vectors found in `embeddings_<model>` columns (model names w
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from clusterank.data.bounds import PROFILES, check_seed
 from clusterank.data.schema import (FAMILY_COLUMN, PROFILE_FIELDS, QUERY_TEXT_COLUMN, ROLE_COLUMN, TEXT_COLUMN,
                                     profile_text, role_from_headline)
 from clusterank.defaults import BUNDLED_N, DEFAULT_SEED
@@ -107,7 +110,10 @@ def read_table(source: str | Path, *, split: str = "train") -> pd.DataFrame:
         if suffix == ".parquet":
             return pd.read_parquet(path)
         if suffix == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False)
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+            if not isinstance(frame.index, pd.RangeIndex):  # pandas took the extra leading fields as an index
+                raise ClusterankError(_wide_row(path))
+            return frame
         if suffix in (".jsonl", ".ndjson"):
             return pd.read_json(path, lines=True, dtype=False)
         if suffix == ".json":
@@ -122,6 +128,18 @@ def read_table(source: str | Path, *, split: str = "train") -> pd.DataFrame:
     except Exception as exc:  # pyarrow raises its own error types for corrupt files
         raise ClusterankError(f"{path}: unreadable ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
     raise ClusterankError(f"{path}: unknown format {suffix!r}; use .jsonl, .csv, .parquet or a dataset folder")
+
+
+def _wide_row(path: Path) -> str:
+    """The first row of a CSV file with more fields than its header, as one line naming the file and line."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        header = next(reader, [])
+        for record in reader:
+            if len(record) > len(header):
+                return (f"{path}: line {reader.line_num} has {len(record)} fields but the header has {len(header)} "
+                        f"({', '.join(header)}); quote fields that contain commas")
+    return f"{path}: rows have more fields than the header ({len(header)}); quote fields that contain commas"
 
 
 def _bad_line(path: Path, suffix: str) -> str | None:
@@ -262,10 +280,11 @@ def corpus_from_frame(frame: pd.DataFrame, source: str, *, text_column: str = TE
     else:
         raise ClusterankError(f"{source}: no column {text_column!r} and none of the profile fields "
                               f"({', '.join(PROFILE_FIELDS)}); columns are: {', '.join(map(str, frame.columns))}")
-    empty = [i for i, t in enumerate(texts) if not t.strip()]
+    empty = [i for i, t in enumerate(texts) if not visible(t)]
     if empty:
         more = f" ({len(empty)} empty rows)" if len(empty) > 1 else ""
-        raise ClusterankError(f"{source}, {where}: row {empty[0]} is empty{more}")
+        what = "is empty" if not texts[empty[0]].strip() else "has no visible characters (only zero-width or control ones)"
+        raise ClusterankError(f"{source}, {where}: row {empty[0]} {what}{more}")
     if label_column in frame.columns:
         labels = _labels(frame, label_column, source)
     elif label_column != ROLE_COLUMN:  # a column the user named is missing: say so rather than guess
@@ -280,6 +299,16 @@ def corpus_from_frame(frame: pd.DataFrame, source: str, *, text_column: str = TE
     ids = _ids(frame, id_column, source) if id_column in frame.columns else [str(i) for i in range(len(frame))]
     return Corpus(texts, ids, source, labels, families, frame.reset_index(drop=True),
                   _precomputed_columns(frame, source))
+
+
+_INVISIBLE = {"Cc", "Cf", "Zs", "Zl", "Zp"}
+"""Unicode categories that show nothing: controls, format characters (zero-width space and joiners, the byte
+order mark, direction marks) and separators."""
+
+
+def visible(text: str) -> bool:
+    """Whether `text` holds at least one character that shows (not only whitespace or zero-width characters)."""
+    return any(unicodedata.category(ch) not in _INVISIBLE for ch in text)
 
 
 def _text(value, where: str) -> str:
@@ -316,8 +345,8 @@ def bundled_profiles(n: int = BUNDLED_N, seed: int = DEFAULT_SEED) -> Corpus:
     """The bundled synthetic profile set (deterministic; 6,904 rows like the seed's dataset)."""
     from clusterank.data.synthetic import generate_profiles
 
-    if n < 1:
-        raise ClusterankError(f"--n must be at least 1, got {n}")
+    PROFILES.check(n, "--n")
+    check_seed(seed, "--seed")
     return corpus_from_frame(generate_profiles(n=n, seed=seed), f"bundled profiles (n={n}, seed={seed})")
 
 

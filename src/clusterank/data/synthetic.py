@@ -28,6 +28,7 @@ import re
 
 import pandas as pd
 
+from clusterank.data.bounds import PROFILES, check_seed
 from clusterank.data.roles import (
     CONFUSABLE_GROUPS,
     ROLES,
@@ -294,10 +295,15 @@ def generate_profiles(n: int = DEFAULT_N, seed: int = 42) -> pd.DataFrame:
 
     Every role appears at least `MIN_PER_ROLE` times when n allows it, and at least once
     when n is at least the number of roles.
+
+    Raises:
+        ClusterankError: n above `MAX_PROFILES` or a seed numpy could not take (as `--n`/`--seed` would be).
     """
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
-    rng = random.Random(seed)
+    if n:
+        PROFILES.check(n, "n")
+    rng = random.Random(check_seed(seed))
     rows = [_profile(rng, title) for title in _role_sequence(n, rng)]
     return pd.DataFrame(rows, columns=list(PROFILE_COLUMNS), dtype=object)
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from clusterank.data.loaders import Corpus
-from clusterank.defaults import COMPARE_PIPELINES, LABELLED_PIPELINES, SEED_PIPELINE
+from clusterank.defaults import COMPARE_PIPELINES, DEFAULT_K, LABELLED_PIPELINES, SEED_PIPELINE
 from clusterank.embed import CATALOG, available_models, catalog_id, get_embedder
 from clusterank.embed.measure import PeakMemory, measure_query_ms, measure_throughput
 from clusterank.embed.precomputed import PrecomputedEmbedder
@@ -149,7 +149,7 @@ def _confusion(rows: np.ndarray, row_labels, query_labels, near: NearMiss, top: 
 
 
 def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, workspace: Workspace | None = None,
-                   pipelines: Sequence[Pipeline | str] | None = None, n_clusters: int = 10,
+                   pipelines: Sequence[Pipeline | str] | None = None, n_clusters: int = DEFAULT_K,
                    parent_labels: tuple | None = None, relevant_ids: Sequence[Sequence[int]] | None = None,
                    neighbours: Mapping[str, Sequence[str]] | None = None, showcase_query: str | None = None,
                    with_maps: bool = True, progress: bool = False, skip_unanswerable: bool = False) -> Comparison:
@@ -162,7 +162,7 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
         workspace: where vectors and clusters are cached.
         pipelines: retriever specs or `Pipeline`s (a spec plus a reranker); see `parse_pipelines`. Default:
             exact, routed:nprobe=1, routed:nprobe=auto, and role (nested CV) when the corpus has labels.
-        n_clusters: k of k-means for routing retrievers whose spec does not say.
+        n_clusters: k of k-means for routing retrievers whose spec does not say, and of each model's map.
         parent_labels: (corpus parents, query parents) for partial relevance, e.g. families.
         relevant_ids: per query, explicit relevant corpus rows (override labels for that query).
         neighbours: label -> confusable labels, for near-miss rates and the confusion matrix, when known (the

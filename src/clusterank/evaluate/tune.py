@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from clusterank.data.bounds import check_seed
 from clusterank.errors import ClusterankError
 from clusterank.evaluate.metrics import ndcg_at_k
 from clusterank.evaluate.relevance import Relevance
 from clusterank.evaluate.stats import Estimate, bootstrap_ci
 from clusterank.index import canonical_spec, parse_spec
+from clusterank.index.grouped import load_tuned
 from clusterank.pipeline import SearchPipeline
 from clusterank.workspace import atomic_path
 
@@ -27,6 +30,8 @@ ALPHAS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 """The grid of weights tried (0 is exact search's order)."""
 TUNABLE = ("soft", "role")
 """Retriever kinds whose `alpha=auto` is tuned."""
+log = logging.getLogger("clusterank.evaluate")
+
 DEFAULT_FOLDS = 5
 DEPTH = 50
 
@@ -56,14 +61,14 @@ def fold_of(n_queries: int, folds: int, seed: int = 0) -> np.ndarray:
     """The fold (0..folds-1) of each query: a fixed random split, as even as possible.
 
     Raises:
-        ClusterankError: fewer queries than folds, or fewer than 2 folds.
+        ClusterankError: fewer queries than folds, fewer than 2 folds, or a seed beyond 32 bits.
     """
     if folds < 2:
         raise ClusterankError(f"cross-validation needs at least 2 folds, got {folds}")
     if n_queries < folds:
         raise ClusterankError(f"cross-validation with {folds} folds needs at least {folds} labelled queries; "
                               f"there are {n_queries}")
-    order = np.random.default_rng(seed).permutation(n_queries)
+    order = np.random.default_rng(check_seed(seed)).permutation(n_queries)
     out = np.empty(n_queries, np.int64)
     out[order] = np.arange(n_queries) % folds
     return out
@@ -164,9 +169,17 @@ def tune(pipe: SearchPipeline, queries: Sequence[str], rel: Relevance, spec: str
 
 
 def save_tuning(pipe: SearchPipeline, result: TuneResult) -> str:
-    """Store the chosen alpha beside the clusters (merged with other kinds already tuned); returns the path."""
+    """Store the chosen alpha beside the clusters (merged with other kinds already tuned); returns the path.
+
+    A damaged tuning file (see `load_tuned`) is replaced, with a warning: tuning again is its remedy.
+    """
     path = pipe.tuning_path
-    stored = json.loads(path.read_text()) if path.exists() else {}
+    try:
+        load_tuned(path)  # every stored entry checked before the others are kept beside the new one
+        stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except (ClusterankError, ValueError):  # tuning again is the remedy the error names: it replaces the damaged file
+        log.warning("%s: damaged tuning file; writing a new one", path)
+        stored = {}
     stored[parse_spec(result.spec).name] = {
         "params": {"alpha": result.alpha}, "spec": result.spec, "folds": result.folds, "queries": result.n_queries,
         "held_out_ndcg@10": round(result.held_out.mean, 4), "exact_ndcg@10": round(result.exact.mean, 4),

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from clusterank.data.bounds import Bound
 from clusterank.defaults import DEFAULT_K
 from clusterank.errors import ClusterankError
 
@@ -59,6 +61,8 @@ class SearchContext:
         labels: the label (role) of each corpus row, for role-aware retrievers; None when the corpus has none.
         tuned: parameters chosen by `clusterank tune` per retriever kind (`{"role": {"alpha": 0.4}}`), used
             where a spec says `auto`.
+        tuning_file: where `clusterank tune` stored them, read (and checked) only when a spec says `auto` and
+            `tuned` is None, so a damaged file stops only the searches that would use it.
         column: returns another column of the corpus by name (role-aware search `by=<column>`), or None.
     """
 
@@ -68,6 +72,7 @@ class SearchContext:
     labels: Sequence[str | None] | None = None
     tuned: Mapping[str, Mapping[str, float]] | None = None
     column: Callable[[str], Sequence[str | None]] | None = None
+    tuning_file: Path | None = None
 
     def cluster_model(self, k: int | None = None):
         """The k-means model with `k` clusters (default `default_k`)."""
@@ -80,12 +85,36 @@ class SearchContext:
 
 
 @dataclass(frozen=True)
+class Shape:
+    """What a parameter's corpus-dependent limit depends on: the corpus rows and the vector size (None before the
+    corpus is embedded)."""
+
+    rows: int
+    dims: int | None = None
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A parameter's largest value for a given corpus: `of(shape, values)` (None: not known yet) and what that
+    number is (`the corpus' rows`), for the message."""
+
+    of: Callable[[Shape, Mapping[str, Any]], int | None]
+    what: str
+
+
+@dataclass(frozen=True)
 class Param:
-    """One spec parameter: how to read its text, its default, and a line of help."""
+    """One spec parameter: how to read its text, its default, a line of help, and its declared range.
+
+    `bound` is checked when the spec is parsed (`1 or more`); `limit` when the retriever is built over a corpus
+    (`nlist` at most the corpus' rows). Text values (`auto`, a column name) are not numbers and skip both.
+    """
 
     parse: Callable[[str], Any]
     default: Any
     help: str
+    bound: Bound | None = None
+    limit: Limit | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +125,13 @@ class RetrieverType:
     summary: str
     build: Callable[..., Retriever]
     params: Mapping[str, Param] = field(default_factory=dict)
+    min_rows: int = 1
+    """The fewest corpus rows it can be built over."""
+
+    @property
+    def uses_clusters(self) -> bool:
+        """Whether it is built from k-means clusters (every such kind has a `k` parameter)."""
+        return "k" in self.params
 
     def usage(self) -> str:
         """`name:p=default,...` for help texts (parameters whose default comes from elsewhere are left out)."""
@@ -150,10 +186,10 @@ def split_specs(text: str) -> list[str]:
 
 
 def typed_params(kind: RetrieverType, spec: Spec) -> dict[str, Any]:
-    """The spec's parameters parsed by their types, defaults filled in.
+    """The spec's parameters parsed by their types and checked against their declared bounds, defaults filled in.
 
     Raises:
-        ClusterankError: an unknown parameter or a value its parser refuses, naming the spec.
+        ClusterankError: an unknown parameter, or a value its parser or bound refuses, naming the spec.
     """
     values = {name: p.default for name, p in kind.params.items()}
     for key, text in spec.params:
@@ -161,25 +197,74 @@ def typed_params(kind: RetrieverType, spec: Spec) -> dict[str, Any]:
             known = ", ".join(kind.params) or "none"
             raise ClusterankError(f"retriever {str(spec)!r}: unknown parameter {key!r} (parameters of "
                                   f"{kind.name}: {known})")
+        param = kind.params[key]
+        allowed = f"; allowed: {param.bound.allowed()}" if param.bound else ""
         try:
-            values[key] = kind.params[key].parse(text)
+            values[key] = param.parse(text)
         except (ValueError, ClusterankError) as exc:
-            raise ClusterankError(f"retriever {str(spec)!r}: {key}={text!r} is not valid "
-                                  f"({kind.params[key].help}; {exc})") from None
+            raise ClusterankError(f"retriever {str(spec)!r}: {key}={text!r} is not valid ({param.help}{allowed}; "
+                                  f"{exc})") from None
+        if _numeric(values[key]) and param.bound and param.bound.refusal(values[key], key):
+            why = f"; {param.bound.why}" if param.bound.why else ""
+            raise ClusterankError(f"retriever {str(spec)!r}: {key}={text!r} is not valid ({param.help}{allowed}"
+                                  f"{why})")
     return values
 
 
-def positive_int(text: str) -> int:
-    """A whole number >= 1."""
-    value = int(text)
-    if value < 1:
-        raise ValueError("must be at least 1")
-    return value
+def check_limits(kind: RetrieverType, spec: Spec, values: Mapping[str, Any], shape: Shape) -> None:
+    """Check the spec's parameters against the corpus (`nlist` at most its rows, `m` at most its dimensions, ...).
+
+    Limits that need the vector size are skipped while `shape.dims` is None (before the corpus is embedded).
+
+    Raises:
+        ClusterankError: a corpus too small for the kind, or one parameter, its value and the allowed range.
+    """
+    if shape.rows < kind.min_rows:
+        raise ClusterankError(f"retriever {str(spec)!r} needs at least {kind.min_rows:,} vectors (corpus rows), the "
+                              f"corpus has {shape.rows:,}")
+    for key in dict(spec.params):  # the values given: a default never exceeds what it defaults to
+        param, value = kind.params[key], values.get(key)
+        if param.limit is None or not _numeric(value):
+            continue
+        top = param.limit.of(shape, values)
+        if top is not None and value > top:
+            low = param.bound.lo if param.bound and param.bound.lo is not None else 1
+            raise ClusterankError(f"retriever {str(spec)!r}: {key}={value} is out of range for this corpus "
+                                  f"(allowed: {low:g} to {top:,}, {param.limit.what}; {param.help})")
 
 
-def non_negative_float(text: str) -> float:
-    """A finite number >= 0."""
+def _numeric(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def whole(text: str) -> int:
+    """A whole number (its range is the parameter's `bound`)."""
+    return int(text)
+
+
+def number(text: str) -> float:
+    """A finite number (its range is the parameter's `bound`)."""
     value = float(text)
-    if not np.isfinite(value) or value < 0:
-        raise ValueError("must be a finite number >= 0")
+    if not np.isfinite(value):
+        raise ValueError("must be a finite number")
     return value
+
+
+POSITIVE = Bound(1)
+"""A whole number >= 1."""
+NON_NEGATIVE = Bound(0)
+"""A whole number >= 0."""
+NON_NEGATIVE_NUMBER = Bound(0, whole=False)
+"""A finite number >= 0."""
+KMEANS_K = Bound(2, why="k-means needs at least 2 clusters")
+"""k of k-means (at most the corpus' rows: `ROWS`)."""
+ROWS = Limit(lambda shape, values: shape.rows, "the corpus' rows")
+"""At most one per corpus row."""
+DIMS = Limit(lambda shape, values: shape.dims, "the vectors' dimensions")
+"""At most one per vector dimension."""
+
+
+def kmeans_k(help: str = "k-means clusters (default: --clusters, 10)") -> Param:
+    """The `k` parameter of a retriever built from k-means clusters: 2 up to the corpus' rows."""
+    return Param(whole, None, help, KMEANS_K, ROWS)
+

@@ -7,9 +7,12 @@ route searches only the rows of the m groups whose centroids match the query bes
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -36,15 +39,68 @@ def parse_alpha(text: str) -> float | str:
 
 
 def resolve_alpha(alpha: float | str, kind: str, context: SearchContext) -> float:
-    """A number for `alpha`: itself, or for `auto` the tuned value stored for `kind`, else `PRIOR_ALPHA`."""
+    """A number for `alpha`: itself, or for `auto` the tuned value stored for `kind` (`context.tuned`, else read
+    from `context.tuning_file`), else `PRIOR_ALPHA`.
+
+    Raises:
+        ClusterankError: a tuned value that is not a finite number >= 0 (a damaged tuning file).
+    """
     if alpha != AUTO:
         return float(alpha)
-    tuned = (context.tuned or {}).get(kind, {})
+    stored = context.tuned if context.tuned is not None or context.tuning_file is None else load_tuned(
+        context.tuning_file)
+    tuned = (stored or {}).get(kind, {})
     if "alpha" in tuned:
-        return float(tuned["alpha"])
+        try:
+            return tuned_value(tuned["alpha"], f"the tuned alpha of {kind}")
+        except ValueError as exc:
+            raise ClusterankError(f"{exc}: the tuning file is damaged; {TUNE_AGAIN}") from None
     log.info("%s: alpha=auto but nothing is tuned for this corpus and model (`clusterank tune`); using the "
              "prior %.2f", kind, PRIOR_ALPHA)
     return PRIOR_ALPHA
+
+
+TUNE_AGAIN = (f"run `clusterank tune` again to rewrite it, or delete it (alpha=auto then uses the prior "
+              f"{PRIOR_ALPHA:g})")
+"""The remedy for a damaged tuning file."""
+
+
+def tuned_value(value, where: str) -> float:
+    """A stored tuned parameter as a float: a finite number >= 0 (what `parse_alpha` accepts).
+
+    Raises:
+        ValueError: `<where> is <value>, not a finite number >= 0`.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{where} is {value!r}, not a finite number >= 0")
+    return float(value)
+
+
+def load_tuned(path: Path) -> dict[str, dict[str, float]]:
+    """The parameters `clusterank tune` stored in `path`, per retriever kind (`{"role": {"alpha": 0.4}}`; {} when
+    there is no file), every one checked.
+
+    Raises:
+        ClusterankError: a file that is not JSON, not an object of `{kind: {"params": {name: number >= 0}}}`, or
+            holds a value that is not a finite number >= 0: one line naming the file and saying to run
+            `clusterank tune` again (or delete it).
+    """
+    path = Path(path)
+    if not path.exists():
+        return {}
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(stored, dict):
+            raise ValueError(f"it holds a JSON {type(stored).__name__}, not an object")
+        out = {}
+        for kind, entry in stored.items():
+            params = entry.get("params") if isinstance(entry, dict) else None
+            if not isinstance(params, dict):
+                raise ValueError(f"entry {kind!r} has no \"params\" object")
+            out[kind] = {name: tuned_value(v, f"{kind}.{name}") for name, v in params.items()}
+        return out
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ClusterankError(f"{path}: damaged tuning file ({exc}); {TUNE_AGAIN}") from None
 
 
 def group_centroids(vectors: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from clusterank.errors import ClusterankError
-from clusterank.index.base import Param, RetrieverType, TopK, positive_int
+from clusterank.index.base import DIMS, NON_NEGATIVE, POSITIVE, ROWS, Param, RetrieverType, TopK, whole
 from clusterank.index.exact import check_vectors, top_k
 
 
@@ -141,6 +141,15 @@ class BinaryIndex(_FaissIndex):
         return rows, -distances.astype(np.float32)
 
 
+IVFPQ_MIN_ROWS = 256
+"""Rows ivfpq needs: 256 codes per sub-quantizer are trained on them."""
+
+
+def default_nlist(n: int) -> int:
+    """The inverted lists of an ivfpq index over n rows when the spec does not say: 4 sqrt(n), >= 39 rows each."""
+    return max(1, min(int(4 * math.sqrt(n)), n // 39))
+
+
 class IVFPQIndex(_FaissIndex):
     """`ivfpq`: k-means inverted lists (`nlist`, searching `nprobe`) over product-quantized codes (`m` bytes)."""
 
@@ -149,12 +158,15 @@ class IVFPQIndex(_FaissIndex):
         faiss = _faiss()
         vecs = check_vectors(vectors, what="corpus vectors")
         n, d = vecs.shape
-        nlist = nlist or max(1, min(int(4 * math.sqrt(n)), n // 39))
+        nlist = nlist or default_nlist(n)
         m = m or next(x for x in (d // 4, d // 8, d // 2, d, 1) if x >= 1 and d % x == 0)
         if d % m:
             raise ClusterankError(f"ivfpq: m={m} must divide the vector size {d}")
-        if n < 256:
-            raise ClusterankError(f"ivfpq needs at least 256 vectors to train its codebooks, got {n}")
+        if n < IVFPQ_MIN_ROWS:
+            raise ClusterankError(f"ivfpq needs at least {IVFPQ_MIN_ROWS} vectors to train its codebooks, got {n}")
+        if not 1 <= nlist <= n or not 1 <= m <= d:
+            raise ClusterankError(f"ivfpq: nlist={nlist} must be 1 to {n:,} (the rows) and m={m} 1 to {d} (the "
+                                  f"dimensions)")
         quantizer = faiss.IndexFlatIP(d)
         index = faiss.IndexIVFPQ(quantizer, d, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
         index.cp.seed = index.pq.cp.seed = seed
@@ -190,14 +202,7 @@ class IVFPQIndex(_FaissIndex):
         self.labels = np.delete(labels, rows)
 
 
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError("must be 0 or more")
-    return value
-
-
-_RESCORE = Param(_non_negative_int, 0, "rescore the top rescore x k with float32 (0: no rescoring)")
+_RESCORE = Param(whole, 0, "rescore the top rescore x k with float32 (0: no rescoring)", NON_NEGATIVE)
 
 FLOAT16 = RetrieverType("float16", "cosine over float16 vectors (2x smaller)",
                         lambda c, rescore: ScalarQuantizedIndex(c.vectors, "float16", rescore), {"rescore": _RESCORE})
@@ -205,10 +210,10 @@ INT8 = RetrieverType("int8", "cosine over int8 vectors, ranges calibrated per di
                      lambda c, rescore: ScalarQuantizedIndex(c.vectors, "int8", rescore), {"rescore": _RESCORE})
 BINARY = RetrieverType("binary", "sign bits by Hamming distance, top rescore x k rescored in float32 (32x smaller)",
                        lambda c, rescore: BinaryIndex(c.vectors, rescore),
-                       {"rescore": Param(positive_int, 4, "rows rescored per hit, x k")})
+                       {"rescore": Param(whole, 4, "rows rescored per hit, x k", POSITIVE)})
 IVFPQ = RetrieverType("ivfpq", "FAISS IVF-PQ: inverted lists over product-quantized codes",
                       lambda c, nlist, m, nprobe, rescore: IVFPQIndex(c.vectors, nlist, m, nprobe, rescore),
-                      {"nlist": Param(positive_int, None, "inverted lists (default 4 sqrt(n))"),
-                       "m": Param(positive_int, None, "bytes per vector (sub-quantizers; must divide dims)"),
-                       "nprobe": Param(positive_int, 8, "lists searched per query"), "rescore": _RESCORE})
-
+                      {"nlist": Param(whole, None, "inverted lists (default 4 sqrt(n))", POSITIVE, ROWS),
+                       "m": Param(whole, None, "bytes per vector (sub-quantizers; must divide dims)", POSITIVE, DIMS),
+                       "nprobe": Param(whole, 8, "lists searched per query (above nlist: every list)", POSITIVE), "rescore": _RESCORE},
+                      min_rows=IVFPQ_MIN_ROWS)

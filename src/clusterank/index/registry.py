@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from clusterank.errors import ClusterankError
 from clusterank.index import exact, gpu, quantized, role, role_route, routed, soft
-from clusterank.index.base import Retriever, RetrieverType, SearchContext, parse_spec, typed_params
+from clusterank.index.base import (Retriever, RetrieverType, SearchContext, Shape, check_limits, parse_spec,
+                                   typed_params)
 
 RETRIEVERS: dict[str, RetrieverType] = {t.name: t for t in (
     exact.RETRIEVER,
@@ -37,7 +38,8 @@ def canonical_spec(spec: str) -> str:
     """The spec as clusterank names it (spaces dropped, values normalised): `routed:nprobe=auto`.
 
     Raises:
-        ClusterankError: unknown retriever or parameter, or a bad value.
+        ClusterankError: unknown retriever or parameter, a bad value, or a value beyond what the corpus allows
+            (one error naming the parameter, its value and the allowed range).
     """
     parsed = parse_spec(spec)
     kind = retriever_type(spec)
@@ -54,13 +56,31 @@ def build_retriever(spec: str, context: SearchContext) -> Retriever:
         context: the corpus vectors and how to get its k-means model.
 
     Raises:
-        ClusterankError: unknown retriever or parameter, or a bad value.
+        ClusterankError: unknown retriever or parameter, a bad value, or a value beyond what the corpus allows
+            (one error naming the parameter, its value and the allowed range).
     """
     parsed = parse_spec(spec)
     kind = retriever_type(spec)
-    retriever = kind.build(context, **typed_params(kind, parsed))
+    values = typed_params(kind, parsed)
+    vectors = context.vectors
+    check_limits(kind, parsed, values, Shape(len(vectors), int(vectors.shape[1]) if getattr(vectors, "ndim", 0) == 2
+                                             else None))
+    retriever = kind.build(context, **values)
     retriever.spec = canonical_spec(spec)
     return retriever
+
+
+def check_spec(spec: str, rows: int) -> str:
+    """The canonical spec, checked against a corpus of `rows` rows before it is embedded (limits that need the
+    vector size wait for `build_retriever`).
+
+    Raises:
+        ClusterankError: a bad spec, a corpus too small for it, or a parameter beyond what the corpus allows.
+    """
+    parsed = parse_spec(spec)
+    kind = retriever_type(spec)
+    check_limits(kind, parsed, typed_params(kind, parsed), Shape(rows))
+    return canonical_spec(spec)
 
 
 def _fmt(value) -> str:

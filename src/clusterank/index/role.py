@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from clusterank.errors import ClusterankError
-from clusterank.index.base import Param, RetrieverType, SearchContext, positive_int
+from clusterank.index.base import NON_NEGATIVE_NUMBER, POSITIVE, Param, RetrieverType, SearchContext, kmeans_k, whole
 from clusterank.index.grouped import AUTO, SoftGroupIndex, label_groups, parse_alpha, resolve_alpha
 
 MIN_SIZE = 5
@@ -31,15 +31,17 @@ def corpus_labels(context: SearchContext, kind: str, by: str | None = None) -> S
 
 def _build_soft(context: SearchContext, alpha: float | str, min_size: int, k: int | None,
                 by: str | None) -> SoftGroupIndex:
+    weight = resolve_alpha(alpha, "role", context)  # a damaged tuning file fails before clusters are fitted
     labels = corpus_labels(context, "role", by)
     groups, names = label_groups(labels, context.cluster_model(k).labels, min_size)
-    return SoftGroupIndex(context.vectors, groups, names, resolve_alpha(alpha, "role", context), "role")
+    return SoftGroupIndex(context.vectors, groups, names, weight, "role")
 
 
-SHARED_PARAMS = {"min_size": Param(positive_int, MIN_SIZE, "rows a label needs for a centroid of its own"),
+SHARED_PARAMS = {"min_size": Param(whole, MIN_SIZE, "rows a label needs for a centroid of its own", POSITIVE),
                  "by": Param(str, None, "the corpus column whose values are the groups (default: the labels)"),
-                 "k": Param(positive_int, None, "k-means clusters for rare labels (default: --clusters, 10)")}
+                 "k": kmeans_k("k-means clusters for rare labels (default: --clusters, 10)")}
 RETRIEVER = RetrieverType(
     "role", "cosine + alpha x the query's cosine to the row's role centroid (roles from the corpus' labels)",
-    _build_soft, {"alpha": Param(parse_alpha, AUTO, "weight of the role similarity, >= 0, or auto (tuned)"),
+    _build_soft, {"alpha": Param(parse_alpha, AUTO, "weight of the role similarity, >= 0, or auto (tuned)",
+                                        NON_NEGATIVE_NUMBER),
                   **SHARED_PARAMS})

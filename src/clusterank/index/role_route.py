@@ -4,7 +4,7 @@ evaluator reports as recall against exact search."""
 
 from __future__ import annotations
 
-from clusterank.index.base import Param, RetrieverType, SearchContext, positive_int
+from clusterank.index.base import POSITIVE, Param, RetrieverType, SearchContext, whole
 from clusterank.index.grouped import GroupRouteIndex, label_groups
 from clusterank.index.role import SHARED_PARAMS, corpus_labels
 
@@ -17,4 +17,4 @@ def _build_route(context: SearchContext, m: int, min_size: int, k: int | None, b
 
 RETRIEVER = RetrieverType(
     "role-route", "search only the rows of the m roles whose centroids match the query best (fast; costs recall)",
-    _build_route, {"m": Param(positive_int, 3, "roles searched per query"), **SHARED_PARAMS})
+    _build_route, {"m": Param(whole, 3, "roles searched per query", POSITIVE), **SHARED_PARAMS})

@@ -13,10 +13,14 @@ import numpy as np
 from clusterank.cluster.kmeans import ClusterModel, faiss_module
 from clusterank.defaults import AUTO_MARGIN
 from clusterank.errors import ClusterankError
-from clusterank.index.base import Param, RetrieverType, SearchContext, TopK, non_negative_float, positive_int
+from clusterank.data.bounds import Bound
+from clusterank.index.base import (POSITIVE, Param, RetrieverType, SearchContext, TopK, kmeans_k,
+                                   number)
 from clusterank.index.exact import check_vectors
 
 AUTO = "auto"
+MARGIN = Bound(0, 2, "cosines lie in -1..1, so a margin of 2 already probes every cluster", whole=False)
+"""The range of `margin`."""
 
 
 def parse_nprobe(value: str | int) -> int | str:
@@ -106,6 +110,7 @@ def _build(context: SearchContext, nprobe: int | str, margin: float, k: int | No
 
 RETRIEVER = RetrieverType(
     "routed", "search only the query's nearest k-means clusters (the seed's method at nprobe=1)", _build,
-    {"nprobe": Param(parse_nprobe, 1, "clusters searched per query: a number, or auto"),
-     "margin": Param(non_negative_float, AUTO_MARGIN, "cosine margin of nprobe=auto"),
-     "k": Param(positive_int, None, "k-means clusters (default: --clusters, 10)")})
+    {"nprobe": Param(parse_nprobe, 1, "clusters searched per query: a number (above k: every cluster), or auto",
+                     POSITIVE),
+     "margin": Param(number, AUTO_MARGIN, "cosine margin of nprobe=auto", MARGIN),
+     "k": kmeans_k()})
