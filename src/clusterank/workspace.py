@@ -5,6 +5,7 @@ The root is `$CLUSTERANK_HOME`, else `~/.cache/clusterank`; every path below it 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -14,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from glob import escape as glob_escape
 from pathlib import Path
+
+from clusterank.errors import ClusterankError
 
 
 @contextmanager
@@ -79,6 +82,13 @@ class Workspace:
     """The folders and files of one workspace; created on first use."""
 
     root: Path
+
+    def __post_init__(self) -> None:
+        """Refuse a root that is a file (a wrong CLUSTERANK_HOME), before anything tries to create folders in it."""
+        root = Path(self.root)
+        if root.exists() and not root.is_dir():
+            raise ClusterankError(f"the workspace {root} is a file, not a folder; set CLUSTERANK_HOME to a folder "
+                                  f"(it is created if missing)")
 
     @classmethod
     def default(cls) -> "Workspace":
@@ -151,7 +161,22 @@ class Workspace:
         tag = hashlib.blake2b(str(corpus_source).encode(), digest_size=4).hexdigest()
         return self.root / "indexes" / safe_name(model) / f"{safe_name(Path(str(corpus_source)).stem)}-{tag}"
 
-    @staticmethod
-    def _ensure(path: Path) -> Path:
-        path.mkdir(parents=True, exist_ok=True)
+    def _ensure(self, path: Path) -> Path:
+        """`path`, created if missing; one error naming the workspace when it cannot be (a file in the way, a
+        read-only folder)."""
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            blocker = next((p for p in [path, *path.parents] if p.exists() and not p.is_dir()), path)
+            raise ClusterankError(f"the workspace {self.root} cannot hold the folder {path}: {blocker} is a file, "
+                                  f"not a folder") from None
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+            if Path(self.root).is_dir():
+                raise ClusterankError(f"the workspace {self.root} is read-only: cannot create {path}; make it "
+                                      f"writable or point CLUSTERANK_HOME at a writable folder") from None
+            above = next((p for p in Path(self.root).parents if p.exists()), Path(self.root).parent)
+            raise ClusterankError(f"cannot create the workspace {self.root}: {above} is read-only; make it writable "
+                                  f"or point CLUSTERANK_HOME at a writable folder") from None
         return path

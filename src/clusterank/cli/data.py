@@ -72,10 +72,15 @@ def cache_check() -> None:
 
 @cache_app.command("repair")
 def cache_repair() -> None:
-    """Copy every intact vector into a fresh cache file and swap it in; the damaged file is kept beside it."""
+    """Copy every intact vector into a fresh cache file and swap it in; the damaged file is kept beside it.
+
+    Refuses while another clusterank process has the cache open; changes nothing when the cache is intact."""
     from clusterank.embed.integrity import repair_store
     from clusterank.workspace import Workspace
 
     report = repair_store(Workspace.default().store_path)
     out.print("\n".join(report.lines()))
-    out.print("repaired: the next run embeds only what was lost")
+    if report.kept_damaged_file is None:
+        out.print("nothing to repair: the store is intact and was left as it was")
+    else:
+        out.print("repaired: the next run embeds only what was lost")

@@ -1,20 +1,30 @@
 """Checking and repairing a damaged embedding store (`clusterank cache check` / `cache repair`).
 
 `check_store` runs SQLite's integrity check and validates every vector (size, finite, unit length). `repair_store`
-copies every row it can still read and that passes those checks into a fresh file, keeps the damaged file beside
-it under another name (nothing is deleted), and swaps the fresh one in.
+takes the store's lock exclusively (it refuses while any other process has the store open, so no writer's rows go
+into the file it moves aside), checks the store, and changes nothing if it is intact. Otherwise it copies every row
+it can still read and that passes those checks into a fresh file, keeps the damaged file beside it under a name of
+its own (nothing is deleted or overwritten), and swaps the fresh one in.
 """
 
 from __future__ import annotations
 
+import gc
+import os
 import sqlite3
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
+from clusterank.embed.store import BUSY_TIMEOUT_S, EmbeddingStore, lock_store, read_only_error, writable
 from clusterank.errors import ClusterankError
+
+IN_USE = ("is in use by another clusterank process (embed, search, serve, compare or a Ray run); stop it, or run "
+          "`clusterank cache repair` again when it ends; nothing was changed")
 
 
 @dataclass
@@ -183,15 +193,41 @@ def _open_read_only(path: Path, *, lenient: bool = True) -> sqlite3.Connection:
     the pages that are still there can be read."""
     if not path.is_file():
         raise ClusterankError(f"embedding store {path}: no such file")
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
+    con = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=60)
+    try:
+        con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as exc:
+        if "unable to open" in str(exc) or "readonly" in str(exc):
+            # a WAL-mode file in a folder we cannot write: its shared-memory index cannot be made there. Nothing
+            # can write such a folder either, so the file is read as it is.
+            con.close()
+            con = sqlite3.connect(f"file:{quote(str(path))}?immutable=1", uri=True, timeout=60)
+    except sqlite3.DatabaseError:
+        pass  # a damaged file: the checks that follow say how
     if lenient:
         con.execute("PRAGMA writable_schema=ON")  # read-only still: the file cannot be written through it
     return con
 
 
 def check_store(path: str | Path) -> StoreCheck:
-    """Check a store file: SQLite's integrity check, then every vector read and validated. Changes nothing."""
+    """Check a store file: SQLite's integrity check, then every vector read and validated. Changes nothing.
+
+    Waits (up to `BUSY_TIMEOUT_S`) while a repair holds the store; runs beside processes that only use it."""
     path = Path(path)
+    if not path.is_file():
+        raise ClusterankError(f"embedding store {path}: no such file")
+    fd = lock_store(path, exclusive=False, wait_s=BUSY_TIMEOUT_S)
+    if fd is None:
+        raise ClusterankError(f"embedding store {path} stayed locked by `clusterank cache repair` for "
+                              f"{BUSY_TIMEOUT_S:.0f} s; run the check again when the repair is done")
+    try:
+        return _check(path)
+    finally:
+        os.close(fd)
+
+
+def _check(path: Path) -> StoreCheck:
+    """`check_store` without taking the lock (the caller holds it)."""
     report = StoreCheck(path)
     strict = _open_read_only(path, lenient=False)
     try:
@@ -211,21 +247,64 @@ def check_store(path: str | Path) -> StoreCheck:
     return report
 
 
+def _exclusive(path: Path) -> int:
+    """The store's lock, exclusively, or one error saying who holds it. Refuses at once rather than waiting: a
+    server or a long embed may hold the store for hours, and the user should decide whether to stop it."""
+    fd = lock_store(path, exclusive=True, wait_s=0)
+    if fd is None:
+        gc.collect()  # stores of this process that are unreachable but not yet collected still hold a share
+        fd = lock_store(path, exclusive=True, wait_s=0)
+    if fd is None:
+        raise ClusterankError(f"embedding store {path} {IN_USE}")
+    return fd
+
+
+def _kept_name(path: Path) -> Path:
+    """A name for the damaged original that no earlier repair used: the time, this pid and a random part."""
+    for _ in range(100):
+        kept = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-"
+                              f"{uuid.uuid4().hex[:8]}")
+        if not any(Path(f"{kept}{s}").exists() for s in ("", "-wal", "-shm")):
+            return kept
+    raise ClusterankError(f"embedding store {path}: no free name for the damaged file beside it")
+
+
 def repair_store(path: str | Path) -> StoreCheck:
-    """Copy every readable, valid row of a store into a fresh file and swap it in; the damaged file is kept.
+    """Under the store's exclusive lock: check it; if damaged, copy every readable, valid row into a fresh file and
+    swap it in, keeping the damaged file under a name of its own. An intact store is left as it was.
 
     Returns:
-        What was kept (`rows` per model) and what was lost (`bad_rows`, `unreadable_ranges`).
-    """
-    from clusterank.embed.store import EmbeddingStore
+        What was kept (`rows` per model) and what was lost (`bad_rows`, `unreadable_ranges`); `kept_damaged_file`
+        is None when the store was intact and nothing changed.
 
+    Raises:
+        ClusterankError: no such store, another process has it open, or the workspace is read-only.
+    """
     path = Path(path)
+    if not path.is_file():
+        raise ClusterankError(f"embedding store {path}: no such file")
+    fd = _exclusive(path)
+    try:
+        # checked under the lock: no writer can change the verdict before the swap, so an intact store is never
+        # moved aside
+        checked = _check(path)
+        if checked.ok:
+            return checked
+        if not writable(path):
+            raise read_only_error(path, "`clusterank cache repair` (the store is damaged)")
+        return _rebuild(path)
+    finally:
+        os.close(fd)
+
+
+def _rebuild(path: Path) -> StoreCheck:
+    """Copy every readable, valid row into a fresh file and swap it in (the caller holds the exclusive lock)."""
     report = StoreCheck(path)
     src = _open_read_only(path)
     fresh_path = path.with_name(f".{path.name}.repair")
     for p in (fresh_path, Path(f"{fresh_path}-wal"), Path(f"{fresh_path}-shm")):
         p.unlink(missing_ok=True)
-    fresh = EmbeddingStore(fresh_path)
+    fresh = EmbeddingStore(fresh_path, lock=False)  # our exclusive lock covers its folder already
     try:
         models = _models(src, report)
         kept: dict[tuple[str, bytes], bytes] = {}
@@ -253,7 +332,7 @@ def repair_store(path: str | Path) -> StoreCheck:
         src.close()
         fresh._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         fresh.close()
-    kept = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    kept = _kept_name(path)
     path.replace(kept)
     for suffix in ("-wal", "-shm"):
         side = Path(f"{path}{suffix}")
