@@ -7,7 +7,6 @@ each stage is a public object (Embedder, EmbeddingStore, Retriever, Reranker) a 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -98,7 +97,7 @@ class SearchPipeline:
             self._retrievers[key] = self.saved.corpus_retriever(key)
         if key not in self._retrievers:
             context = SearchContext(self.vectors, lambda k: self.clusters(k), default_k=self.n_clusters,
-                                    labels=self.corpus.labels, tuned=self.tuned(), column=self.column)
+                                    labels=self.corpus.labels, tuning_file=self.tuning_path, column=self.column)
             self._retrievers[key] = build_retriever(spec, context)
         return self._retrievers[key]
 
@@ -173,14 +172,14 @@ class SearchPipeline:
         return self.workspace.tuning_path(self.embedder.name, self.corpus_key)
 
     def tuned(self) -> dict[str, dict[str, float]]:
-        """Parameters chosen by `clusterank tune` for this corpus and model, per retriever kind ({} if none)."""
-        path = self.tuning_path
-        if not path.exists():
-            return {}
-        try:
-            return {kind: dict(entry["params"]) for kind, entry in json.loads(path.read_text()).items()}
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ClusterankError(f"{path}: not a clusterank tuning file ({exc}); delete it and tune again") from None
+        """Parameters chosen by `clusterank tune` for this corpus and model, per retriever kind ({} if none).
+
+        Raises:
+            ClusterankError: a damaged tuning file (named, with what to do).
+        """
+        from clusterank.index.grouped import load_tuned
+
+        return load_tuned(self.tuning_path)
 
     def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
         """L2-normalised vectors for job descriptions (cached like profiles)."""

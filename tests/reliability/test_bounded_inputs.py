@@ -168,8 +168,6 @@ def test_a_damaged_tuning_file_is_named_with_its_remedy(tmp_path, content):
     assert load_tuned(path) == {"role": {"alpha": 0.4}}
 
 
-@pytest.mark.xfail(strict=True, reason="needs pipeline.py to read the tuning file through index.grouped.load_tuned "
-                   "(SearchContext(tuning_file=...)); see the helper's report")
 @pytest.mark.parametrize("content", DAMAGED_TUNING.values(), ids=DAMAGED_TUNING.keys())
 def test_cli_search_with_a_damaged_tuning_file(ws, capsys, content):
     path = ck.SearchPipeline(ck.bundled_profiles(N), "minilm-static", workspace=ws).tuning_path
