@@ -10,10 +10,10 @@ import json
 import logging
 import math
 import os
-import unicodedata
 from importlib.resources import files
 from pathlib import Path
 
+from clusterank.data.loaders import visible
 from clusterank.errors import ClusterankError, require
 from clusterank.server.config import ServerConfig
 from clusterank.server.engine import Engine
@@ -45,17 +45,11 @@ def _texts(value: str | list[str], field: str, limit: int) -> list[str]:
                             "(--max-batch)", param=field)
     for i, text in enumerate(texts):
         name = f"{field}[{i}]" if not isinstance(value, str) else field
-        if not _visible(text):
+        if not visible(text):
             raise ApiError(400, f"`{name}` is empty or holds only spaces and invisible characters; every text "
                                 "needs some words", param=name)
         _unicode(text, name)
     return texts
-
-
-def _visible(text: str) -> bool:
-    """True if the text has a character that is not a space, a control or an invisible format character (zero-width
-    spaces and joiners, direction marks): a text of those alone has no words to embed."""
-    return any(unicodedata.category(c)[0] not in "ZC" for c in text)
 
 
 def _unicode(text: str, field: str) -> str:
@@ -170,7 +164,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
         if any(not isinstance(d, str) for d in docs):
             raise ApiError(422, "`documents`: each item is a string or {\"text\": string}", param="documents")
         _texts(docs, "documents", config.max_batch)
-        if not _visible(body.query):
+        if not visible(body.query):
             raise ApiError(400, "`query` is empty or holds only invisible characters", param="query")
         _unicode(body.query, "query")
         name = body.model or f"rescore:{engine.default_model}"
@@ -184,7 +178,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
     async def search(body: SearchRequest):
         if (body.query is None) == (body.vector is None):
             raise ApiError(400, "send exactly one of `query` (a job description) and `vector`", param="query")
-        if body.query is not None and not _visible(body.query):
+        if body.query is not None and not visible(body.query):
             raise ApiError(400, "`query` is empty or holds only invisible characters: paste a job description",
                            param="query")
         if body.query is not None:
