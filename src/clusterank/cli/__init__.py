@@ -13,7 +13,7 @@ import click
 import typer
 
 from clusterank.cli.common import app, setup_logging
-from clusterank.errors import ClusterankError
+from clusterank.errors import ClusterankError, printable
 
 
 @app.callback()
@@ -34,13 +34,13 @@ def main(argv: list[str] | None = None) -> int:
         if result == _INTERRUPTED:  # typer turns KeyboardInterrupt into Exit(130)
             raise KeyboardInterrupt
         return result if isinstance(result, int) else 0
-    except ClusterankError as exc:
-        sys.stderr.write(f"error: {exc}\n")  # one line, never wrapped
+    except ClusterankError as exc:  # the one place error lines are printed: one line, never wrapped, and
+        sys.stderr.write(f"error: {printable(exc, None)}\n")  # nothing a server sent can drive the terminal
         return ClusterankError.exit_code
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
-        where = f" writing {exc.filename}" if exc.filename else ""
+        where = f" writing {printable(exc.filename, None)}" if exc.filename else ""
         sys.stderr.write(f"error: no space left on the device{where}; what was finished is kept: free some space "
                          f"and run the same command again\n")
         return ClusterankError.exit_code

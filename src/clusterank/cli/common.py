@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from clusterank.defaults import BUNDLED_N, DEFAULT_K, DEFAULT_MODEL, DEFAULT_SEED
+from clusterank.errors import printable
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Find candidate profiles for a job description; measure which embedding model to use.")
@@ -47,7 +48,9 @@ class _LineFormatter(logging.Formatter):
     """`warning: ...` for warnings and errors, the bare message for info: one unwrapped line each."""
 
     def format(self, record: logging.LogRecord) -> str:
-        text = record.getMessage()
+        """The record as one printable line (`printable`: no escape sequence or control character a server's text
+        could carry reaches the terminal)."""
+        text = printable(record.getMessage(), None)
         return text if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {text}"
 
 

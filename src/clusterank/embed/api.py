@@ -23,8 +23,9 @@ from email.utils import parsedate_to_datetime
 import numpy as np
 
 from clusterank.embed.base import Batch, EmbedderBackend
-from clusterank.embed.providers import BadResponse, Provider, split_api_name
-from clusterank.errors import ClusterankError, require
+from clusterank.embed.providers import (BadResponse, Provider, endpoint, public_name, split_api_name, usage_ceiling,
+                                        usage_tokens)
+from clusterank.errors import ClusterankError, printable, public_url, require, url_has_secrets
 
 log = logging.getLogger("clusterank.api")
 
@@ -121,22 +122,25 @@ def _graceful_interrupt() -> Iterator[list]:
 
 
 def _error_message(response) -> str:
+    """What an error response says, made printable and short (`printable`): it is the provider's text."""
     try:
         err = response.json().get("error")
         message = err.get("message") if isinstance(err, dict) else err
     except (ValueError, AttributeError):
         message = None
-    return " ".join(str(message or response.text[:200] or response.reason_phrase).split())
+    return printable(message or response.text[:600] or response.reason_phrase, 200)
 
 
 class ApiEmbedder:
     """Embeds through an HTTP API (see `clusterank.embed.providers`).
 
     Args:
-        name: the store key and display name (`openai:text-embedding-3-small`, `api:<model>@<url>`).
+        name: the store key and display name (`openai:text-embedding-3-small`, `api:<model>@<url>`); a user name,
+            password or query string in it is left out (`public_name`): it is stored and printed.
         provider: the API's shape, key variable and limits.
         model: the model id sent to the API.
-        base_url: the API root.
+        base_url: the API root; credentials in it (`http://user:pw@host/v1`, `?api_key=`) are used for the
+            requests, and left out of every message.
         dims: the vector size when known (the catalog's); otherwise learned from a one-text probe.
         input_type: what this side embeds for asymmetric APIs (documents by default; see `for_queries`).
         rpm, tpm: rate limits (None: unlimited), e.g. from the dated price table.
@@ -153,13 +157,19 @@ class ApiEmbedder:
                  max_tokens: int = 8191, input_type: str | None = None, rpm: float | None = None,
                  tpm: float | None = None, concurrency: int = 4, timeout: float = 60.0, max_retries: int = 6,
                  backoff: float = 0.5):
-        self.name, self.provider, self.model, self.base_url = name, provider, model, base_url
+        self.name, self.provider, self.model, self.base_url = public_name(name), provider, model, base_url
+        self.url = endpoint(base_url, provider.shape.path)
+        """Where requests go, credentials included: never shown (`shown_url` is)."""
+        self.shown_url = printable(public_url(self.url), 300)
         self.max_tokens, self.concurrency, self.timeout = max_tokens, max(1, concurrency), timeout
         self.max_retries, self.backoff = max_retries, backoff
         self.input_type = input_type or (provider.input_types[0] if provider.input_types else None)
         self.limiter = RateLimiter(rpm, tpm)
         self.billed_tokens = 0
         self.requests = 0
+        self.unusable_usage = 0
+        """Responses whose token count was not believable (see `usage_tokens`): no usage recorded for them."""
+        self._usage_lock = threading.Lock()
         self._dims = dims
         self._client = None
         self._rng = random.Random()
@@ -170,7 +180,7 @@ class ApiEmbedder:
             return self
         twin = copy.copy(self)  # shares the HTTP client and the rate limiter: one provider account
         twin.name, twin.input_type = f"{self.name}#query", self.provider.input_types[1]
-        twin.billed_tokens = twin.requests = 0
+        twin.billed_tokens = twin.requests = twin.unusable_usage = 0
         return twin
 
     @property
@@ -199,7 +209,7 @@ class ApiEmbedder:
     def _post(self, texts: list[str]) -> tuple[np.ndarray, int | None]:
         """One request with retries: (vectors in order, billed tokens or None)."""
         httpx = require("httpx", "api", f"model {self.name!r}")
-        url = self.base_url + self.provider.shape.path
+        url, shown = self.url, self.shown_url
         body = self.provider.shape.request(self.model, texts, self.input_type)
         tokens = sum(estimate_tokens(t) for t in texts)
         reason = ""
@@ -211,21 +221,23 @@ class ApiEmbedder:
             except httpx.TimeoutException:
                 reason = f"no answer within {self.timeout:g} s"
             except httpx.TransportError as exc:
-                reason = f"connection failed ({type(exc).__name__}: {exc})"
+                reason = f"connection failed ({type(exc).__name__}: {printable(exc, 200)})"
             else:
                 self.requests += 1
                 if response.status_code == 200:
                     try:
-                        return self.provider.shape.parse(response.content, len(texts), self._dims)
+                        vectors, usage = self.provider.shape.parse(response.content, len(texts), self._dims)
                     except BadResponse as exc:
-                        reason = f"bad response: {exc}"
+                        reason = f"bad response: {printable(exc, 200)}"
+                    else:
+                        return vectors, self._usage(usage, texts)
                 elif response.status_code in RETRY_STATUS:
                     reason = f"HTTP {response.status_code}: {_error_message(response)}"
                     wait_s = retry_after(response.headers)
                 else:
                     hint = (f" (check the key in ${self.provider.key_env})"
                             if response.status_code in (401, 403) else "")
-                    raise ClusterankError(f"model {self.name!r}: {url} answered HTTP {response.status_code}: "
+                    raise ClusterankError(f"model {self.name!r}: {shown} answered HTTP {response.status_code}: "
                                           f"{_error_message(response)}{hint}")
             if attempt == self.max_retries:
                 break
@@ -234,7 +246,20 @@ class ApiEmbedder:
             log.info("%s: %s; retry %d of %d in %.2f s", self.name, reason, attempt + 1, self.max_retries,
                      wait_s)
             time.sleep(min(wait_s, 60.0))
-        raise ClusterankError(f"model {self.name!r}: {url} failed {self.max_retries + 1} times; last: {reason}")
+        raise ClusterankError(f"model {self.name!r}: {shown} failed {self.max_retries + 1} times; last: {reason}")
+
+    def _usage(self, value, texts: list[str]) -> int | None:
+        """The provider's token count for one response once it is believable (`usage_tokens`), else None: the
+        request's usage is then not recorded (never a made-up bill), with one warning per model."""
+        tokens, problem = usage_tokens(value, usage_ceiling(texts))
+        if problem is not None:
+            with self._usage_lock:
+                self.unusable_usage += 1
+                first = self.unusable_usage == 1
+            if first:
+                log.warning("%s: ignoring the token count the provider reported (%s: %s); usage of such responses "
+                            "is not recorded", self.name, self.provider.shape.usage_field, problem)
+        return tokens
 
     def embed_batches(self, texts: Sequence[str]) -> Iterator[Batch]:
         """Embed `texts` with up to `concurrency` requests in flight, yielding each batch as it finishes.
@@ -288,10 +313,15 @@ def _build(prefix: str):
         from clusterank.embed.catalog import CATALOG
 
         provider, model, url = split_api_name(prefix, argument)
+        name = public_name(f"{prefix}:{argument}")
+        if url_has_secrets(url):
+            log.warning("model %r: the base URL carries a user name, password or query string; it is sent with "
+                        "each request but left out of the stored name and of every message (a key is better in "
+                        "$%s)", name, provider.key_env)
         short = model.split("/")[-1]
         info = CATALOG.get(short) if prefix != "api" else None
         limits = default_prices().api.get(short) if prefix != "api" else None
-        return ApiEmbedder(f"{prefix}:{argument}", provider, model, url, dims=getattr(info, "dims", None),
+        return ApiEmbedder(name, provider, model, url, dims=getattr(info, "dims", None),
                            max_tokens=getattr(info, "max_tokens", 8191), rpm=getattr(limits, "rpm", None),
                            tpm=getattr(limits, "tpm", None))
     return build

@@ -141,12 +141,60 @@ def embed_in_batches(
     return out
 
 
+PREFIX_CHARS_PER_TOKEN = 8
+"""A text longer than this many characters per token of the model's limit is tokenized from a prefix first (see
+`certain_prefix_ids`); English runs ~4-5 characters a token, so the first prefix nearly always suffices."""
+
+
+def certain_tokens(encoding) -> int:
+    """How many leading text tokens of `encoding` (an encoded prefix of a longer text) the rest of the text cannot
+    change: those of every pre-tokenizer word but the last two (the last may be cut in the middle, and a
+    pre-tokenizer's look-ahead reaches one word back). 0 when the tokenizer reports no words."""
+    words = [w for w, special in zip(encoding.word_ids, encoding.special_tokens_mask) if not special]
+    if not words or any(w is None for w in words):
+        return 0
+    keep_below = words[-1] - 1
+    n = 0
+    for w in words:  # non-decreasing in one sequence
+        if w >= keep_below:
+            break
+        n += 1
+    return n
+
+
+def certain_prefix_ids(tokenizer, text: str, need: int, first_chars: int, *,
+                       add_special_tokens: bool = True) -> tuple[list[int], int]:
+    """The ids of `text`, or of a prefix of it whose first `need` text tokens are exactly the whole text's.
+
+    Normalisation and pre-tokenization work left to right on small pieces (the words), and a word's tokens depend
+    on that word alone; so the tokens of every word of a prefix but its last two are the whole text's tokens.
+    This encodes `text[:first_chars]`, then 4x, 16x ... as much, until `need` tokens are that certain
+    (`certain_tokens`), or the whole text: a 50 MB text costs about what a few thousand characters do, and a text
+    that no prefix settles (one giant word, a tokenizer without words) is tokenized whole, as before.
+
+    Returns:
+        (ids with special tokens as `add_special_tokens` says, the whole text's token count: exact when the ids are
+        the whole text's, else estimated from the prefix's tokens per character -- above `need` either way).
+    """
+    size = max(int(first_chars), 1)
+    while size < len(text):
+        encoding = tokenizer.encode(text[:size], add_special_tokens=add_special_tokens)
+        if certain_tokens(encoding) >= need:
+            return encoding.ids, max(len(encoding.ids), round(len(encoding.ids) * len(text) / size))
+        size *= 4
+    ids = tokenizer.encode(text, add_special_tokens=add_special_tokens).ids
+    return ids, len(ids)
+
+
 class TokenBatcher:
     """Tokenizes a batch of texts once, into what a transformer needs and what the truncation warning needs.
 
     Returns padded ids truncated as the model's own tokenizer truncates (the text is cut, its leading and
     trailing special tokens such as [CLS] and [SEP] are kept), each row's length, and each text's full token
-    count before truncation.
+    count before truncation. A text longer than `prefix_chars` characters is tokenized only as far as its kept
+    tokens are certain (`certain_prefix_ids`): the same ids, so the same vector, at the cost of a short text;
+    its count is then estimated from the prefix (still over the limit: the truncation warning and usage are as
+    before)
     """
 
     def __init__(self, tokenizer, max_tokens: int, pad_id: int = 0):
@@ -159,15 +207,35 @@ class TokenBatcher:
         text = [i for i, s in enumerate(special) if not s]
         self.head = text[0] if text else len(special)
         self.tail = len(special) - 1 - text[-1] if text else 0
+        self.prefix_chars: int | None = max_tokens * PREFIX_CHARS_PER_TOKEN
+        """Texts longer than this are tokenized from a prefix first; None: every text whole."""
+
+    def _rows(self, texts: Sequence[str]) -> tuple[list[list[int]], np.ndarray]:
+        """(the ids of each text, its token count): a long text's from a certain prefix (see the class)."""
+        texts = list(texts)
+        limit = self.prefix_chars
+        if limit is None or all(len(t) <= limit for t in texts):
+            rows = [e.ids for e in self._encode(texts)]
+            return rows, np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+        short = [i for i, t in enumerate(texts) if len(t) <= limit]
+        rows: list[list[int]] = [[] for _ in texts]
+        counts = np.zeros(len(texts), dtype=np.int64)
+        for i, e in zip(short, self._encode([texts[i] for i in short])):
+            rows[i], counts[i] = e.ids, len(e.ids)
+        need = self.max_tokens - self.head - self.tail + 1  # the kept text tokens and one more: truncated as before
+        for i, t in enumerate(texts):
+            if len(t) > limit:
+                rows[i], counts[i] = certain_prefix_ids(self._tok, t, need, limit)
+        return rows, counts
 
     def count(self, texts: Sequence[str]) -> np.ndarray:
         """Tokens per text including special tokens, without truncation."""
         return np.array([len(e.ids) for e in self._encode(list(texts))], dtype=np.int64)
 
     def __call__(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(ids int64 (n, width) padded with `pad_id`, lengths (n,), full token counts (n,)) of `texts`."""
-        rows = [e.ids for e in self._encode(list(texts))]
-        counts = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+        """(ids int64 (n, width) padded with `pad_id`, lengths (n,), token counts (n,)) of `texts`; a count over
+        `max_tokens` may be an estimate for a long text (see the class)."""
+        rows, counts = self._rows(texts)
         lens = np.minimum(counts, self.max_tokens)
         ids = np.full((len(rows), int(lens.max()) if len(rows) else 0), self.pad_id, dtype=np.int64)
         keep = self.max_tokens - self.head - self.tail

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from clusterank.embed.base import (Batch, EmbedderBackend, TokenBatcher, collect, cuda_visible, length_sorted_batches,
-                                   tokenized_ahead, warn_truncated)
+from clusterank.embed.base import (PREFIX_CHARS_PER_TOKEN, Batch, EmbedderBackend, TokenBatcher, certain_prefix_ids,
+                                   collect, cuda_visible, length_sorted_batches, tokenized_ahead, warn_truncated)
 from clusterank.embed.st import SentenceTransformerEmbedder, quiet_transformers  # noqa: F401 (imported from here too)
 from clusterank.errors import ClusterankError, install_hint, require
 from clusterank.workspace import Workspace, atomic_path
@@ -80,13 +80,16 @@ class StaticEmbedder:
         """(vectors as `StaticModel.encode(texts, max_length=max_tokens)` gives them, full token counts)."""
         model = self._load()
         # model2vec first cuts each text to max_length x the median token length in characters, then
-        # tokenizes; the few texts that cut shortens are counted in full, apart
+        # tokenizes; the few texts that cut shortens are counted apart, only as far as it takes to know they are
+        # over the limit (a 50 MB text is not tokenized whole: `certain_prefix_ids`)
         cut = self.max_tokens * model.median_token_length
         ids = self._ids([t[:cut] for t in texts])
         counts = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
-        long = [i for i, t in enumerate(texts) if len(t) > cut]
-        if long:
-            counts[long] = self.count_tokens([texts[i] for i in long])
+        for i, t in enumerate(texts):
+            if len(t) > cut:
+                counts[i] = certain_prefix_ids(self._tokenizer, t, self.max_tokens + 1,
+                                               max(cut, self.max_tokens * PREFIX_CHARS_PER_TOKEN),
+                                               add_special_tokens=False)[1]
         ids = [x[: self.max_tokens] for x in ids]
         if model.unk_token_id is not None:  # model2vec drops unknown tokens after truncating
             ids = [[t for t in x if t != model.unk_token_id] for x in ids]

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from clusterank.errors import ClusterankError, check_base_url, printable, public_url
 
 
 class BadResponse(Exception):
@@ -57,8 +60,33 @@ def _json(body: bytes) -> dict:
     return payload
 
 
-def _int(value) -> int | None:
-    return int(value) if isinstance(value, (int, float)) and value >= 0 else None
+TOKENS_PER_TEXT_SLACK = 64
+"""Tokens a provider may add to each input beyond one per byte (special tokens, a prompt such as `passage: `)."""
+
+
+def usage_ceiling(texts: list[str]) -> int:
+    """The most tokens a provider can truthfully report for `texts`: every tokenizer in use (BPE, WordPiece,
+    SentencePiece, with byte fallback or not) makes at most one token per UTF-8 byte, plus
+    `TOKENS_PER_TEXT_SLACK` per text for special tokens and prompts the server adds."""
+    return sum(len(t.encode("utf-8", "surrogatepass")) + TOKENS_PER_TEXT_SLACK for t in texts)
+
+
+def usage_tokens(value, ceiling: int) -> tuple[int | None, str | None]:
+    """A provider's token count checked before it reaches any arithmetic: (tokens, None) when `value` is a whole
+    number from 0 to `ceiling` (see `usage_ceiling`), (None, None) when the provider reported none, else
+    (None, what is wrong with it) -- the caller then records no usage for the request and says so once."""
+    if value is None:
+        return None, None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None, f"{printable(repr(value), 40)} is not a number"
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        return None, f"{printable(repr(value), 40)} is not a whole number"
+    if value < 0:
+        return None, f"{printable(repr(value), 40)} is negative"
+    if value > ceiling:
+        return None, (f"{printable(repr(value), 40)} is more than the {ceiling:,} tokens the texts sent could "
+                      f"be (one per byte)")
+    return int(value), None
 
 
 @dataclass(frozen=True)
@@ -68,13 +96,16 @@ class Shape:
     Attributes:
         path: appended to the base URL.
         request: (model, texts, input_type or None) -> JSON body.
-        parse: (raw body, number of inputs, expected dims or None) -> (vectors in input order, billed tokens).
+        parse: (raw body, number of inputs, expected dims or None) -> (vectors in input order, the billed
+            token count as the provider wrote it, unchecked: the client checks it with `usage_tokens`).
+        usage_field: where the billed token count is in a response, for messages.
     """
 
     name: str
     path: str
     request: Callable[[str, list[str], str | None], dict]
-    parse: Callable[[bytes, int, int | None], tuple[np.ndarray, int | None]]
+    parse: Callable[[bytes, int, int | None], tuple[np.ndarray, object]]
+    usage_field: str = "usage.prompt_tokens"
 
 
 def _openai_request(encoding: str, extra: dict):
@@ -86,7 +117,7 @@ def _openai_request(encoding: str, extra: dict):
     return request
 
 
-def _openai_parse(body: bytes, n: int, dims: int | None) -> tuple[np.ndarray, int | None]:
+def _openai_parse(body: bytes, n: int, dims: int | None) -> tuple[np.ndarray, object]:
     payload = _json(body)
     data = payload.get("data")
     if not isinstance(data, list):
@@ -101,7 +132,7 @@ def _openai_parse(body: bytes, n: int, dims: int | None) -> tuple[np.ndarray, in
     for i, item in zip(indices, data):
         rows[i] = item.get("embedding")
     usage = payload.get("usage") or {}
-    tokens = _int(usage.get("prompt_tokens", usage.get("total_tokens"))) if isinstance(usage, dict) else None
+    tokens = usage.get("prompt_tokens", usage.get("total_tokens")) if isinstance(usage, dict) else None
     return _vectors(rows, n, dims, "data"), tokens
 
 
@@ -110,20 +141,22 @@ def _cohere_request(model: str, texts: list[str], input_type: str | None) -> dic
             "embedding_types": ["float"], "truncate": "END"}
 
 
-def _cohere_parse(body: bytes, n: int, dims: int | None) -> tuple[np.ndarray, int | None]:
+def _cohere_parse(body: bytes, n: int, dims: int | None) -> tuple[np.ndarray, object]:
     payload = _json(body)
     embeddings = payload.get("embeddings")
     rows = embeddings.get("float") if isinstance(embeddings, dict) else embeddings
     if not isinstance(rows, list):
         raise BadResponse("no 'embeddings.float' list in the response")
-    billed = (payload.get("meta") or {}).get("billed_units") or {}
-    return _vectors(rows, n, dims, "embeddings.float"), _int(billed.get("input_tokens"))
+    meta = payload.get("meta")
+    billed = meta.get("billed_units") if isinstance(meta, dict) else None
+    tokens = billed.get("input_tokens") if isinstance(billed, dict) else None
+    return _vectors(rows, n, dims, "embeddings.float"), tokens
 
 
 OPENAI = Shape("openai", "/embeddings", _openai_request("base64", {}), _openai_parse)
 NVIDIA = Shape("nvidia", "/embeddings", _openai_request("float", {"truncate": "END"}), _openai_parse)
 VOYAGE = Shape("voyage", "/embeddings", _openai_request("base64", {"truncation": True}), _openai_parse)
-COHERE = Shape("cohere", "/embed", _cohere_request, _cohere_parse)
+COHERE = Shape("cohere", "/embed", _cohere_request, _cohere_parse, "meta.billed_units.input_tokens")
 
 
 @dataclass(frozen=True)
@@ -170,20 +203,36 @@ PROVIDERS: dict[str, Provider] = {p.prefix: p for p in (
 """Each hosted API by prefix; a new one is one entry here and one line in `clusterank.embed.EMBEDDERS`."""
 
 
+def public_name(name: str) -> str:
+    """A model name as it may be stored and shown: the base URL after `@` without its user name, password and
+    query string (`api:m@http://user:pw@host/v1?key=k` -> `api:m@http://host/v1`); any other name unchanged."""
+    model, at, url = str(name).partition("@")
+    return f"{model}@{public_url(url)}" if at and "://" in url else str(name)
+
+
 def split_api_name(prefix: str, argument: str) -> tuple[Provider, str, str]:
     """(provider, the model id the API wants, base URL) for `<prefix>:<argument>`.
 
     `api:` takes `<model>@<base_url>`; the others take a model id and may add `@<base_url>` to reach a proxy
-    or a self-hosted copy of the same API.
-    """
-    from clusterank.errors import ClusterankError
+    or a self-hosted copy of the same API. The base URL is returned as given, credentials included (they are
+    used for the requests); `public_name` gives the name to store and show.
 
+    Raises:
+        ClusterankError: no model, no base URL, or a base URL that is not http(s) with a host.
+    """
     provider = PROVIDERS[prefix]
     model, _, url = argument.partition("@")
     url = url or provider.base_url
+    shown = printable(public_name(f"{prefix}:{argument}"), 200)
     if not model or not url:
-        raise ClusterankError(f"model '{prefix}:{argument}': write it as {prefix}:<model>@<base_url>, e.g. "
+        raise ClusterankError(f"model {shown!r}: write it as {prefix}:<model>@<base_url>, e.g. "
                               "api:all-MiniLM-L6-v2@http://127.0.0.1:8000/v1")
-    if not url.startswith(("http://", "https://")):
-        raise ClusterankError(f"model '{prefix}:{argument}': the base URL {url!r} must start with http:// or https://")
-    return provider, provider.model_ids.get(model, model), url.rstrip("/")
+    check_base_url(url, f"model {shown!r}")
+    return provider, provider.model_ids.get(model, model), url
+
+
+def endpoint(base_url: str, path: str) -> str:
+    """The URL of `path` under `base_url`, the path joined before any query string of the base URL
+    (`http://h/v1/?k=1` + `/embeddings` -> `http://h/v1/embeddings?k=1`; a fragment is dropped)."""
+    base, q, query = base_url.split("#", 1)[0].partition("?")
+    return base.rstrip("/") + path + (f"?{query}" if q else "")

@@ -14,6 +14,7 @@ from contextvars import ContextVar
 from clusterank.embed import local, precomputed
 from clusterank.embed.api import api_backend
 from clusterank.embed.base import Embedder, EmbedderBackend, check_device
+from clusterank.embed.providers import public_name
 from clusterank.errors import ClusterankError, install_hint
 from clusterank.workspace import Workspace
 
@@ -56,14 +57,14 @@ def find_backend(name: str) -> tuple[EmbedderBackend, str]:
         if backend.is_prefix and name.startswith(backend.name):
             argument = name[len(backend.name):]
             if not argument:
-                raise ClusterankError(f"model {name!r}: say what follows {backend.name!r} ({backend.summary})")
+                raise ClusterankError(f"model {public_name(name)!r}: say what follows {backend.name!r} ({backend.summary})")
             return backend, argument
     from clusterank.embed.catalog import CATALOG
 
     fixed = [b.name for b in EMBEDDERS.values() if not b.is_prefix]
     prefixes = [f"{b.name}<...>" for b in EMBEDDERS.values() if b.is_prefix]
     hint = " (facts only: it is an API or hub model with no backend here)" if name in CATALOG else ""
-    raise ClusterankError(f"unknown model {name!r}{hint}; models: {', '.join(fixed)}; or {', '.join(prefixes)}")
+    raise ClusterankError(f"unknown model {public_name(name)!r}{hint}; models: {', '.join(fixed)}; or {', '.join(prefixes)}")
 
 
 _DEVICE: ContextVar[str] = ContextVar("clusterank_device", default="auto")
@@ -108,10 +109,18 @@ def get_embedder(name: str, workspace: Workspace | None = None, *, tables: Seque
     backend, argument = find_backend(name)
     missing = backend.missing()
     if missing:
-        raise ClusterankError(f"model {name!r} needs the Python package {missing[0]!r}; {install_hint(backend.extra)}")
+        raise ClusterankError(f"model {public_name(name)!r} needs the Python package {missing[0]!r}; "
+                              f"{install_hint(backend.extra)}")
     if backend.takes_device:
         return backend.build(argument, workspace or Workspace.default(), tables, device=device)
     return backend.build(argument, workspace or Workspace.default(), tables)
+
+
+def stored_name(name: str) -> str:
+    """The name a model's vectors are filed under in the store (and shown): `name` without the user name, password
+    or query string of an API base URL (see `clusterank.embed.providers.public_name`). Commands that take a model
+    name to look up in the store (`cache clear --model`) go through this, as `get_embedder` does."""
+    return public_name(name)
 
 
 def available_models() -> list[str]:

@@ -12,14 +12,20 @@ import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from clusterank.errors import ClusterankError, install_hint
+from clusterank.errors import ClusterankError, check_base_url, install_hint
 from clusterank.rerank.base import NoReranker, Reranker, RerankStats, rerank_top
 from clusterank.workspace import Workspace
 
 
 @dataclass(frozen=True)
 class LLMOptions:
-    """How `llm-pairwise` reaches its judge and how hard it may work (see `PairwiseReranker`)."""
+    """How `llm-pairwise` reaches its judge and how hard it may work (see `PairwiseReranker`).
+
+    Checked when made, so a command fails on a bad `--llm-base-url` before it loads or embeds anything.
+
+    Raises:
+        ClusterankError: a base URL that is not http(s) with a host.
+    """
 
     base_url: str | None = None
     """An OpenAI-compatible API; None starts the bundled local model on loopback."""
@@ -29,6 +35,10 @@ class LLMOptions:
     strategy: str = "sliding"
     passes: int = 3
     budget: int | None = 60
+
+    def __post_init__(self) -> None:
+        if self.base_url is not None:
+            check_base_url(self.base_url, "--llm-base-url")
 
 
 @dataclass(frozen=True)
@@ -112,7 +122,8 @@ def _backend(name: str):
 
 def check_reranker(name: str) -> str:
     """Check a reranker name without building it (nothing loads, nothing is written): a known backend whose packages
-    are installed, and for `rescore:<model>` a known model. Commands call it before embedding anything.
+    are installed, and for `rescore:<model>` a known model. Commands call it before embedding anything (the
+    `llm-pairwise` options are checked when an `LLMOptions` is made).
 
     Raises:
         ClusterankError: what `get_reranker` would raise for the name.

@@ -17,7 +17,8 @@ import sqlite3
 import time
 from pathlib import Path
 
-from clusterank.errors import ClusterankError
+from clusterank.embed.providers import endpoint, usage_ceiling, usage_tokens
+from clusterank.errors import ClusterankError, check_base_url, printable, public_url
 from clusterank.rerank.base import RerankStats
 
 log = logging.getLogger("clusterank.rerank")
@@ -36,13 +37,16 @@ Candidate B:
 Which candidate fits the job better? Answer with one letter: A or B."""
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+COMPLETION_CEILING = 4096
+"""The most answer tokens a reply may report: the judge asks for one; a reasoning model may think a few thousand."""
 
 
 class ChatClient:
     """A minimal OpenAI-compatible `/chat/completions` client with retries.
 
     Args:
-        base_url: e.g. `https://api.openai.com/v1` or `http://127.0.0.1:8765/v1`.
+        base_url: e.g. `https://api.openai.com/v1` or `http://127.0.0.1:8765/v1` (http or https, with a host;
+            credentials in it are used for the requests and left out of every message).
         model: the model name the server expects.
         api_key_env: the environment variable holding the API key (unset: no Authorization header).
         timeout: seconds per request.
@@ -54,7 +58,9 @@ class ChatClient:
                  max_tries: int = 5, backoff: float = 0.5):
         import httpx
 
-        self.base_url, self.model = base_url.rstrip("/"), model
+        self.base_url, self.model = check_base_url(base_url, "--llm-base-url"), model
+        self.url = endpoint(self.base_url, "/chat/completions")
+        self.shown_url = printable(public_url(self.url), 300)
         self.max_tries, self.backoff = max_tries, backoff
         headers = {"Content-Type": "application/json"}
         key = os.environ.get(api_key_env)
@@ -69,29 +75,29 @@ class ChatClient:
         body = {"model": self.model, "messages": messages, "max_tokens": max_tokens, "temperature": 0.0}
         if logprobs:
             body.update({"logprobs": True, "top_logprobs": top_logprobs})
-        url = f"{self.base_url}/chat/completions"
+        url, shown = self.url, self.shown_url
         last = ""
         for attempt in range(1, self.max_tries + 1):
             try:
                 reply = self._http.post(url, json=body)
             except (self._httpx.TimeoutException, self._httpx.TransportError) as exc:
-                last = f"{type(exc).__name__}: {exc}"
+                last = f"{type(exc).__name__}: {printable(exc, 200)}"
                 wait = self.backoff * 2 ** (attempt - 1)
             else:
                 if reply.status_code == 200:
                     try:
                         return reply.json()
                     except json.JSONDecodeError:
-                        raise ClusterankError(f"LLM server {url} answered 200 with a body that is not JSON") from None
-                last = f"HTTP {reply.status_code}: {reply.text.strip()[:200]}"
+                        raise ClusterankError(f"LLM server {shown} answered 200 with a body that is not JSON") from None
+                last = f"HTTP {reply.status_code}: {printable(reply.text[:600], 200)}"
                 if reply.status_code not in RETRY_STATUS:
-                    raise ClusterankError(f"LLM server {url} refused the request ({last})")
+                    raise ClusterankError(f"LLM server {shown} refused the request ({last})")
                 wait = _retry_after(reply.headers.get("Retry-After"), self.backoff * 2 ** (attempt - 1))
             if attempt < self.max_tries:
-                log.warning("LLM server %s: %s; retry %d of %d in %.1f s", url, last.splitlines()[0], attempt,
+                log.warning("LLM server %s: %s; retry %d of %d in %.1f s", shown, last, attempt,
                             self.max_tries - 1, wait)
                 time.sleep(wait)
-        raise ClusterankError(f"LLM server {url} failed after {self.max_tries} tries ({last.splitlines()[0]})")
+        raise ClusterankError(f"LLM server {shown} failed after {self.max_tries} tries ({last})")
 
     def close(self) -> None:
         """Close the HTTP connection pool."""
@@ -155,6 +161,7 @@ class LLMJudge:
             raise ClusterankError(f"judgment cache {cache_path} is damaged ({verdict}); delete it and the pairs are "
                                   f"judged again (LLM calls)")
         self.sources: dict[str, int] = {}
+        self._said_usage = False
 
     def prompt(self, query: str, first: str, second: str) -> str:
         """The prompt for one ordered pair."""
@@ -173,6 +180,25 @@ class LLMJudge:
                                (self.name, key)).fetchone()
         return None if row is None else float(row[0])
 
+    def _count_usage(self, usage, prompt: str) -> None:
+        """Add a reply's token counts to the stats once they are believable (`usage_tokens`: whole numbers from 0
+        to one per byte of the prompt, and for the answer one per byte of a generous answer); else count nothing
+        for this reply and warn once."""
+        usage = usage if isinstance(usage, dict) else {}
+        checks = (("prompt_tokens", usage_ceiling([prompt])), ("completion_tokens", COMPLETION_CEILING))
+        for field, ceiling in checks:
+            tokens, problem = usage_tokens(usage.get(field), ceiling)
+            if problem is not None:
+                if not self._said_usage:
+                    self._said_usage = True
+                    log.warning("LLM server %s: ignoring the token count it reported (usage.%s: %s)",
+                                self.client.shown_url, field, problem)
+                continue
+            if field == "prompt_tokens":
+                self.stats.prompt_tokens += tokens or 0
+            else:
+                self.stats.completion_tokens += tokens or 0
+
     def prob_first(self, query: str, first: str, second: str) -> float:
         """P(first is the better fit), from the cache or one model call."""
         key = self._key(query, first, second)
@@ -180,11 +206,12 @@ class LLMJudge:
         if hit is not None:
             self.stats.cached += 1
             return hit
-        reply = self.client.complete([{"role": "user", "content": self.prompt(query, first, second)}])
+        prompt = self.prompt(query, first, second)
+        reply = self.client.complete([{"role": "user", "content": prompt}])
+        if not isinstance(reply, dict):
+            raise ClusterankError(f"LLM server {self.client.shown_url} answered with JSON that is not an object")
         self.stats.calls += 1
-        usage = reply.get("usage") or {}
-        self.stats.prompt_tokens += int(usage.get("prompt_tokens") or 0)
-        self.stats.completion_tokens += int(usage.get("completion_tokens") or 0)
+        self._count_usage(reply.get("usage"), prompt)
         p, source = choice_probability(reply)
         self.sources[source] = self.sources.get(source, 0) + 1
         with self._db:
