@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from clusterank.data.bounds import PROFILES, SEED
 from clusterank.defaults import BUNDLED_N, DEFAULT_K, DEFAULT_MODEL, DEFAULT_SEED
 from clusterank.errors import printable
 
@@ -26,12 +27,13 @@ err = Console(stderr=True, highlight=False)
 ModelOpt = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Embedding model id (see `clusterank models`).")
 CorpusOpt = typer.Option(None, "--corpus", help="Profiles file or dataset (.jsonl/.csv/.parquet/folder/hf:<name>); "
                          "default: the bundled set.")
-NOpt = typer.Option(BUNDLED_N, "--n", help="Size of the bundled profile set.")
+NOpt = typer.Option(BUNDLED_N, "--n", help="Size of the bundled profile set.", callback=PROFILES.option("--n"))
 TextColOpt = typer.Option("text", "--text-column", help="Column holding the text to embed.")
 LabelColOpt = typer.Option("role", "--label-column", help="Column holding the role label.")
 ClustersOpt = typer.Option(str(DEFAULT_K), "--clusters", help="k-means clusters for routing retrievers and the map, "
                            "or 'auto' (best silhouette).")
-SeedOpt = typer.Option(DEFAULT_SEED, "--seed", help="k-means seed (the seed's random_state=42).")
+SeedOpt = typer.Option(DEFAULT_SEED, "--seed", help="k-means seed (the seed's random_state=42).",
+                       callback=SEED.option("--seed"))
 QueriesOpt = typer.Option(None, "--queries", help="Labelled job descriptions (default: the bundled ones).")
 QueryColOpt = typer.Option("natural_language", "--query-column", help="Text column of --queries.")
 ParentOpt = typer.Option("family", "--parent-column", help="Parent label (e.g. role family): partial relevance.")
