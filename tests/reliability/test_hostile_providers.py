@@ -355,7 +355,6 @@ def test_cli_a_bad_judge_url_is_one_error_line(url, workspace, static_embedder, 
     assert code == 2 and len(errors) == 1 and errors[0].startswith("error: --llm-base-url"), errors
 
 
-@pytest.mark.xfail(strict=True, reason="cli/search.py makes LLMOptions after the pipeline has embedded the corpus")
 def test_cli_a_bad_judge_url_fails_before_anything_is_embedded(workspace, static_embedder, capsys):
     code, errors = _search_with_judge("ftp://x", capsys)
     assert code == 2 and len(errors) == 1

@@ -41,19 +41,23 @@ def cache_info() -> None:
     from clusterank.embed.store import EmbeddingStore
     from clusterank.workspace import Workspace
 
+    from clusterank.embed.registry import stored_name
+
     store = EmbeddingStore(Workspace.default().store_path)
     out.print(f"cache: {store.path}")
-    for model_id, count in store.models().items():
-        out.print(f"  {model_id}: {count:,} vectors")
+    for model_id, count in store.models().items():  # names stored before credentials were stripped, shown without
+        out.print(f"  {stored_name(model_id)}: {count:,} vectors")
 
 
 @cache_app.command("clear")
 def cache_clear(model: str = typer.Option(..., "--model", "-m", help="Model whose vectors to delete.")) -> None:
     """Delete the cached vectors of one model."""
+    from clusterank.embed.registry import stored_name
     from clusterank.embed.store import EmbeddingStore
     from clusterank.workspace import Workspace
 
-    out.print(f"deleted {EmbeddingStore(Workspace.default().store_path).clear(model):,} vectors of {model}")
+    name = stored_name(model)  # the name the vectors are filed under, never echoing a password typed in a URL
+    out.print(f"deleted {EmbeddingStore(Workspace.default().store_path).clear(name):,} vectors of {name}")
 
 
 
