@@ -194,9 +194,14 @@ def test_token_batcher_truncates_as_the_tokenizer_does(minilm_cpu):
     ids, lens, counts = batcher(MIXED)
     ref = hf(MIXED, truncation=True, max_length=32)["input_ids"]
     assert [list(row[:n]) for row, n in zip(ids, lens)] == ref
-    assert list(counts) == [len(x) for x in hf(MIXED)["input_ids"]]
+    full = [len(x) for x in hf(MIXED)["input_ids"]]
+    for text, count, true in zip(MIXED, counts, full):
+        if len(text) <= batcher.prefix_chars:
+            assert count == true
+        else:  # tokenized from a certain prefix: the count is estimated, and still over the limit
+            assert count > 32 and abs(count - true) <= 0.25 * true, (count, true)
     assert (ids[np.arange(ids.shape[1])[None, :] >= lens[:, None]] == hf.pad_token_id).all()
-    assert list(minilm_cpu.count_tokens(MIXED)) == list(counts)
+    assert list(minilm_cpu.count_tokens(MIXED)) == full  # an explicit count reads the whole text
 
 
 def test_truncation_warning_counts_every_token_once(minilm_cpu, caplog):
