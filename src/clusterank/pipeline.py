@@ -62,7 +62,8 @@ class SearchPipeline:
         self.corpus_key = corpus_key(self.hashes)
         self.saved = self._open_saved_index() if use_saved_index else None
         self.vectors = (self.saved.corpus_vectors() if self.saved is not None
-                        else self.store.embed(self.embedder, corpus.texts, progress=progress, what="profiles"))
+                        else self.store.embed(self.embedder, corpus.texts, progress=progress,
+                                              what=f"profiles of {corpus.source}"))
         self.k_scores: dict[int, float] = {}
         self._retrievers: dict[str, Retriever] = {}
 

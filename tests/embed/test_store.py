@@ -82,6 +82,16 @@ def test_all_zero_vector_is_refused():
         normalise(np.array([[1, 0], [0, 0]], dtype=np.float32))
 
 
+def test_a_text_the_model_has_no_token_for_names_its_texts_and_row(static_embedder, tmp_path):
+    """A visible text of symbols the static model does not know embeds to zeros: the error names the corpus and the
+    text's own row, also when rows before it were cached (the chunk then does not start at row 0)."""
+    store = EmbeddingStore(tmp_path / "s.sqlite")
+    store.embed(static_embedder, ["data engineer", "product marketing manager"])
+    texts = ["data engineer", "product marketing manager", "recruiter", "\u2603\u2603"]
+    with pytest.raises(ClusterankError, match=r"on profiles of jobs\.csv: vector for row 3 is all zeros"):
+        store.embed(static_embedder, texts, what="profiles of jobs.csv")
+
+
 def test_unreadable_store_file_gives_one_line(tmp_path):
     path = tmp_path / "s.sqlite"
     path.write_bytes(b"this is not a database" * 100)

@@ -304,7 +304,7 @@ def _run(ray, store: EmbeddingStore, embedder, texts: Sequence[str], todo: list[
             try:
                 for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
                     part = [left[int(r)] for r in batch["row"]]
-                    vecs = normalise(batch["vector"], model=name, first_row=min(i for _, i in part))
+                    vecs = normalise(batch["vector"], model=name, rows=[i for _, i in part])
                     store.put(name, [h for h, _ in part], vecs)  # refuses a size other than the stored one
                     dims = vecs.shape[1]
                     over += int(batch["over"].sum())

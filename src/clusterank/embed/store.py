@@ -53,23 +53,31 @@ def text_hash(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
 
 
-def normalise(vectors: np.ndarray, *, model: str = "", first_row: int = 0) -> np.ndarray:
+def normalise(vectors: np.ndarray, *, model: str = "", rows: Sequence[int] | None = None,
+              what: str = "") -> np.ndarray:
     """L2-normalise rows into float32, refusing NaN, infinite or all-zero vectors.
 
+    Args:
+        rows: the row (in the caller's texts) of each vector, for the message (default 0, 1, ...).
+        what: how to name those texts ("profiles", "queries").
+
     Raises:
-        ClusterankError: naming the model and the first bad row.
+        ClusterankError: naming the model, the texts and the first bad row.
     """
     vecs = np.asarray(vectors, dtype=np.float32)
+    name = f"{model or 'vectors'}{f' on {what}' if what else ''}"
     if vecs.ndim != 2:
-        raise ClusterankError(f"{model or 'vectors'}: expected a 2-D array of vectors, got shape {vecs.shape}")
+        raise ClusterankError(f"{name}: expected a 2-D array of vectors, got shape {vecs.shape}")
+    row = lambda mask: rows[int(np.argmax(mask))] if rows is not None else int(np.argmax(mask))  # noqa: E731
     bad = ~np.isfinite(vecs).all(axis=1)
     if bad.any():
-        raise ClusterankError(f"{model or 'vectors'}: vector for row {first_row + int(np.argmax(bad))} "
-                              f"contains NaN or infinity ({int(bad.sum())} such rows)")
+        raise ClusterankError(f"{name}: vector for row {row(bad)} contains NaN or infinity ({int(bad.sum())} such "
+                              "rows)")
     norms = np.linalg.norm(vecs.astype(np.float64), axis=1, keepdims=True)  # float32 overflows past ~1e19
     zero = norms[:, 0] == 0
     if zero.any():
-        raise ClusterankError(f"{model or 'vectors'}: vector for row {first_row + int(np.argmax(zero))} is all zeros")
+        raise ClusterankError(f"{name}: vector for row {row(zero)} is all zeros (the model has no token for any "
+                              "character of that text: edit or drop it)")
     return (vecs / norms).astype(np.float32)
 
 
@@ -349,7 +357,7 @@ class EmbeddingStore:
                     if raw.shape != (len(part), embedder.dims):
                         raise ClusterankError(f"model {model!r} returned vectors of shape {raw.shape}, "
                                               f"expected ({len(part)}, {embedder.dims})")
-                    vecs = normalise(raw, model=model, first_row=min(i for _, i in part))
+                    vecs = normalise(raw, model=model, rows=[i for _, i in part], what=what)
                     self.put(model, [h for h, _ in part], vecs, batch.tokens)
                     have.update({h: v for (h, _), v in zip(part, vecs)})
                     bar.update(len(part))
