@@ -29,7 +29,7 @@ def gated(session_home, tmp_path_factory):
     srv = start_server(session_home.root, tmp_path_factory.mktemp("gated") / "serve.log",
                        "--api-key-env", "CK_GATE_KEY", "--cors-origin", "http://app.example",
                        "--allow-host", "search.example", "--max-in-flight", "2",
-                       "--faults", "slow:1", "--fault-slow-s", "3", env={"CK_GATE_KEY": KEY})
+                       "--faults", "slow:1", "--fault-slow-s", "6", env={"CK_GATE_KEY": KEY})
     yield srv
     srv.stop()
 
@@ -118,7 +118,10 @@ def test_healthz_shows_no_path_and_answers_when_the_server_is_full(gated):
     threads = [threading.Thread(target=slow_embed) for _ in range(2)]
     for t in threads:
         t.start()
-    time.sleep(1.0)  # both are now sleeping in the slow fault, filling --max-in-flight 2
+    deadline = time.monotonic() + 5  # until both sleep in the slow fault (6 s), filling --max-in-flight 2
+    while httpx.get(gated.url + "/metrics", headers=AUTH, timeout=5).status_code != 429:
+        assert time.monotonic() < deadline, "the two slow requests did not arrive"
+        time.sleep(0.1)
     try:
         assert httpx.post(gated.url + "/v1/embeddings", json={"input": "y", "model": "minilm-static"},
                           headers=AUTH, timeout=30).status_code == 429
