@@ -204,6 +204,16 @@ def test_options_and_missing_ray_are_one_line(workspace):
     assert run.stderr.count("\n") == 1 and "pip install 'clusterank[ray]'" in run.stderr
 
 
+def test_remote_models_are_refused_before_any_cluster_starts(workspace):
+    from clusterank import ClusterankError
+    from clusterank.distributed.ray_embed import embed_on_ray
+
+    needs_ray()
+    with pytest.raises(ClusterankError, match="is an HTTP API whose client already sends requests concurrently"):
+        embed_on_ray(["a profile"], "api:m@http://127.0.0.1:9/v1", workspace=workspace, address="local")
+    assert not workspace.store_path.exists()  # refused before the store is opened
+
+
 @pytest.mark.slow
 def test_killing_a_worker_node_mid_run_still_stores_every_vector_once(workspace, corpus_20k, cluster):
     texts, local = corpus_20k

@@ -246,19 +246,15 @@ def embed_on_ray(texts: Sequence[str], model: str, *, workspace: Workspace | Non
     if backend.name == "precomputed:":
         raise ClusterankError(f"model {model!r} reads vectors from the corpus; there is nothing to run on Ray")
     embedder = get_embedder(model, workspace)  # builds a missing model once here, before actors race to build it
-    if getattr(embedder, "embed_batches", None) is not None:
+    if embedder.remote:
         raise ClusterankError(f"model {model!r} is an HTTP API whose client already sends requests concurrently "
                               "and records what they are billed; embed it without --ray")
     name = embedder.name
     store = EmbeddingStore(workspace.store_path)
     try:
         hashes = [text_hash(t) for t in texts]
-        have = store.lookup(name, hashes)
-        todo: dict[bytes, int] = {}
-        for i, h in enumerate(hashes):
-            if h not in have and h not in todo:
-                todo[h] = i
-        cached = sum(h in have for h in hashes)
+        todo = store.missing(name, hashes)
+        cached = sum(h not in todo for h in hashes)
         if not todo:
             return RayEmbedReport(name, store.dims(name) or embedder.dims, len(texts), cached, 0, 0, 0, 0.0, 0.0, 0,
                                   address)

@@ -22,7 +22,7 @@ from email.utils import parsedate_to_datetime
 
 import numpy as np
 
-from clusterank.embed.base import Batch, EmbedderBackend
+from clusterank.embed.base import Batch, Embedder, EmbedderBackend
 from clusterank.embed.providers import (BadResponse, Provider, endpoint, public_name, split_api_name, usage_ceiling,
                                         usage_tokens)
 from clusterank.errors import ClusterankError, printable, public_url, require, url_has_secrets
@@ -131,7 +131,7 @@ def _error_message(response) -> str:
     return printable(message or response.text[:600] or response.reason_phrase, 200)
 
 
-class ApiEmbedder:
+class ApiEmbedder(Embedder):
     """Embeds through an HTTP API (see `clusterank.embed.providers`).
 
     Args:
@@ -150,8 +150,15 @@ class ApiEmbedder:
         backoff: the first retry's wait in seconds, doubling each time (with jitter, capped at 30 s).
     """
 
+    remote = True
+    """Sends its own concurrent, rate-limited requests: nothing for Ray to spread."""
     paid = True
     """Calls cost money: callers time it on small samples, once."""
+
+    @property
+    def asymmetric(self) -> bool:
+        """True where the provider embeds queries apart from documents (`input_type`; see `for_queries`)."""
+        return bool(self.provider.input_types)
 
     def __init__(self, name: str, provider: Provider, model: str, base_url: str, *, dims: int | None = None,
                  max_tokens: int = 8191, input_type: str | None = None, rpm: float | None = None,
@@ -261,8 +268,9 @@ class ApiEmbedder:
                             "is not recorded", self.name, self.provider.shape.usage_field, problem)
         return tokens
 
-    def embed_batches(self, texts: Sequence[str]) -> Iterator[Batch]:
-        """Embed `texts` with up to `concurrency` requests in flight, yielding each batch as it finishes.
+    def embed_batches(self, texts: Sequence[str], chunk_size: int = 512) -> Iterator[Batch]:
+        """Embed `texts` with up to `concurrency` requests in flight, yielding each batch as it finishes
+        (requests are sized by the provider's limits, not by `chunk_size`).
 
         Ctrl-C is taken gracefully: no new request is sent, the requests in flight (already paid for) are
         awaited and yielded for the store to keep, then KeyboardInterrupt is raised; a second Ctrl-C stops at

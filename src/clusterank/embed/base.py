@@ -1,7 +1,7 @@
-"""The Embedder protocol and what every backend shares: batching, progress, truncation warnings, the device.
+"""The Embedder base class and what every backend shares: batching, progress, truncation warnings, the device.
 
-A backend implements `embed(texts) -> float32 array (n, dims)`; normalisation happens once, at the store.
-Transformer backends tokenize each text once (`TokenBatcher`), in batches of similar length
+A backend subclasses `Embedder` and implements `embed(texts) -> float32 array (n, dims)`; normalisation happens
+once, at the store. Transformer backends tokenize each text once (`TokenBatcher`), in batches of similar length
 (`length_sorted_batches`), a batch or two ahead of the model (`tokenized_ahead`).
 """
 
@@ -10,35 +10,19 @@ from __future__ import annotations
 import copy
 import importlib.util
 import logging
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from clusterank.errors import ClusterankError, install_hint
 
-if TYPE_CHECKING:
-    from clusterank.workspace import Workspace
-
 log = logging.getLogger("clusterank.embed")
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    """Turns texts into vectors. `name` is the model id the store files vectors under."""
-
-    name: str
-    dims: int
-    max_tokens: int
-
-    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-        """Embed `texts` into a float32 array of shape (len(texts), dims)."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -51,26 +35,58 @@ class Batch:
     """What the provider billed for this batch (API models); None for models run here."""
 
 
-def embed_batches(embedder: Embedder, texts: Sequence[str], chunk_size: int = 512) -> Iterator[Batch]:
-    """The texts embedded batch by batch, each yielded as it finishes (what the store commits one at a time).
+class Embedder(ABC):
+    """Turns texts into vectors; the one base of every backend (after simonw/llm's `EmbeddingModel`).
 
-    Embedders that run several requests at once (API clients) provide their own `embed_batches`, which may
-    finish batches out of order; any other embedder is called on consecutive chunks of `chunk_size`.
+    A backend implements `embed` and sets `name` (the store key), `dims` and `max_tokens`; the rest has defaults it
+    may override. Capabilities are declared class attributes, read as they are, never probed for.
     """
-    own = getattr(embedder, "embed_batches", None)
-    if own is not None:
-        yield from own(texts)
-        return
-    for start in range(0, len(texts), chunk_size):
-        chunk = list(texts[start : start + chunk_size])
-        yield Batch(list(range(start, start + len(chunk))), embedder.embed(chunk))
+
+    name: str
+    dims: int
+    max_tokens: int
+
+    remote: bool = False
+    """Calls a network API and batches, limits and bills its own requests: `embed --ray` refuses it."""
+    paid: bool = False
+    """Billed per token: callers time it on small samples, once."""
+    asymmetric: bool = False
+    """Embeds queries differently from documents: `for_queries()` gives that other side."""
+
+    @abstractmethod
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Embed `texts` into a float32 array of shape (len(texts), dims)."""
+
+    def embed_batches(self, texts: Sequence[str], chunk_size: int = 512) -> Iterator[Batch]:
+        """The texts embedded batch by batch, each yielded as it finishes (what the store commits one at a time).
+
+        By default `embed` on consecutive chunks of `chunk_size`; backends that batch their own way (by length,
+        several requests at once) override it, may ignore `chunk_size` and may finish batches out of order."""
+        for start in range(0, len(texts), chunk_size):
+            chunk = list(texts[start : start + chunk_size])
+            yield Batch(list(range(start, start + len(chunk))), self.embed(chunk))
+
+    def for_queries(self) -> "Embedder":
+        """The embedder for job descriptions: itself, unless `asymmetric` (then a twin under its own store key)."""
+        return self
+
+    def count_tokens(self, texts: Sequence[str]) -> np.ndarray:
+        """Tokens per text, without truncation (int64). By default an estimate: whitespace-separated words, for
+        models with no tokenizer here; backends with one return its exact count."""
+        return np.fromiter((len(t.split()) for t in texts), dtype=np.int64, count=len(texts))
+
+
+def embed_batches(embedder: Embedder, texts: Sequence[str], chunk_size: int = 512) -> Iterator[Batch]:
+    """`embedder.embed_batches(texts, chunk_size)`; an object that only has `embed` (not an `Embedder`) gets the
+    base default."""
+    own = type(embedder).embed_batches if isinstance(embedder, Embedder) else Embedder.embed_batches
+    return own(embedder, texts, chunk_size)
 
 
 def query_embedder(embedder: Embedder) -> Embedder:
-    """The embedder for job descriptions: the query side of an asymmetric API model (NVIDIA's `input_type`
-    query, filed under its own store key), otherwise the embedder itself."""
-    twin = getattr(embedder, "for_queries", None)
-    return twin() if twin is not None else embedder
+    """The embedder for job descriptions (`Embedder.for_queries`): the query side of an asymmetric API model
+    (NVIDIA's `input_type` query, filed under its own store key), otherwise the embedder itself."""
+    return embedder.for_queries() if isinstance(embedder, Embedder) else embedder
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from clusterank.embed.base import (PREFIX_CHARS_PER_TOKEN, Batch, EmbedderBackend, TokenBatcher, certain_prefix_ids,
-                                   collect, cuda_visible, length_sorted_batches, tokenized_ahead, warn_truncated)
+from clusterank.embed.base import (PREFIX_CHARS_PER_TOKEN, Batch, Embedder, EmbedderBackend, TokenBatcher,
+                                   certain_prefix_ids, collect, cuda_visible, length_sorted_batches, tokenized_ahead,
+                                   warn_truncated)
 from clusterank.embed.st import SentenceTransformerEmbedder, quiet_transformers  # noqa: F401 (imported from here too)
 from clusterank.errors import ClusterankError, install_hint, require
 from clusterank.workspace import Workspace, atomic_path
@@ -40,7 +41,7 @@ _SAID_STATIC: set[str] = set()
 
 # ---- model2vec
 
-class StaticEmbedder:
+class StaticEmbedder(Embedder):
     """A model2vec static model: each token has a vector; a text is the mean of its token vectors.
 
     Runs on the CPU whatever the device: a lookup and a mean gain nothing on a GPU. Each text is tokenized
@@ -182,7 +183,7 @@ def onnx_session_options(threads: int | None = None):
 CUDA_EP = "CUDAExecutionProvider"
 
 
-class OnnxEmbedder:
+class OnnxEmbedder(Embedder):
     """A transformer exported to ONNX, run with onnxruntime; mean pooling over the attention mask.
 
     `device`: `cpu`, `cuda` (onnxruntime's CUDAExecutionProvider, from the `onnxruntime-gpu` package) or
@@ -247,9 +248,9 @@ class OnnxEmbedder:
         weights = mask[..., None].astype(np.float32)
         return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
 
-    def embed_batches(self, texts: Sequence[str]) -> Iterator[Batch]:
+    def embed_batches(self, texts: Sequence[str], chunk_size: int = 512) -> Iterator[Batch]:
         """The texts embedded batch by batch, longest first, each batch yielded as it finishes (what the store
-        commits); one truncation warning once all are done."""
+        commits); one truncation warning once all are done. Batches hold `batch_size` texts, not `chunk_size`."""
         self._load()
         counts = np.zeros(len(texts), dtype=np.int64)
         batches = length_sorted_batches(texts, self.batch_size)

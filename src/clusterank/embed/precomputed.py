@@ -10,11 +10,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from clusterank.embed.base import EmbedderBackend
+from clusterank.embed.base import Embedder, EmbedderBackend
 from clusterank.errors import ClusterankError
 
 
-class PrecomputedEmbedder:
+class PrecomputedEmbedder(Embedder):
     """Looks texts up in precomputed vectors; `name` is `precomputed:<model>`."""
 
     def __init__(self, model: str, texts: Sequence[str], vectors: np.ndarray):

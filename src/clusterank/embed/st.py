@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from clusterank.embed.base import (Batch, TokenBatcher, collect, length_sorted_batches, resolve_device,
+from clusterank.embed.base import (Batch, Embedder, TokenBatcher, collect, length_sorted_batches, resolve_device,
                                    tokenized_ahead, warn_truncated)
 from clusterank.errors import ClusterankError, require
 
@@ -46,7 +46,7 @@ def gpu_batch_rows(free_bytes: float, per_text_bytes: float, *, fraction: float 
 _FEATURES = {"input_ids", "attention_mask", "token_type_ids"}
 
 
-class SentenceTransformerEmbedder:
+class SentenceTransformerEmbedder(Embedder):
     """Any sentence-transformers model: a local folder, or a Hugging Face hub id when online.
 
     `device`: `cpu`, `cuda` or `auto` (CUDA when torch sees a GPU). On a GPU the weights are fp16 and a batch
@@ -147,9 +147,9 @@ class SentenceTransformerEmbedder:
                      self._rows, per_text / 2**20, self.max_tokens, free / 2**30)
         return self._rows
 
-    def embed_batches(self, texts: Sequence[str]) -> Iterator[Batch]:
+    def embed_batches(self, texts: Sequence[str], chunk_size: int = 512) -> Iterator[Batch]:
         """The texts embedded batch by batch, longest first, each batch yielded as it finishes (what the store
-        commits); one truncation warning once all are done.
+        commits); one truncation warning once all are done. Batches are sized by `batch_rows`, not `chunk_size`.
 
         On a GPU, batch i is copied back (pinned memory, an event) while batch i+1 already runs, so the GPU
         does not wait for the caller to store a batch."""

@@ -270,6 +270,17 @@ class EmbeddingStore:
                     size = size or len(found[h])  # no size on record (damaged models table): rows must agree
             return found
 
+    def missing(self, model: str, hashes: Sequence[bytes],
+                have: dict[bytes, np.ndarray] | None = None) -> dict[bytes, int]:
+        """The hashes with no vector stored for `model`, each once, mapped to its first position in `hashes` (in
+        order); `have` is what `lookup(model, hashes)` gave, when the caller has it already."""
+        have = self.lookup(model, hashes) if have is None else have
+        todo: dict[bytes, int] = {}
+        for i, h in enumerate(hashes):
+            if h not in have and h not in todo:
+                todo[h] = i
+        return todo
+
     def put(self, model: str, hashes: Sequence[bytes], vectors: np.ndarray, billed_tokens: int | None = None) -> None:
         """Store already-normalised float32 vectors in one transaction (all or nothing), with what the provider
         billed for them (API models), so the bill and the vectors can never disagree."""
@@ -340,10 +351,7 @@ class EmbeddingStore:
         have = self.lookup(model, hashes)
         if cached is not None:
             cached.extend(i for i, h in enumerate(hashes) if h in have)
-        todo: dict[bytes, int] = {}
-        for i, h in enumerate(hashes):
-            if h not in have and h not in todo:
-                todo[h] = i
+        todo = self.missing(model, hashes, have)
         if todo:
             if have:
                 log.info("%s: %d of %d texts already embedded, resuming with %d", model,

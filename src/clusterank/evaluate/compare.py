@@ -200,7 +200,7 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
             local = not isinstance(embedder, PrecomputedEmbedder)
             texts_per_s = None
             if local:  # API models are paid per call: one pass over the sample, not a second of repeats
-                texts_per_s = measure_throughput(embedder, sample, min_seconds=0 if getattr(embedder, "paid", False) else 1.0)
+                texts_per_s = measure_throughput(embedder, sample, min_seconds=0 if embedder.paid else 1.0)
                 measure_query_ms(embedder, showcase_query)  # the memory of answering single queries counts
         pipe = SearchPipeline(corpus, embedder, workspace=workspace, progress=progress, n_clusters=n_clusters)
         exact = pipe.retriever("exact")

@@ -180,10 +180,7 @@ class Engine:
     @staticmethod
     def _count_tokens(embedder: Embedder, texts: list[str]) -> int:
         """Tokens of texts as `usage` reports them: the model's own count up to its limit (words without a tokenizer)."""
-        counter = getattr(embedder, "count_tokens", None)
-        if counter is None:
-            return sum(len(t.split()) for t in texts)
-        return int(np.minimum(counter(texts), embedder.max_tokens).sum())
+        return int(np.minimum(embedder.count_tokens(texts), embedder.max_tokens).sum())
 
     # ---- search
 
