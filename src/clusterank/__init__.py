@@ -1,36 +1,56 @@
 """clusterank: find the right candidate profiles for a job description, and measure which embedding
 model to use. This module is the public Python API; everything a user needs is re-exported here.
+
+The names load on first use (PEP 562), so `import clusterank` stays light: numpy, pandas, plotly and
+the model libraries load only with the name that needs them.
 """
 
-from clusterank.cluster.describe import ClusterSummary, describe_clusters
-from clusterank.cluster.kmeans import ClusterModel, choose_k, fit_kmeans
-from clusterank.cluster.project import Projection, fit_projection
-from clusterank.cost import CostPlan, Throughput, load_prices, measure_machine, plan_costs, run_cost
-from clusterank.data.loaders import Corpus, bundled_profiles, bundled_queries, load_profiles, load_queries, read_table
-from clusterank.embed import (CATALOG, DEFAULT_MODEL, EMBEDDERS, Embedder, ModelInfo, available_models, get_embedder,
-                              model_info)
-from clusterank.embed.precomputed import PrecomputedEmbedder
-from clusterank.embed.store import EmbeddingStore
-from clusterank.errors import ClusterankError
-from clusterank.evaluate.compare import Comparison, ModelRun, compare_models, default_models
-from clusterank.evaluate.evaluator import Pipeline, PipelineRun, evaluate_pipelines, parse_pipelines
-from clusterank.evaluate.relevance import Relevance, build_relevance
-from clusterank.evaluate.report import markdown_tables, recommend
-from clusterank.viz.report import write_report
-from clusterank.evaluate.routing import RoutingReport, routing_cost
-from clusterank.evaluate.stats import Estimate, bootstrap_ci, paired_difference
-from clusterank.index import (RETRIEVERS, ExactIndex, Retriever, RoutedIndex, SearchContext, TopK, build_retriever,
-                              canonical_spec)
-from clusterank.index.hits import Hit, similarity_percent
-from clusterank.index.persist import SavedIndex
-from clusterank.pipeline import SearchPipeline
-from clusterank.rerank import RERANKERS, Reranker, get_reranker
-from clusterank.viz.cost import write_cost_html, write_cost_png
-from clusterank.cluster.map import MapData, build_map
-from clusterank.viz.map import write_map_html, write_map_png
-from clusterank.workspace import Workspace
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.2.0"
+
+_EXPORTS = {
+    "clusterank.cluster.describe": ("ClusterSummary", "describe_clusters"),
+    "clusterank.cluster.kmeans": ("ClusterModel", "choose_k", "fit_kmeans"),
+    "clusterank.cluster.map": ("MapData", "build_map"),
+    "clusterank.cluster.project": ("Projection", "fit_projection"),
+    "clusterank.cost.machine": ("measure_machine",),
+    "clusterank.cost.plan": ("CostPlan", "plan_costs"),
+    "clusterank.cost.run": ("run_cost",),
+    "clusterank.cost.throughput": ("Throughput",),
+    "clusterank.data.loaders": ("Corpus", "bundled_profiles", "bundled_queries", "load_profiles", "load_queries",
+                                "read_table"),
+    "clusterank.defaults": ("DEFAULT_MODEL",),
+    "clusterank.embed.base": ("Embedder",),
+    "clusterank.embed.catalog": ("CATALOG", "ModelInfo", "model_info"),
+    "clusterank.embed.precomputed": ("PrecomputedEmbedder",),
+    "clusterank.embed.registry": ("EMBEDDERS", "available_models", "get_embedder"),
+    "clusterank.embed.store": ("EmbeddingStore",),
+    "clusterank.errors": ("ClusterankError",),
+    "clusterank.evaluate.compare": ("Comparison", "ModelRun", "compare_models", "default_models"),
+    "clusterank.evaluate.evaluator": ("Pipeline", "PipelineRun", "evaluate_pipelines", "parse_pipelines"),
+    "clusterank.evaluate.relevance": ("Relevance", "build_relevance"),
+    "clusterank.evaluate.report": ("markdown_tables", "recommend"),
+    "clusterank.evaluate.routing": ("RoutingReport", "routing_cost"),
+    "clusterank.evaluate.stats": ("Estimate", "bootstrap_ci", "paired_difference"),
+    "clusterank.index.base": ("Retriever", "SearchContext", "TopK"),
+    "clusterank.index.exact": ("ExactIndex",),
+    "clusterank.index.hits": ("Hit", "similarity_percent"),
+    "clusterank.index.persist": ("SavedIndex",),
+    "clusterank.index.registry": ("RETRIEVERS", "build_retriever", "canonical_spec"),
+    "clusterank.index.routed": ("RoutedIndex",),
+    "clusterank.pipeline": ("SearchPipeline",),
+    "clusterank.prices": ("load_prices",),
+    "clusterank.rerank": ("RERANKERS", "Reranker", "get_reranker"),
+    "clusterank.viz.cost": ("write_cost_html", "write_cost_png"),
+    "clusterank.viz.map": ("write_map_html", "write_map_png"),
+    "clusterank.viz.report": ("write_report",),
+    "clusterank.workspace": ("Workspace",),
+}
+"""module -> the public names it defines; `__getattr__` imports the module when a name is first asked for."""
+_LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "CATALOG", "DEFAULT_MODEL", "ClusterModel", "Comparison", "Estimate", "ModelRun", "Relevance",
@@ -45,3 +65,16 @@ __all__ = [
     "build_retriever", "canonical_spec", "evaluate_pipelines", "get_reranker", "parse_pipelines",
     "CostPlan", "Throughput", "run_cost", "load_prices", "measure_machine", "plan_costs", "write_cost_html", "write_cost_png",
 ]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -2,16 +2,39 @@
 
 `run_cost()` does what `clusterank cost` does in one call; underneath, `load_prices()` reads the dated
 price table, `measure_machine()` times the offline models here and `plan_costs()` estimates every
-option at every size. `clusterank.viz.cost.write_cost_html()` draws the charts.
+option at every size. `clusterank.viz.cost.write_cost_html()` draws the charts. The names load on first
+use (PEP 562).
 """
 
-from clusterank.cost.estimate import CostEstimate, Option, api_estimate, savings_percent, selfhosted_estimate
-from clusterank.cost.machine import measure_machine
-from clusterank.cost.plan import DEFAULT_SIZES, DEFAULT_TOKENS_PER_TEXT, CostPlan, parse_counts, plan_costs
-from clusterank.prices import PriceTable, api_price, default_prices, load_prices
-from clusterank.cost.run import run_cost, time_this_machine
-from clusterank.cost.throughput import Throughput
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "clusterank.cost.estimate": ("CostEstimate", "Option", "api_estimate", "savings_percent", "selfhosted_estimate"),
+    "clusterank.cost.machine": ("measure_machine",),
+    "clusterank.cost.plan": ("DEFAULT_SIZES", "DEFAULT_TOKENS_PER_TEXT", "CostPlan", "parse_counts", "plan_costs"),
+    "clusterank.prices": ("PriceTable", "api_price", "default_prices", "load_prices"),
+    "clusterank.cost.run": ("run_cost", "time_this_machine"),
+    "clusterank.cost.throughput": ("Throughput",),
+}
+"""module -> the names it defines that this package offers; `__getattr__` imports the module on first use."""
 
 __all__ = ["DEFAULT_SIZES", "DEFAULT_TOKENS_PER_TEXT", "CostEstimate", "CostPlan", "Option", "PriceTable",
            "Throughput", "api_estimate", "api_price", "default_prices", "load_prices", "measure_machine",
            "parse_counts", "plan_costs", "run_cost", "savings_percent", "selfhosted_estimate", "time_this_machine"]
+
+_LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -3,14 +3,35 @@
 `get_embedder(name)` builds any registered model; `st:<path-or-hub-id>`, `model2vec:<path-or-hub-id>` and
 `precomputed:<model>` take an argument, and so do the HTTP APIs: `api:<model>@<base_url>`,
 `openai:<model>`, `nvidia:<model>`, `voyage:<model>`, `cohere:<model>`. `EMBEDDERS` lists every backend with whether it can run here.
+The names load on first use (PEP 562): the catalog alone does not import numpy or the backends.
 """
 
 from __future__ import annotations
 
-from clusterank.defaults import DEFAULT_MODEL
-from clusterank.embed.base import Embedder, EmbedderBackend
-from clusterank.embed.catalog import CATALOG, ModelInfo, model_info, offline_models
-from clusterank.embed.registry import EMBEDDERS, available_models, catalog_id, find_backend, get_embedder
+import importlib
+
+_EXPORTS = {
+    "clusterank.defaults": ("DEFAULT_MODEL",),
+    "clusterank.embed.base": ("Embedder", "EmbedderBackend"),
+    "clusterank.embed.catalog": ("CATALOG", "ModelInfo", "model_info", "offline_models"),
+    "clusterank.embed.registry": ("EMBEDDERS", "available_models", "catalog_id", "find_backend", "get_embedder"),
+}
+"""module -> the names it defines that this package offers; `__getattr__` imports the module on first use."""
 
 __all__ = ["CATALOG", "DEFAULT_MODEL", "EMBEDDERS", "Embedder", "EmbedderBackend", "ModelInfo", "available_models",
            "catalog_id", "find_backend", "get_embedder", "model_info", "offline_models"]
+
+_LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

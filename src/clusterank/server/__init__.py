@@ -1,18 +1,29 @@
 """`clusterank serve`: the HTTP API over one workspace (FastAPI + uvicorn; install `clusterank[serve]`).
 
 `create_app(config)` is the ASGI app; `serve(config)` checks the settings, embeds the corpus once (so
-every worker starts from the cache), then runs uvicorn with `config.workers` processes.
+every worker starts from the cache), then runs uvicorn with `config.workers` processes. The names
+load on first use (PEP 562): importing this package does not import FastAPI or the engine.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+from typing import TYPE_CHECKING
 
 from clusterank.errors import require
-from clusterank.server.app import create_app
-from clusterank.server.config import CONFIG_ENV, ServerConfig, is_loopback
-from clusterank.server.engine import Engine
+
+if TYPE_CHECKING:
+    from clusterank.server.config import ServerConfig
+
+_EXPORTS = {
+    "clusterank.server.app": ("create_app",),
+    "clusterank.server.config": ("CONFIG_ENV", "ServerConfig", "is_loopback"),
+    "clusterank.server.engine": ("Engine",),
+}
+"""module -> the names it defines that this package offers; `__getattr__` imports the module on first use."""
+_LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = ["Engine", "ServerConfig", "create_app", "is_loopback", "serve"]
 
@@ -29,6 +40,9 @@ def serve(config: ServerConfig, *, progress: bool = True) -> None:
     uvicorn = require("uvicorn", "serve", "clusterank serve")
     require("fastapi", "serve", "clusterank serve")
     require("httptools", "serve", "clusterank serve")
+    from clusterank.server.app import create_app
+    from clusterank.server.config import CONFIG_ENV
+    from clusterank.server.engine import Engine
     from clusterank.server.http import PROTOCOL, raise_descriptor_limit
 
     raise_descriptor_limit()  # held connections must not starve the health probe of descriptors (server/http.py)
@@ -43,3 +57,16 @@ def serve(config: ServerConfig, *, progress: bool = True) -> None:
     del engine  # each worker builds its own from the now-warm workspace
     os.environ[CONFIG_ENV] = config.to_env()
     uvicorn.run("clusterank.server.app:app_from_env", factory=True, workers=config.workers, **options)
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
