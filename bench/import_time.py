@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-HEAVY = ("pandas", "torch", "sklearn", "faiss", "plotly", "httpx", "fastapi", "tqdm", "typer", "pyarrow")
+HEAVY = ("numpy", "pandas", "torch", "sklearn", "faiss", "plotly", "httpx", "fastapi", "tqdm", "typer", "rich", "pyarrow")
 COUNT = ("import sys, {module}; own = [m for m in sys.modules if m.split('.')[0] == 'clusterank']; "
          "print(len(own), ','.join(h for h in {heavy!r} if h in sys.modules))")
 
@@ -51,7 +51,7 @@ def main() -> None:
     py = sys.executable
     print(f"# {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"{args.runs} runs each, median wall time")
-    print("| src | command | median | vs `import numpy` | clusterank modules | heavy packages loaded |")
+    print("| src | command | median | vs `import numpy` | clusterank modules | big packages loaded |")
     print("|---|---|---|---|---|---|")
     for src in sources:
         env = {**os.environ, "PYTHONPATH": str(src), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
