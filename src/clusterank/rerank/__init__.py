@@ -8,13 +8,24 @@ one file and one line in `RERANKERS`; one whose packages are missing is listed w
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from clusterank.errors import ClusterankError, check_base_url, install_hint
-from clusterank.rerank.base import NoReranker, Reranker, RerankStats, rerank_top
 from clusterank.workspace import Workspace
+
+if TYPE_CHECKING:
+    from clusterank.rerank.base import Reranker
+
+_EXPORTS = {
+    "clusterank.rerank.base": ("NoReranker", "Reranker", "RerankStats", "rerank_top"),
+}
+"""module -> the names it defines that this package offers; `__getattr__` imports the module on first use (PEP 562),
+so the registry and `check_reranker` do not import numpy or the corpus loaders."""
+_LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,8 @@ class RerankerBackend:
 
 
 def _none(_arg, _workspace, _options) -> Reranker:
+    from clusterank.rerank.base import NoReranker
+
     return NoReranker()
 
 
@@ -153,3 +166,16 @@ def get_reranker(name: str, *, workspace: Workspace | None = None, llm: LLMOptio
 
 __all__ = ["BACKENDS", "LLMOptions", "check_reranker", "NoReranker", "RERANKERS", "RerankStats", "Reranker", "RerankerBackend",
            "get_reranker", "rerank_top"]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
