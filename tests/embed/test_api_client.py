@@ -4,14 +4,13 @@ vector. Provider shapes (NVIDIA, Voyage, Cohere) are exercised against real loop
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
+from loopback import Loopback
 
 httpx = pytest.importorskip("httpx")
 
@@ -191,48 +190,32 @@ def test_nvidia_and_voyage_shapes_against_an_openai_compatible_server(server, lo
         assert store.count(queries.name) == 1  # queries filed apart from documents (asymmetric models)
 
 
-class CohereShaped(BaseHTTPRequestHandler):
-    """Cohere's v2 /embed on loopback, answering with vectors from `clusterank serve` (real model output)."""
-
-    upstream = ""
-    seen: list[dict] = []
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-        self.seen.append({"auth": self.headers.get("authorization"), **body})
-        r = httpx.post(self.upstream + "/embeddings", json={"input": body["texts"], "model": body["model"]})
-        vectors = [d["embedding"] for d in r.json()["data"]]
-        out = json.dumps({"id": "x", "embeddings": {"float": vectors}, "texts": body["texts"],
-                          "meta": {"billed_units": {"input_tokens": 7 * len(vectors)}}}).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-    def log_message(self, *args):
-        pass
-
-
 def test_cohere_adapter_against_a_cohere_shaped_server(server, local, tmp_path, monkeypatch):
     monkeypatch.setenv("CO_API_KEY", "co-test-key")
-    CohereShaped.upstream = server.api
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), CohereShaped)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+
+    def cohere(path, body, headers):
+        """Cohere's v2 /embed, answering with vectors from `clusterank serve` (real model output)."""
+        r = httpx.post(server.api + "/embeddings", json={"input": body["texts"], "model": body["model"]})
+        vectors = [d["embedding"] for d in r.json()["data"]]
+        return 200, {"id": "x", "embeddings": {"float": vectors}, "texts": body["texts"],
+                     "meta": {"billed_units": {"input_tokens": 7 * len(vectors)}}}
+
+    cohere_server = Loopback(cohere)
     try:
         store = EmbeddingStore(tmp_path / "s.sqlite")
-        emb = client(f"http://127.0.0.1:{httpd.server_port}", prefix="cohere", batch=96)
+        emb = client(cohere_server.url(path=""), prefix="cohere", batch=96)
         emb.provider = replace(emb.provider, base_url="")
         vecs = store.embed(emb, TEXTS[:150])
         assert np.abs(vecs - local[:150]).max() < 1e-6
         assert store.billed(emb.name)["tokens"] == 7 * 150
-        request = CohereShaped.seen[-1]
-        assert request["auth"] == "Bearer co-test-key" and request["input_type"] == "search_document"
+        _, headers, request = cohere_server.requests[-1]
+        assert {k.lower(): v for k, v in headers.items()}["authorization"] == "Bearer co-test-key"
+        assert request["input_type"] == "search_document"
         assert request["embedding_types"] == ["float"] and len(request["texts"]) <= 96
         store.embed(query_embedder(emb), ["a job description"])
-        assert CohereShaped.seen[-1]["input_type"] == "search_query"
+        assert cohere_server.requests[-1][2]["input_type"] == "search_query"
     finally:
-        httpd.shutdown()
+        cohere_server.close()
 
 
 def test_requests_are_packed_under_both_limits():

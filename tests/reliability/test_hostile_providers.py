@@ -6,7 +6,7 @@
 4. a 20 MB text: costs about what a normal text does, and gives the very vector the whole text gives;
 5. a judge's base URL that is not http(s) with a host: one clear error at start-up.
 
-Providers are small real HTTP servers on loopback written here (they answer what a hostile server would).
+Providers are small real HTTP servers on loopback (`tests/loopback.py`) answering what a hostile server would.
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ import json
 import logging
 import re
 import sqlite3
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
+from loopback import Loopback
 
 httpx = pytest.importorskip("httpx")
 
@@ -38,46 +37,13 @@ TEXTS = [f"profile {i}: data engineer who builds pipelines" for i in range(6)]
 ANSI = "\x1b[2J\x1b[H\x1b[31mPWNED\x1b[0m\x1b]0;owned title\x07\x1b]8;;http://evil/\x1b\\link\x1b]8;;\x1b\\\r\nnext\x08\x7f\x9b2J\u202eevil"
 
 
-class Provider:
-    """A loopback provider: `answer(path, body, headers) -> (status, JSON body)`; records what it was sent."""
-
-    def __init__(self, answer):
-        self.requests: list[tuple[str, dict, dict]] = []
-        provider = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                provider.requests.append((self.path, dict(self.headers), body))
-                status, payload = answer(self.path, body, self.headers)
-                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def url(self, userinfo: str = "", query: str = "") -> str:
-        return f"http://{userinfo}127.0.0.1:{self.port}/v1{query}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def provider():
-    started: list[Provider] = []
+    """Loopback providers: `answer(path, body, headers) -> (status, JSON body)`; each records what it was sent."""
+    started: list[Loopback] = []
 
-    def start(answer) -> Provider:
-        started.append(Provider(answer))
+    def start(answer) -> Loopback:
+        started.append(Loopback(answer))
         return started[-1]
 
     yield start

@@ -1,11 +1,9 @@
 """The chat client and LLM judge against a real HTTP server on loopback."""
 
-import json
 import math
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from loopback import Loopback
 
 from clusterank import ClusterankError
 from clusterank.rerank.llm import ChatClient, LLMJudge, choice_probability
@@ -18,45 +16,13 @@ def logprob_reply(pa, pb, tokens=(120, 1)):
             "usage": {"prompt_tokens": tokens[0], "completion_tokens": tokens[1]}}
 
 
-class Script:
-    """A loopback server answering from a list of (status, body, headers); records the requests."""
-
-    def __init__(self, answers):
-        self.answers, self.requests = list(answers), []
-        script = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers["Content-Length"])
-                script.requests.append((self.path, dict(self.headers), json.loads(self.rfile.read(length))))
-                status, body, headers = script.answers.pop(0) if len(script.answers) > 1 else script.answers[0]
-                data = json.dumps(body).encode() if not isinstance(body, bytes) else body
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def serve():
+    """Loopback servers answering from a list of (status, body, headers) (the last one repeated)."""
     servers = []
 
     def start(answers):
-        servers.append(Script(answers))
+        servers.append(Loopback(answers))
         return servers[-1]
 
     yield start
@@ -67,7 +33,7 @@ def serve():
 def test_retries_429_then_reads_logprobs(serve, monkeypatch):
     monkeypatch.setenv("TEST_LLM_KEY", "sk-secret")
     srv = serve([(429, {"error": "slow down"}, {"Retry-After": "0"}), (200, logprob_reply(0.8, 0.2), {})])
-    client = ChatClient(srv.url, "judge-model", api_key_env="TEST_LLM_KEY", backoff=0.01)
+    client = ChatClient(srv.url(), "judge-model", api_key_env="TEST_LLM_KEY", backoff=0.01)
     reply = client.complete([{"role": "user", "content": "hi"}])
     assert len(srv.requests) == 2
     path, headers, body = srv.requests[-1]
@@ -78,7 +44,7 @@ def test_retries_429_then_reads_logprobs(serve, monkeypatch):
 
 def test_server_errors_exhaust_retries_with_one_line(serve):
     srv = serve([(503, {"error": "overloaded"}, {})])
-    client = ChatClient(srv.url, "m", max_tries=3, backoff=0.01)
+    client = ChatClient(srv.url(), "m", max_tries=3, backoff=0.01)
     with pytest.raises(ClusterankError, match=r"failed after 3 tries \(HTTP 503"):
         client.complete([{"role": "user", "content": "hi"}])
     assert len(srv.requests) == 3
@@ -87,7 +53,7 @@ def test_server_errors_exhaust_retries_with_one_line(serve):
 def test_client_errors_are_not_retried(serve):
     srv = serve([(401, {"error": "bad key"}, {})])
     with pytest.raises(ClusterankError, match=r"refused the request \(HTTP 401"):
-        ChatClient(srv.url, "m", backoff=0.01).complete([{"role": "user", "content": "hi"}])
+        ChatClient(srv.url(), "m", backoff=0.01).complete([{"role": "user", "content": "hi"}])
     assert len(srv.requests) == 1
 
 
@@ -105,13 +71,13 @@ def test_text_answers_when_there_are_no_logprobs():
 
 def test_judge_counts_tokens_and_caches(serve, tmp_path):
     srv = serve([(200, logprob_reply(0.3, 0.7, tokens=(200, 1)), {})])
-    judge = LLMJudge(ChatClient(srv.url, "m", backoff=0.01), tmp_path / "cache.sqlite")
+    judge = LLMJudge(ChatClient(srv.url(), "m", backoff=0.01), tmp_path / "cache.sqlite")
     assert not judge.cached("job", "alice", "bob")
     assert judge.prob_first("job", "alice", "bob") == pytest.approx(0.3)
     assert judge.cached("job", "alice", "bob") and not judge.cached("job", "bob", "alice")
     assert judge.prob_first("job", "alice", "bob") == pytest.approx(0.3)
     assert len(srv.requests) == 1 and judge.stats.calls == 1 and judge.stats.cached == 1
     assert judge.stats.prompt_tokens == 200 and judge.stats.completion_tokens == 1
-    again = LLMJudge(ChatClient(srv.url, "m"), tmp_path / "cache.sqlite")  # the cache outlives the process
+    again = LLMJudge(ChatClient(srv.url(), "m"), tmp_path / "cache.sqlite")  # the cache outlives the process
     assert again.prob_first("job", "alice", "bob") == pytest.approx(0.3) and len(srv.requests) == 1
     assert "sk-" not in (tmp_path / "cache.sqlite").read_bytes().decode("latin-1")

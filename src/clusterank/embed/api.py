@@ -1,6 +1,7 @@
 """An embedding client for HTTP APIs: batches by the provider's limits, runs requests concurrently under
 its rate limits, retries 429/5xx/timeouts/bad responses with backoff and `Retry-After`, and yields each
-finished batch so the store commits it at once (an interrupted job resumes; nothing is paid for twice).
+finished batch so the store commits it at once (an interrupted job resumes; nothing is paid for twice). The
+retries, waits and error messages are `clusterank.embed.httpclient`'s, shared with the LLM judge.
 
 The key is read from an environment variable when a request is built, and never logged or stored.
 """
@@ -11,26 +12,22 @@ import copy
 import logging
 import os
 import random
-import signal
 import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from email.utils import parsedate_to_datetime
 
 import numpy as np
 
 from clusterank.embed.base import Batch, Embedder, EmbedderBackend
 from clusterank.embed.providers import (BadResponse, Provider, endpoint, public_name, split_api_name, usage_ceiling,
                                         usage_tokens)
+from clusterank.embed.httpclient import HttpError, RetryAnswer, RetryPolicy, graceful_interrupt, post_json
+from clusterank.embed.httpclient import retry_after  # noqa: F401  (kept importable from here)
 from clusterank.errors import ClusterankError, printable, public_url, require, url_has_secrets
 
 log = logging.getLogger("clusterank.api")
-
-RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
-"""Statuses worth another try (as the OpenAI client retries them); any other 4xx is the caller's error."""
 CHARS_PER_TOKEN = 3.0
 """For packing requests under a token limit without a tokenizer: English BPE averages ~4 chars a token."""
 
@@ -82,55 +79,6 @@ class RateLimiter:
             time.sleep(min(max(pause, 0.01), 1.0))
 
 
-def retry_after(headers) -> float | None:
-    """Seconds the server asked to wait: `retry-after-ms`, then `Retry-After` (seconds or an HTTP date)."""
-    ms = headers.get("retry-after-ms")
-    try:
-        if ms is not None:
-            return float(ms) / 1000
-        value = headers.get("retry-after")
-        if value is None:
-            return None
-        try:
-            return float(value)
-        except ValueError:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (ValueError, TypeError):
-        return None
-
-
-@contextmanager
-def _graceful_interrupt() -> Iterator[list]:
-    """While inside, a first Ctrl-C only appends to the yielded list (the caller finishes what it paid for and
-    stops); a second one interrupts at once. Where Ctrl-C is ignored, or off the main thread, nothing changes."""
-    flag: list = []
-    if threading.current_thread() is not threading.main_thread() \
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        yield flag
-        return
-
-    def first(_signum, _frame):
-        flag.append(True)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        log.warning("interrupted: finishing the requests already sent (Ctrl-C again to stop at once)")
-
-    signal.signal(signal.SIGINT, first)
-    try:
-        yield flag
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-def _error_message(response) -> str:
-    """What an error response says, made printable and short (`printable`): it is the provider's text."""
-    try:
-        err = response.json().get("error")
-        message = err.get("message") if isinstance(err, dict) else err
-    except (ValueError, AttributeError):
-        message = None
-    return printable(message or response.text[:600] or response.reason_phrase, 200)
-
-
 class ApiEmbedder(Embedder):
     """Embeds through an HTTP API (see `clusterank.embed.providers`).
 
@@ -147,7 +95,8 @@ class ApiEmbedder(Embedder):
         concurrency: requests in flight at once.
         timeout: seconds per request before it counts as failed and is retried.
         max_retries: further tries per request; then one error naming the last failure.
-        backoff: the first retry's wait in seconds, doubling each time (with jitter, capped at 30 s).
+        backoff: the first retry's wait in seconds, doubling each time (with jitter, capped at 30 s); the
+            statuses retried and the waits are `clusterank.embed.httpclient`'s (`retryable`, `RetryPolicy`).
     """
 
     remote = True
@@ -215,45 +164,31 @@ class ApiEmbedder(Embedder):
 
     def _post(self, texts: list[str]) -> tuple[np.ndarray, int | None]:
         """One request with retries: (vectors in order, billed tokens or None)."""
-        httpx = require("httpx", "api", f"model {self.name!r}")
-        url, shown = self.url, self.shown_url
         body = self.provider.shape.request(self.model, texts, self.input_type)
         tokens = sum(estimate_tokens(t) for t in texts)
-        reason = ""
-        for attempt in range(self.max_retries + 1):
-            self.limiter.acquire(tokens)
-            wait_s = None
+
+        def parse(response) -> tuple[np.ndarray, int | None]:
             try:
-                response = self._http().post(url, json=body, headers=self._headers())
-            except httpx.TimeoutException:
-                reason = f"no answer within {self.timeout:g} s"
-            except httpx.TransportError as exc:
-                reason = f"connection failed ({type(exc).__name__}: {printable(exc, 200)})"
-            else:
-                self.requests += 1
-                if response.status_code == 200:
-                    try:
-                        vectors, usage = self.provider.shape.parse(response.content, len(texts), self._dims)
-                    except BadResponse as exc:
-                        reason = f"bad response: {printable(exc, 200)}"
-                    else:
-                        return vectors, self._usage(usage, texts)
-                elif response.status_code in RETRY_STATUS:
-                    reason = f"HTTP {response.status_code}: {_error_message(response)}"
-                    wait_s = retry_after(response.headers)
-                else:
-                    hint = (f" (check the key in ${self.provider.key_env})"
-                            if response.status_code in (401, 403) else "")
-                    raise ClusterankError(f"model {self.name!r}: {shown} answered HTTP {response.status_code}: "
-                                          f"{_error_message(response)}{hint}")
-            if attempt == self.max_retries:
-                break
-            if wait_s is None:
-                wait_s = min(30.0, self.backoff * 2 ** attempt) * (0.5 + self._rng.random() / 2)
-            log.info("%s: %s; retry %d of %d in %.2f s", self.name, reason, attempt + 1, self.max_retries,
-                     wait_s)
-            time.sleep(min(wait_s, 60.0))
-        raise ClusterankError(f"model {self.name!r}: {shown} failed {self.max_retries + 1} times; last: {reason}")
+                vectors, usage = self.provider.shape.parse(response.content, len(texts), self._dims)
+            except BadResponse as exc:
+                raise RetryAnswer(f"bad response: {printable(exc, 200)}") from None
+            return vectors, self._usage(usage, texts)
+
+        def answered(_response) -> None:
+            self.requests += 1
+
+        policy = RetryPolicy(tries=self.max_retries + 1, backoff=self.backoff)
+        try:
+            return post_json(self._http(), self.url, body, parse=parse, policy=policy, label=self.name,
+                             headers=self._headers, before=lambda: self.limiter.acquire(tokens), answered=answered,
+                             logger=log, rng=self._rng)
+        except HttpError as exc:
+            if exc.gave_up:
+                raise ClusterankError(f"model {self.name!r}: {self.shown_url} failed {exc.tries} times; "
+                                      f"last: {exc.detail}") from None
+            hint = f" (check the key in ${self.provider.key_env})" if exc.status in (401, 403) else ""
+            raise ClusterankError(f"model {self.name!r}: {self.shown_url} answered HTTP {exc.status}: "
+                                  f"{exc.detail}{hint}") from None
 
     def _usage(self, value, texts: list[str]) -> int | None:
         """The provider's token count for one response once it is believable (`usage_tokens`), else None: the
@@ -283,7 +218,7 @@ class ApiEmbedder(Embedder):
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="clusterank-api")
         pending: dict[Future, list[int]] = {}
         queue = iter(groups)
-        with _graceful_interrupt() as interrupted:
+        with graceful_interrupt(log) as interrupted:
             try:
                 while True:
                     while len(pending) < self.concurrency and not interrupted:

@@ -2,8 +2,9 @@
 
 The judge asks which of two profiles fits the job and reads the answer-token log-probabilities of
 "A" and "B" when the server returns them (small models are only usable this way), else the text.
-Judgments are cached by (model, prompt hash) in SQLite; 429, 5xx and timeouts are retried with
-backoff; calls and tokens are counted. The API key is read from an environment variable, never stored.
+Judgments are cached by (model, prompt hash) in SQLite; 429, 5xx and timeouts are retried by the shared
+client (`clusterank.embed.httpclient`); calls and tokens are counted. The API key is read from an environment
+variable, never stored.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import logging
 import math
 import os
 import sqlite3
-import time
 from pathlib import Path
 
+from clusterank.embed.httpclient import HttpError, RetryPolicy, graceful_interrupt, post_json
 from clusterank.embed.providers import endpoint, usage_ceiling, usage_tokens
 from clusterank.errors import ClusterankError, check_base_url, printable, public_url
 from clusterank.rerank.base import RerankStats
@@ -36,13 +37,12 @@ Candidate B:
 
 Which candidate fits the job better? Answer with one letter: A or B."""
 
-RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 COMPLETION_CEILING = 4096
 """The most answer tokens a reply may report: the judge asks for one; a reasoning model may think a few thousand."""
 
 
 class ChatClient:
-    """A minimal OpenAI-compatible `/chat/completions` client with retries.
+    """A minimal OpenAI-compatible `/chat/completions` client with the shared retries (`embed.httpclient`).
 
     Args:
         base_url: e.g. `https://api.openai.com/v1` or `http://127.0.0.1:8765/v1` (http or https, with a host;
@@ -51,7 +51,8 @@ class ChatClient:
         api_key_env: the environment variable holding the API key (unset: no Authorization header).
         timeout: seconds per request.
         max_tries: attempts per request before giving up.
-        backoff: first wait in seconds; doubles per retry (a `Retry-After` header wins, capped at 30 s).
+        backoff: first wait in seconds; doubles per retry with jitter, capped at 30 s (`Retry-After` or
+            `retry-after-ms` wins, capped at 60 s; see `RetryPolicy`).
     """
 
     def __init__(self, base_url: str, model: str, *, api_key_env: str = "OPENAI_API_KEY", timeout: float = 60.0,
@@ -67,7 +68,6 @@ class ChatClient:
         if key:
             headers["Authorization"] = f"Bearer {key}"
         self._http = httpx.Client(timeout=timeout, headers=headers)
-        self._httpx = httpx
 
     def complete(self, messages: list[dict], *, max_tokens: int = 1, logprobs: bool = True,
                  top_logprobs: int = 10) -> dict:
@@ -75,40 +75,25 @@ class ChatClient:
         body = {"model": self.model, "messages": messages, "max_tokens": max_tokens, "temperature": 0.0}
         if logprobs:
             body.update({"logprobs": True, "top_logprobs": top_logprobs})
-        url, shown = self.url, self.shown_url
-        last = ""
-        for attempt in range(1, self.max_tries + 1):
+        shown = self.shown_url
+
+        def parse(reply) -> dict:
             try:
-                reply = self._http.post(url, json=body)
-            except (self._httpx.TimeoutException, self._httpx.TransportError) as exc:
-                last = f"{type(exc).__name__}: {printable(exc, 200)}"
-                wait = self.backoff * 2 ** (attempt - 1)
-            else:
-                if reply.status_code == 200:
-                    try:
-                        return reply.json()
-                    except json.JSONDecodeError:
-                        raise ClusterankError(f"LLM server {shown} answered 200 with a body that is not JSON") from None
-                last = f"HTTP {reply.status_code}: {printable(reply.text[:600], 200)}"
-                if reply.status_code not in RETRY_STATUS:
-                    raise ClusterankError(f"LLM server {shown} refused the request ({last})")
-                wait = _retry_after(reply.headers.get("Retry-After"), self.backoff * 2 ** (attempt - 1))
-            if attempt < self.max_tries:
-                log.warning("LLM server %s: %s; retry %d of %d in %.1f s", shown, last, attempt,
-                            self.max_tries - 1, wait)
-                time.sleep(wait)
-        raise ClusterankError(f"LLM server {shown} failed after {self.max_tries} tries ({last})")
+                return reply.json()
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise ClusterankError(f"LLM server {shown} answered 200 with a body that is not JSON") from None
+
+        try:
+            return post_json(self._http, self.url, body, parse=parse, label=f"LLM server {shown}", logger=log,
+                             policy=RetryPolicy(tries=self.max_tries, backoff=self.backoff))
+        except HttpError as exc:
+            if exc.gave_up:
+                raise ClusterankError(f"LLM server {shown} failed after {exc.tries} tries ({exc.detail})") from None
+            raise ClusterankError(f"LLM server {shown} refused the request (HTTP {exc.status}: {exc.detail})") from None
 
     def close(self) -> None:
         """Close the HTTP connection pool."""
         self._http.close()
-
-
-def _retry_after(header: str | None, default: float) -> float:
-    try:
-        return min(30.0, max(0.0, float(header))) if header else default
-    except ValueError:
-        return default
 
 
 def choice_probability(reply: dict) -> tuple[float, str]:
@@ -207,6 +192,13 @@ class LLMJudge:
             self.stats.cached += 1
             return hit
         prompt = self.prompt(query, first, second)
+        with graceful_interrupt(log) as interrupted:  # a first Ctrl-C: the answer in flight is paid for, keep it
+            p = self._judge(key, prompt)
+        if interrupted:
+            raise KeyboardInterrupt
+        return p
+
+    def _judge(self, key: bytes, prompt: str) -> float:
         reply = self.client.complete([{"role": "user", "content": prompt}])
         if not isinstance(reply, dict):
             raise ClusterankError(f"LLM server {self.client.shown_url} answered with JSON that is not an object")
