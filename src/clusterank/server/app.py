@@ -18,6 +18,7 @@ from clusterank.errors import ClusterankError, require
 from clusterank.server.config import ServerConfig
 from clusterank.server.engine import Engine
 from clusterank.server.errors import ApiError, error_body, field_name
+from clusterank.server.faults import FaultMiddleware
 from clusterank.server.guard import Guard
 from clusterank.server.jobs import CompareJobs
 from clusterank.server.schemas import CompareJobRequest, EmbeddingRequest, RerankRequest, SearchRequest
@@ -127,36 +128,12 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
     @app.post("/v1/embeddings", summary="Embed texts (OpenAI's /v1/embeddings)")
     async def embeddings(body: EmbeddingRequest):
         texts = _texts(body.input, "input", config.max_batch)
-        fault = engine.faults.draw()
-        if fault in ("429", "500", "503"):
-            status = int(fault)
-            raise ApiError(status, "fault mode: rate limit reached" if status == 429 else "fault mode: server error",
-                           code="rate_limit_exceeded" if status == 429 else None,
-                           headers={"retry-after-ms": "20", "retry-after": "1"} if status == 429 else None)
-        if fault == "slow":
-            await asyncio.sleep(engine.faults.slow_s)
         done = await asyncio.to_thread(engine.embed, body.model, texts, body.dimensions)
-        vectors = done.vectors
-        if fault == "wrong-dims":
-            vectors = [v[:-1] if i == 0 else v for i, v in enumerate(vectors)]
-        elif fault == "nan":
-            vectors = vectors.copy()
-            vectors[0, 0] = math.nan
         encode = ((lambda v: base64.b64encode(v.astype("<f4").tobytes()).decode()) if body.encoding_format == "base64"
-                  else (lambda v: [x if math.isfinite(x) else "NaN" for x in v.tolist()]) if fault == "nan"
                   else (lambda v: v.tolist()))
-        data = [{"object": "embedding", "embedding": encode(v), "index": i} for i, v in enumerate(vectors)]
-        if fault == "reorder":
-            data.reverse()
-        elif fault == "bad-index" and len(data) > 1:
-            data[1]["index"] = data[0]["index"]
-        payload = {"object": "list", "data": data, "model": body.model,
-                   "usage": {"prompt_tokens": done.tokens, "total_tokens": done.tokens}}
-        response = _json(payload)
-        if fault == "truncated":
-            response.body = response.body[: len(response.body) // 2]
-            response.headers["content-length"] = str(len(response.body))
-        return response
+        data = [{"object": "embedding", "embedding": encode(v), "index": i} for i, v in enumerate(done.vectors)]
+        return _json({"object": "list", "data": data, "model": body.model,
+                      "usage": {"prompt_tokens": done.tokens, "total_tokens": done.tokens}})
 
     @app.post("/v1/rerank", summary="Rerank documents for a query (Cohere's /v1/rerank)")
     async def rerank(body: RerankRequest):
@@ -275,11 +252,11 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
     async def metrics():
         return PlainTextResponse(engine.metrics.text(), media_type="text/plain; version=0.0.4")
 
-    wrapped = app
+    wrapped = FaultMiddleware(app, engine.faults) if engine.faults else app
     if config.cors_origins:
         from starlette.middleware.cors import CORSMiddleware
 
-        wrapped = CORSMiddleware(app, allow_origins=list(config.cors_origins),
+        wrapped = CORSMiddleware(wrapped, allow_origins=list(config.cors_origins),
                                  allow_methods=["GET", "POST", "DELETE"], allow_headers=["authorization", "content-type"])
     guarded = Guard(wrapped, metrics=engine.metrics, max_body=config.max_body, max_in_flight=config.max_in_flight,
                     api_key_env=config.api_key_env, bound_host=config.host, allow_hosts=config.allow_hosts,

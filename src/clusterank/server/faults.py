@@ -1,15 +1,23 @@
 """The server's fault mode (`clusterank serve --faults 429:0.2,500:0.1,slow:0.1,truncated:0.05`): makes
 `/v1/embeddings` misbehave the way hosted APIs do, so clients can be tested against real failures.
 
-Faults change only what is sent back, never what is stored: the server's own cache stays correct.
+`FaultMiddleware` plays them around the route, which knows nothing of them: a request is answered as usual, and
+only then is a fault drawn and its answer changed. Faults change only what is sent back, never what is stored:
+the server's own cache stays correct.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
 import random
 import threading
 
 from clusterank.errors import ClusterankError
+from clusterank.server.errors import error_bytes
+
+FAULT_PATH = "/v1/embeddings"
 
 KINDS = {
     "429": "answer 429 rate_limit_exceeded with Retry-After",
@@ -71,3 +79,76 @@ def parse_faults(spec: str) -> dict[str, float]:
     if sum(rates.values()) > 1 + 1e-9:
         raise ClusterankError(f"--faults: the rates add up to {sum(rates.values()):.2f}, more than 1")
     return rates
+
+
+class FaultMiddleware:
+    """ASGI middleware playing `faults` on successful answers of `/v1/embeddings` (see the module docstring).
+
+    Args:
+        app: the ASGI app.
+        faults: the seeded draws (`Faults`); with no rates every request passes untouched.
+    """
+
+    def __init__(self, app, faults: Faults):
+        self.app, self.faults = app, faults
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("path") != FAULT_PATH or not self.faults:
+            return await self.app(scope, receive, send)
+        start: dict = {}
+        chunks: list[bytes] = []
+
+        async def keep(message):
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self.app(scope, receive, keep)
+        status, body, extra = start["status"], b"".join(chunks), []
+        if status == 200:
+            fault = self.faults.draw()
+            if fault == "slow":
+                await asyncio.sleep(self.faults.slow_s)
+            status, body, extra = play(fault, body) if fault else (status, body, [])
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [*headers, *extra, (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def play(fault: str, body: bytes) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    """(status, body, extra headers) of a successful `/v1/embeddings` answer under `fault` (see KINDS)."""
+    if fault == "429":
+        return 429, error_bytes(429, "fault mode: rate limit reached", code="rate_limit_exceeded"), [
+            (b"retry-after-ms", b"20"), (b"retry-after", b"1")]
+    if fault in ("500", "503"):
+        return int(fault), error_bytes(int(fault), "fault mode: server error"), []
+    if fault == "truncated":
+        return 200, body[: len(body) // 2], []
+    if fault == "slow":
+        return 200, body, []
+    payload = json.loads(body)
+    data = payload["data"]
+    if fault == "reorder":
+        data.reverse()
+    elif fault == "bad-index" and len(data) > 1:
+        data[1]["index"] = data[0]["index"]
+    elif fault in ("wrong-dims", "nan"):
+        data[0]["embedding"] = _spoil(data[0]["embedding"], fault)
+    return 200, json.dumps(payload, separators=(",", ":")).encode(), []
+
+
+def _spoil(embedding, fault: str):
+    """One vector without its last dimension (`wrong-dims`) or with NaN first (`nan`), as a list or as base64."""
+    import numpy as np
+
+    packed = isinstance(embedding, str)
+    vector = np.frombuffer(base64.b64decode(embedding), "<f4").copy() if packed else np.asarray(embedding, "<f4")
+    if fault == "wrong-dims":
+        vector = vector[:-1]
+    else:
+        vector[0] = np.nan
+    if packed:
+        return base64.b64encode(vector.astype("<f4").tobytes()).decode()
+    return ["NaN" if x != x else x for x in vector.tolist()]  # JSON has no NaN: clients see the string, as from APIs
