@@ -46,6 +46,7 @@ demo: $(DEMO_STAMP)
 llm: $(LLM_STAMP)
 
 test: $(STAMP)
+	$(PY) -m ruff check src tests bench
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

@@ -106,7 +106,7 @@ def test_page_tables_are_the_plans_tables_in_html(plan, page_file):
     for table in tables:
         assert table.html() in text  # drawn from the same cells as the markdown, not parsed back from it
     assert "<p>Cost (USD):</p>\n<table><thead><tr><th>option</th><th>10k</th>" in text
-    assert f"<td>text-embedding-3-large</td><td>$0.52</td><td>$5.20</td><td>$52.00</td><td>$130</td>" in text
+    assert "<td>text-embedding-3-large</td><td>$0.52</td><td>$5.20</td><td>$52.00</td><td>$130</td>" in text
 
 
 def test_notes_and_escaping_on_the_page(tmp_path):

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import logging
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from clusterank.cli.common import (CorpusOpt, LabelColOpt, ModelOpt, NOpt, TextColOpt, cache_app, data_app, corpus_from_options, err,
-                                   out)
+from clusterank.cli.common import (cache_app, data_app, out)
 from clusterank.data.bounds import MAX_PROFILES, PROFILES, SEED
 from clusterank.defaults import BUNDLED_N
 from clusterank.errors import ClusterankError
@@ -65,7 +62,6 @@ def cache_clear(model: str = typer.Option(..., "--model", "-m", help="Model whos
 def cache_check() -> None:
     """Check the cache file: SQLite's integrity check and every vector (size, finite, unit length). Exit 2 if damaged."""
     from clusterank.embed.integrity import check_store
-    from clusterank.errors import ClusterankError
     from clusterank.workspace import Workspace
 
     report = check_store(Workspace.default().store_path)
