@@ -21,3 +21,5 @@ LABELLED_PIPELINES = ("role",)
 """Added to `compare`'s default when the corpus has labels: role-aware search, alpha by nested CV."""
 ROUTING_PIPELINES = ("exact", SEED_PIPELINE, "routed:nprobe=2", "routed:nprobe=auto")
 """What `clusters --eval` runs: exact search and routing at several widths."""
+DEFAULT_TOKENS_PER_TEXT = 400
+"""Tokens per text that `clusterank cost` assumes when no corpus is given (the seed's assumption)."""

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from clusterank.cli.common import TextColOpt, app, err, out
-from clusterank.cost.plan import DEFAULT_TOKENS_PER_TEXT
+from clusterank.defaults import DEFAULT_TOKENS_PER_TEXT
 
 
 @app.command()

@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+from clusterank.defaults import DEFAULT_TOKENS_PER_TEXT
 from clusterank.cost.estimate import (CostEstimate, Option, api_estimate, machine_estimate, savings_percent,
                                       selfhosted_estimate)
 from clusterank.prices import PriceTable
@@ -25,8 +26,6 @@ from clusterank.tables import Table, format_usd
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000, 2_500_000)
 """The seed's range: 10k to 2.5M texts."""
 
-DEFAULT_TOKENS_PER_TEXT = 400
-"""The seed's assumption when no corpus is given."""
 
 TOKEN_SAMPLE = 50_000
 """Texts whose tokens are counted when a corpus is larger: a fixed random sample (mean within ~0.3%)."""
