@@ -186,7 +186,7 @@ def evaluate_pipelines(pipe: SearchPipeline, queries: Sequence[str], rel: Releva
         scores = score_rows(rows, rel, pipe.corpus.labels, near, cutoff)
         scores[f"recall@{cutoff} vs exact"] = overlap_recall(rows[:, :cutoff], exact_top)
         runs[p.name] = PipelineRun(p.name, scores, rows, ms, result.clusters_probed, fold_alphas, near,
-                                   getattr(retriever, "memory_bytes", None))
+                                   retriever.memory_bytes)
     return runs
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
@@ -38,15 +38,22 @@ class TopK:
         return float(np.mean([len(p) for p in self.probed])) if self.probed is not None else None
 
 
-@runtime_checkable
-class Retriever(Protocol):
-    """Finds the k best corpus rows for normalised query vectors. `spec` names it (`routed:nprobe=2`)."""
+class Retriever:
+    """The base of every retriever: finds the k best corpus rows for normalised query vectors. `spec` names it
+    (`routed:nprobe=2`). A subclass implements `search`; what it can tell about itself is declared here, with
+    defaults, so callers never probe for it."""
 
     spec: str
 
     def search(self, query_vectors: np.ndarray, k: int) -> TopK:
         """The k best rows of each query, best first."""
-        ...
+        raise NotImplementedError(f"{type(self).__name__} does not implement search")
+
+    @property
+    def memory_bytes(self) -> int | None:
+        """Bytes of the index it searches (vectors or codes); None for one that searches through another's
+        vectors (routing over clusters, group-aware scores), whose memory is that index's."""
+        return None
 
 
 @dataclass

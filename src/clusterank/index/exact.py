@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from clusterank.errors import ClusterankError
-from clusterank.index.base import RetrieverType, SearchContext, TopK
+from clusterank.index.base import Retriever, RetrieverType, SearchContext, TopK
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -53,7 +53,7 @@ def check_vectors(vectors: np.ndarray, dims: int | None = None, what: str = "vec
     return vecs
 
 
-class ExactIndex:
+class ExactIndex(Retriever):
     """Brute-force inner-product search over L2-normalised vectors (cosine = dot product); spec `exact`."""
 
     spec = "exact"

@@ -11,7 +11,7 @@ import numpy as np
 
 from clusterank.embed.base import cuda_visible, resolve_device
 from clusterank.errors import ClusterankError, require
-from clusterank.index.base import Param, RetrieverType, SearchContext, TopK
+from clusterank.index.base import Param, Retriever, RetrieverType, SearchContext, TopK
 from clusterank.index.exact import check_vectors
 
 SCORE_BUDGET = 1 << 29
@@ -24,7 +24,7 @@ def _torch():
     return require("torch", "local", "retriever 'gpu'")
 
 
-class GpuIndex:
+class GpuIndex(Retriever):
     """Brute-force inner-product search in torch over L2-normalised vectors held on `device`."""
 
     spec = "gpu"

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from clusterank.errors import ClusterankError
-from clusterank.index.base import SearchContext, TopK
+from clusterank.index.base import Retriever, SearchContext, TopK
 from clusterank.index.exact import check_vectors, top_k
 
 log = logging.getLogger("clusterank.index")
@@ -145,7 +145,7 @@ def label_groups(labels: Sequence[str | None], clusters: np.ndarray, min_size: i
     return groups, names + [f"cluster {c}" for c in used_clusters]
 
 
-class SoftGroupIndex:
+class SoftGroupIndex(Retriever):
     """Score = cos(q, row) + alpha * cos(q, centroid of the row's group); every row stays reachable.
 
     `scores` in the result are the rows' own cosines (what a person is shown); the order is by the sum.
@@ -180,7 +180,7 @@ class SoftGroupIndex:
         return TopK(rows, cos, None, self.groups[rows] if self.groups_are_clusters else None)
 
 
-class GroupRouteIndex:
+class GroupRouteIndex(Retriever):
     """Search only the rows of the `m` groups whose centroids match the query best (a hard filter)."""
 
     def __init__(self, vectors: np.ndarray, groups: np.ndarray, names: list[str], m: int, spec: str):

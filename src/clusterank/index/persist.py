@@ -339,7 +339,7 @@ def _plain(value):
 
 
 
-class _CorpusRows:
+class _CorpusRows(Retriever):
     """A saved retriever seen in corpus row numbers (after updates appended or dropped rows)."""
 
     def __init__(self, saved: SavedIndex, spec: str):
@@ -348,7 +348,7 @@ class _CorpusRows:
     @property
     def memory_bytes(self) -> int:
         """The bytes of the saved retriever it maps."""
-        return int(getattr(self.saved.retriever(self.spec), "memory_bytes", 0))
+        return int(self.saved.retriever(self.spec).memory_bytes or 0)
 
     def search(self, query_vectors: np.ndarray, k: int) -> TopK:
         """The saved retriever's hits, in corpus rows."""

@@ -13,7 +13,8 @@ import math
 import numpy as np
 
 from clusterank.errors import ClusterankError
-from clusterank.index.base import DIMS, NON_NEGATIVE, POSITIVE, ROWS, Param, RetrieverType, TopK, whole
+from clusterank.index.base import (DIMS, NON_NEGATIVE, POSITIVE, ROWS, Param, Retriever, RetrieverType, TopK,
+                                   whole)
 from clusterank.index.exact import check_vectors, top_k
 
 
@@ -37,7 +38,7 @@ def _rescored(vectors: np.ndarray, q: np.ndarray, candidates: np.ndarray, k: int
     return TopK(rows, scores)
 
 
-class _FaissIndex:
+class _FaissIndex(Retriever):
     """A FAISS inner-product index over the corpus, optionally rescoring its top `rescore x k` exactly."""
 
     spec = ""

@@ -14,7 +14,7 @@ from clusterank.cluster.kmeans import ClusterModel, faiss_module
 from clusterank.defaults import AUTO_MARGIN
 from clusterank.errors import ClusterankError
 from clusterank.data.bounds import Bound
-from clusterank.index.base import (POSITIVE, Param, RetrieverType, SearchContext, TopK, kmeans_k,
+from clusterank.index.base import (POSITIVE, Param, Retriever, RetrieverType, SearchContext, TopK, kmeans_k,
                                    number)
 from clusterank.index.exact import check_vectors
 
@@ -37,7 +37,7 @@ def parse_nprobe(value: str | int) -> int | str:
     return value
 
 
-class RoutedIndex:
+class RoutedIndex(Retriever):
     """Search inside the query's nearest clusters only.
 
     Args:
