@@ -13,7 +13,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "clusterank"
 
 LAYERS = [
-    {"errors", "defaults", "workspace", "tables", "prices"},
+    {"errors", "defaults", "workspace", "tables", "prices", "lazy"},
     {"data"},
     {"embed"},
     {"cluster"},

@@ -7,7 +7,7 @@ the model libraries load only with the name that needs them.
 
 from __future__ import annotations
 
-import importlib
+from clusterank.lazy import lazy_names
 
 __version__ = "0.2.0"
 
@@ -50,8 +50,6 @@ _EXPORTS = {
     "clusterank.workspace": ("Workspace",),
 }
 """module -> the public names it defines; `__getattr__` imports the module when a name is first asked for."""
-_LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
-
 __all__ = [
     "CATALOG", "DEFAULT_MODEL", "ClusterModel", "Comparison", "Estimate", "ModelRun", "Relevance",
     "bootstrap_ci", "build_relevance", "compare_models", "default_models", "markdown_tables", "paired_difference",
@@ -67,14 +65,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(_EXPORTS, globals())

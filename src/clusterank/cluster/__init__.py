@@ -5,7 +5,7 @@ The names load on first use (PEP 562): importing one submodule does not import t
 
 from __future__ import annotations
 
-import importlib
+from clusterank.lazy import lazy_names
 
 _EXPORTS = {
     "clusterank.cluster.describe": ("ClusterSummary", "describe_clusters"),
@@ -15,17 +15,5 @@ _EXPORTS = {
 
 __all__ = ["ClusterModel", "ClusterSummary", "choose_k", "describe_clusters", "fit_kmeans"]
 
-_LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
 
-
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(_EXPORTS, globals())

@@ -8,7 +8,7 @@ use (PEP 562).
 
 from __future__ import annotations
 
-import importlib
+from clusterank.lazy import lazy_names
 
 _EXPORTS = {
     "clusterank.cost.estimate": ("CostEstimate", "Option", "api_estimate", "savings_percent", "selfhosted_estimate"),
@@ -24,17 +24,5 @@ __all__ = ["DEFAULT_SIZES", "DEFAULT_TOKENS_PER_TEXT", "CostEstimate", "CostPlan
            "Throughput", "api_estimate", "api_price", "default_prices", "load_prices", "measure_machine",
            "parse_counts", "plan_costs", "run_cost", "savings_percent", "selfhosted_estimate", "time_this_machine"]
 
-_LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
 
-
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(_EXPORTS, globals())

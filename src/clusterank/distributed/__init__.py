@@ -6,7 +6,7 @@ Importing this package does not import Ray, nor numpy and the embedders: the nam
 
 from __future__ import annotations
 
-import importlib
+from clusterank.lazy import lazy_names
 
 _EXPORTS = {
     "clusterank.distributed.ray_embed": ("RayEmbedReport", "check_address", "embed_on_ray"),
@@ -15,17 +15,5 @@ _EXPORTS = {
 
 __all__ = ["RayEmbedReport", "check_address", "embed_on_ray"]
 
-_LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
 
-
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(_EXPORTS, globals())

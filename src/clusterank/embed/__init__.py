@@ -8,7 +8,7 @@ The names load on first use (PEP 562): the catalog alone does not import numpy o
 
 from __future__ import annotations
 
-import importlib
+from clusterank.lazy import lazy_names
 
 _EXPORTS = {
     "clusterank.defaults": ("DEFAULT_MODEL",),
@@ -21,17 +21,5 @@ _EXPORTS = {
 __all__ = ["CATALOG", "DEFAULT_MODEL", "EMBEDDERS", "Embedder", "EmbedderBackend", "ModelInfo", "available_models",
            "catalog_id", "find_backend", "get_embedder", "model_info", "offline_models"]
 
-_LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
 
-
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(_EXPORTS, globals())

@@ -6,7 +6,7 @@ load on first use (PEP 562), so `clusterank.index.hits` alone does not import ev
 
 from __future__ import annotations
 
-import importlib
+from clusterank.lazy import lazy_names
 
 _EXPORTS = {
     "clusterank.index.base": ("Retriever", "RetrieverType", "SearchContext", "TopK", "parse_spec", "split_specs"),
@@ -19,17 +19,5 @@ _EXPORTS = {
 __all__ = ["RETRIEVERS", "ExactIndex", "Retriever", "RetrieverType", "RoutedIndex", "SearchContext", "TopK",
            "build_retriever", "canonical_spec", "check_spec", "parse_spec", "retriever_type", "split_specs", "top_k"]
 
-_LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
 
-
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(_EXPORTS, globals())

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from clusterank.lazy import lazy_names
 from clusterank.errors import ClusterankError, check_base_url, install_hint
 from clusterank.workspace import Workspace
 
@@ -25,8 +26,6 @@ _EXPORTS = {
 }
 """module -> the names it defines that this package offers; `__getattr__` imports the module on first use (PEP 562),
 so the registry and `check_reranker` do not import numpy or the corpus loaders."""
-_LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
-
 
 @dataclass(frozen=True)
 class LLMOptions:
@@ -168,14 +167,4 @@ __all__ = ["BACKENDS", "LLMOptions", "check_reranker", "NoReranker", "RERANKERS"
            "get_reranker", "rerank_top"]
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(_EXPORTS, globals())

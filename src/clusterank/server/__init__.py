@@ -7,11 +7,11 @@ load on first use (PEP 562): importing this package does not import FastAPI or t
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from typing import TYPE_CHECKING
 
+from clusterank.lazy import lazy_names
 from clusterank.errors import require
 
 if TYPE_CHECKING:
@@ -23,8 +23,6 @@ _EXPORTS = {
     "clusterank.server.engine": ("Engine",),
 }
 """module -> the names it defines that this package offers; `__getattr__` imports the module on first use."""
-_LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
-
 __all__ = ["Engine", "ServerConfig", "create_app", "is_loopback", "serve"]
 
 log = logging.getLogger("clusterank.server")
@@ -59,14 +57,4 @@ def serve(config: ServerConfig, *, progress: bool = True) -> None:
     uvicorn.run("clusterank.server.app:app_from_env", factory=True, workers=config.workers, **options)
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(_EXPORTS, globals())
