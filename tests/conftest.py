@@ -37,6 +37,23 @@ def static_embedder(session_home):
     return get_embedder("minilm-static", session_home)
 
 
+@pytest.fixture
+def loopbacks():
+    """Starts scripted loopback HTTP servers (`tests/loopback.py`: `start(script) -> Loopback`) and closes every
+    one after the test."""
+    from loopback import Loopback
+
+    started: list[Loopback] = []
+
+    def start(script) -> Loopback:
+        started.append(Loopback(script))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.close()
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on now."""
     import socket

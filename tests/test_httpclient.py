@@ -20,7 +20,6 @@ import pytest
 
 httpx = pytest.importorskip("httpx")
 
-from loopback import Loopback  # noqa: E402
 
 from clusterank.embed import get_embedder  # noqa: E402
 from clusterank.embed.httpclient import (HttpError, RetryPolicy, graceful_interrupt, post_json,  # noqa: E402
@@ -34,16 +33,9 @@ FINAL = [400, 401, 403, 404, 413, 422, 501, 505]
 
 
 @pytest.fixture
-def serve():
-    started: list[Loopback] = []
-
-    def start(script) -> Loopback:
-        started.append(Loopback(script))
-        return started[-1]
-
-    yield start
-    for s in started:
-        s.close()
+def serve(loopbacks):
+    """Scripted loopback servers (`tests/loopback.py`), closed after the test."""
+    return loopbacks
 
 
 def ok(path, body):

@@ -20,7 +20,6 @@ import time
 
 import numpy as np
 import pytest
-from loopback import Loopback
 
 httpx = pytest.importorskip("httpx")
 
@@ -38,17 +37,9 @@ ANSI = "\x1b[2J\x1b[H\x1b[31mPWNED\x1b[0m\x1b]0;owned title\x07\x1b]8;;http://ev
 
 
 @pytest.fixture
-def provider():
+def provider(loopbacks):
     """Loopback providers: `answer(path, body, headers) -> (status, JSON body)`; each records what it was sent."""
-    started: list[Loopback] = []
-
-    def start(answer) -> Loopback:
-        started.append(Loopback(answer))
-        return started[-1]
-
-    yield start
-    for p in started:
-        p.close()
+    return loopbacks
 
 
 def vectors_for(texts: list[str]) -> list[list[float]]:

@@ -3,7 +3,6 @@
 import math
 
 import pytest
-from loopback import Loopback
 
 from clusterank import ClusterankError
 from clusterank.rerank.llm import ChatClient, LLMJudge, choice_probability
@@ -17,17 +16,9 @@ def logprob_reply(pa, pb, tokens=(120, 1)):
 
 
 @pytest.fixture
-def serve():
+def serve(loopbacks):
     """Loopback servers answering from a list of (status, body, headers) (the last one repeated)."""
-    servers = []
-
-    def start(answers):
-        servers.append(Loopback(answers))
-        return servers[-1]
-
-    yield start
-    for s in servers:
-        s.close()
+    return loopbacks
 
 
 def test_retries_429_then_reads_logprobs(serve, monkeypatch):

@@ -63,13 +63,12 @@ class GatedProtocol(HttpToolsProtocol):
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
         self._head_bytes, self._head_parsed, self._head_timer, self._awaiting_head = 0, 0, None, True
-        self._arm_head_deadline()
-        pending = _PENDING.setdefault(self.server_state, OrderedDict())
+        self._arm_head_deadline()  # registers this connection among the pending heads, newest last
+        pending = _PENDING[self.server_state]
         budget = connection_budget()
         while len(self.connections) > budget and pending:  # shed the oldest unfinished heads, never a request
             oldest, _ = pending.popitem(last=False)
             oldest._close_head("too many connections are still sending their request")
-        pending[self] = None
 
     def connection_lost(self, exc) -> None:
         self._disarm_head_deadline()

@@ -269,7 +269,7 @@ class CompareJobs:
         if not path.exists():
             raise ApiError(404, f"no job {job_id!r}", param="job")
         state = json.loads(path.read_text())
-        return {k: v for k, v in state.items() if k not in ("args", "owner")}
+        return _public(state)
 
     def cancel(self, job_id: str) -> dict:
         """Ask the job to stop (the worker following it stops the child within a moment); a queued job ends now."""
@@ -283,7 +283,12 @@ class CompareJobs:
             elif state["state"] == "running":
                 self.path(job_id).with_suffix(".cancel").touch()
                 state["message"] = "cancelling"
-        return {k: v for k, v in state.items() if k not in ("args", "owner")}
+        return _public(state)
+
+
+def _public(state: dict) -> dict:
+    """A job's state as the routes show it: without the command line it runs and the worker that owns it."""
+    return {k: v for k, v in state.items() if k not in ("args", "owner")}
 
 
 def _is_our_child(pid: int, job_id: str) -> bool:
