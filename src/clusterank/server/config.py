@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import math
 import os
 from dataclasses import asdict, dataclass, field
 
+from clusterank.data.bounds import SEED, Bound
 from clusterank.defaults import DEFAULT_MODEL
 from clusterank.embed.base import check_device
 from clusterank.errors import ClusterankError
+from clusterank.index.registry import canonical_spec
 
 CONFIG_ENV = "CLUSTERANK_SERVE_CONFIG"
-LIMITS = (("--port", "port", 1, 65535), ("--workers", "workers", 1, 64), ("--max-body-mb", "max_body_mb", 0.001, 1024),
-          ("--max-batch", "max_batch", 1, 100_000), ("--max-in-flight", "max_in_flight", 1, 100_000),
-          ("--fault-slow-s", "fault_slow_s", 0, 3600), ("--max-jobs", "max_jobs", 1, 64),
-          ("--max-queued-jobs", "max_queued_jobs", 0, 1000), ("--job-keep-hours", "job_keep_hours", 0, 24 * 365))
+LIMITS = (("--port", "port", Bound(1, 65535)), ("--workers", "workers", Bound(1, 64)),
+          ("--max-body-mb", "max_body_mb", Bound(0.001, 1024, whole=False)),
+          ("--max-batch", "max_batch", Bound(1, 100_000)),
+          ("--max-in-flight", "max_in_flight", Bound(1, 100_000)),
+          ("--fault-slow-s", "fault_slow_s", Bound(0, 3600, whole=False)), ("--max-jobs", "max_jobs", Bound(1, 64)),
+          ("--max-queued-jobs", "max_queued_jobs", Bound(0, 1000)),
+          ("--job-keep-hours", "job_keep_hours", Bound(0, 24 * 365, whole=False)))
 """Every numeric setting's range, checked once before anything loads (NaN and infinity fail every range)."""
 
 
@@ -80,20 +84,23 @@ class ServerConfig:
         """Refuse unsafe or impossible settings before anything loads.
 
         Raises:
-            ClusterankError: binding beyond loopback without a key (or with its variable empty), bad limits, an
-                unknown device or `cuda` with no GPU visible.
+            ClusterankError: binding beyond loopback without a key (or with its variable empty), bad limits, a
+                malformed --retriever spec, an unknown device or `cuda` with no GPU visible.
         """
         if not is_loopback(self.host) and not self.api_key_env:
             raise ClusterankError(f"--host {self.host} is reachable from other machines; give --api-key-env VAR "
                                   "(a variable holding the bearer key clients must send), or bind 127.0.0.1")
         if self.api_key_env and not os.environ.get(self.api_key_env):
             raise ClusterankError(f"--api-key-env {self.api_key_env}: that environment variable is empty or unset")
-        for name, value, low, high in LIMITS:
-            value = getattr(self, value)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and low <= value <= high):
-                raise ClusterankError(f"{name} must be a number from {low:g} to {high:g}, got {value}")
-        if self.fault_seed is not None and not 0 <= self.fault_seed < 2**32:
-            raise ClusterankError(f"--fault-seed must be from 0 to {2**32 - 1}, got {self.fault_seed}")
+        for name, attribute, bound in LIMITS:
+            bound.check(getattr(self, attribute), name)
+        if self.fault_seed is not None:
+            SEED.check(self.fault_seed, "--fault-seed")
+        for spec in self.retrievers or ():  # the grammar and fixed ranges now; the corpus' limits when built
+            try:
+                canonical_spec(spec)
+            except ClusterankError as exc:
+                raise ClusterankError(f"--retriever {spec}: {exc}") from None
         for name, values in (("--allow-host", self.allow_hosts), ("--cors-origin", self.cors_origins)):
             for value in values:
                 if not value or any(c.isspace() or ord(c) < 32 for c in value) or "/" in value.split("://")[-1]:
