@@ -62,6 +62,8 @@ class RerankerBackend:
     summary: str = ""
     argument: str = ""
     """What follows a prefix, as help texts show it (`<model>`)."""
+    examples: tuple[str, ...] = ()
+    """Full names that build offline here once its packages are installed (the conformance suite runs each)."""
 
     def missing(self) -> list[str]:
         """The modules it needs that are not installed."""
@@ -103,11 +105,11 @@ def _llm_pairwise(_arg, workspace: Workspace, options: LLMOptions) -> Reranker:
 
 
 RERANKERS: dict[str, RerankerBackend] = {b.name: b for b in (
-    RerankerBackend("none", _none, summary="keep the retrieval order"),
+    RerankerBackend("none", _none, summary="keep the retrieval order", examples=("none",)),
     RerankerBackend("llm-pairwise", _llm_pairwise, ("httpx",), "llm",
-                    "an LLM judges pairs of profiles in both orders (PRP)"),
+                    "an LLM judges pairs of profiles in both orders (PRP)", examples=("llm-pairwise",)),
     RerankerBackend("rescore:", _rescore, (), "local", "re-embed the short list with a stronger embedding model",
-                    "<model>"),
+                    "<model>", ("rescore:minilm-static",)),
     RerankerBackend("cross-encoder:", _cross_encoder, ("sentence_transformers",), "local",
                     "a sentence-transformers CrossEncoder (a folder, or a hub id when online)", "<folder-or-hub-id>"),
 )}
