@@ -14,7 +14,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "clusterank"
 
 LAYERS = [
     {"errors", "defaults", "workspace", "tables", "prices", "lazy"},
-    {"data"},
+    {"data", "registry"},
     {"embed"},
     {"cluster"},
     {"index"},

@@ -21,15 +21,13 @@ from clusterank.errors import ClusterankError
 from clusterank.evaluate.metrics import ndcg_at_k
 from clusterank.evaluate.relevance import Relevance
 from clusterank.evaluate.stats import Estimate, bootstrap_ci
-from clusterank.index import canonical_spec, parse_spec
+from clusterank.index import canonical_spec, parse_spec, tunable_kinds
 from clusterank.index.grouped import load_tuned
 from clusterank.pipeline import SearchPipeline
 from clusterank.workspace import atomic_path
 
 ALPHAS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 """The grid of weights tried (0 is exact search's order)."""
-TUNABLE = ("soft", "role")
-"""Retriever kinds whose `alpha=auto` is tuned."""
 log = logging.getLogger("clusterank.evaluate")
 
 DEFAULT_FOLDS = 5
@@ -39,14 +37,14 @@ DEPTH = 50
 def is_tuned(spec: str) -> bool:
     """True for a spec whose alpha is chosen by cross-validation (`role`, `soft:alpha=auto`)."""
     parsed = parse_spec(spec)
-    return parsed.name in TUNABLE and dict(parsed.params).get("alpha", "auto").lower() == "auto"
+    return parsed.name in tunable_kinds() and dict(parsed.params).get("alpha", "auto").lower() == "auto"
 
 
 def check_tunable(spec: str) -> str:
     """The canonical spec if it has an alpha to tune; else one line saying what can be tuned."""
     canonical = canonical_spec(spec)
-    if parse_spec(canonical).name not in TUNABLE:
-        raise ClusterankError(f"nothing to tune in {spec!r}: tune chooses alpha of {', '.join(TUNABLE)}")
+    if parse_spec(canonical).name not in tunable_kinds():
+        raise ClusterankError(f"nothing to tune in {spec!r}: tune chooses alpha of {', '.join(tunable_kinds())}")
     return canonical
 
 

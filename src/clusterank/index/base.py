@@ -1,21 +1,24 @@
-"""The Retriever protocol, its result type and the spec strings that name a retriever.
+"""The Retriever base class, its result type, and `RetrieverType`, the record each retriever file declares.
 
-A spec is `name` or `name:param=value,param=value` (`exact`, `routed:nprobe=auto,margin=0.05`). Each
-retriever file declares a `RetrieverType` (its name, parameters and builder); `index/registry.py` lists them.
+A spec is `name` or `name:param=value,param=value` (`exact`, `routed:nprobe=auto,margin=0.05`; the grammar is
+`clusterank.registry`'s, shared by every box). Each retriever file declares a `RetrieverType` (its name,
+parameters, builder and capabilities); `index/registry.py` lists them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from clusterank.data.bounds import Bound
 from clusterank.defaults import DEFAULT_K
 from clusterank.errors import ClusterankError
+from clusterank.registry import (Backend, Limit, Param, Shape, Spec, is_number, parse_spec, split_specs,  # noqa: F401
+                                 typed_params)
 
 
 @dataclass(frozen=True)
@@ -92,130 +95,30 @@ class SearchContext:
 
 
 @dataclass(frozen=True)
-class Shape:
-    """What a parameter's corpus-dependent limit depends on: the corpus rows and the vector size (None before the
-    corpus is embedded)."""
+class RetrieverType(Backend):
+    """A kind of retriever: its spec name, parameters, a builder `build(context, **params)`, and what it declares.
 
-    rows: int
-    dims: int | None = None
-
-
-@dataclass(frozen=True)
-class Limit:
-    """A parameter's largest value for a given corpus: `of(shape, values)` (None: not known yet) and what that
-    number is (`the corpus' rows`), for the message."""
-
-    of: Callable[[Shape, Mapping[str, Any]], int | None]
-    what: str
-
-
-@dataclass(frozen=True)
-class Param:
-    """One spec parameter: how to read its text, its default, a line of help, and its declared range.
-
-    `bound` is checked when the spec is parsed (`1 or more`); `limit` when the retriever is built over a corpus
-    (`nlist` at most the corpus' rows). Text values (`auto`, a column name) are not numbers and skip both.
+    Attributes:
+        min_rows: the fewest corpus rows it can be built over.
+        saveable: a saved index (`clusterank index build`) can hold it; others are rebuilt from the saved clusters.
+        tunable: parameters `clusterank tune` chooses by cross-validation where the spec says `auto`.
+        needs_labels: it reads the corpus' labels (or a `by=` column), so it is offered only where they exist.
+        on_page: the web page and `/v1/search` offer its `examples` by default (`needs_labels` kinds only where
+            the corpus has labels).
     """
 
-    parse: Callable[[str], Any]
-    default: Any
-    help: str
-    bound: Bound | None = None
-    limit: Limit | None = None
+    noun: ClassVar[str] = "retriever"
 
-
-@dataclass(frozen=True)
-class RetrieverType:
-    """A kind of retriever: its spec name, parameters and a builder `build(context, **params)`."""
-
-    name: str
-    summary: str
-    build: Callable[..., Retriever]
-    params: Mapping[str, Param] = field(default_factory=dict)
     min_rows: int = 1
-    """The fewest corpus rows it can be built over."""
+    saveable: bool = False
+    tunable: tuple[str, ...] = ()
+    needs_labels: bool = False
+    on_page: bool = False
 
     @property
     def uses_clusters(self) -> bool:
         """Whether it is built from k-means clusters (every such kind has a `k` parameter)."""
         return "k" in self.params
-
-    def usage(self) -> str:
-        """`name:p=default,...` for help texts (parameters whose default comes from elsewhere are left out)."""
-        shown = [f"{p}={v.default}" for p, v in self.params.items() if v.default is not None]
-        return self.name + (":" + ",".join(shown) if shown else "")
-
-
-@dataclass(frozen=True)
-class Spec:
-    """A parsed spec: the retriever's name and the parameters given (as text), in the order given."""
-
-    name: str
-    params: tuple[tuple[str, str], ...] = ()
-
-    def __str__(self) -> str:
-        return self.name + (":" + ",".join(f"{k}={v}" for k, v in self.params) if self.params else "")
-
-
-def parse_spec(text: str) -> Spec:
-    """Read `name[:param=value,...]` (spaces ignored, names lower-cased).
-
-    Raises:
-        ClusterankError: an empty spec, or a parameter without `=`, naming the spec.
-    """
-    raw = "".join(str(text).split())
-    name, _, rest = raw.partition(":")
-    if not name:
-        raise ClusterankError(f"retriever spec {text!r} is empty; use e.g. exact or routed:nprobe=2")
-    params = []
-    for part in filter(None, rest.split(",")):
-        key, eq, value = part.partition("=")
-        if not eq or not key or not value:
-            raise ClusterankError(f"retriever spec {text!r}: {part!r} is not param=value")
-        params.append((key.lower(), value))
-    return Spec(name.lower(), tuple(params))
-
-
-def split_specs(text: str) -> list[str]:
-    """Split a comma-separated list of specs; a `param=value` piece belongs to the spec before it.
-
-    `exact,routed:nprobe=auto,margin=0.1,routed:nprobe=1` -> three specs.
-    """
-    out: list[str] = []
-    for piece in (p.strip() for p in str(text).split(",")):
-        if not piece:
-            continue
-        if out and "=" in piece and ":" not in piece.split("=", 1)[0] and ":" in out[-1]:
-            out[-1] += "," + piece
-        else:
-            out.append(piece)
-    return out
-
-
-def typed_params(kind: RetrieverType, spec: Spec) -> dict[str, Any]:
-    """The spec's parameters parsed by their types and checked against their declared bounds, defaults filled in.
-
-    Raises:
-        ClusterankError: an unknown parameter, or a value its parser or bound refuses, naming the spec.
-    """
-    values = {name: p.default for name, p in kind.params.items()}
-    for key, text in spec.params:
-        if key not in kind.params:
-            known = ", ".join(kind.params) or "none"
-            raise ClusterankError(f"retriever {str(spec)!r}: unknown parameter {key!r} (parameters of "
-                                  f"{kind.name}: {known})")
-        param = kind.params[key]
-        allowed = f"; allowed: {param.bound.allowed()}" if param.bound else ""
-        try:
-            values[key] = param.parse(text)
-        except (ValueError, ClusterankError) as exc:
-            raise ClusterankError(f"retriever {str(spec)!r}: {key}={text!r} is not valid ({param.help}{allowed}; "
-                                  f"{exc})") from None
-        if _numeric(values[key]) and param.bound and param.bound.refusal(values[key], key):
-            why = f"; {param.bound.why}" if param.bound.why else ""
-            raise ClusterankError(f"retriever {str(spec)!r}: {key}={text!r} is not valid ({param.help}{allowed}"
-                                  f"{why})")
-    return values
 
 
 def check_limits(kind: RetrieverType, spec: Spec, values: Mapping[str, Any], shape: Shape) -> None:
@@ -231,17 +134,13 @@ def check_limits(kind: RetrieverType, spec: Spec, values: Mapping[str, Any], sha
                               f"corpus has {shape.rows:,}")
     for key in dict(spec.params):  # the values given: a default never exceeds what it defaults to
         param, value = kind.params[key], values.get(key)
-        if param.limit is None or not _numeric(value):
+        if param.limit is None or not is_number(value):
             continue
         top = param.limit.of(shape, values)
         if top is not None and value > top:
             low = param.bound.lo if param.bound and param.bound.lo is not None else 1
             raise ClusterankError(f"retriever {str(spec)!r}: {key}={value} is out of range for this corpus "
                                   f"(allowed: {low:g} to {top:,}, {param.limit.what}; {param.help})")
-
-
-def _numeric(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def whole(text: str) -> int:

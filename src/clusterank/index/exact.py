@@ -122,4 +122,4 @@ def _build(context: SearchContext) -> ExactIndex:
 
 
 RETRIEVER = RetrieverType("exact", "every row scored by cosine; the reference the others are measured against",
-                          _build)
+                          _build, saveable=True, examples=("exact",), on_page=True)

@@ -135,4 +135,5 @@ def _build(context: SearchContext, device: str, dtype: str) -> GpuIndex:
 RETRIEVER = RetrieverType("gpu", "exact cosine search in torch on a CUDA GPU (fp16, rescored in fp32); the CPU when "
                           "there is none", _build,
                           {"device": Param(_device, "auto", "auto | cpu | cuda"),
-                           "dtype": Param(_dtype, "float16", "float16 | float32: how the vectors are held")})
+                           "dtype": Param(_dtype, "float16", "float16 | float32: how the vectors are held")},
+                          needs=("torch",), examples=("gpu:device=cpu,dtype=float32",))

@@ -18,20 +18,19 @@ from pathlib import Path
 import numpy as np
 
 from clusterank.errors import ClusterankError
-from clusterank.index.base import Retriever, SearchContext, TopK, parse_spec
+from clusterank.index.base import Retriever, SearchContext, TopK
 from clusterank.index.exact import ExactIndex, check_vectors
 from clusterank.index.quantized import BinaryIndex, IVFPQIndex, ScalarQuantizedIndex, _FaissIndex, _faiss
-from clusterank.index.registry import build_retriever, canonical_spec
+from clusterank.index.registry import build_retriever, canonical_spec, retriever_type, saveable_kinds
 from clusterank.workspace import atomic_path, safe_name
 
 log = logging.getLogger(__name__)
 
 FORMAT = 2
-SAVED_SPECS = ("exact", "float16", "int8", "binary", "ivfpq")
-"""Retriever kinds (spec names) a saved index holds."""
 SAVED_KINDS: dict[str, type] = {"ScalarQuantizedIndex": ScalarQuantizedIndex, "BinaryIndex": BinaryIndex,
                                 "IVFPQIndex": IVFPQIndex}
-"""Compressed retrievers a saved index can hold (`exact` needs no file of its own: it is the vectors)."""
+"""The classes of the compressed indexes' files, by the name written in the metadata (`exact` needs no file of its
+own: it is the vectors). Which kinds may be saved is each kind's `saveable`."""
 REBUILD_SHARE = 0.5
 """Past this share of rows removed, an update rebuilds the compressed codes instead of patching them."""
 
@@ -44,9 +43,9 @@ def check_saveable(spec: str) -> str:
             from the saved clusters in seconds instead).
     """
     key = canonical_spec(spec)
-    if parse_spec(key).name not in SAVED_SPECS:
+    if not retriever_type(key).saveable:
         raise ClusterankError(f"retriever {key!r} cannot be saved in an index (kinds that can: "
-                              f"{', '.join(SAVED_SPECS)}); it is built from the saved clusters at start-up")
+                              f"{', '.join(saveable_kinds())}); it is built from the saved clusters at start-up")
     return key
 
 

@@ -206,15 +206,18 @@ class IVFPQIndex(_FaissIndex):
 _RESCORE = Param(whole, 0, "rescore the top rescore x k with float32 (0: no rescoring)", NON_NEGATIVE)
 
 FLOAT16 = RetrieverType("float16", "cosine over float16 vectors (2x smaller)",
-                        lambda c, rescore: ScalarQuantizedIndex(c.vectors, "float16", rescore), {"rescore": _RESCORE})
+                        lambda c, rescore: ScalarQuantizedIndex(c.vectors, "float16", rescore), {"rescore": _RESCORE},
+                        needs=("faiss",), extra="faiss", saveable=True, examples=("float16", "float16:rescore=2"))
 INT8 = RetrieverType("int8", "cosine over int8 vectors, ranges calibrated per dimension (4x smaller)",
-                     lambda c, rescore: ScalarQuantizedIndex(c.vectors, "int8", rescore), {"rescore": _RESCORE})
+                     lambda c, rescore: ScalarQuantizedIndex(c.vectors, "int8", rescore), {"rescore": _RESCORE},
+                     needs=("faiss",), extra="faiss", saveable=True, examples=("int8", "int8:rescore=2"))
 BINARY = RetrieverType("binary", "sign bits by Hamming distance, top rescore x k rescored in float32 (32x smaller)",
                        lambda c, rescore: BinaryIndex(c.vectors, rescore),
-                       {"rescore": Param(whole, 4, "rows rescored per hit, x k", POSITIVE)})
+                       {"rescore": Param(whole, 4, "rows rescored per hit, x k", POSITIVE)},
+                       needs=("faiss",), extra="faiss", saveable=True, examples=("binary",))
 IVFPQ = RetrieverType("ivfpq", "FAISS IVF-PQ: inverted lists over product-quantized codes",
                       lambda c, nlist, m, nprobe, rescore: IVFPQIndex(c.vectors, nlist, m, nprobe, rescore),
                       {"nlist": Param(whole, None, "inverted lists (default 4 sqrt(n))", POSITIVE, ROWS),
                        "m": Param(whole, None, "bytes per vector (sub-quantizers; must divide dims)", POSITIVE, DIMS),
                        "nprobe": Param(whole, 8, "lists searched per query (above nlist: every list)", POSITIVE), "rescore": _RESCORE},
-                      min_rows=IVFPQ_MIN_ROWS)
+                      needs=("faiss",), extra="faiss", min_rows=IVFPQ_MIN_ROWS, saveable=True, examples=("ivfpq:nlist=8,m=8",))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from clusterank.errors import ClusterankError
-from clusterank.index import exact, gpu, quantized, role, role_route, routed, soft
-from clusterank.index.base import (Retriever, RetrieverType, SearchContext, Shape, check_limits, parse_spec,
-                                   typed_params)
+import numpy as np
 
-RETRIEVERS: dict[str, RetrieverType] = {t.name: t for t in (
+from clusterank.index import exact, gpu, quantized, role, role_route, routed, soft
+from clusterank.index.base import Retriever, RetrieverType, SearchContext, Shape, check_limits
+from clusterank.registry import Registry, canonical, typed_params
+
+RETRIEVERS: Registry[RetrieverType] = Registry("retriever", (
     exact.RETRIEVER,
     routed.RETRIEVER,
     soft.RETRIEVER,
@@ -18,7 +19,7 @@ RETRIEVERS: dict[str, RetrieverType] = {t.name: t for t in (
     quantized.BINARY,
     quantized.IVFPQ,
     gpu.RETRIEVER,
-)}
+), group="clusterank.retrievers")
 
 
 def retriever_type(spec: str) -> RetrieverType:
@@ -27,11 +28,7 @@ def retriever_type(spec: str) -> RetrieverType:
     Raises:
         ClusterankError: an unknown name, listing the known ones with their parameters.
     """
-    name = parse_spec(spec).name
-    if name not in RETRIEVERS:
-        known = ", ".join(t.usage() for t in RETRIEVERS.values())
-        raise ClusterankError(f"unknown retriever {name!r} in {spec!r}; known: {known}")
-    return RETRIEVERS[name]
+    return RETRIEVERS[RETRIEVERS.parse(spec).name]
 
 
 def canonical_spec(spec: str) -> str:
@@ -41,11 +38,8 @@ def canonical_spec(spec: str) -> str:
         ClusterankError: unknown retriever or parameter, a bad value, or a value beyond what the corpus allows
             (one error naming the parameter, its value and the allowed range).
     """
-    parsed = parse_spec(spec)
-    kind = retriever_type(spec)
-    values = typed_params(kind, parsed)
-    given = [(key, _fmt(values[key])) for key, _ in parsed.params]
-    return str(type(parsed)(parsed.name, tuple(given)))
+    parsed = RETRIEVERS.parse(spec)
+    return canonical(RETRIEVERS[parsed.name], parsed)
 
 
 def build_retriever(spec: str, context: SearchContext) -> Retriever:
@@ -56,17 +50,16 @@ def build_retriever(spec: str, context: SearchContext) -> Retriever:
         context: the corpus vectors and how to get its k-means model.
 
     Raises:
-        ClusterankError: unknown retriever or parameter, a bad value, or a value beyond what the corpus allows
-            (one error naming the parameter, its value and the allowed range).
+        ClusterankError: unknown retriever or parameter, its packages not installed, a bad value, or a value beyond
+            what the corpus allows (one error naming the parameter, its value and the allowed range).
     """
-    parsed = parse_spec(spec)
-    kind = retriever_type(spec)
+    kind, parsed = RETRIEVERS.find(spec)
     values = typed_params(kind, parsed)
     vectors = context.vectors
-    check_limits(kind, parsed, values, Shape(len(vectors), int(vectors.shape[1]) if getattr(vectors, "ndim", 0) == 2
-                                             else None))
+    dims = int(vectors.shape[1]) if isinstance(vectors, np.ndarray) and vectors.ndim == 2 else None
+    check_limits(kind, parsed, values, Shape(len(vectors), dims))
     retriever = kind.build(context, **values)
-    retriever.spec = canonical_spec(spec)
+    retriever.spec = canonical(kind, parsed)
     return retriever
 
 
@@ -75,13 +68,26 @@ def check_spec(spec: str, rows: int) -> str:
     vector size wait for `build_retriever`).
 
     Raises:
-        ClusterankError: a bad spec, a corpus too small for it, or a parameter beyond what the corpus allows.
+        ClusterankError: a bad spec, its packages not installed, a corpus too small for it, or a parameter beyond
+            what the corpus allows.
     """
-    parsed = parse_spec(spec)
-    kind = retriever_type(spec)
+    kind, parsed = RETRIEVERS.find(spec)
     check_limits(kind, parsed, typed_params(kind, parsed), Shape(rows))
-    return canonical_spec(spec)
+    return canonical(kind, parsed)
 
 
-def _fmt(value) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+def page_specs(labelled: bool) -> tuple[str, ...]:
+    """The retrievers the web page and `/v1/search` offer unless told otherwise: the examples of every installed
+    kind declared `on_page`, role-aware kinds only when the corpus has labels."""
+    return tuple(spec for kind in RETRIEVERS.available() if kind.on_page and (labelled or not kind.needs_labels)
+                 for spec in kind.examples)
+
+
+def saveable_kinds() -> tuple[str, ...]:
+    """Names of the retriever kinds a saved index can hold."""
+    return tuple(name for name, kind in RETRIEVERS.items() if kind.saveable)
+
+
+def tunable_kinds(param: str = "alpha") -> tuple[str, ...]:
+    """Names of the retriever kinds whose `param` `clusterank tune` chooses."""
+    return tuple(name for name, kind in RETRIEVERS.items() if param in kind.tunable)

@@ -44,4 +44,5 @@ RETRIEVER = RetrieverType(
     "role", "cosine + alpha x the query's cosine to the row's role centroid (roles from the corpus' labels)",
     _build_soft, {"alpha": Param(parse_alpha, AUTO, "weight of the role similarity, >= 0, or auto (tuned)",
                                         NON_NEGATIVE_NUMBER),
-                  **SHARED_PARAMS})
+                  **SHARED_PARAMS},
+    tunable=("alpha",), needs_labels=True, examples=("role",), on_page=True)

@@ -17,4 +17,5 @@ def _build_route(context: SearchContext, m: int, min_size: int, k: int | None, b
 
 RETRIEVER = RetrieverType(
     "role-route", "search only the rows of the m roles whose centroids match the query best (fast; costs recall)",
-    _build_route, {"m": Param(whole, 3, "roles searched per query", POSITIVE), **SHARED_PARAMS})
+    _build_route, {"m": Param(whole, 3, "roles searched per query", POSITIVE), **SHARED_PARAMS},
+    needs_labels=True, examples=("role-route:m=3",), on_page=True)

@@ -113,4 +113,5 @@ RETRIEVER = RetrieverType(
     {"nprobe": Param(parse_nprobe, 1, "clusters searched per query: a number (above k: every cluster), or auto",
                      POSITIVE),
      "margin": Param(number, AUTO_MARGIN, "cosine margin of nprobe=auto", MARGIN),
-     "k": kmeans_k()})
+     "k": kmeans_k()},
+    examples=("routed:nprobe=1", "routed:nprobe=2", "routed:nprobe=auto"), on_page=True)

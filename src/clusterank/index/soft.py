@@ -18,4 +18,5 @@ RETRIEVER = RetrieverType(
     "soft", "cosine + alpha x the query's cosine to the row's k-means centroid (no row is cut off)", _build,
     {"alpha": Param(parse_alpha, AUTO, "weight of the cluster similarity, >= 0, or auto (tuned)",
                            NON_NEGATIVE_NUMBER),
-     "k": kmeans_k()})
+     "k": kmeans_k()},
+    tunable=("alpha",), examples=("soft",), on_page=True)
