@@ -5,7 +5,7 @@ import pytest
 from clusterank import ClusterankError, Hit
 from clusterank.rerank.base import RerankStats
 from clusterank.rerank.base import rerank_top
-from clusterank.rerank.prp import PairwiseReranker, preference
+from clusterank.rerank.prp import PairJudge, PairwiseReranker, preference
 
 
 def hits(n):
@@ -13,7 +13,7 @@ def hits(n):
             for i in range(n)]
 
 
-class Judge:
+class Judge(PairJudge):
     """A judge from a rule: `rule(first, second) -> P(first better)`; counts calls, remembers answers."""
 
     name = "rule"

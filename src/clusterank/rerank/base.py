@@ -1,17 +1,17 @@
-"""The Reranker protocol: `rerank(query, hits) -> hits`, best first, with what the reordering cost.
+"""The Reranker base class: `rerank(query, hits) -> hits`, best first, with what the reordering cost.
 
-Every backend reorders the short list it is given and renumbers the ranks; hits it was not asked
-to look at keep their order below the reranked ones.
+Every backend subclasses `Reranker`, reorders the short list it is given and renumbers the ranks; what it can do
+is declared in class attributes (`remote`, `paid`, ...), never probed for. `rerank_top` keeps the hits a reranker
+was not asked to look at below the reranked ones, in their order.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol, runtime_checkable
 
 from clusterank.errors import ClusterankError
-
 from clusterank.index.hits import Hit
 
 
@@ -34,16 +34,36 @@ class RerankStats:
                 f"tokens, {self.seconds:.1f} s")
 
 
-@runtime_checkable
-class Reranker(Protocol):
-    """Reorders a short list of hits for one job description."""
+class Reranker(ABC):
+    """Reorders a short list of hits for one job description; the one base of every backend (after simonw/llm's
+    `EmbeddingModel`, like `Embedder` and `Retriever`).
+
+    A backend implements `rerank`, sets `name` and calls `super().__init__()` (which makes `stats`). Capabilities
+    are declared class attributes with defaults, read as they are, never probed for; a backend whose answer depends
+    on how it was built (an LLM judge's URL, a rescoring model) sets them on the instance in `__init__`.
+    """
 
     name: str
     stats: RerankStats
 
+    remote: bool = False
+    """Sends the texts to a server it does not start itself (an HTTP API): keep it out of Ray workers and off
+    machines that may not send profiles away."""
+    paid: bool = False
+    """May cost money per call: callers run it once on small samples, never for timing repeats."""
+    reorders: bool = True
+    """Changes the order at all; False only for `none`, which callers may skip (no query text needed)."""
+    relevance_scores: bool = True
+    """`rerank_score` is the model's own relevance score for the (job, profile) pair, higher is better; False when
+    it only encodes the order it chose (pairwise wins, positions) or is None, so a caller that must report a
+    relevance (Cohere's `/v1/rerank`) derives one from the rank instead."""
+
+    def __init__(self) -> None:
+        self.stats = RerankStats()
+
+    @abstractmethod
     def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
         """The same hits, best first, ranks renumbered from 1."""
-        ...
 
 
 def reorder(hits: Sequence[Hit], order: Sequence[int], scores: Sequence[float] | None = None) -> list[Hit]:
@@ -54,17 +74,21 @@ def reorder(hits: Sequence[Hit], order: Sequence[int], scores: Sequence[float] |
     return out
 
 
-class NoReranker:
+class NoReranker(Reranker):
     """`none`: keeps the retrieval order."""
 
     name = "none"
-
-    def __init__(self) -> None:
-        self.stats = RerankStats()
+    reorders = False
+    relevance_scores = False
 
     def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
-        """The hits unchanged."""
-        return list(hits)
+        """The hits in the order given, ranks renumbered from 1 (their rerank scores untouched)."""
+        return renumbered(hits)
+
+
+def renumbered(hits: Sequence[Hit], start: int = 1) -> list[Hit]:
+    """`hits` in their order, ranks renumbered from `start` (a hit already at its rank is kept as it is)."""
+    return [h if h.rank == rank else replace(h, rank=rank) for rank, h in enumerate(hits, start=start)]
 
 
 def rerank_top(reranker: Reranker, query: str, hits: Sequence[Hit], top: int) -> list[Hit]:
@@ -78,4 +102,4 @@ def rerank_top(reranker: Reranker, query: str, hits: Sequence[Hit], top: int) ->
     if top < 1:
         raise ClusterankError(f"the reranker's top must be at least 1, got {top}")
     head = reranker.rerank(query, list(hits[:top]))
-    return head + [replace(h, rank=len(head) + i) for i, h in enumerate(hits[top:], start=1)]
+    return head + renumbered(hits[top:], start=len(head) + 1)

@@ -10,17 +10,20 @@ variable, never stored.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
 import math
 import os
 import sqlite3
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from clusterank.embed.httpclient import HttpError, RetryPolicy, graceful_interrupt, post_json
 from clusterank.embed.providers import endpoint, usage_ceiling, usage_tokens
 from clusterank.errors import ClusterankError, check_base_url, printable, public_url
 from clusterank.rerank.base import RerankStats
+from clusterank.rerank.prp import PairJudge
 
 log = logging.getLogger("clusterank.rerank")
 
@@ -36,6 +39,17 @@ Candidate B:
 {b}
 
 Which candidate fits the job better? Answer with one letter: A or B."""
+
+def on_loopback(url: str) -> bool:
+    """True when `url` names this machine (`localhost`, 127.0.0.0/8, ::1): a judge there keeps the texts here."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
 
 COMPLETION_CEILING = 4096
 """The most answer tokens a reply may report: the judge asks for one; a reasoning model may think a few thousand."""
@@ -60,6 +74,8 @@ class ChatClient:
         import httpx
 
         self.base_url, self.model = check_base_url(base_url, "--llm-base-url"), model
+        self.remote = not on_loopback(self.base_url)
+        """The server is off this machine (an API, which may also bill); False for loopback (the bundled model)."""
         self.url = endpoint(self.base_url, "/chat/completions")
         self.shown_url = printable(public_url(self.url), 300)
         self.max_tries, self.backoff = max_tries, backoff
@@ -122,8 +138,11 @@ def choice_probability(reply: dict) -> tuple[float, str]:
     return (1.0 if text.startswith("A") else 0.0 if text.startswith("B") else 0.5), "text"
 
 
-class LLMJudge:
+class LLMJudge(PairJudge):
     """Pairwise judge backed by a chat model; judgments are cached in SQLite by (model, prompt hash).
+
+    `remote` and `paid` when its server is off this machine (an API); neither for a server on loopback (the bundled
+    llama.cpp one, or a model the user runs here).
 
     Args:
         client: the chat client.
@@ -134,6 +153,7 @@ class LLMJudge:
     def __init__(self, client: ChatClient, cache_path: str | Path, *, max_chars: int = 700):
         self.client, self.max_chars = client, max_chars
         self.name = client.model
+        self.remote = self.paid = client.remote
         self.stats = RerankStats()
         try:  # the cache is small: check it whole, so a damaged file is named now, not mid-rerank
             self._db = sqlite3.connect(Path(cache_path))

@@ -9,30 +9,38 @@ A hard budget caps the model calls per query; cached judgments cost no call.
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from itertools import combinations
-from typing import Protocol
 
 from clusterank.errors import ClusterankError
 from clusterank.index.hits import Hit
-from clusterank.rerank.base import RerankStats, reorder
+from clusterank.rerank.base import Reranker, RerankStats, renumbered, reorder
 
 STRATEGIES = ("allpairs", "sliding")
 
 
-class PairJudge(Protocol):
-    """Says how likely the first of two profiles fits a job description better."""
+class PairJudge(ABC):
+    """Says how likely the first of two profiles fits a job description better; the base of every judge.
+
+    A judge sets `name` and `stats` and declares, like a `Reranker`, whether it sends the texts away (`remote`)
+    and may cost money per call (`paid`); the `PairwiseReranker` over it declares the same.
+    """
 
     name: str
     stats: RerankStats
+    remote: bool = False
+    """Sends the texts to a server off this machine (an LLM API)."""
+    paid: bool = False
+    """May cost money per judgment."""
 
+    @abstractmethod
     def cached(self, query: str, first: str, second: str) -> bool:
         """True when this exact comparison is already known (asking costs no model call)."""
-        ...
 
+    @abstractmethod
     def prob_first(self, query: str, first: str, second: str) -> float:
         """P(the first profile is the better fit), in [0, 1]."""
-        ...
 
 
 def preference(judge: PairJudge, query: str, a: str, b: str) -> float:
@@ -40,15 +48,20 @@ def preference(judge: PairJudge, query: str, a: str, b: str) -> float:
     return (judge.prob_first(query, a, b) + 1.0 - judge.prob_first(query, b, a)) / 2.0
 
 
-class PairwiseReranker:
+class PairwiseReranker(Reranker):
     """Reorders a short list with a pairwise judge (`rerank_top` cuts the list it is given).
 
+    It is `remote` and `paid` as its judge is (an LLM API: yes; the bundled model on loopback: no); its rerank
+    scores are Copeland wins or positions, not relevances (`relevance_scores` is False).
+
     Args:
-        judge: the pairwise judge (an LLM, or any object with `cached` and `prob_first`).
+        judge: the pairwise judge (a `PairJudge`: an LLM, or any rule with `cached` and `prob_first`).
         strategy: "allpairs" (Copeland wins over every pair) or "sliding" (K bubble passes).
         passes: K for "sliding": the top K positions are fixed.
         budget: most model calls per query (cached judgments are free); None for no limit.
     """
+
+    relevance_scores = False
 
     def __init__(self, judge: PairJudge, *, strategy: str = "sliding", passes: int = 3, budget: int | None = 60):
         if strategy not in STRATEGIES:
@@ -56,9 +69,11 @@ class PairwiseReranker:
         if passes < 1 or (budget is not None and budget < 0):
             raise ClusterankError(f"pairwise reranking needs passes >= 1 and budget >= 0 "
                                   f"(got passes={passes}, budget={budget})")
+        super().__init__()
         self.judge, self.strategy, self.passes, self.budget = judge, strategy, passes, budget
         self.name = f"llm-pairwise:{judge.name}"
-        self.stats = judge.stats
+        self.stats = judge.stats  # one tally: the judge counts the calls, the reranker the queries and seconds
+        self.remote, self.paid = bool(judge.remote), bool(judge.paid)
 
     def _affordable(self, query: str, a: str, b: str, used: int) -> bool:
         need = (not self.judge.cached(query, a, b)) + (not self.judge.cached(query, b, a))
@@ -68,7 +83,7 @@ class PairwiseReranker:
         """The hits reordered by pairwise judgments, ranks renumbered."""
         head = list(hits)
         if len(head) < 2:
-            return head
+            return renumbered(head)
         start_calls, t0 = self.judge.stats.calls, time.perf_counter()
         texts = [h.text or h.preview for h in head]
         if self.strategy == "allpairs":

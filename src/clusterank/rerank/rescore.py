@@ -13,7 +13,7 @@ import numpy as np
 from clusterank.embed.base import query_embedder
 from clusterank.errors import ClusterankError, require
 from clusterank.index.hits import Hit
-from clusterank.rerank.base import RerankStats, reorder
+from clusterank.rerank.base import Reranker, RerankStats, reorder
 from clusterank.workspace import Workspace
 
 
@@ -33,21 +33,23 @@ def rerank_by_scores(stats: RerankStats, hits: Sequence[Hit], score) -> list[Hit
     return reorder(hits, _order(scores), scores)
 
 
-class RescoreReranker:
+class RescoreReranker(Reranker):
     """Re-embed the short list and the job description with another model and sort by its cosine.
 
-    Vectors go through the workspace's store, so a profile is embedded once per model.
+    Vectors go through the workspace's store, so a profile is embedded once per model. It is as `remote` and as
+    `paid` as that model (`rescore:api:...` sends the texts to the API).
     """
 
     def __init__(self, model: str, workspace: Workspace | None = None):
         from clusterank.embed import get_embedder
         from clusterank.embed.store import EmbeddingStore
 
+        super().__init__()
         self.workspace = workspace or Workspace.default()
         self.embedder = get_embedder(model, self.workspace)
         self.store = EmbeddingStore(self.workspace.store_path)
         self.name = f"rescore:{model}"
-        self.stats = RerankStats()
+        self.remote, self.paid = bool(self.embedder.remote), bool(self.embedder.paid)
 
     def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
         """The hits sorted by the second model's cosine to the query."""
@@ -61,12 +63,14 @@ class RescoreReranker:
         return vecs @ q
 
 
-class CrossEncoderReranker:
-    """A sentence-transformers `CrossEncoder` reading (job description, profile) pairs."""
+class CrossEncoderReranker(Reranker):
+    """A sentence-transformers `CrossEncoder` reading (job description, profile) pairs, on this machine (a hub id is
+    downloaded once when online; scoring never leaves the process)."""
 
     def __init__(self, name_or_path: str, batch_size: int = 16):
         from clusterank.embed.local import quiet_transformers
 
+        super().__init__()
         CrossEncoder = require("sentence_transformers", "local", "a cross-encoder").CrossEncoder
         quiet_transformers()
         try:
@@ -75,7 +79,6 @@ class CrossEncoderReranker:
             raise ClusterankError(f"cannot load cross-encoder {name_or_path!r}: {str(exc).splitlines()[0]}") from None
         self.batch_size = batch_size
         self.name = f"cross-encoder:{name_or_path}"
-        self.stats = RerankStats()
 
     def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
         """The hits sorted by the cross-encoder's score."""
