@@ -15,6 +15,7 @@ each entry point names a `Backend` record, loaded the first time a name is not f
 from __future__ import annotations
 
 import importlib.metadata
+import math
 import importlib.util
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -127,6 +128,27 @@ class Backend:
 
 
 B = TypeVar("B", bound=Backend)
+
+
+def whole(text: str) -> int:
+    """A whole number (its range is the parameter's `bound`)."""
+    return int(text)
+
+
+def number(text: str) -> float:
+    """A finite number (its range is the parameter's `bound`)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+POSITIVE = Bound(1)
+"""A whole number >= 1."""
+NON_NEGATIVE = Bound(0)
+"""A whole number >= 0."""
+NON_NEGATIVE_NUMBER = Bound(0, whole=False)
+"""A finite number >= 0."""
 
 
 def parse_spec(text: str, noun: str = "retriever") -> Spec:

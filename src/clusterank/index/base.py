@@ -17,8 +17,8 @@ import numpy as np
 from clusterank.data.bounds import Bound
 from clusterank.defaults import DEFAULT_K
 from clusterank.errors import ClusterankError
-from clusterank.registry import (Backend, Limit, Param, Shape, Spec, is_number, parse_spec, split_specs,  # noqa: F401
-                                 typed_params)
+from clusterank.registry import (NON_NEGATIVE, NON_NEGATIVE_NUMBER, POSITIVE, Backend, Limit, Param,  # noqa: F401
+                                 Shape, Spec, is_number, number, parse_spec, split_specs, typed_params, whole)
 
 
 @dataclass(frozen=True)
@@ -143,25 +143,6 @@ def check_limits(kind: RetrieverType, spec: Spec, values: Mapping[str, Any], sha
                                   f"(allowed: {low:g} to {top:,}, {param.limit.what}; {param.help})")
 
 
-def whole(text: str) -> int:
-    """A whole number (its range is the parameter's `bound`)."""
-    return int(text)
-
-
-def number(text: str) -> float:
-    """A finite number (its range is the parameter's `bound`)."""
-    value = float(text)
-    if not np.isfinite(value):
-        raise ValueError("must be a finite number")
-    return value
-
-
-POSITIVE = Bound(1)
-"""A whole number >= 1."""
-NON_NEGATIVE = Bound(0)
-"""A whole number >= 0."""
-NON_NEGATIVE_NUMBER = Bound(0, whole=False)
-"""A finite number >= 0."""
 KMEANS_K = Bound(2, why="k-means needs at least 2 clusters")
 """k of k-means (at most the corpus' rows: `ROWS`)."""
 ROWS = Limit(lambda shape, values: shape.rows, "the corpus' rows")

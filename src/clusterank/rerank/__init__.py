@@ -8,14 +8,13 @@ one file and one line in `RERANKERS`; one whose packages are missing is listed w
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
+from clusterank.errors import ClusterankError, check_base_url
 from clusterank.lazy import lazy_names
-from clusterank.errors import ClusterankError, check_base_url, install_hint
+from clusterank.registry import POSITIVE, Backend, Param, Registry, typed_params, whole
 from clusterank.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -52,46 +51,54 @@ class LLMOptions:
 
 
 @dataclass(frozen=True)
-class RerankerBackend:
-    """One registered reranker: a name (or a prefix ending in ":"), its builder and what it needs."""
+class RerankContext:
+    """What a reranker may be built from: the workspace (caches, the bundled model) and how `llm-pairwise` reaches
+    its judge. Each backend reads what it needs, as retrievers read a `SearchContext`."""
 
-    name: str
-    build: Callable[[str, Workspace, LLMOptions], Reranker]
-    needs: tuple[str, ...] = ()
-    extra: str = "local"
-    summary: str = ""
-    argument: str = ""
-    """What follows a prefix, as help texts show it (`<model>`)."""
-    examples: tuple[str, ...] = ()
-    """Full names that build offline here once its packages are installed (the conformance suite runs each)."""
-
-    def missing(self) -> list[str]:
-        """The modules it needs that are not installed."""
-        return [m for m in self.needs if importlib.util.find_spec(m) is None]
+    workspace: Workspace
+    llm: LLMOptions
 
 
-def _none(_arg, _workspace, _options) -> Reranker:
+@dataclass(frozen=True)
+class RerankerBackend(Backend):
+    """One registered reranker: `build(argument, context, **params) -> Reranker` (the argument is "" for a fixed
+    name), and `check(argument)`, which validates a prefix's argument without loading anything (None: any)."""
+
+    noun: ClassVar[str] = "reranker"
+
+    check: Callable[[str], None] | None = None
+
+
+def _none(_arg, _context) -> Reranker:
     from clusterank.rerank.base import NoReranker
 
     return NoReranker()
 
 
-def _rescore(model: str, workspace: Workspace, _options) -> Reranker:
+def _rescore(model: str, context: RerankContext) -> Reranker:
     from clusterank.rerank.rescore import RescoreReranker
 
-    return RescoreReranker(model, workspace)
+    return RescoreReranker(model, context.workspace)
 
 
-def _cross_encoder(path: str, _workspace, _options) -> Reranker:
+def _check_model(model: str) -> None:
+    from clusterank.embed.registry import find_backend
+
+    find_backend(model)
+
+
+def _cross_encoder(path: str, _context) -> Reranker:
     from clusterank.rerank.rescore import CrossEncoderReranker
 
     return CrossEncoderReranker(path)
 
 
-def _llm_pairwise(_arg, workspace: Workspace, options: LLMOptions) -> Reranker:
+def _llm_pairwise(_arg, context: RerankContext, strategy: str | None, passes: int | None,
+                  budget: int | None) -> Reranker:
     from clusterank.rerank.llm import ChatClient, LLMJudge
     from clusterank.rerank.prp import PairwiseReranker
 
+    options, workspace = context.llm, context.workspace
     base_url, model = options.base_url, options.model
     if base_url is None:
         from clusterank.rerank.local_llm import LocalLLMServer
@@ -101,72 +108,71 @@ def _llm_pairwise(_arg, workspace: Workspace, options: LLMOptions) -> Reranker:
     elif not model:
         raise ClusterankError("--llm-model is required with --llm-base-url")
     judge = LLMJudge(ChatClient(base_url, model, api_key_env=options.api_key_env), workspace.llm_cache_path)
-    return PairwiseReranker(judge, strategy=options.strategy, passes=options.passes, budget=options.budget)
+    return PairwiseReranker(judge, strategy=strategy or options.strategy,
+                            passes=options.passes if passes is None else passes,
+                            budget=options.budget if budget is None else budget)
 
 
-RERANKERS: dict[str, RerankerBackend] = {b.name: b for b in (
-    RerankerBackend("none", _none, summary="keep the retrieval order", examples=("none",)),
-    RerankerBackend("llm-pairwise", _llm_pairwise, ("httpx",), "llm",
-                    "an LLM judges pairs of profiles in both orders (PRP)", examples=("llm-pairwise",)),
-    RerankerBackend("rescore:", _rescore, (), "local", "re-embed the short list with a stronger embedding model",
-                    "<model>", ("rescore:minilm-static",)),
-    RerankerBackend("cross-encoder:", _cross_encoder, ("sentence_transformers",), "local",
-                    "a sentence-transformers CrossEncoder (a folder, or a hub id when online)", "<folder-or-hub-id>"),
-)}
+def _strategy(text: str) -> str:
+    if text not in ("sliding", "allpairs"):
+        raise ValueError("use sliding or allpairs")
+    return text
+
+
+_LLM_PARAMS = {
+    "strategy": Param(_strategy, None, "sliding | allpairs (default: --llm-strategy, sliding)"),
+    "passes": Param(whole, None, "bubble passes of the sliding window (default: --llm-passes, 3)", POSITIVE),
+    "budget": Param(whole, None, "most LLM calls per query (default: --llm-budget, 60)", POSITIVE),
+}
+
+RERANKERS: Registry[RerankerBackend] = Registry("reranker", (
+    RerankerBackend("none", "keep the retrieval order", _none, examples=("none",)),
+    RerankerBackend("llm-pairwise", "an LLM judges pairs of profiles in both orders (PRP)", _llm_pairwise,
+                    _LLM_PARAMS, needs=("httpx",), extra="llm", examples=("llm-pairwise:passes=1,budget=8",)),
+    RerankerBackend("rescore:", "re-embed the short list with a stronger embedding model", _rescore,
+                    argument="<model>", examples=("rescore:minilm-static",), check=_check_model),
+    RerankerBackend("cross-encoder:", "a sentence-transformers CrossEncoder (a folder, or a hub id when online)",
+                    _cross_encoder, argument="<folder-or-hub-id>", needs=("sentence_transformers",)),
+), group="clusterank.rerankers")
 BACKENDS = tuple(b.name + b.argument for b in RERANKERS.values())
 """The reranker names as help texts show them."""
 
 
-def _backend(name: str):
-    """The installed backend a reranker name selects, and the name's argument (after a `prefix:`).
-
-    Raises:
-        ClusterankError: an unknown name, or its packages are not installed (with the install command).
-    """
-    for backend in RERANKERS.values():
-        prefix = backend.name.endswith(":")
-        if name == backend.name or (prefix and name.startswith(backend.name) and len(name) > len(backend.name)):
-            missing = backend.missing()
-            if missing:
-                raise ClusterankError(f"reranker {name!r} needs the Python package {missing[0]!r}; "
-                                      f"{install_hint(backend.extra)}")
-            return backend, name[len(backend.name):] if prefix else name
-    raise ClusterankError(f"unknown reranker {name!r}; use one of: {', '.join(BACKENDS)}")
-
-
 def check_reranker(name: str) -> str:
-    """Check a reranker name without building it (nothing loads, nothing is written): a known backend whose packages
-    are installed, and for `rescore:<model>` a known model. Commands call it before embedding anything (the
-    `llm-pairwise` options are checked when an `LLMOptions` is made).
+    """Check a reranker spec without building it (nothing loads, nothing is written): a known backend whose packages
+    are installed, valid parameters, and for `rescore:<model>` a known model. Commands call it before embedding
+    anything (the `llm-pairwise` connection options are checked when an `LLMOptions` is made).
 
     Raises:
-        ClusterankError: what `get_reranker` would raise for the name.
+        ClusterankError: what `get_reranker` would raise for the name before building.
     """
-    backend, argument = _backend(name)
-    if backend.name == "rescore:":
-        from clusterank.embed.registry import find_backend
-
-        find_backend(argument)
+    backend, spec = RERANKERS.find(name)
+    typed_params(backend, spec)
+    if backend.check is not None:
+        backend.check(spec.argument)
     return name
 
 
 def get_reranker(name: str, *, workspace: Workspace | None = None, llm: LLMOptions | None = None) -> Reranker:
-    """Build a reranker by name.
+    """Build a reranker from its spec.
 
     Args:
-        name: `none`, `llm-pairwise`, `rescore:<model>` or `cross-encoder:<folder-or-hub-id>`.
+        name: `none`, `llm-pairwise[:passes=N,budget=N,strategy=S]`, `rescore:<model>` or
+            `cross-encoder:<folder-or-hub-id>`.
         workspace: where caches and the local model live.
-        llm: how `llm-pairwise` reaches its judge (default: the bundled model on loopback).
+        llm: how `llm-pairwise` reaches its judge (default: the bundled model on loopback), and its defaults for
+            the parameters the spec does not give.
 
     Raises:
-        ClusterankError: unknown name, or its packages are not installed (with the install command).
+        ClusterankError: unknown name or parameter, or its packages are not installed (with the install command).
     """
-    backend, argument = _backend(name)
-    return backend.build(argument, workspace or Workspace.default(), llm or LLMOptions())
+    backend, spec = RERANKERS.find(name)
+    values = typed_params(backend, spec)
+    return backend.build(spec.argument, RerankContext(workspace or Workspace.default(), llm or LLMOptions()), **values)
 
 
-__all__ = ["BACKENDS", "LLMOptions", "check_reranker", "NoReranker", "RERANKERS", "RerankStats", "Reranker", "RerankerBackend",
-           "get_reranker", "rerank_top"]
+__all__ = ["BACKENDS", "LLMOptions", "check_reranker", "NoReranker", "RERANKERS", "RerankContext", "RerankStats",
+           "Reranker", "RerankerBackend", "get_reranker", "rerank_top"]
 
 
 __getattr__, __dir__ = lazy_names(_EXPORTS, globals())
