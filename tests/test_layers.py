@@ -13,7 +13,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "clusterank"
 
 LAYERS = [
-    {"errors", "defaults", "workspace", "tables", "prices", "lazy"},
+    {"errors", "defaults", "workspace", "tables", "prices", "lazy", "tomlfile", "httpclient"},
     {"data", "registry"},
     {"embed"},
     {"cluster"},

@@ -16,29 +16,38 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from clusterank.errors import ClusterankError
+from clusterank.tomlfile import Field, Schema, check_table, non_negative, positive, read_toml
 
 BUILTIN = "built-in prices.toml"
 
-# What each section's entries hold: field -> (type, required, check). Checks return an error or "".
-_POS = (lambda v: "" if v > 0 else "must be > 0")
-_NONNEG = (lambda v: "" if v >= 0 else "must be >= 0")
-_FRACTION = (lambda v: "" if 0 <= v < 1 else "must be a fraction in [0, 1)")
-_ANY = (lambda v: "")
-_NUM, _INT, _STR, _LIST = (int, float), (int,), (str,), (list,)
-_COMMON = {"date": (_STR + (dt.date,), True, _ANY), "source": (_STR, True, _ANY)}
-SCHEMA: dict[str, dict[str, tuple]] = {
-    "api": {"provider": (_STR, True, _ANY), "price_per_1m_tokens": (_NUM, True, _NONNEG),
-            "rpm": (_NUM, True, _POS), "tpm": (_NUM, True, _POS),
-            "max_inputs_per_request": (_INT, False, _POS), "max_tokens_per_request": (_NUM, False, _POS),
-            "batch_discount": (_NUM, False, _FRACTION), "batch_window_h": (_NUM, False, _POS),
-            "batch_queue_tokens": (_NUM, False, _POS), **_COMMON},
-    "gpu": {"hourly_usd": (_NUM, True, _NONNEG), "instance": (_STR, False, _ANY), **_COMMON},
-    "selfhosted": {"label": (_STR, True, _ANY), "models": (_LIST, False, _ANY), "params_m": (_NUM, False, _POS),
-                   "gpu": (_STR, True, _ANY), "gpus": (_INT, True, _POS), "texts_per_s": (_NUM, True, _POS),
-                   "reference_tokens": (_NUM, True, _POS), "startup_min": (_NUM, True, _NONNEG), **_COMMON},
-    "machine": {"hourly_usd": (_NUM, True, _NONNEG), "instance": (_STR, False, _ANY),
-                "startup_min": (_NUM, True, _NONNEG), **_COMMON},
+_NUM, _INT, _STR = Field("number"), Field("int"), Field("str")
+
+
+def _fraction(value: float) -> str:
+    return "" if 0 <= value < 1 else "must be a fraction in [0, 1)"
+
+
+def _optional(kind: str, check=None) -> Field:
+    return Field(kind, required=False, check=check)
+
+
+_COMMON = {"date": Field("date"), "source": _STR}
+SCHEMA: dict[str, Schema] = {
+    "api": {"provider": _STR, "price_per_1m_tokens": Field("number", check=non_negative),
+            "rpm": Field("number", check=positive), "tpm": Field("number", check=positive),
+            "max_inputs_per_request": _optional("int", positive),
+            "max_tokens_per_request": _optional("number", positive),
+            "batch_discount": _optional("number", _fraction), "batch_window_h": _optional("number", positive),
+            "batch_queue_tokens": _optional("number", positive), **_COMMON},
+    "gpu": {"hourly_usd": Field("number", check=non_negative), "instance": _optional("str"), **_COMMON},
+    "selfhosted": {"label": _STR, "models": _optional("texts"), "params_m": _optional("number", positive),
+                   "gpu": _STR, "gpus": Field("int", check=positive), "texts_per_s": Field("number", check=positive),
+                   "reference_tokens": Field("number", check=positive),
+                   "startup_min": Field("number", check=non_negative), **_COMMON},
+    "machine": {"hourly_usd": Field("number", check=non_negative), "instance": _optional("str"),
+                "startup_min": Field("number", check=non_negative), **_COMMON},
 }
+"""What each section's entries hold (`clusterank.tomlfile` fields); `machine` is one entry, not a table of them."""
 PRICE_FIELDS = {"price_per_1m_tokens", "batch_discount", "hourly_usd", "texts_per_s", "reference_tokens"}
 """Fields whose change re-dates an entry: the figures a cost is computed from."""
 
@@ -134,20 +143,6 @@ class PriceTable:
         return PriceTable(self.api, self.gpus, sh, self.machine)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except OSError as e:
-        raise ClusterankError(f"cannot read prices file {path}: {e.strerror or e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ClusterankError(f"prices file {path} is not valid TOML: {e}") from None
-    except UnicodeDecodeError as e:
-        line = e.object[: e.start].count(b"\n") + 1
-        raise ClusterankError(f"prices file {path}: line {line} is not UTF-8 text (byte 0x{e.object[e.start]:02x}); "
-                              "save it as UTF-8") from None
-
-
 def _parse_value(text: str) -> Any:
     try:
         return tomllib.loads(f"v = {text}")["v"]
@@ -194,57 +189,33 @@ def _merge(raw: dict, override: dict, origin: str, date: str, where: str) -> Non
             target["__origin__"] = origin
 
 
-def _check(section: str, name: str, fields: dict) -> None:
+def _check(section: str, name: str, fields: dict) -> dict[str, Any]:
+    """One entry checked against its section's `SCHEMA` (messages name its file and `section.name.field`), with
+    its date as YYYY-MM-DD and the file it came from as `origin`."""
     where = fields.get("__origin__", BUILTIN)
-    label = f"{section}.{name}" if name else section
-    schema = SCHEMA[section]
-    for key, value in fields.items():
-        if key == "__origin__":
-            continue
-        if key not in schema:
-            raise ClusterankError(f"{where}: {label}.{key} is not a known field (known: {', '.join(schema)})")
-        types, _, check = schema[key]
-        if isinstance(value, bool) or not isinstance(value, types):
-            raise ClusterankError(f"{where}: {label}.{key} must be {types[0].__name__}, got {value!r}")
-        problem = check(value)
-        if problem:
-            raise ClusterankError(f"{where}: {label}.{key} {problem}, got {value!r}")
-    missing = [k for k, (_, required, _) in schema.items() if required and k not in fields]
-    if missing:
-        raise ClusterankError(f"{where}: {label} lacks {', '.join(missing)} (every entry needs a date and a source)")
-    try:
-        dt.date.fromisoformat(str(fields["date"]))
-    except ValueError:
-        raise ClusterankError(f"{where}: {label}.date must be YYYY-MM-DD, got {fields['date']!r}") from None
+    path = (section, name) if name else (section,)
+    entry = {k: v for k, v in fields.items() if k != "__origin__"}
+    checked = check_table(entry, SCHEMA[section], where=where, path=path)
+    checked["origin"] = where
+    return checked
 
 
 def _build(raw: dict) -> PriceTable:
     for section in SCHEMA:
         if section not in raw:
             raise ClusterankError(f"prices: section [{section}] is missing")
-    _check("machine", "", raw["machine"])
-    for section in ("api", "gpu", "selfhosted"):
-        for name, fields in raw[section].items():
-            _check(section, name, fields)
-
-    def clean(fields: dict) -> dict:
-        out = {k: v for k, v in fields.items() if k != "__origin__"}
-        out["date"] = str(out["date"])
-        out["origin"] = fields.get("__origin__", BUILTIN)
-        return out
-
-    api = {m: ApiOption(model=m, **clean(f)) for m, f in raw["api"].items()}
-    gpus = {g: Gpu(name=g, **clean(f)) for g, f in raw["gpu"].items()}
+    machine = _check("machine", "", raw["machine"])
+    api = {m: ApiOption(model=m, **_check("api", m, f)) for m, f in raw["api"].items()}
+    gpus = {g: Gpu(name=g, **_check("gpu", g, f)) for g, f in raw["gpu"].items()}
     selfhosted = {}
     for key, f in raw["selfhosted"].items():
-        fields = clean(f)
+        fields = _check("selfhosted", key, f)
         if fields["gpu"] not in gpus:
             raise ClusterankError(f"{fields['origin']}: selfhosted.{key}.gpu names {fields['gpu']!r}, "
                                   f"which is not a [gpu.*] entry (known: {', '.join(gpus)})")
         fields["gpu"] = gpus[fields["gpu"]]
-        fields["models"] = tuple(fields.get("models", ()))
         selfhosted[key] = SelfHosted(key=key, **fields)
-    return PriceTable(api, gpus, selfhosted, Machine(**clean(raw["machine"])))
+    return PriceTable(api, gpus, selfhosted, Machine(**machine))
 
 
 def load_prices(files_: Iterable[str | Path] = (), settings: Iterable[str] = (),
@@ -263,9 +234,9 @@ def load_prices(files_: Iterable[str | Path] = (), settings: Iterable[str] = (),
         ClusterankError: an unreadable or malformed file, an unknown section or field, a missing date or
             source, a negative price, a non-positive rate limit or throughput, a GPU that does not exist.
     """
-    raw = tomllib.loads(files("clusterank").joinpath("prices.toml").read_text())
+    _, raw = read_toml(files("clusterank").joinpath("prices.toml"), "built-in prices")
     for path in map(Path, files_):
-        user = _read_toml(path)
+        _, user = read_toml(path, "prices")
         mtime = dt.date.fromtimestamp(path.stat().st_mtime).isoformat()
         _merge(raw, user, str(path), mtime, f"prices file {path}")
     for setting in settings:

@@ -60,7 +60,7 @@ def test_entry_names_with_dots_parse():
 @pytest.mark.parametrize("body, message", [
     ("[gpu.L4\nhourly_usd = 1", "not valid TOML"),
     ("[gpu.L4]\nhourly_usd = -1", "gpu.L4.hourly_usd must be >= 0"),
-    ("[gpu.L4]\nhourly_usd = 'cheap'", "gpu.L4.hourly_usd must be int"),
+    ("[gpu.L4]\nhourly_usd = 'cheap'", "gpu.L4.hourly_usd must be a number, got 'cheap'"),
     ("[gpu.L4]\nhourly_usdd = 1", "gpu.L4.hourly_usdd is not a known field"),
     ("[api.text-embedding-3-large]\ntpm = 0", "tpm must be > 0"),
     ("[api.text-embedding-3-large]\nbatch_discount = 1.5", "must be a fraction"),

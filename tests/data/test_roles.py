@@ -245,22 +245,22 @@ def test_load_roles_accepts_a_small_valid_file():
 
 
 @pytest.mark.parametrize("text, expected", [
-    (_toml(("A", "Data", '"Astronaut"')), "role 'A', field 'neighbours': unknown role 'Astronaut'"),
-    (_toml(("A", "Data", '"B"'), ("B", "Data", "")), "role 'A', field 'neighbours': 'B' does not"),
-    (_toml(("A", "Data", '"A"')), "role 'A', field 'neighbours'"),
-    (_toml(("A", "Spaceflight", "")), "role 'A', field 'family': unknown family 'Spaceflight'"),
+    (_toml(("A", "Data", '"Astronaut"')), "role 'A': neighbours name an unknown role 'Astronaut'"),
+    (_toml(("A", "Data", '"B"'), ("B", "Data", "")), "role 'A': neighbours name 'B', which does not"),
+    (_toml(("A", "Data", '"A"')), "role 'A': neighbours repeat or include the role itself"),
+    (_toml(("A", "Spaceflight", "")), "role 'A': family 'Spaceflight' is not one of families (Data)"),
     (_toml(("A", "Data", '"B"'), ("B", "Data", '"A"'), families='"Data", "Legal"'),
      "family 'Legal' has no roles"),
     (_toml(("A", "Data", '"B"'), ("B", "Data", '"A"'), ("A", "Data", "")),
-     "role 'A', field 'title': duplicate title"),
-    (_toml(("A", "Data", "")).replace('people = "builders"', ""), "role 'A': missing field 'people'"),
+     "role 'A': title is a duplicate"),
+    (_toml(("A", "Data", "")).replace('people = "builders"', ""), "role 'A' lacks people"),
     (_toml(("A", "Data", "")).replace('skills = ["Python"]', 'skills = "Python"'),
-     "role 'A', field 'skills': expected a list"),
+     "role 'A': skills must be a list of non-empty strings, got 'Python'"),
     (_toml(("A", "Data", "")).replace('collab = "things"', 'colab = "things"'),
-     "role 'A': unknown field 'colab'"),
+     "role 'A': colab is not a known field (known: title, family,"),
     (_toml(("A", "Data", '"B"'), ("B", "Data", '"A"'))
      + '[[confusable_groups]]\nroles = ["A", "Z"]\ntaglines = ["x"]\n',
-     "confusable group #1, field 'roles': unknown role 'Z'"),
+     "confusable group #1: roles name an unknown role 'Z'"),
     ("families = [\"Data\"\n", "not valid TOML"),
 ])
 def test_load_roles_rejects_malformed_files(text, expected):

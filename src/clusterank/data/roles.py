@@ -17,11 +17,12 @@ The tables live in the package data file `roles.toml`; `load_roles` reads and ch
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, fields
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
+
+from clusterank.tomlfile import Field, Schema, TomlError, check_table, read_toml
 
 SENIORITY_LEVELS: tuple[str, ...] = ("Junior", "", "Senior", "Lead")
 """Seniority prefixes a title can carry in a headline ("" is the plain title)."""
@@ -69,119 +70,58 @@ class Taxonomy:
     group_taglines: tuple[tuple[str, ...], ...]
 
 
-_ROLE_FIELDS = {f.name: f.type for f in fields(Role)}
-"""Field name -> annotation ("str" or "tuple[str, ...]"): every field is required in the file."""
-_GROUP_FIELDS = {"roles": "tuple[str, ...]", "taglines": "tuple[str, ...]"}
-
-
-_EXPECTED = {"str": "a non-empty string", "tuple[str, ...]": "a list of non-empty strings",
-             "float": "a positive number"}
-
-
-def _field(kind: str, value: object) -> tuple[bool, object, str]:
-    """`value` checked as `kind`: (whether it is one, the value with lists made tuples, what was
-    expected). Kinds: "str", "tuple[str, ...]", "float" and "dict[str, K]" for one of those K."""
-    if kind.startswith("dict[str, "):
-        inner = kind.removeprefix("dict[str, ").removesuffix("]")
-        expected = f"a table whose every value is {_EXPECTED[inner]}"
-        if not isinstance(value, dict):
-            return False, value, expected
-        checked = {key: _field(inner, item) for key, item in value.items()}
-        ok = all(good for good, _, _ in checked.values())
-        return ok, {key: item for key, (_, item, _) in checked.items()}, expected
-    if kind == "str":
-        ok = isinstance(value, str) and value.strip() != ""
-    elif kind == "float":
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
-    else:
-        ok = isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
-        value = tuple(value) if ok else value
-    return ok, value, _EXPECTED[kind]
-
-
-Spec = dict[str, "str | Spec"]
-"""Field name -> its kind (see `_field`), or the `Spec` of a sub-table."""
-
-
-def check_table(where: str, table: object, spec: Spec) -> dict[str, object]:
-    """`table` (parsed TOML) checked against `spec`: every field present, of its kind, no other
-    field; lists become tuples. ValueError names `where` and the field."""
-    if not isinstance(table, dict):
-        raise ValueError(f"{where}: expected a table, got {type(table).__name__}")
-    if unknown := sorted(set(table) - set(spec)):
-        raise ValueError(f"{where}: unknown field {unknown[0]!r}")
-    out: dict[str, object] = {}
-    for name, kind in spec.items():
-        if name not in table:
-            raise ValueError(f"{where}: missing field {name!r}")
-        if isinstance(kind, dict):
-            out[name] = check_table(f"{where}, table {name!r}", table[name], kind)
-            continue
-        ok, value, expected = _field(kind, table[name])
-        if not ok:
-            raise ValueError(f"{where}, field {name!r}: expected {expected}, got {value!r}")
-        out[name] = value
-    return out
-
-
-def read_toml(source: str | Path | Traversable, what: str) -> tuple[str, dict]:
-    """(a name for messages, the parsed table) of TOML text (a str) or a file; ValueError if not TOML."""
-    name = f"<{what} TOML text>" if isinstance(source, str) else str(source)
-    text = source if isinstance(source, str) else source.read_text(encoding="utf-8")
-    try:
-        return name, tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{name}: not valid TOML: {exc}") from exc
+_ROLE_FIELDS: Schema = {f.name: Field("text" if f.type == "str" else "texts") for f in fields(Role)}
+"""Every field of a role is required in the file: the strings non-empty, the lists lists of non-empty strings."""
+_GROUP_FIELDS: Schema = {"roles": Field("texts"), "taglines": Field("texts")}
+_TOP: Schema = {"families": Field("texts"), "roles": Field("tables"),
+                "confusable_groups": Field("tables", required=False)}
 
 
 def load_roles(source: str | Path | Traversable) -> Taxonomy:
     """Read and check a role taxonomy: TOML text (a str) or a file (a path).
 
-    Raises ValueError naming the role (or group) and field when the file is malformed: a
-    missing or mistyped field, a duplicate title, an unknown family or neighbour, a neighbour
+    Raises `TomlError` (a `ClusterankError` and a `ValueError`) naming the role (or group) and field
+    when the file is malformed (see `clusterank.tomlfile.check_table`): a missing, unknown or mistyped field, a duplicate title, an unknown family or neighbour, a neighbour
     link that is not symmetric, or a confusable group naming an unknown or already grouped role.
     """
     name, data = read_toml(source, "roles")
-    if unknown := sorted(set(data) - {"families", "roles", "confusable_groups"}):
-        raise ValueError(f"{name}: unknown top-level key {unknown[0]!r}")
-    top = {key: value for key, value in data.items() if key == "families"}
-    families = check_table(name, top, {"families": "tuple[str, ...]"})["families"]
-    if not isinstance(data.get("roles"), list) or not data["roles"]:
-        raise ValueError(f"{name}: expected at least one [[roles]] table")
+    data = check_table(data, _TOP, where=name)
+    families = data["families"]
+    if not data["roles"]:
+        raise TomlError(f"{name}: expected at least one [[roles]] table")
 
     roles: dict[str, Role] = {}
     for i, table in enumerate(data["roles"], start=1):
-        title = table.get("title") if isinstance(table, dict) else None
+        title = table.get("title")
         where = f"{name}: role {title!r}" if isinstance(title, str) else f"{name}: role #{i}"
-        role = Role(**check_table(where, table, _ROLE_FIELDS))
+        role = Role(**check_table(table, _ROLE_FIELDS, where=where))
         if role.title in roles:
-            raise ValueError(f"{where}, field 'title': duplicate title")
+            raise TomlError(f"{where}: title is a duplicate of an earlier role's")
         if role.family not in families:
-            raise ValueError(f"{where}, field 'family': unknown family {role.family!r}"
-                             f" (not in families: {', '.join(families)})")
+            raise TomlError(f"{where}: family {role.family!r} is not one of families ({', '.join(families)})")
         roles[role.title] = role
     for role in roles.values():
-        where = f"{name}: role {role.title!r}, field 'neighbours'"
+        where = f"{name}: role {role.title!r}: neighbours"
         if len(set(role.neighbours)) != len(role.neighbours) or role.title in role.neighbours:
-            raise ValueError(f"{where}: neighbours repeat or include the role itself")
+            raise TomlError(f"{where} repeat or include the role itself")
         for nb in role.neighbours:
             if nb not in roles:
-                raise ValueError(f"{where}: unknown role {nb!r}")
+                raise TomlError(f"{where} name an unknown role {nb!r}")
             if role.title not in roles[nb].neighbours:
-                raise ValueError(f"{where}: {nb!r} does not list {role.title!r} back")
+                raise TomlError(f"{where} name {nb!r}, which does not list {role.title!r} back")
     if empty := [f for f in families if all(r.family != f for r in roles.values())]:
-        raise ValueError(f"{name}: family {empty[0]!r} has no roles")
+        raise TomlError(f"{name}: family {empty[0]!r} has no roles")
 
     groups: list[tuple[str, ...]] = []
     taglines: list[tuple[str, ...]] = []
     for i, table in enumerate(data.get("confusable_groups", []), start=1):
         where = f"{name}: confusable group #{i}"
-        group = check_table(where, table, _GROUP_FIELDS)
+        group = check_table(table, _GROUP_FIELDS, where=where)
         for title in group["roles"]:
             if title not in roles:
-                raise ValueError(f"{where}, field 'roles': unknown role {title!r}")
+                raise TomlError(f"{where}: roles name an unknown role {title!r}")
             if any(title in g for g in groups) or group["roles"].count(title) > 1:
-                raise ValueError(f"{where}, field 'roles': role {title!r} is in two groups")
+                raise TomlError(f"{where}: roles name {title!r}, which is in two groups")
         groups.append(group["roles"])
         taglines.append(group["taglines"])
     return Taxonomy(roles, families, tuple(groups), tuple(taglines))

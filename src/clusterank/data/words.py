@@ -11,27 +11,28 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from clusterank.data.roles import FAMILIES, ROLES, Spec, check_table, read_toml
+from clusterank.data.roles import FAMILIES, ROLES
+from clusterank.tomlfile import Entries, Field, Schema, TomlError, check_table, positive, read_toml
 
-_TEXTS = "tuple[str, ...]"
+_TEXTS, _TEXT = Field("texts"), Field("text")
 _ABOUT_SLOTS = "adj years industry other_industry a b c"
-_SPEC: Spec = {
-    "demo_query": "str",
+_SPEC: Schema = {
+    "demo_query": _TEXT,
     **dict.fromkeys(("first_names", "last_names", "companies", "industries", "schools",
                      "generic_skills", "buzz_adjectives"), _TEXTS),
-    "role_weights": "dict[str, float]",
-    "degrees": f"dict[str, {_TEXTS}]",
-    "certifications": f"dict[str, {_TEXTS}]",
-    "teams": "dict[str, str]",
+    "role_weights": Entries(Field("number", check=positive)),
+    "degrees": Entries(_TEXTS),
+    "certifications": Entries(_TEXTS),
+    "teams": Entries(_TEXT),
     "past_tense": {"irregular": _TEXTS, "doubled": _TEXTS, "verbs": _TEXTS},
     "skill_phrase": {"keep_case": _TEXTS},
     "about": {"generic": dict.fromkeys(("openers", "middles", "closers"), _TEXTS),
-              "role": {"openers": _TEXTS, "middles": _TEXTS, "earlier": "str", "closers": _TEXTS}},
+              "role": {"openers": _TEXTS, "middles": _TEXTS, "earlier": _TEXT, "closers": _TEXTS}},
     "experience": {"positions": _TEXTS, "achievements": _TEXTS},
-    "ads": {"company_kinds": _TEXTS, "collab": _TEXTS, "collab_also": "str", "styles": _TEXTS,
-            "named_style": "str"},
+    "ads": {"company_kinds": _TEXTS, "collab": _TEXTS, "collab_also": _TEXT, "styles": _TEXTS,
+            "named_style": _TEXT},
 }
-"""What `words.toml` holds: see `clusterank.data.roles.check_table` for the kinds."""
+"""What `words.toml` holds, every table and field required (see `clusterank.tomlfile.check_table`)."""
 
 _SLOTS: dict[tuple[str, str], str] = {
     ("about", "generic"): _ABOUT_SLOTS,
@@ -63,32 +64,33 @@ def _check_templates(where: str, words: dict) -> None:
             try:
                 used = {name for _, name, _, _ in formatter.parse(template) if name is not None}
             except ValueError as exc:
-                raise ValueError(f"{where}: [{table}] {field}: {template!r}: {exc}") from None
+                raise TomlError(f"{where}: {table}.{field}: {template!r}: {exc}") from None
             if unknown := sorted(used - allowed):
-                raise ValueError(f"{where}: [{table}] {field}: {template!r} uses {{{unknown[0]}}};"
+                raise TomlError(f"{where}: {table}.{field}: {template!r} uses {{{unknown[0]}}};"
                                  f" it may use {', '.join(f'{{{s}}}' for s in sorted(allowed))}")
 
 
 def load_words(source: str | Path | Traversable) -> dict:
     """Read and check the generator's words: TOML text (a str) or a file (a path).
 
-    Raises ValueError naming the field when the file is malformed: a missing, unknown or
+    Raises `TomlError` (a `ClusterankError` and a `ValueError`) naming the field when the file is
+    malformed: a missing, unknown or
     mistyped field, a family missing from `degrees`, `certifications` or `teams` (or one not in
     roles.toml), a `role_weights` title not in roles.toml, a past-tense pair that is not two
     words, or a template using a placeholder the generator does not fill.
     """
     name, data = read_toml(source, "words")
-    words = check_table(name, data, _SPEC)
+    words = check_table(data, _SPEC, where=name)
     for field in ("degrees", "certifications", "teams"):
         if set(words[field]) != set(FAMILIES):
             odd = sorted(set(words[field]) ^ set(FAMILIES))[0]
-            raise ValueError(f"{name}: [{field}] must have exactly one entry per family; {odd!r} is"
+            raise TomlError(f"{name}: {field} must have exactly one entry per family; {odd!r} is"
                              f" {'missing' if odd in FAMILIES else 'not a family'}")
     if unknown := sorted(set(words["role_weights"]) - set(ROLES)):
-        raise ValueError(f"{name}: [role_weights]: unknown role {unknown[0]!r}")
+        raise TomlError(f"{name}: role_weights names an unknown role {unknown[0]!r}")
     for field in ("irregular", "doubled"):
         if bad := [p for p in words["past_tense"][field] if len(p.split(" ")) != 2]:
-            raise ValueError(f"{name}: [past_tense] {field}: expected 'verb past' pairs, got {bad[0]!r}")
+            raise TomlError(f"{name}: past_tense.{field} must be 'verb past' pairs, got {bad[0]!r}")
     _check_templates(name, words)
     return words
 
