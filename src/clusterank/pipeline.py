@@ -8,8 +8,10 @@ each stage is a public object (Embedder, EmbeddingStore, Retriever, Reranker) a 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,52 @@ from clusterank.rerank.base import Reranker
 from clusterank.workspace import Workspace
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One job description's search (`SearchPipeline.run`).
+
+    hits: at most k `Hit`s, best first (the top reordered when a reranker was given).
+    timings: seconds of each stage: `embed` (the job description to a normalised vector), `retrieve`, `rerank`.
+    vector: the normalised query vector that was searched with.
+    """
+
+    hits: list[Hit]
+    timings: dict[str, float]
+    vector: np.ndarray
+
+
+class SearchResults:
+    """A batch's search (`SearchPipeline.run_many`): hits per query, best first, and `timings`, the seconds of each
+    stage (`embed`, `retrieve`, `rerank`) for the whole batch. The `Hit`s are made on first use, so a caller that
+    reads only `rows` (the evaluator) does not pay for them."""
+
+    def __init__(self, timings: dict[str, float], vectors: np.ndarray, width: int, *, found: TopK | None = None,
+                 hits: list[list[Hit]] | None = None, make_hits: Callable[[TopK], list[list[Hit]]] | None = None):
+        self.timings, self.vectors, self.width = timings, vectors, width
+        self._found, self._hits, self._make_hits = found, hits, make_hits
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    @cached_property
+    def hits(self) -> list[list[Hit]]:
+        """Each query's hits, best first."""
+        return self._hits if self._hits is not None else self._make_hits(self._found)
+
+    @property
+    def rows(self) -> np.ndarray:
+        """(n_queries, width) corpus rows of the hits, best first; -1 where a query has fewer."""
+        if self._hits is None:
+            return self._found.rows
+        return np.array([[h.row for h in hits] + [-1] * (self.width - len(hits)) for hits in self._hits],
+                        dtype=np.int64).reshape(len(self._hits), self.width)
+
+    @property
+    def clusters_probed(self) -> float | None:
+        """Mean clusters searched per query by a routing retriever (None otherwise, and after a filter)."""
+        return self._found.clusters_probed if self._found is not None else None
 
 
 class SearchPipeline:
@@ -186,42 +234,89 @@ class SearchPipeline:
         """L2-normalised vectors for job descriptions (cached like profiles)."""
         return self.store.embed(query_embedder(self.embedder), list(queries), what="queries")
 
-    def search(self, query: str, k: int = 10, *, retriever: str = DEFAULT_RETRIEVER,
-               reranker: Reranker | None = None, rerank_top: int = 20,
-               filters: Mapping[str, object] | None = None) -> list[Hit]:
-        """The k profiles most similar to one job description, best first (see `search_many`)."""
-        if not isinstance(query, str) or not query.strip():
-            raise ClusterankError("the job description is empty")
-        return self.search_many([query], k, retriever=retriever, reranker=reranker, rerank_top=rerank_top,
-                                filters=filters)[0]
-
-    def search_many(self, queries: Sequence[str], k: int = 10, *, retriever: str = DEFAULT_RETRIEVER,
-                    reranker: Reranker | None = None, rerank_top: int = 20,
-                    filters: Mapping[str, object] | None = None) -> list[list[Hit]]:
-        """The k most similar profiles for each job description (one batched search).
+    def run(self, query: str | None, k: int = 10, *, vector: Sequence[float] | np.ndarray | None = None,
+            retriever: str = DEFAULT_RETRIEVER, reranker: Reranker | None = None, rerank_top: int = 20,
+            filters: Mapping[str, object] | None = None) -> SearchResult:
+        """Search for one job description: embed it, retrieve, rerank the top, cut to k (see `run_many`).
 
         Args:
-            queries: job descriptions.
+            query: the job description (None when `vector` is given and nothing is reranked).
+            vector: the query's vector from this model, instead of embedding `query` (normalised here).
+
+        Raises:
+            ClusterankError: an empty job description, and everything `run_many` refuses.
+        """
+        if vector is None and (not isinstance(query, str) or not query.strip()):
+            raise ClusterankError("the job description is empty")
+        batch = self.run_many(None if query is None else [query], k, vectors=None if vector is None else [vector],
+                              retriever=retriever, reranker=reranker, rerank_top=rerank_top, filters=filters)
+        return SearchResult(batch.hits[0], batch.timings, batch.vectors[0])
+
+    def run_many(self, queries: Sequence[str] | None, k: int = 10, *, vectors: np.ndarray | None = None,
+                 retriever: str = DEFAULT_RETRIEVER, reranker: Reranker | None = None, rerank_top: int = 20,
+                 filters: Mapping[str, object] | None = None) -> SearchResults:
+        """The one search flow (CLI, server, evaluator): embed the job descriptions, retrieve with a retriever spec,
+        rerank each query's top `rerank_top` with `reranker`, cut to k; one batched retrieval for all queries.
+
+        Args:
+            queries: job descriptions (None when `vectors` are given and nothing is reranked).
             k: hits per query.
+            vectors: the queries' vectors from this model, when already embedded (normalised here): no embedding.
             retriever: a retriever spec: `exact`, `routed:nprobe=1` (the seed's method), `routed:nprobe=auto`, ...
             reranker: a `Reranker` for the last stage (None: retrieval order).
             rerank_top: how many retrieved hits the reranker reorders; the rest follow in retrieval order.
             filters: keep only profiles matching every entry (see `filter_mask`).
+
+        Returns:
+            `SearchResults`: hits per query and the seconds of each stage (`embed`, `retrieve`, `rerank`).
+
+        Raises:
+            ClusterankError: k < 1, a bad retriever spec or filter (before anything is embedded), query vectors of
+                the wrong size, NaN or zero, a reranker without job descriptions.
         """
         if k < 1:
             raise ClusterankError(f"k must be at least 1, got {k}")
-        depth = max(k, rerank_top) if reranker is not None else k
+        if queries is None and (vectors is None or reranker is not None):
+            raise ClusterankError("give the job descriptions (a reranker reads them) or their vectors")
+        depth = min(max(k, rerank_top) if reranker is not None else k, len(self.corpus))
         search = self.retriever(retriever).search  # a bad spec or filter fails before the queries are embedded
         mask = self.filter_mask(filters)
-        vectors = normalise(self.embed_queries(queries), model="query vectors")
-        found = self._retrieve(search, vectors, min(depth, len(self.corpus)), mask)
-        if reranker is None:
-            return found
-        return [reranking.rerank_top(reranker, q, hits, rerank_top)[:k] for q, hits in zip(queries, found)]
+        started = time.perf_counter()
+        qv = normalise(self.embed_queries(queries) if vectors is None else self._checked(vectors),
+                       model="query vectors")
+        embedded = time.perf_counter()
+        found = search(qv, depth) if mask is None else None
+        hits = self._filtered(search, qv, depth, mask) if mask is not None else None
+        retrieved = time.perf_counter()
+        if reranker is not None:
+            hits = self.rerank(queries, hits if hits is not None else self.hits(found), reranker, rerank_top, k)
+        timings = {"embed": embedded - started, "retrieve": retrieved - embedded,
+                   "rerank": time.perf_counter() - retrieved}
+        return SearchResults(timings, qv, min(k, len(self.corpus)), found=found, hits=hits, make_hits=self.hits)
+
+    def rerank(self, queries: Sequence[str], hits: Sequence[Sequence[Hit]], reranker: Reranker, top: int = 20,
+               k: int | None = None) -> list[list[Hit]]:
+        """Each query's hits with the first `top` reordered by `reranker` (`rerank_top`), the rest in retrieval
+        order, cut to k (None: all)."""
+        return [reranking.rerank_top(reranker, q, found, top)[:k] for q, found in zip(queries, hits)]
+
+    def search(self, query: str, k: int = 10, *, retriever: str = DEFAULT_RETRIEVER,
+               reranker: Reranker | None = None, rerank_top: int = 20,
+               filters: Mapping[str, object] | None = None) -> list[Hit]:
+        """The k profiles most similar to one job description, best first: `run(...).hits`."""
+        return self.run(query, k, retriever=retriever, reranker=reranker, rerank_top=rerank_top, filters=filters).hits
+
+    def search_many(self, queries: Sequence[str], k: int = 10, *, retriever: str = DEFAULT_RETRIEVER,
+                    reranker: Reranker | None = None, rerank_top: int = 20,
+                    filters: Mapping[str, object] | None = None) -> list[list[Hit]]:
+        """The k most similar profiles for each job description: `run_many(...).hits`."""
+        return self.run_many(queries, k, retriever=retriever, reranker=reranker, rerank_top=rerank_top,
+                             filters=filters).hits
 
     def search_vectors(self, vectors: np.ndarray, k: int = 10, *, retriever: str = DEFAULT_RETRIEVER,
                        filters: Mapping[str, object] | None = None) -> list[list[Hit]]:
-        """Retrieval for query vectors of this model (normalised here), best first, optionally filtered.
+        """Retrieval for query vectors of this model (normalised here), best first, optionally filtered:
+        `run_many(None, k, vectors=vectors, ...).hits`.
 
         With filters the retriever is asked for more and more hits (up to the whole corpus) until each query has
         k that match, so a filter narrows what the retriever finds instead of leaving the list short.
@@ -229,20 +324,17 @@ class SearchPipeline:
         Raises:
             ClusterankError: vectors of the wrong size, NaN or zero vectors, k < 1, a bad filter.
         """
-        if k < 1:
-            raise ClusterankError(f"k must be at least 1, got {k}")
-        k = min(k, len(self.corpus))
+        return self.run_many(None, k, vectors=vectors, retriever=retriever, filters=filters).hits
+
+    def _checked(self, vectors) -> np.ndarray:
         vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
-        if vectors.shape[1] != self.vectors.shape[1]:
+        if vectors.ndim == 2 and vectors.shape[1] != self.vectors.shape[1]:
             raise ClusterankError(f"query vectors have {vectors.shape[1]} dimensions; {self.embedder.name} gives "
                                   f"{self.vectors.shape[1]}")
-        vectors = normalise(vectors, model="query vectors")
-        return self._retrieve(self.retriever(retriever).search, vectors, k, self.filter_mask(filters))
+        return vectors
 
-    def _retrieve(self, search, vectors: np.ndarray, k: int, mask: np.ndarray | None) -> list[list[Hit]]:
-        """`search`'s hits for normalised query vectors; with a filter mask, deepened until k per query match."""
-        if mask is None:
-            return self.hits(search(vectors, k))
+    def _filtered(self, search, vectors: np.ndarray, k: int, mask: np.ndarray) -> list[list[Hit]]:
+        """`search`'s hits for normalised query vectors that match the mask, deepened until k per query match."""
         n, depth = len(self.corpus), min(len(self.corpus), max(10 * k, 100))
         while True:
             kept = [[h for h in hits if mask[h.row]][:k] for hits in self.hits(search(vectors, depth))]

@@ -24,7 +24,7 @@ from clusterank.evaluate.tune import (ALPHAS, DEFAULT_FOLDS, cross_validated_row
                                      is_tuned)
 from clusterank.index import TopK, canonical_spec, split_specs
 from clusterank.pipeline import SearchPipeline
-from clusterank.rerank.base import Reranker, rerank_top
+from clusterank.rerank.base import Reranker
 
 RECALL_DEPTH = 50
 """How deep every pipeline retrieves: recall is measured at this depth."""
@@ -167,26 +167,25 @@ def evaluate_pipelines(pipe: SearchPipeline, queries: Sequence[str], rel: Releva
         p = Pipeline(item) if isinstance(item, str) else item
         retriever = pipe.retriever(p.retriever)
         retriever.search(qv[:1], depth)  # first calls allocate (threads, buffers): keep them out of the timing
-        t0 = time.perf_counter()
-        result = retriever.search(qv, depth)
-        ms = (time.perf_counter() - t0) * 1000 / len(texts)
-        fold_alphas = None
-        if is_tuned(p.retriever):
+        tuned = is_tuned(p.retriever)
+        top = min(p.rerank_top, depth)  # a reranker reorders at most the `depth` hits every pipeline retrieves
+        found = pipe.run_many(texts, depth, vectors=qv, retriever=p.retriever,
+                              reranker=None if tuned else p.reranker, rerank_top=top)
+        ms = (found.timings["retrieve"] + found.timings["rerank"]) * 1000 / len(texts)
+        rows, probed, fold_alphas = found.rows, found.clusters_probed, None
+        if tuned:
             grid = grid_rows(pipe, qv, p.retriever, depth=depth)
             rows, chosen = cross_validated_rows(grid, grid_scores(grid, rel, cutoff), fold_of(len(texts), folds))
-            fold_alphas = [ALPHAS[c] for c in chosen]
-            cosines = np.take_along_axis(qv @ pipe.vectors.T, np.maximum(rows, 0), axis=1)
-            result = TopK(rows, np.where(rows >= 0, cosines, -np.inf).astype(np.float32))
-        rows = result.rows
-        if p.reranker is not None:
-            t0 = time.perf_counter()
-            reranked = [rerank_top(p.reranker, q, hits, p.rerank_top) for q, hits in zip(texts, pipe.hits(result))]
-            rows = _padded(reranked, depth)
-            ms += (time.perf_counter() - t0) * 1000 / len(texts)
+            fold_alphas, probed = [ALPHAS[c] for c in chosen], None
+            if p.reranker is not None:
+                cosines = np.take_along_axis(qv @ pipe.vectors.T, np.maximum(rows, 0), axis=1)
+                result = TopK(rows, np.where(rows >= 0, cosines, -np.inf).astype(np.float32))
+                t0 = time.perf_counter()
+                rows = _padded(pipe.rerank(texts, pipe.hits(result), p.reranker, top), depth)
+                ms += (time.perf_counter() - t0) * 1000 / len(texts)
         scores = score_rows(rows, rel, pipe.corpus.labels, near, cutoff)
         scores[f"recall@{cutoff} vs exact"] = overlap_recall(rows[:, :cutoff], exact_top)
-        runs[p.name] = PipelineRun(p.name, scores, rows, ms, result.clusters_probed, fold_alphas, near,
-                                   retriever.memory_bytes)
+        runs[p.name] = PipelineRun(p.name, scores, rows, ms, probed, fold_alphas, near, retriever.memory_bytes)
     return runs
 
 
