@@ -256,6 +256,14 @@ class Registry(Mapping[str, B], Generic[B]):
         self._backends[backend.name] = backend
         return backend
 
+    def unregister(self, name: str) -> B:
+        """Remove a backend added by `register` (a test's); returns it.
+
+        Raises:
+            KeyError: no backend has that name.
+        """
+        return self._backends.pop(name)
+
     def __getitem__(self, name: str) -> B:
         return self._backends[name]
 

@@ -24,9 +24,15 @@ def test_fixed_ids_and_prefixes_resolve():
         get_embedder("st:")
 
 
-def test_a_backend_whose_package_is_missing_is_listed_not_raised(monkeypatch, workspace, capsys):
-    ghost = EmbedderBackend("ghost-model", lambda *a: None, ("clusterank_no_such_package",), "local", "a test")
-    monkeypatch.setitem(EMBEDDERS, "ghost-model", ghost)
+@pytest.fixture()
+def ghost():
+    backend = EMBEDDERS.register(EmbedderBackend("ghost-model", "a test", lambda *a: None,
+                                                 needs=("clusterank_no_such_package",)))
+    yield backend
+    EMBEDDERS.unregister("ghost-model")
+
+
+def test_a_backend_whose_package_is_missing_is_listed_not_raised(ghost, workspace, capsys):
     assert ghost.missing() == ["clusterank_no_such_package"] and ghost.status().startswith("unavailable: pip install")
     assert "ghost-model" not in available_models()
     with pytest.raises(ClusterankError, match="needs the Python package 'clusterank_no_such_package'; pip install"):

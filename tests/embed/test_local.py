@@ -75,7 +75,7 @@ def test_hub_style_loading_from_a_local_folder(session_home, static_embedder):
 
 
 def test_unknown_models_fail_clearly(session_home, tmp_path):
-    with pytest.raises(ClusterankError, match="unknown model 'nope'; models: minilm-static"):
+    with pytest.raises(ClusterankError, match="unknown model 'nope'; known: minilm-static"):
         get_embedder("nope", session_home)
     with pytest.raises(ClusterankError, match="facts only"):
         get_embedder("text-embedding-3-large", session_home)

@@ -264,12 +264,13 @@ def _build(prefix: str):
         short = model.split("/")[-1]
         info = CATALOG.get(short) if prefix != "api" else None
         limits = default_prices().api.get(short) if prefix != "api" else None
-        return ApiEmbedder(name, provider, model, url, dims=getattr(info, "dims", None),
-                           max_tokens=getattr(info, "max_tokens", 8191), rpm=getattr(limits, "rpm", None),
-                           tpm=getattr(limits, "tpm", None))
+        return ApiEmbedder(name, provider, model, url, dims=info.dims if info else None,
+                           max_tokens=info.max_tokens if info else 8191, rpm=limits.rpm if limits else None,
+                           tpm=limits.tpm if limits else None)
     return build
 
 
 def api_backend(prefix: str, summary: str) -> EmbedderBackend:
     """The registry entry of one provider prefix (`openai:` ...)."""
-    return EmbedderBackend(f"{prefix}:", _build(prefix), ("httpx",), "api", summary)
+    return EmbedderBackend(f"{prefix}:", summary, _build(prefix), argument="<model>@<base_url>" if prefix == "api"
+                           else "<model>", needs=("httpx",), extra="api", catalog_argument=True)

@@ -346,8 +346,9 @@ def mpnet_base(workspace: Workspace, device: str = "auto") -> SentenceTransforme
 
 
 def _fixed(name: str, factory, needs: tuple[str, ...], summary: str):
-    return EmbedderBackend(name, lambda _arg, workspace, _tables, device="auto": factory(workspace, device=device),
-                           needs, "local", summary, takes_device=True)
+    return EmbedderBackend(name, summary, lambda _arg, workspace, _tables, device="auto": factory(workspace,
+                                                                                                  device=device),
+                           needs=needs, takes_device=True, examples=(name,))
 
 
 _ST = ("torch", "sentence_transformers")
@@ -363,9 +364,9 @@ MPNET_BASE = _fixed("all-mpnet-base-v2", mpnet_base, _ST, "sentence-transformers
 
 
 def _registered(prefix: str, factory, needs: tuple[str, ...], summary: str):
-    return EmbedderBackend(prefix, lambda arg, _workspace, _tables, device="auto": factory(prefix + arg, arg,
-                                                                                         device=device),
-                           needs, "local", summary, takes_device=True)
+    return EmbedderBackend(prefix, summary, lambda arg, _workspace, _tables, device="auto": factory(prefix + arg, arg,
+                                                                                                  device=device),
+                           argument="<folder-or-hub-id>", needs=needs, takes_device=True)
 
 
 SENTENCE_TRANSFORMERS = _registered("st:", SentenceTransformerEmbedder, _ST,

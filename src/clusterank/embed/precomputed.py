@@ -62,5 +62,5 @@ def _from_tables(model: str, _workspace, tables) -> PrecomputedEmbedder:
     return PrecomputedEmbedder.from_tables(model, *tables)
 
 
-PRECOMPUTED = EmbedderBackend("precomputed:", _from_tables, (), "local",
-                              "vectors already in the corpus' embeddings_<model> column (and the queries')")
+PRECOMPUTED = EmbedderBackend("precomputed:", "vectors already in the corpus' embeddings_<model> column (and the "
+                              "queries')", _from_tables, argument="<model>", catalog_argument=True)

@@ -15,11 +15,18 @@ from clusterank.embed import local, precomputed
 from clusterank.embed.api import api_backend
 from clusterank.embed.base import Embedder, EmbedderBackend, check_device
 from clusterank.embed.providers import public_name
-from clusterank.errors import ClusterankError, install_hint
+from clusterank.errors import ClusterankError
+from clusterank.registry import Registry, typed_params
 from clusterank.workspace import Workspace
 
 
-EMBEDDERS: dict[str, EmbedderBackend] = {b.name: b for b in (
+def _facts_only(name: str) -> str:
+    from clusterank.embed.catalog import CATALOG
+
+    return " (facts only: it is an API or hub model with no backend here)" if name in CATALOG else ""
+
+
+EMBEDDERS: Registry[EmbedderBackend] = Registry("model", (
     local.MINILM_STATIC,
     local.PARAPHRASE_MINILM_L3,
     local.MINILM_L6_INT8,
@@ -33,38 +40,33 @@ EMBEDDERS: dict[str, EmbedderBackend] = {b.name: b for b in (
     api_backend("nvidia", "NVIDIA's API catalog: nvidia:nv-embedqa-e5-v5 (key: $NVIDIA_API_KEY)"),
     api_backend("voyage", "Voyage AI: voyage:voyage-3 (key: $VOYAGE_API_KEY)"),
     api_backend("cohere", "Cohere v2 embed: cohere:embed-english-v3.0 (key: $CO_API_KEY)"),
-)}
+), group="clusterank.embedders", shown=public_name, hint=_facts_only)
 
 
 def catalog_id(name: str) -> str:
     """The catalog and price-table id behind a model name: `openai:text-embedding-3-small` and
-    `precomputed:text-embedding-3-small` are both `text-embedding-3-small`; `api:m@url` is `m`."""
-    prefix, sep, rest = name.partition(":")
-    if not sep or f"{prefix}:" not in EMBEDDERS or prefix in ("st", "model2vec"):
+    `precomputed:text-embedding-3-small` are both `text-embedding-3-small`; `api:m@url` is `m`; any other name is
+    itself."""
+    try:
+        spec = EMBEDDERS.parse(name)
+    except ClusterankError:
         return name
-    return rest.split("@")[0].split("/")[-1]
+    if not EMBEDDERS[spec.name].catalog_argument:
+        return name
+    return spec.argument.split("@")[0].split("/")[-1]
 
 
 def find_backend(name: str) -> tuple[EmbedderBackend, str]:
-    """The backend a model name selects, and its argument (the part after a prefix, or the name itself).
+    """The backend a model name selects, and its argument (the part after a prefix, or the registered id itself).
 
     Raises:
-        ClusterankError: no backend has that name or prefix (the message lists them).
+        ClusterankError: no backend has that name or prefix (the message lists them), or a parameter it does not
+            take.
     """
-    if name in EMBEDDERS and not EMBEDDERS[name].is_prefix:
-        return EMBEDDERS[name], name
-    for backend in EMBEDDERS.values():
-        if backend.is_prefix and name.startswith(backend.name):
-            argument = name[len(backend.name):]
-            if not argument:
-                raise ClusterankError(f"model {public_name(name)!r}: say what follows {backend.name!r} ({backend.summary})")
-            return backend, argument
-    from clusterank.embed.catalog import CATALOG
-
-    fixed = [b.name for b in EMBEDDERS.values() if not b.is_prefix]
-    prefixes = [f"{b.name}<...>" for b in EMBEDDERS.values() if b.is_prefix]
-    hint = " (facts only: it is an API or hub model with no backend here)" if name in CATALOG else ""
-    raise ClusterankError(f"unknown model {public_name(name)!r}{hint}; models: {', '.join(fixed)}; or {', '.join(prefixes)}")
+    spec = EMBEDDERS.parse(name)
+    backend = EMBEDDERS[spec.name]
+    typed_params(backend, spec)
+    return backend, spec.argument if backend.is_prefix else backend.name
 
 
 _DEVICE: ContextVar[str] = ContextVar("clusterank_device", default="auto")
@@ -106,11 +108,9 @@ def get_embedder(name: str, workspace: Workspace | None = None, *, tables: Seque
             device, or `cuda` with no CUDA GPU visible.
     """
     device = check_device(_DEVICE.get() if device is None else device)
-    backend, argument = find_backend(name)
-    missing = backend.missing()
-    if missing:
-        raise ClusterankError(f"model {public_name(name)!r} needs the Python package {missing[0]!r}; "
-                              f"{install_hint(backend.extra)}")
+    backend, spec = EMBEDDERS.find(name)
+    typed_params(backend, spec)
+    argument = spec.argument if backend.is_prefix else backend.name
     if backend.takes_device:
         return backend.build(argument, workspace or Workspace.default(), tables, device=device)
     return backend.build(argument, workspace or Workspace.default(), tables)
@@ -126,4 +126,4 @@ def stored_name(name: str) -> str:
 def available_models() -> list[str]:
     """Ids of the fixed models whose packages are installed here (they run offline, and `clusterank serve`
     serves them)."""
-    return [b.name for b in EMBEDDERS.values() if not b.is_prefix and not b.missing()]
+    return [b.name for b in EMBEDDERS.available() if not b.is_prefix]
