@@ -14,12 +14,12 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from clusterank.embed.truncation import truncation_summary, warn_truncated  # noqa: F401 (importable from here)
 from clusterank.errors import ClusterankError, install_hint
 
 log = logging.getLogger("clusterank.embed")
@@ -338,47 +338,3 @@ def resolve_device(device: str, what: str = "--device") -> str:
     if name == "auto":
         return "cuda" if cuda_visible() else "cpu"
     return name
-
-
-_TALLIES: list[dict] = []  # open `truncation_summary` blocks, innermost last
-
-
-def warn_truncated(model: str, token_counts: Sequence[int] | np.ndarray, max_tokens: int) -> int:
-    """Count the texts over the model's token limit; returns that number.
-
-    Inside `truncation_summary` the counts add up into its one warning; outside, one warning per call.
-    """
-    counts = np.asarray(token_counts)
-    over = int((counts > max_tokens).sum())
-    if _TALLIES:
-        tally = _TALLIES[-1]
-        tally["tokens"] += int(np.minimum(counts, max_tokens).sum())
-        tally["over"] += over
-        tally["total"] += len(counts)
-        tally["longest"] = max(tally["longest"], int(counts.max()) if len(counts) else 0)
-        tally["limit"], tally["model"] = max_tokens, model
-    elif over:
-        log.warning("%s: %d of %d texts are longer than its %d-token limit and were truncated (longest: %d tokens)",
-                    model, over, len(counts), max_tokens, int(counts.max()))
-    return over
-
-
-@contextmanager
-def truncation_summary(what: str = "texts", quiet: bool = False) -> Iterator[dict]:
-    """Collect truncations of everything embedded inside the block into ONE warning at its end (one per model
-    and text set, not one per batch or per timed query); `quiet` drops it (timing runs over texts whose
-    truncation is reported where they are embedded for real).
-
-    The tally's `tokens` is how many tokens the model read (each text up to its limit); an enclosing block adds
-    up the tokens of the blocks inside it (the server reports them as usage without tokenizing twice)."""
-    tally = {"over": 0, "total": 0, "longest": 0, "limit": 0, "model": "", "tokens": 0}
-    _TALLIES.append(tally)
-    try:
-        yield tally
-    finally:
-        _TALLIES.remove(tally)
-        if _TALLIES:
-            _TALLIES[-1]["tokens"] += tally["tokens"]
-        if tally["over"] and not quiet:
-            log.warning("%s: %d of %d %s are longer than its %d-token limit and were truncated (longest: %d tokens)",
-                        tally["model"], tally["over"], tally["total"], what, tally["limit"], tally["longest"])
