@@ -2,7 +2,9 @@
 
 Every import in `src/clusterank` (also those inside functions; not `if TYPE_CHECKING:` blocks, which never run)
 is read with `ast`, resolved to a clusterank module and checked against the layer order below. A package's
-`_EXPORTS` table (module -> names, imported on first use by its `__getattr__`) counts as importing those names.
+`_EXPORTS` table (module -> names, imported on first use by its `__getattr__`) counts as importing those names, and
+`from clusterank import X` as importing the module that defines X. The CLI and the server import only the public
+API (`clusterank.__all__`) and their own package.
 """
 
 import ast
@@ -79,14 +81,30 @@ def imports(path: Path) -> list[tuple[str, list[str], int]]:
     return found
 
 
+def public_names() -> dict[str, str]:
+    """Each name of `clusterank.__all__` -> the module its `_EXPORTS` table imports it from."""
+    path = MODULES["clusterank"]
+    where = {name: module for module, names, _ in imports(path) for name in names if module.startswith("clusterank.")}
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    listed = next(ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+                  and [getattr(t, "id", None) for t in node.targets] == ["__all__"])
+    return {name: where[name] for name in listed if name in where}
+
+
+PUBLIC = public_names()
+
+
 def edges() -> dict[str, set[tuple[str, int]]]:
-    """clusterank module -> the clusterank modules it imports (with the line)."""
+    """clusterank module -> the clusterank modules it imports (with the line); a public name taken from `clusterank`
+    points at the module that defines it."""
     graph = {m: set() for m in MODULES}
     for mod, path in MODULES.items():
         for target, names, line in imports(path):
             if not target.startswith("clusterank"):
                 continue
             subs = [f"{target}.{n}" for n in names if f"{target}.{n}" in MODULES]
+            if target == "clusterank" and mod != "clusterank":
+                subs += [PUBLIC[n] for n in names if n in PUBLIC]
             for dst in subs or [target]:
                 if dst != mod:
                     graph[mod].add((dst, line))
@@ -145,6 +163,28 @@ def test_no_private_names_from_another_package():
     assert not wrong, "\n".join(wrong)
 
 
+def non_public_imports(path: Path, package: str) -> list[str]:
+    """`file:line imports X` for each import in `path` of a clusterank module other than `clusterank` itself (names
+    in `__all__` only) and the modules of `package`."""
+    wrong, shown = [], path.relative_to(SRC.parent) if path.is_relative_to(SRC.parent) else path.name
+    for target, names, line in imports(path):
+        where = f"{shown}:{line}"
+        if target == "clusterank":
+            wrong += [f"{where} imports clusterank.{n}, which is not in clusterank.__all__" for n in names
+                      if n not in PUBLIC]
+        elif target.startswith("clusterank.") and target != package and not target.startswith(package + "."):
+            wrong.append(f"{where} imports {target} (not the public API: `from clusterank import ...`)")
+    return wrong
+
+
+def test_the_cli_and_the_server_use_only_the_public_api():
+    """The CLI and the server are faces over `clusterank`'s public API: whatever they import (also inside
+    functions) a Python user can import from `clusterank` too; only their own package's modules are exempt."""
+    wrong = [problem for face in ("cli", "server") for path in sorted((SRC / face).rglob("*.py"))
+             for problem in non_public_imports(path, f"clusterank.{face}")]
+    assert not wrong, "the CLI and the server import past the public API:\n" + "\n".join(wrong)
+
+
 @pytest.mark.parametrize("path", sorted(SRC.rglob("*.py")), ids=lambda p: str(p.relative_to(SRC)))
 def test_modules_stay_small(path):
     limit = 300 if path.parent.name == "cli" else 400
@@ -159,3 +199,10 @@ def test_the_layer_check_can_fail(tmp_path):
                      "_EXPORTS = {'clusterank.server.app': ('create_app',)}\n")
     assert [t for t, _, _ in imports(probe)] == ["clusterank.viz.map", "clusterank.server.app"]
     assert layer("clusterank.viz.map") > layer("clusterank.evaluate.compare")
+    face = tmp_path / "face.py"
+    face.write_text("from clusterank import SearchPipeline, no_such_name\nfrom clusterank.cli.common import app\n"
+                    "def f():\n    from clusterank.index.hits import preview\n")
+    wrong = non_public_imports(face, "clusterank.cli")
+    assert [w.split(":", 1)[1] for w in wrong] == [
+        "1 imports clusterank.no_such_name, which is not in clusterank.__all__",
+        "4 imports clusterank.index.hits (not the public API: `from clusterank import ...`)"]

@@ -13,7 +13,7 @@ import click
 import typer
 
 from clusterank.cli.common import app, setup_logging
-from clusterank.errors import ClusterankError, printable
+from clusterank import ClusterankError, printable
 
 
 @app.callback()

@@ -10,9 +10,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from clusterank.data.bounds import PROFILES, SEED
-from clusterank.defaults import BUNDLED_N, DEFAULT_K, DEFAULT_MODEL, DEFAULT_SEED
-from clusterank.errors import printable
+from clusterank import BUNDLED_N, DEFAULT_K, DEFAULT_MODEL, DEFAULT_SEED, PROFILES_RANGE, SEED_RANGE, printable
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Find candidate profiles for a job description; measure which embedding model to use.")
@@ -27,13 +25,13 @@ err = Console(stderr=True, highlight=False)
 ModelOpt = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Embedding model id (see `clusterank models`).")
 CorpusOpt = typer.Option(None, "--corpus", help="Profiles file or dataset (.jsonl/.csv/.parquet/folder/hf:<name>); "
                          "default: the bundled set.")
-NOpt = typer.Option(BUNDLED_N, "--n", help="Size of the bundled profile set.", callback=PROFILES.option("--n"))
+NOpt = typer.Option(BUNDLED_N, "--n", help="Size of the bundled profile set.", callback=PROFILES_RANGE.option("--n"))
 TextColOpt = typer.Option("text", "--text-column", help="Column holding the text to embed.")
 LabelColOpt = typer.Option("role", "--label-column", help="Column holding the role label.")
 ClustersOpt = typer.Option(str(DEFAULT_K), "--clusters", help="k-means clusters for routing retrievers and the map, "
                            "or 'auto' (best silhouette).")
 SeedOpt = typer.Option(DEFAULT_SEED, "--seed", help="k-means seed (the seed's random_state=42).",
-                       callback=SEED.option("--seed"))
+                       callback=SEED_RANGE.option("--seed"))
 QueriesOpt = typer.Option(None, "--queries", help="Labelled job descriptions (default: the bundled ones).")
 QueryColOpt = typer.Option("natural_language", "--query-column", help="Text column of --queries.")
 ParentOpt = typer.Option("family", "--parent-column", help="Parent label (e.g. role family): partial relevance.")
@@ -67,8 +65,7 @@ def setup_logging(verbose: bool) -> None:
 def corpus_from_options(corpus: Optional[Path], n: int, text_column: str, label_column: str,
                         n_clusters: str | None = None):
     """Load the profiles; with `n_clusters`, check k against the corpus before anything is embedded."""
-    from clusterank.cluster.kmeans import check_k, parse_k
-    from clusterank.data.loaders import bundled_profiles, load_profiles
+    from clusterank import bundled_profiles, check_k, load_profiles, parse_k
 
     k = parse_k(n_clusters) if n_clusters is not None else None
     table = bundled_profiles(n=n) if corpus is None else load_profiles(corpus, text_column=text_column,
@@ -80,7 +77,7 @@ def corpus_from_options(corpus: Optional[Path], n: int, text_column: str, label_
 
 def queries_from_options(queries: Optional[Path], query_column: str, label_column: str):
     """The labelled job descriptions: a file, or the bundled ones."""
-    from clusterank.data.loaders import bundled_queries, load_queries
+    from clusterank import bundled_queries, load_queries
 
     return bundled_queries() if queries is None else load_queries(queries, text_column=query_column,
                                                                  label_column=label_column)

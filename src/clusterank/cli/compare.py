@@ -11,10 +11,7 @@ import typer
 from clusterank.cli.common import (ClustersOpt, CorpusOpt, DeviceOpt, LabelColOpt, ModelOpt, NOpt, QueriesOpt,
                                    QueryColOpt, ParentOpt, RelIdsOpt, SkipOpt, TextColOpt, app, corpus_from_options,
                                    out, queries_from_options)
-from clusterank.data.bounds import SEED
-from clusterank.defaults import COMPARE_PIPELINES, DEFAULT_K, LABELLED_PIPELINES
-from clusterank.errors import ClusterankError
-from clusterank.workspace import Workspace
+from clusterank import COMPARE_PIPELINES, DEFAULT_K, LABELLED_PIPELINES, SEED_RANGE, ClusterankError, Workspace
 
 
 @app.command()
@@ -22,9 +19,7 @@ def models(fmt: str = typer.Option("table", "--format", help="table | markdown |
     """The models: the registered backends (and whether they can run here) and the catalog's facts and prices."""
     from rich.table import Table
 
-    from clusterank.cost import api_price
-    from clusterank.embed import CATALOG, EMBEDDERS
-    from clusterank.tables import markdown_table
+    from clusterank import CATALOG, EMBEDDERS, api_price, markdown_table
 
     cols = ["id", "provider", "params_m", "dims", "max_tokens", "licence", "open_weights", "backend", "status",
             "price_per_1m_tokens", "price_date"]
@@ -70,16 +65,9 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
             rerank_top: int = typer.Option(20, "--rerank-top", help="How many hits each reranker reorders."),
             device: str = DeviceOpt) -> None:
     """Compare embedding models x pipelines on labelled queries; write a report with a recommendation."""
-    from clusterank.data.loaders import parent_labels, relevant_ids
-    from clusterank.data.roles import neighbour_map
-    from clusterank.embed.base import check_device
-    from clusterank.embed.registry import using_device
-    from clusterank.evaluate.compare import compare_models, expand_models
-    from clusterank.evaluate.evaluator import parse_pipelines
-    from clusterank.evaluate.report import markdown_tables, recommend
-    from clusterank.index import check_spec
-    from clusterank.viz.report import write_report
-    from clusterank.rerank import get_reranker
+    from clusterank import (check_device, check_spec, compare_models, expand_models, get_reranker, markdown_tables,
+                            neighbour_map, parent_labels, parse_pipelines, recommend, relevant_ids, using_device,
+                            write_report)
 
     check_device(device)  # cuda without a GPU fails before anything loads
     names = expand_models(models.split(",") if models else None)
@@ -96,7 +84,7 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
         qs = queries_from_options(queries, query_column, label_column)
         showcase = None
         if queries is None:
-            from clusterank.data.synthetic import DEMO_QUERY
+            from clusterank import DEMO_QUERY
 
             showcase = DEMO_QUERY
         cmp = compare_models(names, table, qs, pipelines=chosen, n_clusters=n_clusters,
@@ -115,8 +103,7 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
 
 def _check_models(names: list[str]) -> None:
     """Every model name has a backend whose packages are installed (what get_embedder checks first)."""
-    from clusterank.embed.registry import find_backend
-    from clusterank.errors import install_hint
+    from clusterank import find_backend, install_hint
 
     for name in names:
         backend, _ = find_backend(name)
@@ -136,14 +123,10 @@ def tune(model: str = ModelOpt, retriever: str = typer.Option("role", "--retriev
          parent_column: str = ParentOpt,
          folds: int = typer.Option(5, "--folds", help="k of the k-fold cross-validation."),
          seed: int = typer.Option(0, "--seed", help="Seed of the split into folds (0 to 2**32-1).",
-                                  callback=SEED.option("--seed")), device: str = DeviceOpt) -> None:
+                                  callback=SEED_RANGE.option("--seed")), device: str = DeviceOpt) -> None:
     """Choose alpha of a role-aware or soft retriever by k-fold cross-validation; store it for alpha=auto."""
-    from clusterank.cluster.kmeans import parse_k
-    from clusterank.data.loaders import parent_labels, relevant_ids
-    from clusterank.evaluate.relevance import build_relevance
-    from clusterank.evaluate.tune import check_tunable, fold_of, save_tuning, with_alpha
-    from clusterank.evaluate.tune import tune as run_tune
-    from clusterank.pipeline import SearchPipeline
+    from clusterank import (SearchPipeline, build_relevance, check_tunable, fold_of, parent_labels, parse_k,
+                            relevant_ids, save_tuning, tune as run_tune, with_alpha)
 
     spec = check_tunable(retriever)
     table = corpus_from_options(corpus, n, text_column, label_column, n_clusters)

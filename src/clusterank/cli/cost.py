@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from clusterank.cli.common import TextColOpt, app, err, out
-from clusterank.defaults import DEFAULT_TOKENS_PER_TEXT
+from clusterank import DEFAULT_TOKENS_PER_TEXT
 
 
 @app.command()
@@ -37,9 +37,7 @@ def cost(texts: str = typer.Option("10k,100k,1M,2.5M", "--texts", help="Corpus s
          as_json: bool = typer.Option(False, "--json", help="Print every estimate as JSON instead of tables."),
          ) -> None:
     """What embedding 10k to 2.5M texts costs and how long it takes: API against self-hosted GPU and this machine."""
-    from clusterank.cost import parse_counts, run_cost
-    from clusterank.errors import ClusterankError
-    from clusterank.viz.cost import write_cost_html, write_cost_png
+    from clusterank import ClusterankError, parse_counts, run_cost, write_cost_html, write_cost_png
 
     if output.is_dir():  # say so before anything is measured, not as a traceback at the end
         raise ClusterankError(f"-o {output}: is a folder; give the HTML file to write, e.g. {output / 'cost.html'}")
@@ -48,7 +46,7 @@ def cost(texts: str = typer.Option("10k,100k,1M,2.5M", "--texts", help="Corpus s
                     models=chosen or None, price_files=prices, settings=settings, gpus=gpus, batch=batch,
                     machine=machine, remeasure=remeasure, progress=True)
     out.print(json.dumps(plan.rows(), indent=1) if as_json else plan.markdown())
-    from clusterank.workspace import Workspace
+    from clusterank import Workspace
 
     written = [str(write_cost_html(plan, output))]
     Workspace.default().keep_latest_report("cost", output)  # what `clusterank serve` shows

@@ -8,21 +8,18 @@ from typing import Optional
 import typer
 
 from clusterank.cli.common import (cache_app, data_app, out)
-from clusterank.data.bounds import MAX_PROFILES, PROFILES, SEED
-from clusterank.defaults import BUNDLED_N
-from clusterank.errors import ClusterankError
+from clusterank import BUNDLED_N, MAX_PROFILES, PROFILES_RANGE, SEED_RANGE, ClusterankError
 
 
 @data_app.command("synth")
 def data_synth(output: Path = typer.Option(..., "-o", "--output", help="Profiles file (.parquet/.csv/.jsonl)."),
                n: int = typer.Option(BUNDLED_N, "--n", help=f"Profiles to write (1 to {MAX_PROFILES:,}: they are "
-                                     "generated in memory).", callback=PROFILES.option("--n")),
-               seed: int = typer.Option(42, "--seed", callback=SEED.option("--seed")),
+                                     "generated in memory).", callback=PROFILES_RANGE.option("--n")),
+               seed: int = typer.Option(42, "--seed", callback=SEED_RANGE.option("--seed")),
                queries: Optional[Path] = typer.Option(None, "--queries", help="Also write the job descriptions here.")
                ) -> None:
     """Write the bundled synthetic profiles (and job descriptions) to files."""
-    from clusterank.data.synthetic import generate_profiles, generate_queries
-    from clusterank.data.writers import write_table
+    from clusterank import generate_profiles, generate_queries, write_table
 
     write_table(generate_profiles(n=n, seed=seed), output)
     out.print(f"wrote {n:,} profiles to {output}")
@@ -35,10 +32,9 @@ def data_synth(output: Path = typer.Option(..., "-o", "--output", help="Profiles
 @cache_app.command("info")
 def cache_info() -> None:
     """Where the cache is and how many vectors it holds per model."""
-    from clusterank.embed.store import EmbeddingStore
-    from clusterank.workspace import Workspace
+    from clusterank import EmbeddingStore, Workspace
 
-    from clusterank.embed.registry import stored_name
+    from clusterank import stored_name
 
     store = EmbeddingStore(Workspace.default().store_path)
     out.print(f"cache: {store.path}")
@@ -49,9 +45,7 @@ def cache_info() -> None:
 @cache_app.command("clear")
 def cache_clear(model: str = typer.Option(..., "--model", "-m", help="Model whose vectors to delete.")) -> None:
     """Delete the cached vectors of one model."""
-    from clusterank.embed.registry import stored_name
-    from clusterank.embed.store import EmbeddingStore
-    from clusterank.workspace import Workspace
+    from clusterank import EmbeddingStore, Workspace, stored_name
 
     name = stored_name(model)  # the name the vectors are filed under, never echoing a password typed in a URL
     out.print(f"deleted {EmbeddingStore(Workspace.default().store_path).clear(name):,} vectors of {name}")
@@ -61,8 +55,7 @@ def cache_clear(model: str = typer.Option(..., "--model", "-m", help="Model whos
 @cache_app.command("check")
 def cache_check() -> None:
     """Check the cache file: SQLite's integrity check and every vector (size, finite, unit length). Exit 2 if damaged."""
-    from clusterank.embed.integrity import check_store
-    from clusterank.workspace import Workspace
+    from clusterank import Workspace, check_store
 
     report = check_store(Workspace.default().store_path)
     out.print("\n".join(report.lines()))
@@ -75,8 +68,7 @@ def cache_repair() -> None:
     """Copy every intact vector into a fresh cache file and swap it in; the damaged file is kept beside it.
 
     Refuses while another clusterank process has the cache open; changes nothing when the cache is intact."""
-    from clusterank.embed.integrity import repair_store
-    from clusterank.workspace import Workspace
+    from clusterank import Workspace, repair_store
 
     report = repair_store(Workspace.default().store_path)
     out.print("\n".join(report.lines()))

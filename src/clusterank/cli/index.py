@@ -28,10 +28,9 @@ def build(model: str = ModelOpt, corpus: Optional[Path] = CorpusOpt, n: int = NO
     Run it again after the corpus changed: new profiles are embedded and added, removed ones dropped (by the
     `id` column, else by text), without re-embedding the rest.
     """
-    from clusterank.index import check_spec, split_specs
-    from clusterank.pipeline import SearchPipeline
+    from clusterank import SearchPipeline, check_spec, split_specs
 
-    from clusterank.index.persist import check_saveable
+    from clusterank import check_saveable
 
     specs = [check_saveable(s) for s in split_specs(retriever)]  # before anything is embedded or written
     started = time.perf_counter()
@@ -51,7 +50,7 @@ def build(model: str = ModelOpt, corpus: Optional[Path] = CorpusOpt, n: int = NO
 @index_app.command("info")
 def info() -> None:
     """List the saved indexes in the workspace: model, corpus, rows, retrievers, size, last update."""
-    from clusterank.workspace import Workspace
+    from clusterank import Workspace
 
     root = Workspace.default().root / "indexes"
     table = Table("model", "corpus", "rows", "retrievers", "MB", "updated", title=f"saved indexes in {root}")

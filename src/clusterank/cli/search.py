@@ -13,8 +13,7 @@ from rich.table import Table
 from clusterank.cli.common import (ClustersOpt, CorpusOpt, DeviceOpt, LabelColOpt, ModelOpt, NOpt, ParentOpt,
                                    QueriesOpt, QueryColOpt, RelIdsOpt, SeedOpt, SkipOpt, TextColOpt, app,
                                    corpus_from_options, out, queries_from_options)
-from clusterank.defaults import AUTO_MARGIN, DEFAULT_RETRIEVER, ROUTING_PIPELINES
-from clusterank.errors import ClusterankError
+from clusterank import AUTO_MARGIN, DEFAULT_RETRIEVER, ROUTING_PIPELINES, ClusterankError
 
 RetrieverOpt = typer.Option(None, "--retriever", "-r", help="How to search: exact | routed:nprobe=N|auto[,margin=M] | "
                             "soft[:alpha=A] | role[:alpha=A,by=COLUMN] | role-route:m=M (see docs/retrievers.md). "
@@ -25,8 +24,7 @@ RetrieverOpt = typer.Option(None, "--retriever", "-r", help="How to search: exac
 def demo(model: str = ModelOpt, n: int = NOpt,
          k: int = typer.Option(30, "-k", help="How many profiles to show."), device: str = DeviceOpt) -> None:
     """Search the bundled profiles for a Product Marketing Manager, the seed's showcase."""
-    from clusterank.demo import run_demo
-    from clusterank.embed.registry import using_device
+    from clusterank import run_demo, using_device
 
     with using_device(device):
         report = run_demo(model=model, n=n, k=k, progress=True)
@@ -89,12 +87,8 @@ def search(query: str = typer.Argument(..., help="The job description."), model:
            as_json: bool = typer.Option(False, "--json", help="One JSON object per hit (for piping)."),
            device: str = DeviceOpt) -> None:
     """Find the profiles most similar to a job description through any retriever, optionally reranked."""
-    from clusterank.cluster.kmeans import parse_k
-    from clusterank.embed.base import check_device
-    from clusterank.embed.registry import using_device
-    from clusterank.index import canonical_spec, check_spec, parse_spec, retriever_type
-    from clusterank.pipeline import SearchPipeline
-    from clusterank.rerank import LLMOptions, check_reranker, get_reranker
+    from clusterank import (LLMOptions, SearchPipeline, canonical_spec, check_device, check_reranker, check_spec,
+                            get_reranker, parse_k, parse_spec, retriever_type, using_device)
 
     check_device(device)  # cuda without a GPU fails before the corpus loads
     if not query.strip():
@@ -111,10 +105,13 @@ def search(query: str = typer.Argument(..., help="The job description."), model:
     pipe = SearchPipeline(table, model, progress=not as_json, n_clusters=parse_k(n_clusters), device=device)
     with using_device(device):  # a rescore:<model> reranker's model runs there too
         reranker = None if rerank == "none" else get_reranker(rerank, workspace=pipe.workspace, llm=llm)
-    for hit in pipe.search(query, k=k, retriever=spec, reranker=reranker, rerank_top=rerank_top):
+    result = pipe.run(query, k, retriever=spec, reranker=reranker, rerank_top=rerank_top)
+    for hit in result.hits:
         out.print(json.dumps(hit.as_json()) if as_json else hit.format())
+    log = logging.getLogger("clusterank")
+    log.debug("search took %s", ", ".join(f"{stage} {s * 1000:.1f} ms" for stage, s in result.timings.items()))
     if reranker is not None:
-        logging.getLogger("clusterank").info("reranked with %s: %s", reranker.name, reranker.stats.line())
+        log.info("reranked with %s: %s", reranker.name, reranker.stats.line())
 
 
 @app.command()
@@ -130,8 +127,7 @@ def clusters(model: str = ModelOpt, n_clusters: str = ClustersOpt, seed: int = S
              eval_k: int = typer.Option(10, "--eval-k", help="Cut-off of the --eval metrics."),
              margin: float = typer.Option(AUTO_MARGIN, "--margin", help="Cosine margin of routed:nprobe=auto.")) -> None:
     """Fit k-means (stored beside the embeddings) and print one line per cluster; --eval measures routing."""
-    from clusterank.cluster.describe import describe_clusters
-    from clusterank.pipeline import SearchPipeline
+    from clusterank import SearchPipeline, describe_clusters
 
     pipe = SearchPipeline(corpus_from_options(corpus, n, text_column, label_column, n_clusters), model,
                           progress=True, seed=seed)
@@ -144,11 +140,7 @@ def clusters(model: str = ModelOpt, n_clusters: str = ClustersOpt, seed: int = S
     for summary in describe_clusters(cm, pipe.corpus):
         out.print(summary.line())
     if evaluate:
-        from clusterank.data.loaders import parent_labels, relevant_ids
-        from clusterank.data.roles import neighbour_map
-        from clusterank.evaluate.relevance import build_relevance
-        from clusterank.evaluate.routing import routing_cost
-        from clusterank.index import split_specs
+        from clusterank import build_relevance, neighbour_map, parent_labels, relevant_ids, routing_cost, split_specs
 
         qs = queries_from_options(queries, query_column, label_column)
         ids = relevant_ids(qs, relevant_ids_column)
@@ -175,16 +167,13 @@ def map_(output: Path = typer.Option(Path("map.html"), "-o", "--output", help="T
          corpus: Optional[Path] = CorpusOpt, n: int = NOpt, text_column: str = TextColOpt,
          label_column: str = LabelColOpt) -> None:
     """Write the interactive cluster map: a self-contained HTML file (and optionally a PNG)."""
-    from clusterank.cluster.project import METHODS
-    from clusterank.pipeline import SearchPipeline
-    from clusterank.cluster.map import build_map
-    from clusterank.viz.map import write_map_html, write_map_png
+    from clusterank import PROJECTIONS, SearchPipeline, build_map, write_map_html, write_map_png
 
     for target in filter(None, (output, png)):  # refuse a folder before anything is embedded or fitted
         if Path(target).is_dir():
             raise ClusterankError(f"{target}: is a folder; give the file to write")
-    if method.lower() not in METHODS:
-        raise ClusterankError(f"unknown projection {method!r}; use one of: {', '.join(METHODS)}")
+    if method.lower() not in PROJECTIONS:
+        raise ClusterankError(f"unknown projection {method!r}; use one of: {', '.join(PROJECTIONS)}")
     pipe = SearchPipeline(corpus_from_options(corpus, n, text_column, label_column, n_clusters), model,
                           progress=True, seed=seed)
     data = build_map(pipe, n_clusters=n_clusters, seed=seed, queries=query or None, method=method)
@@ -208,18 +197,16 @@ def embed(model: str = ModelOpt, corpus: Optional[Path] = CorpusOpt, n: int = NO
                                                    "and per commit (default 512)."),
           device: str = DeviceOpt) -> None:
     """Embed a corpus into the cache (resumable; a second run embeds nothing), here or on a Ray cluster."""
-    from clusterank.pipeline import SearchPipeline
+    from clusterank import SearchPipeline
 
     if ray or ray_address is not None:
-        from clusterank.distributed import embed_on_ray
-        from clusterank.distributed.ray_embed import DEFAULT_BATCH_SIZE
-        from clusterank.workspace import Workspace
+        from clusterank import Workspace, embed_on_ray
 
         table = corpus_from_options(corpus, n, text_column, label_column)
         workspace = Workspace.default()
+        sized = {} if batch_size is None else {"batch_size": batch_size}  # else embed_on_ray's default
         report = embed_on_ray(table.texts, model, workspace=workspace, address=ray_address, actors=ray_actors,
-                              batch_size=DEFAULT_BATCH_SIZE if batch_size is None else batch_size, progress=True,
-                              what="profiles")
+                              progress=True, what="profiles", **sized)
         ran = (f"{report.embedded:,} now on Ray ({report.actors} actors, {report.texts_per_s:,.0f} texts/s "
                f"overall, {report.steady_texts_per_s:,.0f} after {report.startup_seconds:.1f} s of start-up"
                f"{f', {report.attempts} passes' if report.attempts > 1 else ''})" if report.embedded

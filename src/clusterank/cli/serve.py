@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from clusterank.cli.common import DeviceOpt, LabelColOpt, TextColOpt, app
-from clusterank.defaults import DEFAULT_MODEL
+from clusterank import DEFAULT_MODEL
 
 
 @app.command()
@@ -53,8 +53,7 @@ def serve(
 ) -> None:
     """Serve the web page at / and the HTTP API: /v1/embeddings (OpenAI's shape), /v1/rerank, /v1/search,
     /v1/models, /healthz, /metrics."""
-    from clusterank.index import split_specs
-    from clusterank.server import ServerConfig, serve as run
+    from clusterank import ServerConfig, serve as run, split_specs
 
     models = tuple(m.strip() for spec in model for m in spec.split(",") if m.strip())
     retrievers = tuple(split_specs(",".join(retriever))) if retriever else None

@@ -12,7 +12,8 @@ import numpy as np
 
 from clusterank.errors import ClusterankError, require
 
-METHODS = ("pca", "umap")
+PROJECTIONS = ("pca", "umap")
+"""The 2-D projections of the cluster map: pca (the seed's) and umap."""
 
 
 @dataclass
@@ -36,8 +37,8 @@ def fit_projection(vectors: np.ndarray, method: str = "pca", *, sample: int = 50
         (the fitted projection, (n, 2) coordinates of every row).
     """
     method = method.lower()
-    if method not in METHODS:
-        raise ClusterankError(f"unknown projection {method!r}; use one of: {', '.join(METHODS)}")
+    if method not in PROJECTIONS:
+        raise ClusterankError(f"unknown projection {method!r}; use one of: {', '.join(PROJECTIONS)}")
     x = np.asarray(vectors, np.float32)
     if len(x) < 3:
         raise ClusterankError(f"a 2-D map needs at least 3 rows, got {len(x)}")

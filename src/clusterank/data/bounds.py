@@ -73,14 +73,14 @@ class Bound:
         return callback
 
 
-SEED = Bound(0, 2**32 - 1, "numpy, FAISS and scikit-learn take 32-bit seeds")
+SEED_RANGE = Bound(0, 2**32 - 1, "numpy, FAISS and scikit-learn take 32-bit seeds")
 """Every random seed (`--seed`, a `seed=` parameter)."""
 MAX_PROFILES = 2_500_000
-PROFILES = Bound(1, MAX_PROFILES, "the synthetic set is generated in memory, about 8 s and 300 MB per 100,000 "
+PROFILES_RANGE = Bound(1, MAX_PROFILES, "the synthetic set is generated in memory, about 8 s and 300 MB per 100,000 "
                  "profiles; 2,500,000 is the seed's largest corpus")
 """`--n`, the size of the bundled synthetic profile set."""
 
 
 def check_seed(seed: int, name: str = "seed") -> int:
     """`seed` itself when numpy, FAISS and scikit-learn can take it (0 to 2**32 - 1); else one clear error."""
-    return SEED.check(seed, name)
+    return SEED_RANGE.check(seed, name)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from clusterank.data.bounds import PROFILES, check_seed
+from clusterank.data.bounds import PROFILES_RANGE, check_seed
 from clusterank.data.schema import (FAMILY_COLUMN, PROFILE_FIELDS, QUERY_TEXT_COLUMN, ROLE_COLUMN, TEXT_COLUMN,
                                     profile_text, role_from_headline)
 from clusterank.defaults import BUNDLED_N, DEFAULT_SEED
@@ -345,7 +345,7 @@ def bundled_profiles(n: int = BUNDLED_N, seed: int = DEFAULT_SEED) -> Corpus:
     """The bundled synthetic profile set (deterministic; 6,904 rows like the seed's dataset)."""
     from clusterank.data.synthetic import generate_profiles
 
-    PROFILES.check(n, "--n")
+    PROFILES_RANGE.check(n, "--n")
     check_seed(seed, "--seed")
     return corpus_from_frame(generate_profiles(n=n, seed=seed), f"bundled profiles (n={n}, seed={seed})")
 

@@ -28,7 +28,7 @@ import re
 
 import pandas as pd
 
-from clusterank.data.bounds import PROFILES, check_seed
+from clusterank.data.bounds import PROFILES_RANGE, check_seed
 from clusterank.data.roles import (
     CONFUSABLE_GROUPS,
     ROLES,
@@ -302,7 +302,7 @@ def generate_profiles(n: int = DEFAULT_N, seed: int = 42) -> pd.DataFrame:
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     if n:
-        PROFILES.check(n, "n")
+        PROFILES_RANGE.check(n, "n")
     rng = random.Random(check_seed(seed))
     rows = [_profile(rng, title) for title in _role_sequence(n, rng)]
     return pd.DataFrame(rows, columns=list(PROFILE_COLUMNS), dtype=object)

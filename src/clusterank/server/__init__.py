@@ -11,8 +11,7 @@ import logging
 import os
 from typing import TYPE_CHECKING
 
-from clusterank.lazy import lazy_names
-from clusterank.errors import require
+from clusterank import lazy_names, require
 
 if TYPE_CHECKING:
     from clusterank.server.config import ServerConfig

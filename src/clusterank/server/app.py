@@ -13,8 +13,7 @@ import os
 from importlib.resources import files
 from pathlib import Path
 
-from clusterank.data.loaders import visible
-from clusterank.errors import ClusterankError, require
+from clusterank import ClusterankError, Workspace, require, visible
 from clusterank.server.config import ServerConfig
 from clusterank.server.engine import Engine
 from clusterank.server.errors import ApiError, error_body, field_name
@@ -22,7 +21,6 @@ from clusterank.server.faults import FaultMiddleware
 from clusterank.server.guard import Guard
 from clusterank.server.jobs import CompareJobs
 from clusterank.server.schemas import CompareJobRequest, EmbeddingRequest, RerankRequest, SearchRequest
-from clusterank.workspace import Workspace
 
 STATIC_FILES = {"app.js": "text/javascript", "app.css": "text/css"}
 """The page's own files in `clusterank/server/static/` (index.html is served at /)."""
@@ -187,7 +185,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
             path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
             return FileResponse(path, media_type="text/javascript", headers={"cache-control": "max-age=86400"})
         if name == "map.js":  # the map's trace builder, the same code as `clusterank map` pages
-            from clusterank.viz.map import MAP_SCRIPT
+            from clusterank import MAP_SCRIPT
 
             return Response(MAP_SCRIPT, media_type="text/javascript", headers={"cache-control": "no-cache"})
         if name not in STATIC_FILES:

@@ -11,11 +11,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 
-from clusterank.data.bounds import SEED, Bound
-from clusterank.defaults import DEFAULT_MODEL
-from clusterank.embed.base import check_device
-from clusterank.errors import ClusterankError
-from clusterank.index.registry import canonical_spec
+from clusterank import DEFAULT_MODEL, SEED_RANGE, Bound, ClusterankError, canonical_spec, check_device
 
 CONFIG_ENV = "CLUSTERANK_SERVE_CONFIG"
 LIMITS = (("--port", "port", Bound(1, 65535)), ("--workers", "workers", Bound(1, 64)),
@@ -95,7 +91,7 @@ class ServerConfig:
         for name, attribute, bound in LIMITS:
             bound.check(getattr(self, attribute), name)
         if self.fault_seed is not None:
-            SEED.check(self.fault_seed, "--fault-seed")
+            SEED_RANGE.check(self.fault_seed, "--fault-seed")
         for spec in self.retrievers or ():  # the grammar and fixed ranges now; the corpus' limits when built
             try:
                 canonical_spec(spec)

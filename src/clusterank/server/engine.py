@@ -16,22 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from clusterank.data.loaders import bundled_profiles, load_profiles
-from clusterank.embed import CATALOG, Embedder, available_models, get_embedder
-from clusterank.embed.base import truncation_summary
-from clusterank.embed.registry import using_device
-from clusterank.defaults import DEFAULT_RETRIEVER
-from clusterank.errors import ClusterankError
-from clusterank.index.hits import Hit, preview
-from clusterank.index.registry import canonical_spec
-from clusterank.pipeline import SearchPipeline
-from clusterank.rerank import get_reranker
-from clusterank.rerank.base import Reranker, rerank_top
+from clusterank import (CATALOG, DEFAULT_RETRIEVER, ClusterankError, Embedder, Hit, Reranker, SearchPipeline,
+                        Workspace, available_models, bundled_profiles, canonical_spec, get_embedder, get_reranker,
+                        load_profiles, preview, truncation_summary, using_device)
 from clusterank.server.config import ServerConfig
 from clusterank.server.errors import ApiError
 from clusterank.server.faults import Faults
 from clusterank.server.metrics import Metrics
-from clusterank.workspace import Workspace
 
 log = logging.getLogger("clusterank.server")
 
@@ -226,31 +217,20 @@ class Engine:
         if rerank is not None and not query:
             raise ApiError(400, "a reranker reads the job description: send `query`, not only `vector`",
                            param="reranker")
-        times = {}
         retriever = self.offered_retriever(retriever)
         with self.lock:
             try:
                 pipe.filter_mask(filters)
             except ClusterankError as exc:
                 raise ApiError(400, str(exc), param="filters") from None
-            t = time.perf_counter()
-            vectors = pipe.embed_queries([query]) if query else np.asarray([vector], dtype=np.float32)
-            if vectors.shape[1] != pipe.vectors.shape[1]:
-                raise ApiError(400, f"`vector` has {vectors.shape[1]} numbers; {pipe.embedder.name} vectors have "
+            if not query and len(vector) != pipe.vectors.shape[1]:
+                raise ApiError(400, f"`vector` has {len(vector)} numbers; {pipe.embedder.name} vectors have "
                                     f"{pipe.vectors.shape[1]}", param="vector")
-            times["embed_ms"] = (time.perf_counter() - t) * 1000
-            t = time.perf_counter()
-            depth = max(k, rerank_top_n) if rerank is not None else k
-            hits = pipe.search_vectors(vectors, depth, retriever=retriever, filters=filters)[0]
-            times["retrieve_ms"] = (time.perf_counter() - t) * 1000
-            t = time.perf_counter()
-            if rerank is not None:
-                hits = rerank_top(rerank, query, hits, rerank_top_n)
-            hits = hits[:k]
-            times["rerank_ms"] = (time.perf_counter() - t) * 1000
+            result = pipe.run(query or None, k, vector=None if query else vector, retriever=retriever,
+                              reranker=rerank, rerank_top=rerank_top_n, filters=filters)
         labels = self.cluster_labels[pipe.embedder.name]
         out = []
-        for hit in hits:
+        for hit in result.hits:
             item = {**hit.as_json(), **self.corpus.card(hit.row)}
             if item["cluster"] is None:
                 item["cluster"] = int(labels[hit.row])
@@ -258,16 +238,18 @@ class Engine:
                 item["text"] = hit.text
             out.append(item)
         mapped = self._maps.get(pipe.embedder.name)
-        where = mapped.projection.transform(vectors)[0].tolist() if mapped is not None else None
+        # the map places what was sent: the job description's vector, or the `vector` as given
+        point = result.vector[None] if query else np.asarray([vector], dtype=np.float32)
+        where = mapped.projection.transform(point)[0].tolist() if mapped is not None else None
         return {"object": "search", "model": pipe.embedder.name, "retriever": retriever,
                 "reranker": reranker or "none", "k": k, "hits": out, "map_xy": where,
-                "timings_ms": {key: round(v, 3) for key, v in times.items()}}
+                "timings_ms": {f"{stage}_ms": round(seconds * 1000, 3) for stage, seconds in result.timings.items()}}
 
     # ---- the web page's data
 
     def map_json(self, model: str | None) -> dict:
         """The 2-D map of the corpus under a search model (built once per process, PCA as the seed)."""
-        from clusterank.cluster.map import build_map
+        from clusterank import build_map
 
         pipe = self.pipeline(model)
         with self.lock:
@@ -290,8 +272,7 @@ class Engine:
 
     def options(self) -> dict:
         """What the page's choosers offer: models, retrievers, rerankers, filter values and the example query."""
-        from clusterank.data.synthetic import DEMO_QUERY
-        from clusterank.index.registry import RETRIEVERS
+        from clusterank import DEMO_QUERY, RETRIEVERS
 
         pipe = self.pipeline(None)
         roles = sorted({x for x in (self.corpus.labels or []) if x})

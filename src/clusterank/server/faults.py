@@ -14,7 +14,7 @@ import json
 import random
 import threading
 
-from clusterank.errors import ClusterankError
+from clusterank import ClusterankError
 from clusterank.server.errors import error_bytes
 
 FAULT_PATH = "/v1/embeddings"

@@ -23,8 +23,8 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+from clusterank import Workspace, atomic_path
 from clusterank.server.errors import ApiError
-from clusterank.workspace import Workspace, atomic_path
 
 MODEL_LINE = re.compile(r"model (\d+) of (\d+): (.+)")
 PERCENT = re.compile(r"(\d{1,3})%\|")

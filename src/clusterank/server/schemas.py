@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from clusterank.defaults import DEFAULT_RETRIEVER
+from clusterank import DEFAULT_RETRIEVER
 
 
 class EmbeddingRequest(BaseModel):
