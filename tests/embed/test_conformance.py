@@ -18,6 +18,7 @@ import pytest
 
 from clusterank.data.loaders import Corpus, bundled_profiles
 from clusterank.embed.base import Embedder
+from clusterank.embed.catalog import CATALOG
 from clusterank.embed.registry import EMBEDDERS, get_embedder
 from clusterank.embed.store import EmbeddingStore, normalise, text_hash
 from clusterank.errors import ClusterankError
@@ -105,6 +106,8 @@ def test_capabilities_are_declared(built):
     assert isinstance(emb, Embedder)
     assert isinstance(emb.name, str) and emb.name and isinstance(emb.dims, int) and emb.dims > 0
     assert isinstance(emb.max_tokens, int) and emb.max_tokens > 0
+    if emb.name in CATALOG:  # the catalog is the one source of a known model's facts; the model agrees with it
+        assert (emb.dims, emb.max_tokens) == (CATALOG[emb.name].dims, CATALOG[emb.name].max_tokens)
     for capability in ("remote", "paid", "asymmetric"):
         assert isinstance(getattr(emb, capability), bool), capability
     assert emb.remote == (backend.extra == "api")

