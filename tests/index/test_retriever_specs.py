@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from clusterank import ClusterankError, ExactIndex
-from clusterank.index import (RETRIEVERS, Retriever, RoutedIndex, SearchContext, build_retriever, canonical_spec, parse_spec,
+from clusterank.index import (RETRIEVERS, RoutedIndex, SearchContext, build_retriever, canonical_spec, parse_spec,
                               split_specs)
 
 
@@ -70,15 +70,3 @@ def test_every_registered_kind_has_a_name_summary_and_builder():
         assert canonical_spec(kind.usage()).startswith(name)  # the usage text is itself a valid spec
 
 
-@pytest.mark.parametrize("kind", sorted(k for k in RETRIEVERS if k not in ("gpu", "ivfpq")))
-def test_every_built_retriever_is_a_retriever_declaring_its_memory(kind):
-    """The Retriever base declares `memory_bytes` (None for those that search through another index's vectors),
-    so the evaluator and saved indexes read it without probing."""
-    rng = np.random.default_rng(1)
-    x, q = unit(rng, 300, 16), unit(rng, 3, 16)
-    labels = [f"role{i % 5}" for i in range(300)]
-    context = SearchContext(x, default_k=6, labels=labels, tuned={"role": {"alpha": 0.3}, "soft": {"alpha": 0.3}})
-    retriever = build_retriever(kind, context)
-    assert isinstance(retriever, Retriever)
-    assert retriever.memory_bytes is None or (isinstance(retriever.memory_bytes, int) and retriever.memory_bytes > 0)
-    assert retriever.search(q, 4).rows.shape == (3, 4)

@@ -103,6 +103,8 @@ class RetrieverType(Backend):
         saveable: a saved index (`clusterank index build`) can hold it; others are rebuilt from the saved clusters.
         tunable: parameters `clusterank tune` chooses by cross-validation where the spec says `auto`.
         needs_labels: it reads the corpus' labels (or a `by=` column), so it is offered only where they exist.
+        ranks_by_cosine: its order is the order of the cosines it reports; false for kinds that add a bonus to
+            rank by (`soft`, `role`) but report each hit's plain cosine.
         on_page: the web page and `/v1/search` offer its `examples` by default (`needs_labels` kinds only where
             the corpus has labels).
     """
@@ -114,6 +116,7 @@ class RetrieverType(Backend):
     tunable: tuple[str, ...] = ()
     needs_labels: bool = False
     on_page: bool = False
+    ranks_by_cosine: bool = True
 
     @property
     def uses_clusters(self) -> bool:

@@ -93,6 +93,8 @@ class ExactIndex(Retriever):
             return TopK(rows, vals)
         rows = np.empty((len(q), k), dtype=np.int64)
         vals = np.empty((len(q), k), dtype=np.float32)
+        if not len(q):  # no job descriptions: nothing to score
+            return TopK(rows, vals)
         size = min(self.batch_size, -(-len(q) // _THREADS))  # at least one block per core
 
         def block(s: int) -> None:  # numpy drops the GIL in the product and the partition: blocks run in parallel

@@ -45,4 +45,5 @@ RETRIEVER = RetrieverType(
     _build_soft, {"alpha": Param(parse_alpha, AUTO, "weight of the role similarity, >= 0, or auto (tuned)",
                                         NON_NEGATIVE_NUMBER),
                   **SHARED_PARAMS},
-    tunable=("alpha",), needs_labels=True, examples=("role",), on_page=True)
+    tunable=("alpha",), needs_labels=True, examples=("role",), on_page=True,
+    ranks_by_cosine=False)

@@ -92,6 +92,8 @@ class RoutedIndex(Retriever):
             raise ClusterankError(f"k must be at least 1, got {k}")
         k = min(k, int(self.ivf.ntotal))
         q = check_vectors(query_vecs, self.dims, what="query vectors")
+        if not len(q):
+            return TopK(np.empty((0, k), np.int64), np.empty((0, k), np.float32), [], np.empty((0, k), np.int64))
         probe, dist = self._route(q)
         if self.ivf.nprobe != probe.shape[1]:
             self.ivf.nprobe = probe.shape[1]

@@ -19,4 +19,4 @@ RETRIEVER = RetrieverType(
     {"alpha": Param(parse_alpha, AUTO, "weight of the cluster similarity, >= 0, or auto (tuned)",
                            NON_NEGATIVE_NUMBER),
      "k": kmeans_k()},
-    tunable=("alpha",), examples=("soft",), on_page=True)
+    tunable=("alpha",), examples=("soft",), on_page=True, ranks_by_cosine=False)
