@@ -1,4 +1,4 @@
-"""The one retrying HTTP client (`clusterank.embed.httpclient`) against real scripted servers on loopback: what is
+"""The one retrying HTTP client (`clusterank.httpclient`) against real scripted servers on loopback: what is
 retried (the same for the embedding APIs and the LLM judge), how long it waits (`Retry-After` as seconds, as an
 HTTP date, `retry-after-ms`; jittered backoff; all bounded), the caps on tries and waiting, connection failures,
 and error messages that carry neither a credential nor an escape sequence."""
@@ -22,7 +22,7 @@ httpx = pytest.importorskip("httpx")
 
 
 from clusterank.embed import get_embedder  # noqa: E402
-from clusterank.embed.httpclient import (HttpError, RetryPolicy, graceful_interrupt, post_json,  # noqa: E402
+from clusterank.httpclient import (HttpError, RetryPolicy, graceful_interrupt, post_json,  # noqa: E402
                                          retry_after, retryable)
 from clusterank.errors import ClusterankError  # noqa: E402
 from clusterank.rerank.llm import ChatClient, LLMJudge  # noqa: E402
@@ -110,6 +110,38 @@ def test_retry_after_is_read_as_seconds_date_or_milliseconds():
     for nonsense in ("soon", "inf", "nan", "", "1e999", "Wed, 99 Foo 2015"):
         assert retry_after({"retry-after": nonsense}) is None, nonsense
     assert retry_after({"retry-after-ms": "x"}) is None and retry_after({}) is None
+
+
+def test_retry_after_names_match_in_any_case_and_a_bad_ms_falls_back():
+    assert retry_after({"Retry-After": "3"}) == 3.0 and retry_after({"RETRY-AFTER-MS": "1500"}) == 1.5
+    assert retry_after({"retry-after-ms": "soon", "Retry-After": "2"}) == 2.0  # nonsense in ms: the seconds count
+    assert retry_after(httpx.Headers({"Retry-After-Ms": "20"})) == 0.02
+
+
+@pytest.fixture
+def far_timezone(monkeypatch):
+    """This machine's clock in a zone far from GMT, so a date read as local time would be off by hours."""
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")  # GMT+14
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_an_http_date_without_a_zone_is_gmt(far_timezone):
+    ahead = time.time() + 30
+    for stamp in (formatdate(ahead, usegmt=True), formatdate(ahead),  # "GMT" and "-0000" (no zone)
+                  time.strftime("%a, %d %b %Y %H:%M:%S", time.gmtime(ahead))):  # no zone at all
+        assert retry_after({"retry-after": stamp}) == pytest.approx(30, abs=1.5), stamp
+
+
+def test_an_asked_wait_past_the_total_limit_is_not_made(serve):
+    srv = serve([(429, {"error": "slow down"}, {"Retry-After": "5"})])
+    waits: list[float] = []
+    with httpx.Client(timeout=5) as http, pytest.raises(HttpError, match="failed 1 times; last: HTTP 429") as exc:
+        post_json(http, srv.url() + "/x", {}, parse=lambda r: r, label="t", sleep=waits.append,
+                  policy=RetryPolicy(tries=5, total=2.0))
+    assert waits == [] and len(srv.requests) == 1 and exc.value.gave_up
 
 
 @pytest.mark.parametrize("user", USERS)

@@ -1,7 +1,7 @@
 """An embedding client for HTTP APIs: batches by the provider's limits, runs requests concurrently under
 its rate limits, retries 429/5xx/timeouts/bad responses with backoff and `Retry-After`, and yields each
 finished batch so the store commits it at once (an interrupted job resumes; nothing is paid for twice). The
-retries, waits and error messages are `clusterank.embed.httpclient`'s, shared with the LLM judge.
+retries, waits and error messages are `clusterank.httpclient`'s, shared with the LLM judge.
 
 The key is read from an environment variable when a request is built, and never logged or stored.
 """
@@ -23,8 +23,8 @@ import numpy as np
 from clusterank.embed.base import Batch, Embedder, EmbedderBackend
 from clusterank.embed.providers import (BadResponse, Provider, endpoint, public_name, split_api_name, usage_ceiling,
                                         usage_tokens)
-from clusterank.embed.httpclient import HttpError, RetryAnswer, RetryPolicy, graceful_interrupt, post_json
-from clusterank.embed.httpclient import retry_after  # noqa: F401  (kept importable from here)
+from clusterank.httpclient import HttpError, RetryAnswer, RetryPolicy, graceful_interrupt, post_json
+from clusterank.httpclient import retry_after  # noqa: F401  (kept importable from here)
 from clusterank.errors import ClusterankError, printable, public_url, require, url_has_secrets
 
 log = logging.getLogger("clusterank.api")
@@ -96,7 +96,7 @@ class ApiEmbedder(Embedder):
         timeout: seconds per request before it counts as failed and is retried.
         max_retries: further tries per request; then one error naming the last failure.
         backoff: the first retry's wait in seconds, doubling each time (with jitter, capped at 30 s); the
-            statuses retried and the waits are `clusterank.embed.httpclient`'s (`retryable`, `RetryPolicy`).
+            statuses retried and the waits are `clusterank.httpclient`'s (`retryable`, `RetryPolicy`).
     """
 
     remote = True

@@ -3,7 +3,7 @@
 The judge asks which of two profiles fits the job and reads the answer-token log-probabilities of
 "A" and "B" when the server returns them (small models are only usable this way), else the text.
 Judgments are cached by (model, prompt hash) in SQLite; 429, 5xx and timeouts are retried by the shared
-client (`clusterank.embed.httpclient`); calls and tokens are counted. The API key is read from an environment
+client (`clusterank.httpclient`); calls and tokens are counted. The API key is read from an environment
 variable, never stored.
 """
 
@@ -19,7 +19,7 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from clusterank.embed.httpclient import HttpError, RetryPolicy, graceful_interrupt, post_json
+from clusterank.httpclient import HttpError, RetryPolicy, graceful_interrupt, post_json
 from clusterank.embed.providers import endpoint, usage_ceiling, usage_tokens
 from clusterank.errors import ClusterankError, check_base_url, printable, public_url
 from clusterank.rerank.base import RerankStats
@@ -56,7 +56,7 @@ COMPLETION_CEILING = 4096
 
 
 class ChatClient:
-    """A minimal OpenAI-compatible `/chat/completions` client with the shared retries (`embed.httpclient`).
+    """A minimal OpenAI-compatible `/chat/completions` client with the shared retries (`clusterank.httpclient`).
 
     Args:
         base_url: e.g. `https://api.openai.com/v1` or `http://127.0.0.1:8765/v1` (http or https, with a host;

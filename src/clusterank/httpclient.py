@@ -2,12 +2,13 @@
 (`rerank/llm.py`): which statuses are retried, how long to wait (`Retry-After` in seconds or as an HTTP date,
 `retry-after-ms`, else exponential backoff with jitter), caps on tries and waiting, and messages without secrets.
 
-It lives under `embed/` because that is the lowest layer both users may import (tests/test_layers.py).
+A ground-layer module (tests/test_layers.py): it needs only `clusterank.errors`, and both users import it.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import logging
 import math
@@ -44,24 +45,34 @@ def retryable(status: int) -> bool:
 def retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds the server asked to wait (at least 0), or None when it did not say or said nonsense.
 
-    `retry-after-ms` (OpenAI, Azure) wins; then `Retry-After` as seconds or as an HTTP date (RFC 9110).
+    `retry-after-ms` (OpenAI, Azure) wins when it is a number; then `Retry-After` as seconds or as an HTTP date
+    (RFC 9110; a date without a zone is GMT). Header names are matched in any case, in any mapping.
     """
-    try:
-        ms = headers.get("retry-after-ms")
-        if ms is not None:
-            seconds = float(ms) / 1000
-        else:
-            value = headers.get("retry-after")
-            if value is None:
-                return None
+    named = {str(key).lower(): value for key, value in headers.items()}
+    seconds = _number(named.get("retry-after-ms"))
+    if seconds is not None:
+        seconds /= 1000
+    else:
+        value = named.get("retry-after")
+        if value is None:
+            return None
+        seconds = _number(value)
+        if seconds is None:
             try:
-                seconds = float(value)
-            except ValueError:
-                when = parsedate_to_datetime(value.strip())
+                when = parsedate_to_datetime(str(value).strip())
+                if when.tzinfo is None:  # "-0000" or no zone: HTTP dates are GMT, never this machine's zone
+                    when = when.replace(tzinfo=dt.timezone.utc)
                 seconds = when.timestamp() - time.time()
-    except (ValueError, TypeError, OverflowError, IndexError):
-        return None
+            except (ValueError, TypeError, OverflowError, IndexError):
+                return None
     return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def _number(value: object) -> float | None:
+    try:
+        return float(value) if value is not None else None  # type: ignore[arg-type]
+    except (ValueError, TypeError, OverflowError):
+        return None
 
 
 @dataclass
