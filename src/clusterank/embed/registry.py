@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from clusterank.embed import local, precomputed
+from clusterank.embed import local, mean, precomputed
 from clusterank.embed.api import api_backend
 from clusterank.embed.base import Embedder, EmbedderBackend, check_device
 from clusterank.embed.providers import public_name
@@ -35,6 +35,7 @@ EMBEDDERS: Registry[EmbedderBackend] = Registry("model", (
     local.SENTENCE_TRANSFORMERS,
     local.MODEL2VEC,
     precomputed.PRECOMPUTED,
+    mean.BACKEND,
     api_backend("api", "any OpenAI-compatible server: api:<model>@<base_url> (key: $CLUSTERANK_API_KEY, optional)"),
     api_backend("openai", "OpenAI's API: openai:text-embedding-3-small (key: $OPENAI_API_KEY)"),
     api_backend("nvidia", "NVIDIA's API catalog: nvidia:nv-embedqa-e5-v5 (key: $NVIDIA_API_KEY)"),
