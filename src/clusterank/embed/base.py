@@ -8,19 +8,20 @@ once, at the store. Transformer backends tokenize each text once (`TokenBatcher`
 from __future__ import annotations
 
 import copy
-import importlib.util
 import logging
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from clusterank.embed.truncation import truncation_summary, warn_truncated  # noqa: F401 (importable from here)
-from clusterank.errors import ClusterankError, install_hint
+from clusterank.errors import ClusterankError
+from clusterank.registry import Backend
 
 log = logging.getLogger("clusterank.embed")
 
@@ -90,38 +91,21 @@ def query_embedder(embedder: Embedder) -> Embedder:
 
 
 @dataclass(frozen=True)
-class EmbedderBackend:
-    """One registered backend.
+class EmbedderBackend(Backend):
+    """One registered embedding backend: `build(argument, workspace, tables) -> Embedder`, the argument being the
+    id itself for a fixed id.
 
     Attributes:
-        name: a model id, or a prefix ending in ":" whose argument follows it (`st:`).
-        build: `build(argument, workspace, tables) -> Embedder`; the argument is the id itself for fixed ids.
-        needs: modules that must be importable (checked without importing them).
-        extra: the clusterank extra that installs them (see `clusterank.errors.EXTRAS`).
-        summary: one line for `clusterank models`.
         takes_device: `build` also takes `device=` (`cpu` | `cuda` | `auto`): models run here with torch or
             onnxruntime. Others (APIs, precomputed columns) are built without it.
+        catalog_argument: the argument names a catalog and price-table model (`openai:text-embedding-3-small`,
+            `precomputed:text-embedding-3-small`); false for a folder or hub id (`st:`) and for fixed ids.
     """
 
-    name: str
-    build: Callable[..., "Embedder"]
-    needs: tuple[str, ...]
-    extra: str
-    summary: str
+    noun: ClassVar[str] = "model"
+
     takes_device: bool = False
-
-    @property
-    def is_prefix(self) -> bool:
-        """True for backends named by a prefix (`st:`), false for a fixed model id."""
-        return self.name.endswith(":")
-
-    def missing(self) -> list[str]:
-        """The modules it needs that are not installed (empty when it can run here)."""
-        return [m for m in self.needs if importlib.util.find_spec(m) is None]
-
-    def status(self) -> str:
-        """`available`, or `unavailable: <install command>`."""
-        return f"unavailable: {install_hint(self.extra)}" if self.missing() else "available"
+    catalog_argument: bool = False
 
 
 def embed_in_batches(
