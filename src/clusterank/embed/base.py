@@ -53,6 +53,8 @@ class Embedder(ABC):
     """Billed per token: callers time it on small samples, once."""
     asymmetric: bool = False
     """Embeds queries differently from documents: `for_queries()` gives that other side."""
+    computes: bool = True
+    """Computes vectors from text (false for one that looks up vectors made elsewhere: nothing to time)."""
 
     @abstractmethod
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:

@@ -17,6 +17,8 @@ from clusterank.errors import ClusterankError
 class PrecomputedEmbedder(Embedder):
     """Looks texts up in precomputed vectors; `name` is `precomputed:<model>`."""
 
+    computes = False
+
     def __init__(self, model: str, texts: Sequence[str], vectors: np.ndarray):
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or len(vectors) != len(texts):

@@ -22,7 +22,6 @@ from clusterank.data.loaders import Corpus
 from clusterank.defaults import COMPARE_PIPELINES, DEFAULT_K, LABELLED_PIPELINES, SEED_PIPELINE
 from clusterank.embed import CATALOG, available_models, catalog_id, get_embedder
 from clusterank.embed.measure import PeakMemory, measure_query_ms, measure_throughput
-from clusterank.embed.precomputed import PrecomputedEmbedder
 from clusterank.errors import ClusterankError
 from clusterank.evaluate.evaluator import (Pipeline, PipelineRun, evaluate_pipelines, first_cluster_accuracy,
                                           higher_is_better, metric_names)
@@ -197,20 +196,21 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
         sample = [corpus.texts[j] for j in np.linspace(0, len(corpus) - 1, min(64, len(corpus))).astype(int)]
         with PeakMemory() as mem:
             embedder = get_embedder(name, workspace, tables=(corpus, queries))
-            local = not isinstance(embedder, PrecomputedEmbedder)
+            computes = embedder.computes
             texts_per_s = None
-            if local:  # API models are paid per call: one pass over the sample, not a second of repeats
+            if computes:  # API models are paid per call: one pass over the sample, not a second of repeats
                 texts_per_s = measure_throughput(embedder, sample, min_seconds=0 if embedder.paid else 1.0)
                 measure_query_ms(embedder, showcase_query)  # the memory of answering single queries counts
         pipe = SearchPipeline(corpus, embedder, workspace=workspace, progress=progress, n_clusters=n_clusters)
         exact = pipe.retriever("exact")
         query_ms = (measure_query_ms(embedder, showcase_query,
                                      lambda v: exact.search(v / np.linalg.norm(v, axis=1, keepdims=True), 10))
-                    if local else None)
+                    if computes else None)
         scored = evaluate_pipelines(pipe, queries.texts, rel, pipelines, query_labels=queries.labels,
                                     neighbours=neighbours, parents=parent_labels)
         model = pipe.clusters()
-        run = ModelRun(name, embedder.dims, getattr(CATALOG.get(catalog_id(name)), "params_m", None),
+        facts = CATALOG.get(catalog_id(name))
+        run = ModelRun(name, embedder.dims, facts.params_m if facts else None,
                        texts_per_s, query_ms, mem.delta_mb,
                        *_cost_per_1m_texts(name, embedder, corpus.texts, texts_per_s),
                        routing_accuracy=first_cluster_accuracy(pipe, queries.texts, queries.labels, rel),
