@@ -1,9 +1,13 @@
-"""SearchPipeline end to end with a real model, checked against an independent brute-force reference."""
+"""SearchPipeline end to end with a real model, checked against an independent brute-force reference, and `run`
+against its stages done by hand."""
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from clusterank import ClusterankError, Hit, SearchPipeline, bundled_profiles, bundled_queries, similarity_percent
+from clusterank import (ClusterankError, Hit, Reranker, SearchPipeline, bundled_profiles, bundled_queries, rerank_top,
+                        similarity_percent)
 
 
 def test_search_matches_independent_brute_force(workspace, static_embedder):
@@ -48,3 +52,66 @@ def test_empty_query_is_refused(workspace, static_embedder):
     pipe = SearchPipeline(bundled_profiles(n=60), static_embedder, workspace=workspace)
     with pytest.raises(ClusterankError, match="job description is empty"):
         pipe.search("  ")
+
+
+class Reverse(Reranker):
+    """A reranker whose order is easy to check: the short list reversed, scored by its new position."""
+
+    name = "reverse"
+
+    def rerank(self, query, hits):
+        return [replace(h, rank=i, rerank_score=-float(i)) for i, h in enumerate(reversed(hits), start=1)]
+
+
+@pytest.mark.parametrize("spec", ["exact", "routed:nprobe=2"])
+def test_run_is_retrieval_then_rerank_top_then_the_cut_to_k(workspace, static_embedder, spec):
+    pipe = SearchPipeline(bundled_profiles(n=300), static_embedder, workspace=workspace)
+    query = bundled_queries().texts[3]
+    vector = pipe.embed_queries([query])
+    by_hand = pipe.hits(pipe.retriever(spec).search(vector, 12))[0]
+
+    result = pipe.run(query, 5, retriever=spec, reranker=Reverse(), rerank_top=12)
+    assert result.hits == rerank_top(Reverse(), query, by_hand, 12)[:5]
+    assert [h.rank for h in result.hits] == [1, 2, 3, 4, 5] and result.hits[0].row == by_hand[11].row
+    assert set(result.timings) == {"embed", "retrieve", "rerank"} and min(result.timings.values()) >= 0
+    np.testing.assert_allclose(result.vector, vector[0], atol=1e-6)
+
+    plain = pipe.run(query, 7, retriever=spec)
+    assert plain.hits == by_hand[:7] and plain.hits == pipe.search(query, 7, retriever=spec)
+
+
+def test_run_many_is_run_for_each_query_in_one_batch(workspace, static_embedder):
+    pipe = SearchPipeline(bundled_profiles(n=300), static_embedder, workspace=workspace)
+    queries = bundled_queries().texts[:6]
+    batch = pipe.run_many(queries, 4, retriever="exact", reranker=Reverse(), rerank_top=10)
+    assert len(batch) == 6 and min(batch.timings.values()) >= 0
+    one_by_one = [pipe.run(q, 4, reranker=Reverse(), rerank_top=10).hits for q in queries]
+    assert batch.rows.tolist() == [[h.row for h in hits] for hits in batch.hits] == [[h.row for h in hits]
+                                                                                      for hits in one_by_one]
+    np.testing.assert_allclose([[h.cosine for h in hits] for hits in batch.hits],  # a batched matrix product
+                               [[h.cosine for h in hits] for hits in one_by_one], atol=1e-6)  # rounds differently
+
+    routed = pipe.run_many(queries, 4, retriever="routed:nprobe=2")
+    found = pipe.retriever("routed:nprobe=2").search(pipe.embed_queries(queries), 4)
+    assert np.array_equal(routed.rows, found.rows) and routed.clusters_probed == found.clusters_probed == 2
+    assert routed.hits == pipe.hits(found)
+    given = pipe.run_many(None, 4, vectors=pipe.embed_queries(queries), retriever="routed:nprobe=2")
+    assert given.hits == routed.hits
+
+
+def test_run_cuts_to_k_and_filters(workspace, static_embedder):
+    corpus = bundled_profiles(n=60)
+    pipe = SearchPipeline(corpus, static_embedder, workspace=workspace)
+    query = bundled_queries().texts[0]
+    assert len(pipe.run(query, 1000).hits) == 60
+    assert len(pipe.run(query, 1000, reranker=Reverse(), rerank_top=5).hits) == 60
+    role = max(set(corpus.labels), key=list(corpus.labels).count)
+    n_role = list(corpus.labels).count(role)
+    kept = pipe.run(query, n_role, filters={"role": role}, reranker=Reverse(), rerank_top=n_role).hits
+    assert [h.role for h in kept] == [role] * n_role and [h.rank for h in kept] == list(range(1, n_role + 1))
+    batch = pipe.run_many([query], 1000, filters={"role": role})  # fewer match than k: the rows are padded
+    assert batch.rows.shape == (1, 60) and (batch.rows[0] >= 0).sum() == n_role and batch.clusters_probed is None
+    with pytest.raises(ClusterankError, match="k must be at least 1"):
+        pipe.run(query, 0)
+    with pytest.raises(ClusterankError, match="a reranker reads them"):
+        pipe.run_many(None, 3, vectors=pipe.embed_queries([query]), reranker=Reverse())
