@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from clusterank.errors import ClusterankError
-from clusterank.tomlfile import Field, Schema, check_table, non_negative, positive, read_toml
+from clusterank.tomlfile import Field, Schema, check_table, key_path, non_negative, positive, read_toml
 
 BUILTIN = "built-in prices.toml"
 
-_NUM, _INT, _STR = Field("number"), Field("int"), Field("str")
+_STR = Field("str")
 
 
 def _fraction(value: float) -> str:
@@ -211,7 +211,7 @@ def _build(raw: dict) -> PriceTable:
     for key, f in raw["selfhosted"].items():
         fields = _check("selfhosted", key, f)
         if fields["gpu"] not in gpus:
-            raise ClusterankError(f"{fields['origin']}: selfhosted.{key}.gpu names {fields['gpu']!r}, "
+            raise ClusterankError(f"{fields['origin']}: {key_path(('selfhosted', key, 'gpu'))} names {fields['gpu']!r}, "
                                   f"which is not a [gpu.*] entry (known: {', '.join(gpus)})")
         fields["gpu"] = gpus[fields["gpu"]]
         selfhosted[key] = SelfHosted(key=key, **fields)
