@@ -40,6 +40,7 @@ Candidate B:
 
 Which candidate fits the job better? Answer with one letter: A or B."""
 
+
 def on_loopback(url: str) -> bool:
     """True when `url` names this machine (`localhost`, 127.0.0.0/8, ::1): a judge there keeps the texts here."""
     host = (urlsplit(url).hostname or "").rstrip(".").lower()
