@@ -251,7 +251,7 @@ class ApiEmbedder(Embedder):
 
 
 def _build(prefix: str):
-    def build(argument: str, workspace, tables) -> ApiEmbedder:
+    def build(argument: str, _context) -> ApiEmbedder:
         from clusterank.prices import default_prices
         from clusterank.embed.catalog import CATALOG
 

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -93,20 +93,34 @@ def query_embedder(embedder: Embedder) -> Embedder:
 
 
 @dataclass(frozen=True)
-class EmbedderBackend(Backend):
-    """One registered embedding backend: `build(argument, workspace, tables) -> Embedder`, the argument being the
-    id itself for a fixed id.
+class EmbedContext:
+    """What an embedder may be built from; each backend reads what it needs.
 
     Attributes:
-        takes_device: `build` also takes `device=` (`cpu` | `cuda` | `auto`): models run here with torch or
-            onnxruntime. Others (APIs, precomputed columns) are built without it.
+        workspace: where models built on first use are kept.
+        tables: corpora whose precomputed columns `precomputed:` reads.
+        device: `cpu` | `cuda` | `auto`, for models run here with torch or onnxruntime (others ignore it).
+        model: builds another registered model by name with the same workspace, tables and device (ensembles).
+    """
+
+    workspace: Any
+    tables: Sequence
+    device: str
+    model: Callable[[str], "Embedder"]
+
+
+@dataclass(frozen=True)
+class EmbedderBackend(Backend):
+    """One registered embedding backend: `build(argument, context: EmbedContext) -> Embedder`, the argument being
+    the id itself for a fixed id.
+
+    Attributes:
         catalog_argument: the argument names a catalog and price-table model (`openai:text-embedding-3-small`,
             `precomputed:text-embedding-3-small`); false for a folder or hub id (`st:`) and for fixed ids.
     """
 
     noun: ClassVar[str] = "model"
 
-    takes_device: bool = False
     catalog_argument: bool = False
 
 

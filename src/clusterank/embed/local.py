@@ -355,9 +355,8 @@ def mpnet_base(workspace: Workspace, device: str = "auto") -> SentenceTransforme
 
 
 def _fixed(name: str, factory, needs: tuple[str, ...], summary: str):
-    return EmbedderBackend(name, summary, lambda _arg, workspace, _tables, device="auto": factory(workspace,
-                                                                                                  device=device),
-                           needs=needs, takes_device=True, examples=(name,))
+    return EmbedderBackend(name, summary, lambda _arg, context: factory(context.workspace, device=context.device),
+                           needs=needs, examples=(name,))
 
 
 _ST = ("torch", "sentence_transformers")
@@ -373,9 +372,8 @@ MPNET_BASE = _fixed("all-mpnet-base-v2", mpnet_base, _ST, "sentence-transformers
 
 
 def _registered(prefix: str, factory, needs: tuple[str, ...], summary: str):
-    return EmbedderBackend(prefix, summary, lambda arg, _workspace, _tables, device="auto": factory(prefix + arg, arg,
-                                                                                                  device=device),
-                           argument="<folder-or-hub-id>", needs=needs, takes_device=True)
+    return EmbedderBackend(prefix, summary, lambda arg, context: factory(prefix + arg, arg, device=context.device),
+                           argument="<folder-or-hub-id>", needs=needs)
 
 
 SENTENCE_TRANSFORMERS = _registered("st:", SentenceTransformerEmbedder, _ST,

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from clusterank.embed.base import Embedder, EmbedderBackend
+from clusterank.embed.base import EmbedContext, Embedder, EmbedderBackend
 from clusterank.errors import ClusterankError
 
 
@@ -51,16 +51,14 @@ class MeanOfModels(Embedder):
         return self.parts[0].count_tokens(texts)
 
 
-def _build(argument: str, workspace, tables, device: str = "auto") -> MeanOfModels:
-    from clusterank.embed.registry import get_embedder
-
+def _build(argument: str, context: EmbedContext) -> MeanOfModels:
     names = [n.strip() for n in argument.split("+")]
     if any(not n for n in names) or any(n.startswith("mean-of-models:") for n in names):
         raise ClusterankError(f"model 'mean-of-models:{argument}': give models joined by '+', none empty or nested")
     return MeanOfModels(f"mean-of-models:{'+'.join(names)}",
-                        [get_embedder(n, workspace, tables=tables, device=device) for n in names])
+                        [context.model(n) for n in names])
 
 
 BACKEND = EmbedderBackend("mean-of-models:", "several models as one: the mean of their cosines", _build,
-                          argument="<model>+<model>[+...]", takes_device=True,
+                          argument="<model>+<model>[+...]",
                           examples=("mean-of-models:minilm-static+paraphrase-MiniLM-L3-v2",))

@@ -57,7 +57,8 @@ class PrecomputedEmbedder(Embedder):
         return self._vectors[rows] if rows else np.zeros((0, self.dims), np.float32)
 
 
-def _from_tables(model: str, _workspace, tables) -> PrecomputedEmbedder:
+def _from_tables(model: str, context) -> PrecomputedEmbedder:
+    tables = context.tables
     if not tables:
         raise ClusterankError(f"precomputed:{model} reads vectors from the corpus; build it with the corpus "
                               "(SearchPipeline(corpus, 'precomputed:...') or get_embedder(..., tables=(corpus,)))")

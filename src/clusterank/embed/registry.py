@@ -13,7 +13,7 @@ from contextvars import ContextVar
 
 from clusterank.embed import local, mean, precomputed
 from clusterank.embed.api import api_backend
-from clusterank.embed.base import Embedder, EmbedderBackend, check_device
+from clusterank.embed.base import EmbedContext, Embedder, EmbedderBackend, check_device
 from clusterank.embed.providers import public_name
 from clusterank.errors import ClusterankError
 from clusterank.registry import Registry, typed_params
@@ -112,9 +112,10 @@ def get_embedder(name: str, workspace: Workspace | None = None, *, tables: Seque
     backend, spec = EMBEDDERS.find(name)
     typed_params(backend, spec)
     argument = spec.argument if backend.is_prefix else backend.name
-    if backend.takes_device:
-        return backend.build(argument, workspace or Workspace.default(), tables, device=device)
-    return backend.build(argument, workspace or Workspace.default(), tables)
+    workspace = workspace or Workspace.default()
+    context = EmbedContext(workspace, tuple(tables), device,
+                           lambda other: get_embedder(other, workspace, tables=tables, device=device))
+    return backend.build(argument, context)
 
 
 def stored_name(name: str) -> str:
