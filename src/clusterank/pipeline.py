@@ -1,8 +1,9 @@
-"""One query's journey: embed the corpus once (cached), embed the job description, retrieve, rerank.
+"""One query's journey: embed the corpus once (cached), embed the job description, retrieve, rerank, cut to k.
 
-`SearchPipeline` is what the CLI, the demo, the evaluator and the map call. The retriever is named by a
-spec string (`exact`, `routed:nprobe=auto`; see `clusterank.index.RETRIEVERS`) and built once per pipeline;
-each stage is a public object (Embedder, EmbeddingStore, Retriever, Reranker) a Python user can use alone.
+`SearchPipeline.run` (one job description) and `run_many` (a batch) are the one search flow: the CLI, the server
+and the evaluator call them and get the hits with the seconds of each stage. The retriever is named by a spec
+string (`exact`, `routed:nprobe=auto`; see `clusterank.index.RETRIEVERS`) and built once per pipeline; each stage
+is a public object (Embedder, EmbeddingStore, Retriever, Reranker) a Python user can use alone.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from clusterank.index.hits import Hit, make_hits
 from clusterank.index.persist import SavedIndex, check_saveable
 from clusterank.rerank import base as reranking
 from clusterank.rerank.base import Reranker
-from clusterank.workspace import Workspace
+from clusterank.workspace import Workspace, atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,9 @@ class SearchResult:
 
 class SearchResults:
     """A batch's search (`SearchPipeline.run_many`): hits per query, best first, and `timings`, the seconds of each
-    stage (`embed`, `retrieve`, `rerank`) for the whole batch. The `Hit`s are made on first use, so a caller that
-    reads only `rows` (the evaluator) does not pay for them."""
+    stage (`embed`, `retrieve`, `rerank`) for the whole batch; `vectors` are the normalised query vectors and
+    `width` the most hits a query has (k, or the corpus size when smaller). The `Hit`s are made on first use, so a
+    caller that reads only `rows` (the evaluator) does not pay for them."""
 
     def __init__(self, timings: dict[str, float], vectors: np.ndarray, width: int, *, found: TopK | None = None,
                  hits: list[list[Hit]] | None = None, make_hits: Callable[[TopK], list[list[Hit]]] | None = None):
@@ -135,6 +137,22 @@ class SearchPipeline:
         model.save(path)
         return model
 
+    def fitted(self, key: str, fit: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        """Arrays a retriever learned from this corpus under `key` (`prior`'s classifier): read from the workspace,
+        or made by `fit` and stored there (atomically; an unreadable file is made again and replaced)."""
+        path = self.workspace.fitted_path(self.embedder.name, self.corpus_key, key)
+        if path.exists():
+            try:
+                with np.load(path, allow_pickle=False) as stored:
+                    return {name: stored[name] for name in stored.files}
+            except (OSError, ValueError, EOFError) as exc:
+                log.warning("%s: unreadable (%s); fitting it again", path, exc)
+        arrays = fit()
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+        return arrays
+
     def retriever(self, spec: str = DEFAULT_RETRIEVER) -> Retriever:
         """The retriever a spec names over this corpus (built once per pipeline and spec).
 
@@ -146,7 +164,8 @@ class SearchPipeline:
             self._retrievers[key] = self.saved.corpus_retriever(key)
         if key not in self._retrievers:
             context = SearchContext(self.vectors, lambda k: self.clusters(k), default_k=self.n_clusters,
-                                    labels=self.corpus.labels, tuning_file=self.tuning_path, column=self.column)
+                                    labels=self.corpus.labels, tuning_file=self.tuning_path, column=self.column,
+                                    fitted=self.fitted)
             self._retrievers[key] = build_retriever(spec, context)
         return self._retrievers[key]
 
