@@ -155,6 +155,11 @@ class Workspace:
         """Where the k-means model of one (embedding model, corpus, k, seed) is kept, beside the embeddings."""
         return self._ensure(self.root / "clusters" / safe_name(model)) / f"{corpus_key}-k{k}-seed{seed}.npz"
 
+    def fitted_path(self, model: str, corpus_key: str, key: str) -> Path:
+        """Where arrays a retriever learned from one (embedding model, corpus) are kept (`prior`'s classifier),
+        beside the clusters; `key` names what was learned and from which labels and settings."""
+        return self._ensure(self.root / "clusters" / safe_name(model)) / f"{corpus_key}-{safe_name(key)}.npz"
+
     def index_dir(self, model: str, corpus_source: str) -> Path:
         """Where the saved index of one (embedding model, corpus file) lives: `indexes/<model>/<stem>-<hash>`,
         the hash being of the corpus path, so two files with one name do not share an index."""

@@ -74,6 +74,7 @@ class SearchContext:
         tuning_file: where `clusterank tune` stored them, read (and checked) only when a spec says `auto` and
             `tuned` is None, so a damaged file stops only the searches that would use it.
         column: returns another column of the corpus by name (role-aware search `by=<column>`), or None.
+        fitted: keeps what retrievers learn from the corpus (see `fit_once`); None: nothing is kept.
     """
 
     vectors: np.ndarray
@@ -83,6 +84,13 @@ class SearchContext:
     tuned: Mapping[str, Mapping[str, float]] | None = None
     column: Callable[[str], Sequence[str | None]] | None = None
     tuning_file: Path | None = None
+    fitted: Callable[[str, Callable[[], dict[str, np.ndarray]]], dict[str, np.ndarray]] | None = None
+
+    def fit_once(self, key: str, fit: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        """Arrays a retriever learned from this corpus (a classifier's weights), kept under `key`: `fitted` returns
+        the stored ones or calls `fit` and stores its result (the pipeline keeps them in the workspace, per model
+        and corpus); without it `fit` runs every time."""
+        return self.fitted(key, fit) if self.fitted is not None else fit()
 
     def cluster_model(self, k: int | None = None):
         """The k-means model with `k` clusters (default `default_k`)."""

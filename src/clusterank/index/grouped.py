@@ -146,7 +146,8 @@ def label_groups(labels: Sequence[str | None], clusters: np.ndarray, min_size: i
 
 
 class SoftGroupIndex(Retriever):
-    """Score = cos(q, row) + alpha * cos(q, centroid of the row's group); every row stays reachable.
+    """Score = cos(q, row) + alpha * group_scores(q)[row's group]; every row stays reachable. The group score is the
+    cosine to the group's centroid here; a subclass may learn another (`prior`: a classifier's log-probability).
 
     `scores` in the result are the rows' own cosines (what a person is shown); the order is by the sum.
     `groups_are_clusters`: the groups are k-means clusters, so each hit can say its cluster.
@@ -159,6 +160,10 @@ class SoftGroupIndex(Retriever):
         self.groups = np.asarray(groups, np.int64)
         self.names, self.alpha, self.spec = names, float(alpha), spec
         self.centroids = group_centroids(self.vectors, self.groups, len(names))
+
+    def group_scores(self, query_vectors: np.ndarray) -> np.ndarray:
+        """(n_queries, n_groups): how well each query matches each group; here the cosine to its centroid."""
+        return query_vectors @ self.centroids.T
 
     def search(self, query_vectors: np.ndarray, k: int) -> TopK:
         """The k rows with the highest combined score per query."""
@@ -173,7 +178,7 @@ class SoftGroupIndex(Retriever):
         for s in range(0, len(q), 256):
             block = q[s : s + 256]
             own = block @ self.vectors.T
-            bonus = np.where(member, (block @ self.centroids.T)[:, safe], 0.0)
+            bonus = np.where(member, self.group_scores(block)[:, safe], 0.0)
             r, _ = top_k(own + self.alpha * bonus, k)
             rows[s : s + len(block)] = r
             cos[s : s + len(block)] = np.take_along_axis(own, r, axis=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from clusterank.index import exact, gpu, quantized, role, role_route, routed, soft
+from clusterank.index import exact, gpu, prior, quantized, role, role_route, routed, soft
 from clusterank.index.base import Retriever, RetrieverType, SearchContext, Shape, check_limits
 from clusterank.registry import Registry, canonical, typed_params
 
@@ -14,6 +14,7 @@ RETRIEVERS: Registry[RetrieverType] = Registry("retriever", (
     soft.RETRIEVER,
     role.RETRIEVER,
     role_route.RETRIEVER,
+    prior.RETRIEVER,
     quantized.FLOAT16,
     quantized.INT8,
     quantized.BINARY,

@@ -1,0 +1,150 @@
+"""`prior`: learn from the corpus' labels which roles a job description asks for, and lift their rows.
+
+`prior:alpha=A|auto,by=<column>,c=C,min_size=N`: a multinomial logistic regression is trained on the corpus
+vectors to predict each row's label (or its `by` column); a row's score is its cosine plus alpha times
+log(L x p(label of the row | query)), L being the number of labels, so a label the classifier finds as likely as
+chance adds nothing, a likelier one lifts its rows and an unlikely one lowers them. Rows without a label, or whose
+label has fewer than `min_size` rows, keep their cosine. Only corpus rows and their labels are trained on, never a
+query (`c=auto` chooses the classifier's regularisation by cross-validation over corpus rows); alpha=auto takes the weight `clusterank tune` chose by cross-validation over queries (and `compare` chooses
+it by nested cross-validation). The classifier is trained once per (model, corpus, labels, c) and kept in the
+workspace as plain arrays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from clusterank.errors import ClusterankError
+from clusterank.index.base import NON_NEGATIVE_NUMBER, POSITIVE, Param, RetrieverType, SearchContext, number, whole
+from clusterank.index.grouped import AUTO, SoftGroupIndex, parse_alpha, resolve_alpha
+from clusterank.index.role import corpus_labels
+from clusterank.data.bounds import Bound
+
+FLOOR = 1e-6
+"""The smallest probability a label is given (log 1e-6 = -13.8): one confident classifier cannot bury a row."""
+
+
+def label_classes(labels: Sequence[str | None], min_size: int) -> tuple[np.ndarray, list[str]]:
+    """The class of each row (-1: no label, or a label with fewer than `min_size` rows) and the class names.
+
+    Raises:
+        ClusterankError: fewer than two labels with `min_size` rows (nothing to learn), naming how many rows a label
+            needs.
+    """
+    clean = [None if lab is None or not str(lab).strip() else str(lab) for lab in labels]
+    counts = Counter(lab for lab in clean if lab is not None)
+    names = sorted(lab for lab, n in counts.items() if n >= min_size)
+    if len(names) < 2:
+        raise ClusterankError(f"prior needs at least two labels with {min_size} or more rows each to learn from; the "
+                              f"corpus has {len(names)} ({len(counts)} labels in all, the largest with "
+                              f"{max(counts.values(), default=0)} rows); lower min_size or add labelled profiles")
+    index = {lab: i for i, lab in enumerate(names)}
+    return np.array([index.get(lab, -1) if lab is not None else -1 for lab in clean], np.int64), names
+
+
+C_GRID = (1.0, 10.0, 100.0)
+"""Inverse regularisations `c=auto` tries."""
+C_FOLDS = 3
+
+
+def _fit(vectors: np.ndarray, classes: np.ndarray, c: float, n_classes: int, seed: int) -> np.ndarray:
+    """(coef | intercept) of a multinomial logistic regression, one row per class of 0..n_classes-1 (a class
+    missing from `classes` gets a row that never wins)."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=c, max_iter=300, tol=1e-3, random_state=seed).fit(vectors, classes)
+    weights = np.zeros((n_classes, vectors.shape[1] + 1), np.float32)
+    weights[:, -1] = -1e4
+    coef, intercept = model.coef_, model.intercept_
+    if len(model.classes_) == 2:  # sklearn keeps one row for two classes: softmax over (0, w.x + b) is the same
+        coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.concatenate([[0.0], intercept])
+    weights[model.classes_, :-1] = coef
+    weights[model.classes_, -1] = intercept
+    return weights
+
+
+def choose_c(vectors: np.ndarray, classes: np.ndarray, n_classes: int, seed: int = 0) -> tuple[float, list[float]]:
+    """The `C_GRID` value with the best held-out log-likelihood of the rows' own labels, by `C_FOLDS`-fold
+    cross-validation over corpus rows (never a query), and the mean log-likelihood of each."""
+    fold = np.random.default_rng(seed).permutation(len(vectors)) % C_FOLDS
+    means = []
+    for c in C_GRID:
+        held = []
+        for f in range(C_FOLDS):
+            train, test = fold != f, fold == f
+            weights = _fit(vectors[train], classes[train], c, n_classes, seed)
+            logits = vectors[test] @ weights[:, :-1].T + weights[:, -1]
+            logits -= logits.max(axis=1, keepdims=True)
+            log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+            held.append(np.maximum(log_p[np.arange(int(test.sum())), classes[test]], np.log(FLOOR)))
+        means.append(float(np.concatenate(held).mean()))
+    return C_GRID[int(np.argmax(means))], means
+
+
+def train_prior(vectors: np.ndarray, classes: np.ndarray, n_classes: int, c: float | str,
+                seed: int = 0) -> dict[str, np.ndarray]:
+    """A multinomial logistic regression from vectors to classes (rows of class -1 left out): its `coef`
+    (n_classes, dims), `intercept` (n_classes,) and the `c` used (`auto`: chosen by `choose_c`)."""
+    keep = classes >= 0
+    x, y = vectors[keep], classes[keep]
+    chosen = choose_c(x, y, n_classes, seed)[0] if c == AUTO else float(c)
+    weights = _fit(x, y, chosen, n_classes, seed)
+    return {"coef": weights[:, :-1], "intercept": weights[:, -1], "c": np.array(chosen)}
+
+
+def parse_c(text: str) -> float | str:
+    """`auto` or a finite number > 0."""
+    if str(text).strip().lower() == AUTO:
+        return AUTO
+    return number(text)
+
+
+class PriorIndex(SoftGroupIndex):
+    """Score = cos(q, row) + alpha * log(L * p(row's label | q)); `scores` stay the rows' cosines."""
+
+    def __init__(self, vectors: np.ndarray, classes: np.ndarray, names: list[str], weights: dict[str, np.ndarray],
+                 alpha: float, spec: str):
+        super().__init__(vectors, classes, names, alpha, spec)
+        self.coef, self.intercept = weights["coef"], weights["intercept"]
+        if self.coef.shape != (len(names), self.vectors.shape[1]):
+            raise ClusterankError(f"prior: a stored classifier of shape {self.coef.shape} does not fit "
+                                  f"{len(names)} labels x {self.vectors.shape[1]} dims; delete the workspace's "
+                                  "clusters folder for this model to retrain it")
+
+    def group_scores(self, query_vectors: np.ndarray) -> np.ndarray:
+        """(n_queries, n_labels): log(L * p(label | query)), probabilities floored at `FLOOR`."""
+        logits = query_vectors @ self.coef.T + self.intercept
+        logits -= logits.max(axis=1, keepdims=True)
+        log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        return np.maximum(log_p, np.log(FLOOR)) + np.log(len(self.names))
+
+
+def _digest(values: Sequence) -> str:
+    return hashlib.blake2b("\x1f".join("" if v is None else str(v) for v in values).encode(),
+                           digest_size=6).hexdigest()
+
+
+def _build(context: SearchContext, alpha: float | str, c: float, min_size: int, by: str | None) -> PriorIndex:
+    weight = resolve_alpha(alpha, "prior", context)
+    labels = corpus_labels(context, "prior", by)
+    classes, names = label_classes(labels, min_size)
+    key = f"prior-{_digest([by, c, min_size, *labels])}"
+    weights = context.fit_once(key, lambda: train_prior(context.vectors, classes, len(names), c))
+    return PriorIndex(context.vectors, classes, names, weights, weight, "prior")
+
+
+RETRIEVER = RetrieverType(
+    "prior", "cosine + alpha x log(L x p(row's label | query)) from a classifier trained on the corpus' labels",
+    _build, {"alpha": Param(parse_alpha, AUTO, "weight of the label prior, >= 0, or auto (tuned)",
+                            NON_NEGATIVE_NUMBER),
+             "c": Param(parse_c, AUTO, "inverse regularisation of the classifier, or auto (3-fold CV over corpus "
+                        "rows)", Bound(1e-4, 1e6, whole=False)),
+             "min_size": Param(whole, 2, "rows a label needs to be learned (rarer labels keep their cosine)",
+                               POSITIVE),
+             "by": Param(str, None, "the corpus column whose values are the labels (default: the labels)")},
+    tunable=("alpha",), needs_labels=True, needs=("sklearn",), examples=("prior", "prior:alpha=0.05,c=1"),
+    on_page=True, ranks_by_cosine=False)
