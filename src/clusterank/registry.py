@@ -119,6 +119,11 @@ class Backend:
         """`available`, or `unavailable: <install command>`."""
         return f"unavailable: {install_hint(self.extra)}" if self.missing() else "available"
 
+    def declares(self) -> tuple[str, ...]:
+        """The capabilities this record declares that are set, as words for `clusterank backends` (none here; each
+        box's record adds its own)."""
+        return ()
+
     def usage(self) -> str:
         """`name:p=default,...` or `prefix<argument>` for help texts (defaults that come from elsewhere left out)."""
         shown = [f"{p}={v.default}" for p, v in self.params.items() if v.default is not None]

@@ -43,6 +43,34 @@ def models(fmt: str = typer.Option("table", "--format", help="table | markdown |
 
 
 @app.command()
+def backends(fmt: str = typer.Option("table", "--format", help="table | markdown | json")) -> None:
+    """Every registered embedder, retriever and reranker: its spec with parameters, what it does, what it declares,
+    and whether it can run here (with the install command when not)."""
+    from rich.table import Table
+
+    from clusterank import EMBEDDERS, RERANKERS, RETRIEVERS, markdown_table
+
+    cols = ["box", "spec", "summary", "declares", "example", "status"]
+    rows = [{"box": box, "spec": b.usage(), "summary": b.summary, "declares": ", ".join(b.declares()),
+             "example": b.examples[0] if b.examples else "", "status": b.status()}
+            for box, registry in (("embedder", EMBEDDERS), ("retriever", RETRIEVERS), ("reranker", RERANKERS))
+            for b in registry.values()]
+    if fmt == "json":
+        out.print(json.dumps(rows, indent=1))
+        return
+    cells = [[r[c] for c in cols] for r in rows]
+    if fmt == "markdown":
+        out.print(markdown_table(cols, cells))
+        return
+    if fmt != "table":
+        raise ClusterankError(f"--format must be table, markdown or json, got {fmt!r}")
+    table = Table(*cols)
+    for row in cells:
+        table.add_row(*row)
+    out.print(table)
+
+
+@app.command()
 def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-separated model ids; "
                                                  "precomputed:<name> uses an embeddings_<name> column; 'all' adds "
                                                  "the slow offline models. Default: the fast offline models."),

@@ -16,7 +16,8 @@ from clusterank.cli.common import (ClustersOpt, CorpusOpt, DeviceOpt, LabelColOp
 from clusterank import AUTO_MARGIN, DEFAULT_RETRIEVER, ROUTING_PIPELINES, ClusterankError
 
 RetrieverOpt = typer.Option(None, "--retriever", "-r", help="How to search: exact | routed:nprobe=N|auto[,margin=M] | "
-                            "soft[:alpha=A] | role[:alpha=A,by=COLUMN] | role-route:m=M (see docs/retrievers.md). "
+                            "soft[:alpha=A] | role[:alpha=A,by=COLUMN] | role-route:m=M | prior[:alpha=A,by=COLUMN] | ... "
+                            "(`clusterank backends` lists every kind with its parameters; docs/retrievers.md). "
                             "Default: exact, or routed with --route.")
 
 

@@ -123,6 +123,10 @@ class EmbedderBackend(Backend):
 
     catalog_argument: bool = False
 
+    def declares(self) -> tuple[str, ...]:
+        """The set capabilities, as words (`catalog_argument`)."""
+        return ("catalog_argument",) if self.catalog_argument else ()
+
 
 def embed_in_batches(
     encode: Callable[[list[str]], np.ndarray],

@@ -126,6 +126,12 @@ class RetrieverType(Backend):
     on_page: bool = False
     ranks_by_cosine: bool = True
 
+    def declares(self) -> tuple[str, ...]:
+        """The set capabilities, as words: `saveable`, `tunable: alpha`, `needs_labels`, `on_page`, ..."""
+        words = [w for w, on in (("saveable", self.saveable), ("needs_labels", self.needs_labels),
+                                 ("on_page", self.on_page), ("ranks_by_cosine", self.ranks_by_cosine)) if on]
+        return tuple(words + ([f"tunable: {', '.join(self.tunable)}"] if self.tunable else []))
+
     @property
     def uses_clusters(self) -> bool:
         """Whether it is built from k-means clusters (every such kind has a `k` parameter)."""

@@ -147,4 +147,4 @@ RETRIEVER = RetrieverType(
                                POSITIVE),
              "by": Param(str, None, "the corpus column whose values are the labels (default: the labels)")},
     tunable=("alpha",), needs_labels=True, needs=("sklearn",), examples=("prior", "prior:alpha=0.05,c=1"),
-    on_page=True, ranks_by_cosine=False)
+    ranks_by_cosine=False)

@@ -68,6 +68,10 @@ class RerankerBackend(Backend):
 
     check: Callable[[str], None] | None = None
 
+    def declares(self) -> tuple[str, ...]:
+        """The set capabilities, as words (`checks its argument`)."""
+        return ("checks its argument",) if self.check is not None else ()
+
 
 def _none(_arg, _context) -> Reranker:
     from clusterank.rerank.base import NoReranker

@@ -18,7 +18,7 @@ import numpy as np
 
 from clusterank import (CATALOG, DEFAULT_RETRIEVER, ClusterankError, Embedder, Hit, Reranker, SearchPipeline,
                         Workspace, available_models, bundled_profiles, canonical_spec, get_embedder, get_reranker,
-                        load_profiles, preview, truncation_summary, using_device)
+                        load_profiles, page_specs, preview, truncation_summary, using_device)
 from clusterank.server.config import ServerConfig
 from clusterank.server.errors import ApiError
 from clusterank.server.faults import Faults
@@ -26,9 +26,6 @@ from clusterank.server.metrics import Metrics
 
 log = logging.getLogger("clusterank.server")
 
-PAGE_RETRIEVERS = ("exact", "routed:nprobe=1", "routed:nprobe=2", "routed:nprobe=auto", "soft")
-"""What `/v1/search` offers unless `--retriever` says otherwise; LABELLED_RETRIEVERS too when the corpus has labels."""
-LABELLED_RETRIEVERS = ("role", "role-route:m=3")
 
 
 @dataclass
@@ -70,9 +67,7 @@ class Engine:
     def _build_retrievers(self) -> list[str]:
         """Every retriever spec `/v1/search` offers, built now for each served model (k-means fits, codebooks), so
         that no request can order such work; a bad spec stops the start with its error."""
-        specs = list(self.config.retrievers or PAGE_RETRIEVERS)
-        if self.config.retrievers is None and self.corpus.labels is not None:
-            specs += LABELLED_RETRIEVERS
+        specs = list(self.config.retrievers or page_specs(labelled=self.corpus.labels is not None))
         for pipe in self.pipelines.values():
             specs += [s for s in (pipe.saved.specs if pipe.saved is not None else ()) if s not in specs]
         if DEFAULT_RETRIEVER not in specs:
@@ -291,12 +286,13 @@ class Engine:
     # ---- rerank
 
     def rerank(self, name: str, query: str, documents: list[str]) -> list[tuple[int, float]]:
-        """(document index, relevance score) best first, for `/v1/rerank`. Rerankers without scores of their
-        own (pairwise LLM judges) get 1 - (rank - 1) / n."""
+        """(document index, relevance score) best first, for `/v1/rerank`. Rerankers whose scores are not
+        relevances (`relevance_scores` false: a pairwise LLM judge's win counts) get 1 - (rank - 1) / n."""
         reranker = self.reranker(name)
         hits = [Hit(i + 1, i, str(i), 0.0, None, preview(doc), text=doc) for i, doc in enumerate(documents)]
         with self.lock:
             ranked = reranker.rerank(query, hits)
         n = len(ranked)
-        return [(h.row, float(h.rerank_score) if h.rerank_score is not None else 1 - i / n)
+        own = reranker.relevance_scores
+        return [(h.row, float(h.rerank_score) if own and h.rerank_score is not None else 1 - i / n)
                 for i, h in enumerate(ranked)]
