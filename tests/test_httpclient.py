@@ -311,3 +311,12 @@ def test_the_judge_keeps_the_answer_in_flight_when_interrupted(ctrl_c, serve, tm
     finally:
         timer.join()
     assert judge.cached("job", "first", "second") and judge.stats.calls == 1  # paid for, so kept
+
+
+@pytest.mark.parametrize("host, local", [("localhost", True), ("api.localhost", True), ("127.0.0.1", True),
+                                         ("127.8.9.10", True), ("::1", True), ("[::1]", True), ("LOCALHOST.", True),
+                                         ("10.0.0.1", False), ("0.0.0.0", False), ("example.com", False), ("", False)])
+def test_is_loopback_is_one_check_for_the_server_and_the_judge(host, local):
+    from clusterank.httpclient import is_loopback
+
+    assert is_loopback(host) is local

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import ipaddress
 import json
 import logging
 import math
@@ -243,3 +244,14 @@ def graceful_interrupt(logger: logging.Logger = log) -> Iterator[list]:
         yield flag
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def is_loopback(host: str) -> bool:
+    """True for a host only this machine can reach: `localhost` (and `*.localhost`), 127.0.0.0/8, ::1."""
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

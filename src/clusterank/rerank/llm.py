@@ -10,7 +10,6 @@ variable, never stored.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import logging
 import math
@@ -19,7 +18,7 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from clusterank.httpclient import HttpError, RetryPolicy, graceful_interrupt, post_json
+from clusterank.httpclient import HttpError, RetryPolicy, graceful_interrupt, is_loopback, post_json
 from clusterank.embed.providers import endpoint, usage_ceiling, usage_tokens
 from clusterank.errors import ClusterankError, check_base_url, printable, public_url
 from clusterank.rerank.base import RerankStats
@@ -39,17 +38,6 @@ Candidate B:
 {b}
 
 Which candidate fits the job better? Answer with one letter: A or B."""
-
-
-def on_loopback(url: str) -> bool:
-    """True when `url` names this machine (`localhost`, 127.0.0.0/8, ::1): a judge there keeps the texts here."""
-    host = (urlsplit(url).hostname or "").rstrip(".").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 COMPLETION_CEILING = 4096
@@ -75,7 +63,7 @@ class ChatClient:
         import httpx
 
         self.base_url, self.model = check_base_url(base_url, "--llm-base-url"), model
-        self.remote = not on_loopback(self.base_url)
+        self.remote = not is_loopback(urlsplit(self.base_url).hostname or "")
         """The server is off this machine (an API, which may also bill); False for loopback (the bundled model)."""
         self.url = endpoint(self.base_url, "/chat/completions")
         self.shown_url = printable(public_url(self.url), 300)

@@ -18,11 +18,11 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "clusterank.server.app": ("create_app",),
-    "clusterank.server.config": ("CONFIG_ENV", "ServerConfig", "is_loopback"),
+    "clusterank.server.config": ("CONFIG_ENV", "ServerConfig"),
     "clusterank.server.engine": ("Engine",),
 }
 """module -> the names it defines that this package offers; `__getattr__` imports the module on first use."""
-__all__ = ["Engine", "ServerConfig", "create_app", "is_loopback", "serve"]
+__all__ = ["Engine", "ServerConfig", "create_app", "serve"]
 
 log = logging.getLogger("clusterank.server")
 

@@ -6,12 +6,12 @@ It travels to worker processes as JSON in `CLUSTERANK_SERVE_CONFIG`; the API key
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 from dataclasses import asdict, dataclass, field
 
-from clusterank import DEFAULT_MODEL, SEED_RANGE, Bound, ClusterankError, canonical_spec, check_device
+from clusterank import (DEFAULT_MODEL, SEED_RANGE, Bound, ClusterankError, canonical_spec, check_device,
+                        is_loopback)
 
 CONFIG_ENV = "CLUSTERANK_SERVE_CONFIG"
 LIMITS = (("--port", "port", Bound(1, 65535)), ("--workers", "workers", Bound(1, 64)),
@@ -134,11 +134,3 @@ class ServerConfig:
         return cls(**raw)
 
 
-def is_loopback(host: str) -> bool:
-    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
