@@ -46,6 +46,9 @@ def label_classes(labels: Sequence[str | None], min_size: int) -> tuple[np.ndarr
     return np.array([index.get(lab, -1) if lab is not None else -1 for lab in clean], np.int64), names
 
 
+VERSION = 2
+"""Part of the stored classifier's key: raised when training changes, so weights of an older version are not reused
+(version 1 stopped lbfgs after one step)."""
 C_GRID = (1.0, 10.0, 100.0)
 """Inverse regularisations `c=auto` tries."""
 C_FOLDS = 3
@@ -56,7 +59,7 @@ def _fit(vectors: np.ndarray, classes: np.ndarray, c: float, n_classes: int, see
     missing from `classes` gets a row that never wins)."""
     from sklearn.linear_model import LogisticRegression
 
-    model = LogisticRegression(C=c, max_iter=300, tol=1e-3, random_state=seed).fit(vectors, classes)
+    model = LogisticRegression(C=c, max_iter=1000, random_state=seed).fit(vectors, classes)
     weights = np.zeros((n_classes, vectors.shape[1] + 1), np.float32)
     weights[:, -1] = -1e4
     coef, intercept = model.coef_, model.intercept_
@@ -132,7 +135,7 @@ def _build(context: SearchContext, alpha: float | str, c: float, min_size: int, 
     weight = resolve_alpha(alpha, "prior", context)
     labels = corpus_labels(context, "prior", by)
     classes, names = label_classes(labels, min_size)
-    key = f"prior-{_digest([by, c, min_size, *labels])}"
+    key = f"prior-v{VERSION}-{_digest([by, c, min_size, *labels])}"
     weights = context.fit_once(key, lambda: train_prior(context.vectors, classes, len(names), c))
     return PriorIndex(context.vectors, classes, names, weights, weight, "prior")
 

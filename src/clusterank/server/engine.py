@@ -128,9 +128,9 @@ class Engine:
             info = CATALOG.get(name)
             loaded = self._embedders.get(name)
             cards.append({"id": name, "object": "model", "created": int(self.started), "owned_by": "clusterank",
-                          "dims": loaded.dims if loaded else getattr(info, "dims", None),
-                          "max_tokens": loaded.max_tokens if loaded else getattr(info, "max_tokens", None),
-                          "truncatable": bool(getattr(info, "truncatable", False)),
+                          "dims": loaded.dims if loaded else info.dims if info else None,
+                          "max_tokens": loaded.max_tokens if loaded else info.max_tokens if info else None,
+                          "truncatable": bool(info and info.truncatable),
                           "search": name in self.pipelines})
         return cards
 
@@ -147,7 +147,8 @@ class Engine:
             if dimensions > embedder.dims:
                 raise ApiError(400, f"dimensions={dimensions} is more than {model!r} has ({embedder.dims})",
                                param="dimensions")
-            if not getattr(CATALOG.get(model), "truncatable", False):
+            facts = CATALOG.get(model)
+            if not (facts and facts.truncatable):
                 raise ApiError(400, f"model {model!r} does not support `dimensions` (its vectors are not ordered "
                                     "by importance, so cutting them would lose meaning)", param="dimensions")
         with self.lock:
