@@ -1,8 +1,8 @@
 """Role-aware search from the corpus' own labels (a role column, or the title before " | " in Headline).
 
 `role:alpha=A|auto,min_size=N,k=K`: each row's cosine plus alpha times the query's cosine to the centroid of
-the row's role (labels with fewer than `min_size` rows fall back to their k-means cluster; an unlabelled row
-keeps its own score).
+the row's role (every label has one by default; with `min_size` > 1, labels with fewer rows fall back to their
+k-means cluster; an unlabelled row keeps its own score).
 """
 
 from __future__ import annotations
@@ -14,7 +14,12 @@ from clusterank.index.base import NON_NEGATIVE_NUMBER, POSITIVE, Param, Retrieve
 from clusterank.index.grouped import AUTO, SoftGroupIndex, label_groups, parse_alpha, resolve_alpha
 
 MIN_SIZE = 5
-"""Labels with fewer rows than this have no centroid of their own: their rows use their k-means cluster's."""
+"""For `role-route`: labels with fewer rows than this are not routed to on their own; their rows join their k-means
+cluster's group."""
+SOFT_MIN_SIZE = 1
+"""For `role`: every label has its own centroid by default. A k-means cluster mixes labels, so a large alpha, which
+wins where labels are informative, hurt the rows of small labels that fell back to one (issue 22's probe: a plain
+family-centroid bonus beat `role:by=family`, and cross-validation kept alpha small)."""
 
 
 def corpus_labels(context: SearchContext, kind: str, by: str | None = None) -> Sequence[str | None]:
@@ -37,13 +42,16 @@ def _build_soft(context: SearchContext, alpha: float | str, min_size: int, k: in
     return SoftGroupIndex(context.vectors, groups, names, weight, "role")
 
 
-SHARED_PARAMS = {"min_size": Param(whole, MIN_SIZE, "rows a label needs for a centroid of its own", POSITIVE),
+SHARED_PARAMS = {"min_size": Param(whole, MIN_SIZE, "rows a label needs for a group of its own (rarer labels join "
+                                   "their k-means cluster's)", POSITIVE),
                  "by": Param(str, None, "the corpus column whose values are the groups (default: the labels)"),
                  "k": kmeans_k("k-means clusters for rare labels (default: --clusters, 10)")}
 RETRIEVER = RetrieverType(
     "role", "cosine + alpha x the query's cosine to the row's role centroid (roles from the corpus' labels)",
     _build_soft, {"alpha": Param(parse_alpha, AUTO, "weight of the role similarity, >= 0, or auto (tuned)",
                                         NON_NEGATIVE_NUMBER),
-                  **SHARED_PARAMS},
+                  **SHARED_PARAMS,
+                  "min_size": Param(whole, SOFT_MIN_SIZE, "rows a label needs for a centroid of its own (rarer "
+                                    "labels use their k-means cluster's)", POSITIVE)},
     tunable=("alpha",), needs_labels=True, examples=("role",), on_page=True,
     ranks_by_cosine=False)
