@@ -15,8 +15,9 @@ from clusterank.pipeline import SearchPipeline
 from clusterank.workspace import Workspace
 
 DEMO_ROLE = "Product Marketing Manager"
-SHOWCASE = ("exact", SEED_PIPELINE, "role")
-"""The retrievers the demo shows side by side: plain cosine, the seed's routing, role-aware search."""
+SHOWCASE = ("exact", SEED_PIPELINE, "role", "prior")
+"""The retrievers the demo shows side by side: plain cosine, the seed's routing, role-aware search, and the label
+prior learned from the corpus' labels (alpha=auto: tuned by `clusterank tune`, else fixed in advance)."""
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,9 @@ def parse_alpha(text: str) -> float | str:
     return value
 
 
-def resolve_alpha(alpha: float | str, kind: str, context: SearchContext) -> float:
+def resolve_alpha(alpha: float | str, kind: str, context: SearchContext, fallback: float = PRIOR_ALPHA) -> float:
     """A number for `alpha`: itself, or for `auto` the tuned value stored for `kind` (`context.tuned`, else read
-    from `context.tuning_file`), else `PRIOR_ALPHA`.
+    from `context.tuning_file`), else `fallback` (fixed in advance for the kind's scale, never fitted).
 
     Raises:
         ClusterankError: a tuned value that is not a finite number >= 0 (a damaged tuning file).
@@ -56,8 +56,8 @@ def resolve_alpha(alpha: float | str, kind: str, context: SearchContext) -> floa
         except ValueError as exc:
             raise ClusterankError(f"{exc}: the tuning file is damaged; {TUNE_AGAIN}") from None
     log.info("%s: alpha=auto but nothing is tuned for this corpus and model (`clusterank tune`); using the "
-             "prior %.2f", kind, PRIOR_ALPHA)
-    return PRIOR_ALPHA
+             "prior %.2f", kind, fallback)
+    return fallback
 
 
 TUNE_AGAIN = (f"run `clusterank tune` again to rewrite it, or delete it (alpha=auto then uses the prior "

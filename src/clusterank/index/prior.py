@@ -46,6 +46,11 @@ def label_classes(labels: Sequence[str | None], min_size: int) -> tuple[np.ndarr
     return np.array([index.get(lab, -1) if lab is not None else -1 for lab in clean], np.int64), names
 
 
+UNTUNED_ALPHA = 0.05
+"""alpha=auto with nothing tuned: fixed in advance from the scales, not fitted on any query. The bonus is a
+log-probability (a range of ~15 over the labels) while the cosines of a top 10 spread over ~0.1-0.3: at 0.05 a
+label e times likelier than another moves its rows by 0.05 in cosine, a tie-breaker that can overturn near ties
+without sorting by label first. `clusterank tune` (and compare's nested CV) choose it from the queries instead."""
 VERSION = 2
 """Part of the stored classifier's key: raised when training changes, so weights of an older version are not reused
 (version 1 stopped lbfgs after one step)."""
@@ -132,7 +137,7 @@ def _digest(values: Sequence) -> str:
 
 
 def _build(context: SearchContext, alpha: float | str, c: float, min_size: int, by: str | None) -> PriorIndex:
-    weight = resolve_alpha(alpha, "prior", context)
+    weight = resolve_alpha(alpha, "prior", context, UNTUNED_ALPHA)
     labels = corpus_labels(context, "prior", by)
     classes, names = label_classes(labels, min_size)
     key = f"prior-v{VERSION}-{_digest([by, c, min_size, *labels])}"
