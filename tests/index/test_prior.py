@@ -36,15 +36,15 @@ def test_the_prior_lifts_the_asked_for_label(confusable):
     assert np.array_equal(same, exact), "alpha=0 is exact search"
 
 
-def test_unlabelled_and_rare_rows_keep_their_cosine(confusable):
+def test_unlabelled_and_rare_rows_form_one_other_class(confusable):
     x, labels, q = confusable
     some = [lab if i % 5 else None for i, lab in enumerate(labels)]
     some[1] = "once"  # a label with one row: below min_size, kept out of the classifier
     classes, names = label_classes(some, 2)
-    assert names == ["pm", "pmm"] and classes[0] == -1 and classes[1] == -1
+    assert names == ["pm", "pmm", "(other)"] and classes[0] == classes[1] == 2
     retriever = build_retriever("prior:alpha=1", SearchContext(x, labels=some))
     bonus = retriever.group_scores(q)
-    assert bonus.shape == (1, 2) and np.all(np.isfinite(bonus))
+    assert bonus.shape == (1, 3) and np.all(np.isfinite(bonus))
 
 
 def test_c_auto_is_chosen_on_corpus_rows_and_stored_weights_are_reused(confusable):

@@ -52,7 +52,7 @@ def test_every_kind_is_declared_whole():
         assert all(canonical_spec(s).split(":")[0] == name for s in kind.examples)
         assert set(kind.tunable) <= set(kind.params)
     assert set(saveable_kinds()) == {"exact", "float16", "int8", "binary", "ivfpq"}
-    assert set(tunable_kinds()) == {"soft", "role", "prior"}
+    assert set(tunable_kinds()) == {"soft", "role", "prior", "adapter"}
     assert "role" not in page_specs(labelled=False) and "role" in page_specs(labelled=True)
     assert page_specs(labelled=False)[0] == "exact"
 

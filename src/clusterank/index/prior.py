@@ -4,7 +4,7 @@
 vectors to predict each row's label (or its `by` column); a row's score is its cosine plus alpha times
 log(L x p(label of the row | query)), L being the number of labels, so a label the classifier finds as likely as
 chance adds nothing, a likelier one lifts its rows and an unlikely one lowers them. Rows without a label, or whose
-label has fewer than `min_size` rows, keep their cosine. Only corpus rows and their labels are trained on, never a
+label has fewer than `min_size` rows, form one more class, `(other)`, learned like the others. Only corpus rows and their labels are trained on, never a
 query (`c=auto` chooses the classifier's regularisation by cross-validation over corpus rows); alpha=auto takes the weight `clusterank tune` chose by cross-validation over queries (and `compare` chooses
 it by nested cross-validation). The classifier is trained once per (model, corpus, labels, c) and kept in the
 workspace as plain arrays.
@@ -28,8 +28,15 @@ FLOOR = 1e-6
 """The smallest probability a label is given (log 1e-6 = -13.8): one confident classifier cannot bury a row."""
 
 
+OTHER = "(other)"
+"""The class of rows without a label, or of a label under `min_size`, when there are at least `min_size` of them."""
+
+
 def label_classes(labels: Sequence[str | None], min_size: int) -> tuple[np.ndarray, list[str]]:
-    """The class of each row (-1: no label, or a label with fewer than `min_size` rows) and the class names.
+    """The class of each row and the class names: one class per label with at least `min_size` rows, and one more,
+    `OTHER`, for the rows without a label or of a rarer label when there are `min_size` of those (else they are -1:
+    no class, no bonus). Without `OTHER` those rows would keep a bonus of 0 against the labelled rows' bonuses, and
+    a role nobody had labelled yet would sink below every labelled one (`evaluate/holdout.py` measures this).
 
     Raises:
         ClusterankError: fewer than two labels with `min_size` rows (nothing to learn), naming how many rows a label
@@ -43,7 +50,11 @@ def label_classes(labels: Sequence[str | None], min_size: int) -> tuple[np.ndarr
                               f"corpus has {len(names)} ({len(counts)} labels in all, the largest with "
                               f"{max(counts.values(), default=0)} rows); lower min_size or add labelled profiles")
     index = {lab: i for i, lab in enumerate(names)}
-    return np.array([index.get(lab, -1) if lab is not None else -1 for lab in clean], np.int64), names
+    classes = np.array([index.get(lab, -1) if lab is not None else -1 for lab in clean], np.int64)
+    if int((classes < 0).sum()) >= min_size:
+        classes[classes < 0] = len(names)
+        names = [*names, OTHER]
+    return classes, names
 
 
 UNTUNED_ALPHA = 0.05
@@ -51,9 +62,9 @@ UNTUNED_ALPHA = 0.05
 log-probability (a range of ~15 over the labels) while the cosines of a top 10 spread over ~0.1-0.3: at 0.05 a
 label e times likelier than another moves its rows by 0.05 in cosine, a tie-breaker that can overturn near ties
 without sorting by label first. `clusterank tune` (and compare's nested CV) choose it from the queries instead."""
-VERSION = 2
+VERSION = 3
 """Part of the stored classifier's key: raised when training changes, so weights of an older version are not reused
-(version 1 stopped lbfgs after one step)."""
+(version 1 stopped lbfgs after one step; version 3 added the (other) class)."""
 C_GRID = (1.0, 10.0, 100.0)
 """Inverse regularisations `c=auto` tries."""
 C_FOLDS = 3

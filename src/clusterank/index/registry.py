@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from clusterank.index import exact, gpu, prior, quantized, role, role_route, routed, soft
+from clusterank.index import adapter, exact, gpu, prior, quantized, role, role_route, routed, soft
 from clusterank.index.base import Retriever, RetrieverType, SearchContext, Shape, check_limits
 from clusterank.registry import Registry, canonical, typed_params
 
@@ -15,6 +15,7 @@ RETRIEVERS: Registry[RetrieverType] = Registry("retriever", (
     role.RETRIEVER,
     role_route.RETRIEVER,
     prior.RETRIEVER,
+    adapter.RETRIEVER,
     quantized.FLOAT16,
     quantized.INT8,
     quantized.BINARY,

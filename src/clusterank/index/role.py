@@ -2,7 +2,8 @@
 
 `role:alpha=A|auto,min_size=N,k=K`: each row's cosine plus alpha times the query's cosine to the centroid of
 the row's role (every label has one by default; with `min_size` > 1, labels with fewer rows fall back to their
-k-means cluster; an unlabelled row keeps its own score).
+k-means cluster; an unlabelled row takes its k-means cluster's centroid too: with no bonus at all, unlabelled rows
+fell below every labelled one, and a role nobody had labelled yet could not be found, see `evaluate/holdout.py`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def _build_soft(context: SearchContext, alpha: float | str, min_size: int, k: in
                 by: str | None) -> SoftGroupIndex:
     weight = resolve_alpha(alpha, "role", context)  # a damaged tuning file fails before clusters are fitted
     labels = corpus_labels(context, "role", by)
-    groups, names = label_groups(labels, context.cluster_model(k).labels, min_size)
+    groups, names = label_groups(labels, context.cluster_model(k).labels, min_size, fallback_unlabelled=True)
     return SoftGroupIndex(context.vectors, groups, names, weight, "role")
 
 
