@@ -49,3 +49,18 @@ def test_a_corpus_without_labels_is_refused(session_home, static_embedder):
     with pytest.raises(ClusterankError, match="needs a corpus with labels"):
         leave_labels_out(pipe, ["a product marketer"], ["Product Marketing Manager"], "role")
     assert np.all(np.isfinite(pipe.vectors))
+
+
+def test_compare_reports_leave_labels_out_for_pipelines_that_learn_from_labels(session_home, static_embedder):
+    from clusterank import compare_models
+    from clusterank.evaluate.report import render_markdown
+
+    corpus, queries = bundled_profiles(n=700), bundled_queries()
+    cmp = compare_models(["minilm-static"], corpus, queries, workspace=session_home, pipelines=["exact", "role"],
+                         with_maps=False)
+    (result,) = cmp.runs[0].holdout
+    assert result.spec == "role" and result.hidden_queries > 0
+    assert "Leave-labels-out" in render_markdown(cmp, "-") and result.line() in render_markdown(cmp, "-")
+    off = compare_models(["minilm-static"], corpus, queries, workspace=session_home, pipelines=["exact", "role"],
+                         with_maps=False, hide_labels=0)
+    assert off.runs[0].holdout == [] and "Leave-labels-out" not in render_markdown(off, "-")

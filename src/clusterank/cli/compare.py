@@ -91,6 +91,8 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
             rerank: str = typer.Option("none", "--rerank", help="Alias: adds the pipeline exact+<reranker> "
                                        "(llm-pairwise | rescore:<model> | cross-encoder:<path>)."),
             rerank_top: int = typer.Option(20, "--rerank-top", help="How many hits each reranker reorders."),
+            hide_labels: float = typer.Option(0.2, "--hide-labels", help="Leave-labels-out share for pipelines "
+                                              "that learn from labels (role, prior, adapter); 0: no such check."),
             device: str = DeviceOpt) -> None:
     """Compare embedding models x pipelines on labelled queries; write a report with a recommendation."""
     from clusterank import (check_device, check_spec, compare_models, expand_models, get_reranker, markdown_tables,
@@ -98,6 +100,8 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
                             write_report)
 
     check_device(device)  # cuda without a GPU fails before anything loads
+    if not 0 <= hide_labels < 1:
+        raise ClusterankError(f"--hide-labels {hide_labels:g}: give a share from 0 (off) to below 1, e.g. 0.2")
     names = expand_models(models.split(",") if models else None)
     _check_models(names)  # an unknown name fails in one line before anything loads, not after the first model ran
     if out_dir.exists() and not out_dir.is_dir():
@@ -120,8 +124,11 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
                              relevant_ids=relevant_ids(qs, relevant_ids_column),
                              neighbours=neighbour_map() if queries is None else None,
                              showcase_query=showcase, with_maps=maps, progress=True,
-                             skip_unanswerable=skip_unanswerable)
+                             skip_unanswerable=skip_unanswerable, hide_labels=hide_labels)
     out.print(markdown_tables(cmp))
+    for run in cmp.runs:
+        for result in run.holdout:
+            out.print(f"leave-labels-out, {run.model}: {result.line()}")
     text = recommend(cmp, max_cost_per_1m=max_cost, max_latency_ms=max_latency)
     out.print("\n" + text.replace("**", ""))
     paths = write_report(cmp, out_dir, text)

@@ -73,6 +73,8 @@ class ModelRun:
     """Per pipeline name (its spec), the scored run."""
     confusion: pd.DataFrame | None = None
     showcase: dict[str, list] = field(default_factory=dict)
+    holdout: list = field(default_factory=list)
+    """`HoldoutResult`s of the pipelines that learn from labels (leave-labels-out; see `evaluate/holdout.py`)."""
     map_data: object | None = None
 
 
@@ -147,11 +149,34 @@ def _confusion(rows: np.ndarray, row_labels, query_labels, near: NearMiss, top: 
     return frame[frame.sum().sort_values(ascending=False).index[:top]].sort_index()
 
 
+def _leave_labels_out(pipe: SearchPipeline, texts: Sequence[str], labels: Sequence[str],
+                      scored: Mapping[str, PipelineRun], share: float) -> list:
+    """Leave-labels-out for each scored pipeline whose retriever learns from labels (unreranked; `by=` specs and
+    label-less kinds are skipped)."""
+    from clusterank.evaluate.holdout import leave_labels_out
+    from clusterank.index import RETRIEVERS
+
+    out = []
+    for name in scored:
+        if "+" in name:  # reranked: the reranker is not what learned from the labels
+            continue
+        spec = RETRIEVERS.parse(name)
+        kind = RETRIEVERS[spec.name]
+        if not (kind.needs_labels and kind.tunable) or "by" in dict(spec.params):
+            continue
+        try:
+            out.append(leave_labels_out(pipe, texts, labels, name, share=share))
+        except ClusterankError as exc:
+            log.warning("leave-labels-out of %s skipped: %s", name, exc)
+    return out
+
+
 def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, workspace: Workspace | None = None,
                    pipelines: Sequence[Pipeline | str] | None = None, n_clusters: int = DEFAULT_K,
                    parent_labels: tuple | None = None, relevant_ids: Sequence[Sequence[int]] | None = None,
                    neighbours: Mapping[str, Sequence[str]] | None = None, showcase_query: str | None = None,
-                   with_maps: bool = True, progress: bool = False, skip_unanswerable: bool = False) -> Comparison:
+                   with_maps: bool = True, progress: bool = False, skip_unanswerable: bool = False,
+                   hide_labels: float = 0.2) -> Comparison:
     """Run every model through every pipeline on the same labelled queries.
 
     Args:
@@ -172,6 +197,8 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
         progress: progress bars with ETA while embedding.
         skip_unanswerable: leave out queries with no relevant profile (counted in `Comparison.skipped`)
             instead of refusing them.
+        hide_labels: for every pipeline whose retriever learns from labels (a tunable kind that reads them:
+            role, prior, adapter), the share of labels leave-labels-out hides (0: no such check).
 
     Raises:
         ClusterankError: no models, unknown model, a query with no relevant profile (unless skipped),
@@ -219,8 +246,13 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
         first_run = next(iter(scored.values()))
         if first_run.near_miss is not None:
             run.confusion = _confusion(first_run.rows, corpus.labels, labels, first_run.near_miss)
-        run.showcase = {spec: pipe.search(showcase_query, 10, retriever=spec)
-                        for spec in ("exact", SEED_PIPELINE, *(("role",) if corpus.labels is not None else ()))}
+        for spec in ("exact", SEED_PIPELINE, *(("role", "prior") if corpus.labels is not None else ())):
+            try:
+                run.showcase[spec] = pipe.search(showcase_query, 10, retriever=spec)
+            except ClusterankError as exc:  # labels too few to learn from: the showcase goes without it
+                log.warning("showcase without %s: %s", spec, exc)
+        if hide_labels and corpus.labels is not None and labels is not None:
+            run.holdout = _leave_labels_out(pipe, [queries.texts[j] for j in kept], labels, scored, hide_labels)
         if with_maps:
             from clusterank.cluster.map import build_map
 
