@@ -1,7 +1,8 @@
 """Leave-labels-out: did a method that learns from labels learn a better metric, or memorise the labels it saw?
 
 A share of the queries' target labels is hidden: the corpus rows carrying them lose their label (as if the team
-had never tagged that role), the method is built on what is left, its weight alpha is chosen on the queries of the
+had never tagged that role), and so does the same share of the other rows (so the untagged rows are a mix, not
+exactly the hidden roles), the method is built on what is left, its weight alpha is chosen on the queries of the
 visible labels only, and it is scored on the queries of the hidden labels, paired against exact search on the same
 queries. A method that memorised labels lifts the visible labels' rows above the right ones and falls below exact
 there; one that learned what makes roles differ stays at or above it.
@@ -79,7 +80,10 @@ def leave_labels_out(pipe: SearchPipeline, queries: Sequence[str], query_labels:
     if labels is None:
         raise ClusterankError("leave-labels-out needs a corpus with labels")
     hidden = hidden_labels(query_labels, labels, share, seed)
-    masked = [None if lab is not None and str(lab) in hidden else lab for lab in labels]
+    # as many again of the other rows lose their label too, so the unlabelled rows are a mix (as a team's untagged
+    # profiles are) and not exactly the hidden roles, which a method could learn as one more class
+    blank = np.random.default_rng(seed + 1).random(len(labels)) < share
+    masked = [None if lab is not None and (str(lab) in hidden or blank[i]) else lab for i, lab in enumerate(labels)]
     on_hidden = np.array([str(q) in hidden for q in query_labels])
     if on_hidden.all() or not on_hidden.any():
         raise ClusterankError("leave-labels-out left no query on one side; use more labelled queries")

@@ -168,10 +168,11 @@ def holdout_section(cmp: Comparison) -> list[str]:
     if not found:
         return []
     return ["## Leave-labels-out: learned a metric, or memorised labels?", "",
-            "A seeded 20% of the queries' labels is hidden: their profiles lose the label, the method is built on "
-            "the rest with alpha chosen on the other labels' queries, and it is scored on the hidden labels' "
-            "queries against exact search (paired, 95% bootstrap interval). Below exact means it buried roles "
-            "nobody had labelled.", "",
+            "A seeded share of the queries' labels (`--hide-labels`, 20%) is hidden: their profiles lose the label, "
+            "and so does the same share of the other profiles (untagged profiles are a mix). The method is built on "
+            "the rest with alpha chosen on the other labels' queries and scored on the hidden labels' queries "
+            "against exact search (paired, 95% bootstrap interval). Below exact means it buried roles nobody had "
+            "labelled.", "",
             *[f"- {model}: {h.line()}" for model, h in found], ""]
 
 
