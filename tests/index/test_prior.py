@@ -36,15 +36,23 @@ def test_the_prior_lifts_the_asked_for_label(confusable):
     assert np.array_equal(same, exact), "alpha=0 is exact search"
 
 
-def test_unlabelled_and_rare_rows_form_one_other_class(confusable):
+def test_untagged_and_rare_rows_are_scored_by_the_classifiers_guess_of_their_label(confusable):
     x, labels, q = confusable
     some = [lab if i % 5 else None for i, lab in enumerate(labels)]
     some[1] = "once"  # a label with one row: below min_size, kept out of the classifier
     classes, names = label_classes(some, 2)
-    assert names == ["pm", "pmm", "(other)"] and classes[0] == classes[1] == 2
-    retriever = build_retriever("prior:alpha=1", SearchContext(x, labels=some))
-    bonus = retriever.group_scores(q)
-    assert bonus.shape == (1, 3) and np.all(np.isfinite(bonus))
+    assert names == ["pm", "pmm"] and classes[0] == -1 and classes[1] == -1
+    retriever = build_retriever("prior:alpha=1,c=10", SearchContext(x, labels=some))
+    bonus = retriever.bonus(q)
+    p = retriever.probabilities(q)[0]
+    row_p = retriever.probabilities(x[:2])
+    assert np.allclose(bonus[0, :2], np.log(2 * row_p @ p), atol=1e-5), "untagged: sum of p(l|row) p(l|q)"
+    assert np.isclose(bonus[0, 2], np.log(2 * p[names.index(some[2])]), atol=1e-5), "tagged: p(its label|q)"
+    # an untagged row of the asked-for label is not buried under the tagged ones
+    tagged_pmm = [i for i, lab in enumerate(some) if lab == "pmm"]
+    untagged_pmm = [i for i in range(0, len(labels), 5) if labels[i] == "pmm"]
+    assert np.median(bonus[0, untagged_pmm]) > np.median(bonus[0, [i for i, lab in enumerate(some) if lab == "pm"]])
+    assert np.median(bonus[0, untagged_pmm]) > np.median(bonus[0, tagged_pmm]) - 1.0
 
 
 def test_c_auto_is_chosen_on_corpus_rows_and_stored_weights_are_reused(confusable):
@@ -89,4 +97,5 @@ def test_weights_match_sklearn_probabilities(confusable):
     model = LogisticRegression(C=10.0, max_iter=1000, random_state=0).fit(x, classes)
     retriever = build_retriever("prior:c=10,alpha=1", SearchContext(x, labels=labels))
     assert np.allclose(retriever.group_scores(q), np.log(2 * model.predict_proba(q)), atol=1e-4)
+    assert np.allclose(retriever.probabilities(q), model.predict_proba(q), atol=1e-4)
     assert weights["coef"].shape == (2, x.shape[1])

@@ -4,7 +4,10 @@
 vectors to predict each row's label (or its `by` column); a row's score is its cosine plus alpha times
 log(L x p(label of the row | query)), L being the number of labels, so a label the classifier finds as likely as
 chance adds nothing, a likelier one lifts its rows and an unlikely one lowers them. Rows without a label, or whose
-label has fewer than `min_size` rows, form one more class, `(other)`, learned like the others. Only corpus rows and their labels are trained on, never a
+label has fewer than `min_size` rows, use the classifier's guess of their label instead: their bonus is
+log(L x sum over labels of p(label | row) p(label | query)). (With no bonus at all, untagged rows sank below every
+tagged one; with one `(other)` class for them, a partly tagged role lost its untagged rows: see
+`evaluate/holdout.py`.) Only corpus rows and their labels are trained on, never a
 query (`c=auto` chooses the classifier's regularisation by cross-validation over corpus rows); alpha=auto takes the weight `clusterank tune` chose by cross-validation over queries (and `compare` chooses
 it by nested cross-validation). The classifier is trained once per (model, corpus, labels, c) and kept in the
 workspace as plain arrays.
@@ -19,8 +22,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from clusterank.errors import ClusterankError
-from clusterank.index.base import NON_NEGATIVE_NUMBER, POSITIVE, Param, RetrieverType, SearchContext, number, whole
-from clusterank.index.grouped import AUTO, SoftGroupIndex, parse_alpha, resolve_alpha
+from clusterank.index.base import (NON_NEGATIVE_NUMBER, POSITIVE, Param, Retriever, RetrieverType, SearchContext, TopK,
+                                   number, whole)
+from clusterank.index.exact import check_vectors, top_k
+from clusterank.index.grouped import AUTO, parse_alpha, resolve_alpha
 from clusterank.index.role import corpus_labels
 from clusterank.data.bounds import Bound
 
@@ -28,15 +33,8 @@ FLOOR = 1e-6
 """The smallest probability a label is given (log 1e-6 = -13.8): one confident classifier cannot bury a row."""
 
 
-OTHER = "(other)"
-"""The class of rows without a label, or of a label under `min_size`, when there are at least `min_size` of them."""
-
-
 def label_classes(labels: Sequence[str | None], min_size: int) -> tuple[np.ndarray, list[str]]:
-    """The class of each row and the class names: one class per label with at least `min_size` rows, and one more,
-    `OTHER`, for the rows without a label or of a rarer label when there are `min_size` of those (else they are -1:
-    no class, no bonus). Without `OTHER` those rows would keep a bonus of 0 against the labelled rows' bonuses, and
-    a role nobody had labelled yet would sink below every labelled one (`evaluate/holdout.py` measures this).
+    """The class of each row (-1: no label, or a label with fewer than `min_size` rows) and the class names.
 
     Raises:
         ClusterankError: fewer than two labels with `min_size` rows (nothing to learn), naming how many rows a label
@@ -50,11 +48,7 @@ def label_classes(labels: Sequence[str | None], min_size: int) -> tuple[np.ndarr
                               f"corpus has {len(names)} ({len(counts)} labels in all, the largest with "
                               f"{max(counts.values(), default=0)} rows); lower min_size or add labelled profiles")
     index = {lab: i for i, lab in enumerate(names)}
-    classes = np.array([index.get(lab, -1) if lab is not None else -1 for lab in clean], np.int64)
-    if int((classes < 0).sum()) >= min_size:
-        classes[classes < 0] = len(names)
-        names = [*names, OTHER]
-    return classes, names
+    return np.array([index.get(lab, -1) if lab is not None else -1 for lab in clean], np.int64), names
 
 
 UNTUNED_ALPHA = 0.05
@@ -62,9 +56,9 @@ UNTUNED_ALPHA = 0.05
 log-probability (a range of ~15 over the labels) while the cosines of a top 10 spread over ~0.1-0.3: at 0.05 a
 label e times likelier than another moves its rows by 0.05 in cosine, a tie-breaker that can overturn near ties
 without sorting by label first. `clusterank tune` (and compare's nested CV) choose it from the queries instead."""
-VERSION = 3
+VERSION = 4
 """Part of the stored classifier's key: raised when training changes, so weights of an older version are not reused
-(version 1 stopped lbfgs after one step; version 3 added the (other) class)."""
+(version 1 stopped lbfgs after one step; version 3 had an (other) class for untagged rows)."""
 C_GRID = (1.0, 10.0, 100.0)
 """Inverse regularisations `c=auto` tries."""
 C_FOLDS = 3
@@ -122,24 +116,62 @@ def parse_c(text: str) -> float | str:
     return number(text)
 
 
-class PriorIndex(SoftGroupIndex):
-    """Score = cos(q, row) + alpha * log(L * p(row's label | q)); `scores` stay the rows' cosines."""
+class PriorIndex(Retriever):
+    """Score = cos(q, row) + alpha * log(L * P(row and q share a label)); `scores` stay the rows' cosines.
+
+    For a labelled row that probability is p(row's label | q); for an untagged row (or one of a label under
+    `min_size`) it is sum over labels of p(label | row) p(label | q), the classifier's own guess of the row's label
+    standing in for the missing one, so untagged rows compete on the same scale as tagged ones.
+    """
 
     def __init__(self, vectors: np.ndarray, classes: np.ndarray, names: list[str], weights: dict[str, np.ndarray],
-                 alpha: float, spec: str):
-        super().__init__(vectors, classes, names, alpha, spec)
+                 alpha: float):
+        self.vectors = check_vectors(vectors, what="corpus vectors")
+        self.classes, self.names, self.alpha = np.asarray(classes, np.int64), names, float(alpha)
         self.coef, self.intercept = weights["coef"], weights["intercept"]
         if self.coef.shape != (len(names), self.vectors.shape[1]):
             raise ClusterankError(f"prior: a stored classifier of shape {self.coef.shape} does not fit "
                                   f"{len(names)} labels x {self.vectors.shape[1]} dims; delete the workspace's "
                                   "clusters folder for this model to retrain it")
+        self.tagged = np.flatnonzero(self.classes >= 0)
+        self.untagged = np.flatnonzero(self.classes < 0)
+        self.untagged_probs = self.probabilities(self.vectors[self.untagged])
+
+    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        """(n, n_labels): p(label | vector) from the classifier."""
+        logits = vectors @ self.coef.T + self.intercept
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
 
     def group_scores(self, query_vectors: np.ndarray) -> np.ndarray:
         """(n_queries, n_labels): log(L * p(label | query)), probabilities floored at `FLOOR`."""
-        logits = query_vectors @ self.coef.T + self.intercept
-        logits -= logits.max(axis=1, keepdims=True)
-        log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-        return np.maximum(log_p, np.log(FLOOR)) + np.log(len(self.names))
+        return np.log(np.maximum(self.probabilities(query_vectors), FLOOR)) + np.log(len(self.names))
+
+    def bonus(self, query_vectors: np.ndarray) -> np.ndarray:
+        """(n_queries, n_rows): log(L * P(row and query share a label)), floored at `FLOOR`."""
+        p = self.probabilities(query_vectors)
+        shared = np.empty((len(p), len(self.vectors)), np.float32)
+        shared[:, self.tagged] = p[:, self.classes[self.tagged]]
+        if len(self.untagged):
+            shared[:, self.untagged] = p @ self.untagged_probs.T
+        return np.log(np.maximum(shared, FLOOR)) + np.log(len(self.names))
+
+    def search(self, query_vectors: np.ndarray, k: int) -> TopK:
+        """The k rows with the highest combined score per query."""
+        if k < 1:
+            raise ClusterankError(f"k must be at least 1, got {k}")
+        q = check_vectors(query_vectors, self.vectors.shape[1], what="query vectors")
+        k = min(k, len(self.vectors))
+        rows = np.empty((len(q), k), np.int64)
+        cos = np.empty((len(q), k), np.float32)
+        for s in range(0, len(q), 256):
+            block = q[s : s + 256]
+            own = block @ self.vectors.T
+            r, _ = top_k(own + self.alpha * self.bonus(block), k)
+            rows[s : s + len(block)] = r
+            cos[s : s + len(block)] = np.take_along_axis(own, r, axis=1)
+        return TopK(rows, cos)
 
 
 def _digest(values: Sequence) -> str:
@@ -153,7 +185,7 @@ def _build(context: SearchContext, alpha: float | str, c: float, min_size: int, 
     classes, names = label_classes(labels, min_size)
     key = f"prior-v{VERSION}-{_digest([by, c, min_size, *labels])}"
     weights = context.fit_once(key, lambda: train_prior(context.vectors, classes, len(names), c))
-    return PriorIndex(context.vectors, classes, names, weights, weight, "prior")
+    return PriorIndex(context.vectors, classes, names, weights, weight)
 
 
 RETRIEVER = RetrieverType(
