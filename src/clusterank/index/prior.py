@@ -4,10 +4,10 @@
 vectors to predict each row's label (or its `by` column); a row's score is its cosine plus alpha times
 log(L x p(label of the row | query)), L being the number of labels, so a label the classifier finds as likely as
 chance adds nothing, a likelier one lifts its rows and an unlikely one lowers them. Rows without a label, or whose
-label has fewer than `min_size` rows, use the classifier's guess of their label instead: their bonus is
-log(L x sum over labels of p(label | row) p(label | query)). (With no bonus at all, untagged rows sank below every
-tagged one; with one `(other)` class for them, a partly tagged role lost its untagged rows: see
-`evaluate/holdout.py`.) Only corpus rows and their labels are trained on, never a
+label has fewer than `min_size` rows, are given the classifier's most likely label for them. (With no bonus at all,
+untagged rows sank below every tagged one; with one `(other)` class for them, a partly tagged role lost its
+untagged rows; with the expected probability sum_l p(l | row) p(l | query) they still sank, two spread
+distributions meeting less than one: see `evaluate/holdout.py`.) Only corpus rows and their labels are trained on, never a
 query (`c=auto` chooses the classifier's regularisation by cross-validation over corpus rows); alpha=auto takes the weight `clusterank tune` chose by cross-validation over queries (and `compare` chooses
 it by nested cross-validation). The classifier is trained once per (model, corpus, labels, c) and kept in the
 workspace as plain arrays.
@@ -120,8 +120,8 @@ class PriorIndex(Retriever):
     """Score = cos(q, row) + alpha * log(L * P(row and q share a label)); `scores` stay the rows' cosines.
 
     For a labelled row that probability is p(row's label | q); for an untagged row (or one of a label under
-    `min_size`) it is sum over labels of p(label | row) p(label | q), the classifier's own guess of the row's label
-    standing in for the missing one, so untagged rows compete on the same scale as tagged ones.
+    `min_size`) the classifier's most likely label for the row stands in for the missing one, so untagged rows
+    compete on the same scale as tagged ones.
     """
 
     def __init__(self, vectors: np.ndarray, classes: np.ndarray, names: list[str], weights: dict[str, np.ndarray],
@@ -135,7 +135,8 @@ class PriorIndex(Retriever):
                                   "clusters folder for this model to retrain it")
         self.tagged = np.flatnonzero(self.classes >= 0)
         self.untagged = np.flatnonzero(self.classes < 0)
-        self.untagged_probs = self.probabilities(self.vectors[self.untagged])
+        self.guessed = np.argmax(self.probabilities(self.vectors[self.untagged]), axis=1) if len(self.untagged) \
+            else np.zeros(0, np.int64)
 
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
         """(n, n_labels): p(label | vector) from the classifier."""
@@ -153,8 +154,7 @@ class PriorIndex(Retriever):
         p = self.probabilities(query_vectors)
         shared = np.empty((len(p), len(self.vectors)), np.float32)
         shared[:, self.tagged] = p[:, self.classes[self.tagged]]
-        if len(self.untagged):
-            shared[:, self.untagged] = p @ self.untagged_probs.T
+        shared[:, self.untagged] = p[:, self.guessed]
         return np.log(np.maximum(shared, FLOOR)) + np.log(len(self.names))
 
     def search(self, query_vectors: np.ndarray, k: int) -> TopK:
