@@ -14,12 +14,35 @@ from clusterank.cli.common import (ClustersOpt, CorpusOpt, DeviceOpt, LabelColOp
 from clusterank import COMPARE_PIPELINES, DEFAULT_K, LABELLED_PIPELINES, SEED_RANGE, ClusterankError, Workspace
 
 
+def _print_rows(rows: list[dict], cols: list[str], fmt: str) -> None:
+    """Print rows as a rich table, a markdown table or JSON (`--format`).
+
+    Raises:
+        ClusterankError: another format.
+    """
+    if fmt not in ("table", "markdown", "json"):
+        raise ClusterankError(f"--format must be table, markdown or json, got {fmt!r}")
+    if fmt == "json":
+        out.print(json.dumps(rows, indent=1))
+        return
+    from rich.table import Table
+
+    from clusterank import markdown_table
+
+    cells = [["" if r.get(c) is None else str(r.get(c)) for c in cols] for r in rows]
+    if fmt == "markdown":
+        out.print(markdown_table(cols, cells))
+        return
+    table = Table(*cols)
+    for row in cells:
+        table.add_row(*row)
+    out.print(table)
+
+
 @app.command()
 def models(fmt: str = typer.Option("table", "--format", help="table | markdown | json")) -> None:
     """The models: the registered backends (and whether they can run here) and the catalog's facts and prices."""
-    from rich.table import Table
-
-    from clusterank import CATALOG, EMBEDDERS, api_price, markdown_table
+    from clusterank import CATALOG, EMBEDDERS, api_price
 
     cols = ["id", "provider", "params_m", "dims", "max_tokens", "licence", "open_weights", "backend", "status",
             "price_per_1m_tokens", "price_date"]
@@ -27,47 +50,21 @@ def models(fmt: str = typer.Option("table", "--format", help="table | markdown |
              **dict(zip(cols[-2:], api_price(m.id) or (None, None)))} for m in CATALOG.values()]
     rows += [{"id": f"{b.name}<...>", "provider": b.summary, "backend": b.name.rstrip(":"), "status": b.status()}
              for b in EMBEDDERS.values() if b.is_prefix]
-    if fmt == "json":
-        out.print(json.dumps(rows, indent=1))
-        return
-    cells = [["" if r.get(c) is None else str(r.get(c)) for c in cols] for r in rows]
-    if fmt == "markdown":
-        out.print(markdown_table(cols, cells))
-        return
-    if fmt != "table":
-        raise ClusterankError(f"--format must be table, markdown or json, got {fmt!r}")
-    table = Table(*cols)
-    for row in cells:
-        table.add_row(*row)
-    out.print(table)
+    _print_rows(rows, cols, fmt)
 
 
 @app.command()
 def backends(fmt: str = typer.Option("table", "--format", help="table | markdown | json")) -> None:
     """Every registered embedder, retriever and reranker: its spec with parameters, what it does, what it declares,
     and whether it can run here (with the install command when not)."""
-    from rich.table import Table
-
-    from clusterank import EMBEDDERS, RERANKERS, RETRIEVERS, markdown_table
+    from clusterank import EMBEDDERS, RERANKERS, RETRIEVERS
 
     cols = ["box", "spec", "summary", "declares", "example", "status"]
     rows = [{"box": box, "spec": b.usage(), "summary": b.summary, "declares": ", ".join(b.declares()),
              "example": b.examples[0] if b.examples else "", "status": b.status()}
             for box, registry in (("embedder", EMBEDDERS), ("retriever", RETRIEVERS), ("reranker", RERANKERS))
             for b in registry.values()]
-    if fmt == "json":
-        out.print(json.dumps(rows, indent=1))
-        return
-    cells = [[r[c] for c in cols] for r in rows]
-    if fmt == "markdown":
-        out.print(markdown_table(cols, cells))
-        return
-    if fmt != "table":
-        raise ClusterankError(f"--format must be table, markdown or json, got {fmt!r}")
-    table = Table(*cols)
-    for row in cells:
-        table.add_row(*row)
-    out.print(table)
+    _print_rows(rows, cols, fmt)
 
 
 @app.command()

@@ -6,6 +6,7 @@ Numpy in, numpy out, like FAISS's `IndexFlatIP`; the rows are the corpus rows.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -36,6 +37,29 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.lexsort((part, -vals), axis=1)
     rows = np.take_along_axis(part, order, axis=1)
     return rows, np.take_along_axis(vals, order, axis=1)
+
+
+def top_k_with_bonus(vectors: np.ndarray, query_vectors: np.ndarray, k: int,
+                     bonus: Callable[[np.ndarray], np.ndarray], block: int = 256) -> TopK:
+    """The k rows with the highest cosine + `bonus(queries)` (an (n_queries, n_rows) array) per query, in blocks of
+    queries; the result's scores are the rows' own cosines (what a person is shown), the order is by the sum.
+
+    Raises:
+        ClusterankError: k < 1, or query vectors of the wrong size or not finite.
+    """
+    if k < 1:
+        raise ClusterankError(f"k must be at least 1, got {k}")
+    q = check_vectors(query_vectors, vectors.shape[1], what="query vectors")
+    k = min(k, len(vectors))
+    rows = np.empty((len(q), k), np.int64)
+    cos = np.empty((len(q), k), np.float32)
+    for s in range(0, len(q), block):
+        part = q[s : s + block]
+        own = part @ vectors.T
+        r, _ = top_k(own + bonus(part), k)
+        rows[s : s + len(part)] = r
+        cos[s : s + len(part)] = np.take_along_axis(own, r, axis=1)
+    return TopK(rows, cos)
 
 
 def check_vectors(vectors: np.ndarray, dims: int | None = None, what: str = "vectors") -> np.ndarray:

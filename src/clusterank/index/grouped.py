@@ -18,7 +18,7 @@ import numpy as np
 
 from clusterank.errors import ClusterankError
 from clusterank.index.base import Retriever, SearchContext, TopK
-from clusterank.index.exact import check_vectors, top_k
+from clusterank.index.exact import check_vectors, top_k, top_k_with_bonus
 
 log = logging.getLogger("clusterank.index")
 
@@ -167,22 +167,11 @@ class SoftGroupIndex(Retriever):
 
     def search(self, query_vectors: np.ndarray, k: int) -> TopK:
         """The k rows with the highest combined score per query."""
-        if k < 1:
-            raise ClusterankError(f"k must be at least 1, got {k}")
-        q = check_vectors(query_vectors, self.vectors.shape[1], what="query vectors")
-        k = min(k, len(self.vectors))
-        rows = np.empty((len(q), k), np.int64)
-        cos = np.empty((len(q), k), np.float32)
         member = self.groups >= 0
         safe = np.where(member, self.groups, 0)
-        for s in range(0, len(q), 256):
-            block = q[s : s + 256]
-            own = block @ self.vectors.T
-            bonus = np.where(member, self.group_scores(block)[:, safe], 0.0)
-            r, _ = top_k(own + self.alpha * bonus, k)
-            rows[s : s + len(block)] = r
-            cos[s : s + len(block)] = np.take_along_axis(own, r, axis=1)
-        return TopK(rows, cos, None, self.groups[rows] if self.groups_are_clusters else None)
+        found = top_k_with_bonus(self.vectors, query_vectors, k,
+                                 lambda q: self.alpha * np.where(member, self.group_scores(q)[:, safe], 0.0))
+        return TopK(found.rows, found.scores, None, self.groups[found.rows] if self.groups_are_clusters else None)
 
 
 class GroupRouteIndex(Retriever):

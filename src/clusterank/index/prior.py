@@ -24,7 +24,7 @@ import numpy as np
 from clusterank.errors import ClusterankError
 from clusterank.index.base import (NON_NEGATIVE_NUMBER, POSITIVE, Param, Retriever, RetrieverType, SearchContext, TopK,
                                    number, whole)
-from clusterank.index.exact import check_vectors, top_k
+from clusterank.index.exact import check_vectors, top_k_with_bonus
 from clusterank.index.grouped import AUTO, parse_alpha, resolve_alpha
 from clusterank.index.role import corpus_labels
 from clusterank.data.bounds import Bound
@@ -159,19 +159,7 @@ class PriorIndex(Retriever):
 
     def search(self, query_vectors: np.ndarray, k: int) -> TopK:
         """The k rows with the highest combined score per query."""
-        if k < 1:
-            raise ClusterankError(f"k must be at least 1, got {k}")
-        q = check_vectors(query_vectors, self.vectors.shape[1], what="query vectors")
-        k = min(k, len(self.vectors))
-        rows = np.empty((len(q), k), np.int64)
-        cos = np.empty((len(q), k), np.float32)
-        for s in range(0, len(q), 256):
-            block = q[s : s + 256]
-            own = block @ self.vectors.T
-            r, _ = top_k(own + self.alpha * self.bonus(block), k)
-            rows[s : s + len(block)] = r
-            cos[s : s + len(block)] = np.take_along_axis(own, r, axis=1)
-        return TopK(rows, cos)
+        return top_k_with_bonus(self.vectors, query_vectors, k, lambda q: self.alpha * self.bonus(q))
 
 
 def _digest(values: Sequence) -> str:
