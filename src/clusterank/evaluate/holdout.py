@@ -92,15 +92,17 @@ def leave_labels_out(pipe: SearchPipeline, queries: Sequence[str], query_labels:
     context = SearchContext(pipe.vectors, lambda k: pipe.clusters(k), default_k=pipe.n_clusters, labels=masked,
                             fitted=lambda key, fit: stored[key] if key in stored else stored.setdefault(key, fit()))
 
-    def scores(which: np.ndarray, searcher) -> np.ndarray:
-        rel = build_relevance(len(labels), labels, [query_labels[i] for i in np.flatnonzero(which)])
-        return ndcg_at_k(searcher.search(vectors[which], cutoff).rows, rel, cutoff)
+    relevance = {side: build_relevance(len(labels), labels, [query_labels[i] for i in np.flatnonzero(which)])
+                 for side, which in (("visible", ~on_hidden), ("hidden", on_hidden))}  # once, not per alpha
 
-    visible = ~on_hidden
-    grid = [float(np.mean(scores(visible, build_retriever(with_alpha(spec, a), context)))) for a in alphas]
+    def scores(side: str, which: np.ndarray, searcher) -> np.ndarray:
+        return ndcg_at_k(searcher.search(vectors[which], cutoff).rows, relevance[side], cutoff)
+
+    grid = [float(np.mean(scores("visible", ~on_hidden, build_retriever(with_alpha(spec, a), context))))
+            for a in alphas]
     alpha = float(alphas[int(np.argmax(grid))])
-    method = scores(on_hidden, build_retriever(with_alpha(spec, alpha), context))
-    exact = scores(on_hidden, pipe.retriever("exact"))
+    method = scores("hidden", on_hidden, build_retriever(with_alpha(spec, alpha), context))
+    exact = scores("hidden", on_hidden, pipe.retriever("exact"))
     difference, significant = paired_difference(method, exact, seed=seed)
     return HoldoutResult(spec, len(hidden), int(on_hidden.sum()), alpha, float(exact.mean()), float(method.mean()),
                          difference, significant)

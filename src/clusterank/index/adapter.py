@@ -10,8 +10,6 @@ it by nested cross-validation). The map is kept in the workspace per (model, cor
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 
 from clusterank.errors import ClusterankError
@@ -19,7 +17,7 @@ from clusterank.index.base import (NON_NEGATIVE_NUMBER, POSITIVE, Param, Retriev
                                    TopK, whole)
 from clusterank.index.exact import check_vectors, top_k_with_bonus
 from clusterank.index.grouped import AUTO, parse_alpha, resolve_alpha
-from clusterank.index.prior import label_classes
+from clusterank.index.prior import label_classes, labels_digest
 from clusterank.index.role import corpus_labels
 
 VERSION = 2
@@ -96,9 +94,7 @@ def _build(context: SearchContext, alpha: float | str, rank: int, epochs: int, b
     weight = resolve_alpha(alpha, "adapter", context, UNTUNED_ALPHA)
     labels = corpus_labels(context, "adapter", by)
     classes, _ = label_classes(labels, 2)
-    digest = hashlib.blake2b("\x1f".join("" if v is None else str(v) for v in [by, rank, epochs, *labels]).encode(),
-                             digest_size=6).hexdigest()
-    weights = context.fit_once(f"adapter-v{VERSION}-{digest}",
+    weights = context.fit_once(f"adapter-v{VERSION}-{labels_digest([by, rank, epochs, *labels])}",
                                lambda: train_adapter(context.vectors, classes, min(rank, context.vectors.shape[1]),
                                                      epochs))
     return AdapterIndex(context.vectors, weights, weight)

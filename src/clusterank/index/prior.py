@@ -7,9 +7,10 @@ chance adds nothing, a likelier one lifts its rows and an unlikely one lowers th
 label has fewer than `min_size` rows, are given the classifier's most likely label for them. (With no bonus at all,
 untagged rows sank below every tagged one; with one `(other)` class for them, a partly tagged role lost its
 untagged rows; with the expected probability sum_l p(l | row) p(l | query) they still sank, two spread
-distributions meeting less than one: see `evaluate/holdout.py`.) Only corpus rows and their labels are trained on, never a
-query (`c=auto` chooses the classifier's regularisation by cross-validation over corpus rows); alpha=auto takes the weight `clusterank tune` chose by cross-validation over queries (and `compare` chooses
-it by nested cross-validation). The classifier is trained once per (model, corpus, labels, c) and kept in the
+distributions meeting less than one: see `evaluate/holdout.py`.) Only corpus rows and their labels are trained on,
+never a query (`c=auto` chooses the classifier's regularisation by cross-validation over corpus rows); alpha=auto
+takes the weight `clusterank tune` chose by cross-validation over queries (and `compare` chooses it by nested
+cross-validation). The classifier is trained once per (model, corpus, labels, c) and kept in the
 workspace as plain arrays.
 """
 
@@ -21,13 +22,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from clusterank.data.bounds import Bound
 from clusterank.errors import ClusterankError
 from clusterank.index.base import (NON_NEGATIVE_NUMBER, POSITIVE, Param, Retriever, RetrieverType, SearchContext, TopK,
                                    number, whole)
 from clusterank.index.exact import check_vectors, top_k_with_bonus
 from clusterank.index.grouped import AUTO, parse_alpha, resolve_alpha
 from clusterank.index.role import corpus_labels
-from clusterank.data.bounds import Bound
 
 FLOOR = 1e-6
 """The smallest probability a label is given (log 1e-6 = -13.8): one confident classifier cannot bury a row."""
@@ -64,6 +65,19 @@ C_GRID = (1.0, 10.0, 100.0)
 C_FOLDS = 3
 
 
+def log_probabilities(vectors: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    """(n, n_labels): log p(label | vector) of a multinomial logistic regression, floored at log `FLOOR`."""
+    logits = vectors @ coef.T + intercept
+    logits -= logits.max(axis=1, keepdims=True)
+    return np.maximum(logits - np.log(np.exp(logits).sum(axis=1, keepdims=True)), np.log(FLOOR))
+
+
+def labels_digest(values: Sequence) -> str:
+    """A short digest of the labels and settings a trained retriever was fitted on: part of its stored key."""
+    return hashlib.blake2b("\x1f".join("" if v is None else str(v) for v in values).encode(),
+                           digest_size=6).hexdigest()
+
+
 def _fit(vectors: np.ndarray, classes: np.ndarray, c: float, n_classes: int, seed: int) -> np.ndarray:
     """(coef | intercept) of a multinomial logistic regression, one row per class of 0..n_classes-1 (a class
     missing from `classes` gets a row that never wins)."""
@@ -90,10 +104,8 @@ def choose_c(vectors: np.ndarray, classes: np.ndarray, n_classes: int, seed: int
         for f in range(C_FOLDS):
             train, test = fold != f, fold == f
             weights = _fit(vectors[train], classes[train], c, n_classes, seed)
-            logits = vectors[test] @ weights[:, :-1].T + weights[:, -1]
-            logits -= logits.max(axis=1, keepdims=True)
-            log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-            held.append(np.maximum(log_p[np.arange(int(test.sum())), classes[test]], np.log(FLOOR)))
+            log_p = log_probabilities(vectors[test], weights[:, :-1], weights[:, -1])
+            held.append(log_p[np.arange(int(test.sum())), classes[test]])
         means.append(float(np.concatenate(held).mean()))
     return C_GRID[int(np.argmax(means))], means
 
@@ -133,45 +145,35 @@ class PriorIndex(Retriever):
             raise ClusterankError(f"prior: a stored classifier of shape {self.coef.shape} does not fit "
                                   f"{len(names)} labels x {self.vectors.shape[1]} dims; delete the workspace's "
                                   "clusters folder for this model to retrain it")
-        self.tagged = np.flatnonzero(self.classes >= 0)
-        self.untagged = np.flatnonzero(self.classes < 0)
-        self.guessed = np.argmax(self.probabilities(self.vectors[self.untagged]), axis=1) if len(self.untagged) \
-            else np.zeros(0, np.int64)
+        untagged = self.classes < 0
+        self.row_labels = self.classes.copy()
+        """The label each row is scored by: its own, or for an untagged row the classifier's likeliest."""
+        if untagged.any():
+            self.row_labels[untagged] = np.argmax(self.probabilities(self.vectors[untagged]), axis=1)
 
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
-        """(n, n_labels): p(label | vector) from the classifier."""
-        logits = vectors @ self.coef.T + self.intercept
-        logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
-        return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+        """(n, n_labels): p(label | vector) from the classifier (floored at `FLOOR`)."""
+        return np.exp(log_probabilities(vectors, self.coef, self.intercept))
 
     def group_scores(self, query_vectors: np.ndarray) -> np.ndarray:
         """(n_queries, n_labels): log(L * p(label | query)), probabilities floored at `FLOOR`."""
-        return np.log(np.maximum(self.probabilities(query_vectors), FLOOR)) + np.log(len(self.names))
+        return log_probabilities(query_vectors, self.coef, self.intercept) + np.log(len(self.names))
 
     def bonus(self, query_vectors: np.ndarray) -> np.ndarray:
-        """(n_queries, n_rows): log(L * P(row and query share a label)), floored at `FLOOR`."""
-        p = self.probabilities(query_vectors)
-        shared = np.empty((len(p), len(self.vectors)), np.float32)
-        shared[:, self.tagged] = p[:, self.classes[self.tagged]]
-        shared[:, self.untagged] = p[:, self.guessed]
-        return np.log(np.maximum(shared, FLOOR)) + np.log(len(self.names))
+        """(n_queries, n_rows): log(L * P(row and query share a label)): each row's `row_labels` column of
+        `group_scores`."""
+        return self.group_scores(query_vectors)[:, self.row_labels]
 
     def search(self, query_vectors: np.ndarray, k: int) -> TopK:
         """The k rows with the highest combined score per query."""
         return top_k_with_bonus(self.vectors, query_vectors, k, lambda q: self.alpha * self.bonus(q))
 
 
-def _digest(values: Sequence) -> str:
-    return hashlib.blake2b("\x1f".join("" if v is None else str(v) for v in values).encode(),
-                           digest_size=6).hexdigest()
-
-
 def _build(context: SearchContext, alpha: float | str, c: float, min_size: int, by: str | None) -> PriorIndex:
     weight = resolve_alpha(alpha, "prior", context, UNTUNED_ALPHA)
     labels = corpus_labels(context, "prior", by)
     classes, names = label_classes(labels, min_size)
-    key = f"prior-v{VERSION}-{_digest([by, c, min_size, *labels])}"
+    key = f"prior-v{VERSION}-{labels_digest([by, c, min_size, *labels])}"
     weights = context.fit_once(key, lambda: train_prior(context.vectors, classes, len(names), c))
     return PriorIndex(context.vectors, classes, names, weights, weight)
 
@@ -182,7 +184,8 @@ RETRIEVER = RetrieverType(
                             NON_NEGATIVE_NUMBER),
              "c": Param(parse_c, AUTO, "inverse regularisation of the classifier, or auto (3-fold CV over corpus "
                         "rows)", Bound(1e-4, 1e6, whole=False)),
-             "min_size": Param(whole, 2, "rows a label needs to be learned (rarer labels keep their cosine)",
+             "min_size": Param(whole, 2, "rows a label needs to be learned (rarer labels' rows take the "
+                               "likeliest learned label)",
                                POSITIVE),
              "by": Param(str, None, "the corpus column whose values are the labels (default: the labels)")},
     tunable=("alpha",), needs_labels=True, needs=("sklearn",), examples=("prior", "prior:alpha=0.05,c=1"),
