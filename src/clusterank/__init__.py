@@ -28,7 +28,7 @@ _EXPORTS = {
     "clusterank.data.writers": ("write_table",),
     "clusterank.defaults": ("AUTO_MARGIN", "BUNDLED_N", "COMPARE_PIPELINES", "DEFAULT_K", "DEFAULT_MODEL",
                             "DEFAULT_RETRIEVER", "DEFAULT_SEED", "DEFAULT_TOKENS_PER_TEXT", "LABELLED_PIPELINES",
-                            "ROUTING_PIPELINES"),
+                            "ROUTING_PIPELINES", "SHOWCASE_PIPELINES"),
     "clusterank.demo": ("run_demo",),
     "clusterank.distributed.ray_embed": ("RayEmbedReport", "embed_on_ray"),
     "clusterank.embed.base": ("Embedder", "check_device"),
@@ -70,7 +70,7 @@ _EXPORTS = {
 __all__ = [
     "AUTO_MARGIN", "BUNDLED_N", "CATALOG", "COMPARE_PIPELINES", "DEFAULT_K", "DEFAULT_MODEL", "DEFAULT_RETRIEVER",
     "DEFAULT_SEED", "DEFAULT_TOKENS_PER_TEXT", "DEMO_QUERY", "EMBEDDERS", "LABELLED_PIPELINES", "MAP_SCRIPT",
-    "MAX_PROFILES", "PROFILES_RANGE", "PROJECTIONS", "RERANKERS", "RETRIEVERS", "ROUTING_PIPELINES", "SEED_RANGE",
+    "MAX_PROFILES", "PROFILES_RANGE", "PROJECTIONS", "RERANKERS", "RETRIEVERS", "ROUTING_PIPELINES", "SEED_RANGE", "SHOWCASE_PIPELINES",
     "Bound", "ClusterankError", "ClusterModel", "ClusterSummary", "Comparison", "Corpus", "CostPlan", "Embedder",
     "EmbeddingStore", "Estimate", "ExactIndex", "Hit", "LLMOptions", "MapData", "ModelInfo", "ModelRun", "Pipeline",
     "PipelineRun", "PrecomputedEmbedder", "Projection", "RayEmbedReport", "Relevance", "Reranker", "Retriever",

@@ -19,6 +19,9 @@ COMPARE_PIPELINES = ("exact", SEED_PIPELINE, "routed:nprobe=auto")
 has labels) `LABELLED_PIPELINES`."""
 LABELLED_PIPELINES = ("role",)
 """Added to `compare`'s default when the corpus has labels: role-aware search, alpha by nested CV."""
+SHOWCASE_PIPELINES = ("exact", SEED_PIPELINE, "role", "prior")
+"""The retrievers the demo and `compare`'s report show side by side for one job description: plain cosine, the
+seed's routing, role-aware search and the label prior (the last two where the corpus has labels)."""
 ROUTING_PIPELINES = ("exact", SEED_PIPELINE, "routed:nprobe=2", "routed:nprobe=auto")
 """What `clusters --eval` runs: exact search and routing at several widths."""
 DEFAULT_TOKENS_PER_TEXT = 400

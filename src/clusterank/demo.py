@@ -9,15 +9,12 @@ import time
 from dataclasses import dataclass
 
 from clusterank.data.loaders import bundled_profiles
-from clusterank.defaults import BUNDLED_N, DEFAULT_MODEL, SEED_PIPELINE
+from clusterank.defaults import BUNDLED_N, DEFAULT_MODEL, SHOWCASE_PIPELINES
 from clusterank.index.hits import Hit
 from clusterank.pipeline import SearchPipeline
 from clusterank.workspace import Workspace
 
 DEMO_ROLE = "Product Marketing Manager"
-SHOWCASE = ("exact", SEED_PIPELINE, "role", "prior")
-"""The retrievers the demo shows side by side: plain cosine, the seed's routing, role-aware search, and the label
-prior learned from the corpus' labels (alpha=auto: tuned by `clusterank tune`, else fixed in advance)."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +62,7 @@ def run_demo(model: str = DEFAULT_MODEL, n: int = BUNDLED_N, k: int = 30, *, wor
     hits = pipe.search(DEMO_QUERY, k=k)
     search_ms = (time.perf_counter() - t1) * 1000
     tuning = tune_role_on_bundled_queries(pipe)
-    side_by_side = {spec: pipe.search(DEMO_QUERY, k=10, retriever=spec) for spec in SHOWCASE}
+    side_by_side = {spec: pipe.search(DEMO_QUERY, k=10, retriever=spec) for spec in SHOWCASE_PIPELINES}
     near = tuple(neighbours(DEMO_ROLE))
     top10 = hits[:10]
     return DemoReport(

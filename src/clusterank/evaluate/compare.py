@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from clusterank.data.loaders import Corpus
-from clusterank.defaults import COMPARE_PIPELINES, DEFAULT_K, LABELLED_PIPELINES, SEED_PIPELINE
+from clusterank.defaults import COMPARE_PIPELINES, DEFAULT_K, LABELLED_PIPELINES, SHOWCASE_PIPELINES
 from clusterank.embed import CATALOG, available_models, catalog_id, get_embedder
 from clusterank.embed.measure import PeakMemory, measure_query_ms, measure_throughput
 from clusterank.errors import ClusterankError
@@ -29,6 +29,7 @@ from clusterank.evaluate.metrics import cluster_agreement
 from clusterank.evaluate.neighbours import NearMiss
 from clusterank.evaluate.relevance import build_relevance
 from clusterank.evaluate.stats import within_noise
+from clusterank.index import RETRIEVERS, retriever_type
 from clusterank.pipeline import SearchPipeline
 from clusterank.workspace import Workspace
 
@@ -154,7 +155,6 @@ def _leave_labels_out(pipe: SearchPipeline, texts: Sequence[str], labels: Sequen
     """Leave-labels-out for each scored pipeline whose retriever learns from labels (unreranked; `by=` specs and
     label-less kinds are skipped)."""
     from clusterank.evaluate.holdout import leave_labels_out
-    from clusterank.index import RETRIEVERS
 
     out = []
     for name in scored:
@@ -246,7 +246,9 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
         first_run = next(iter(scored.values()))
         if first_run.near_miss is not None:
             run.confusion = _confusion(first_run.rows, corpus.labels, labels, first_run.near_miss)
-        for spec in ("exact", SEED_PIPELINE, *(("role", "prior") if corpus.labels is not None else ())):
+        for spec in SHOWCASE_PIPELINES:
+            if corpus.labels is None and retriever_type(spec).needs_labels:
+                continue
             try:
                 run.showcase[spec] = pipe.search(showcase_query, 10, retriever=spec)
             except ClusterankError as exc:  # labels too few to learn from: the showcase goes without it
