@@ -21,6 +21,7 @@ LAYERS = [
     {"cluster"},
     {"index"},
     {"rerank"},
+    {"train"},
     {"pipeline", "distributed"},
     {"cost"},
     {"evaluate"},

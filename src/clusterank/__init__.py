@@ -58,13 +58,15 @@ _EXPORTS = {
     "clusterank.lazy": ("lazy_names",),
     "clusterank.pipeline": ("SearchPipeline", "SearchResult", "SearchResults"),
     "clusterank.prices": ("api_price", "load_prices"),
+    "clusterank.train.finetune": ("FinetuneSettings", "FinetunedModel", "check_not_trained_on", "finetune",
+                                  "finetune_card", "finetuned_models"),
     "clusterank.rerank": ("RERANKERS", "LLMOptions", "Reranker", "check_reranker", "get_reranker", "rerank_top"),
     "clusterank.server": ("ServerConfig", "serve"),
     "clusterank.tables": ("markdown_table",),
     "clusterank.viz.cost": ("write_cost_html", "write_cost_png"),
     "clusterank.viz.map": ("MAP_SCRIPT", "write_map_html", "write_map_png"),
     "clusterank.viz.report": ("write_report",),
-    "clusterank.workspace": ("Workspace", "atomic_path"),
+    "clusterank.workspace": ("Workspace", "atomic_path", "safe_name"),
 }
 """module -> the public names it defines; `__getattr__` imports the module when a name is first asked for."""
 __all__ = [

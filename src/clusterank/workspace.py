@@ -142,6 +142,12 @@ class Workspace:
         """Status files of background jobs the server runs (one JSON file per job)."""
         return self._ensure(self.root / "jobs")
 
+    @property
+    def finetuned_dir(self) -> Path:
+        """Models `clusterank finetune` trained: one folder per name (`st:<name>` loads it), and the checkpoint of
+        a run still under way (`.<name>.checkpoint.pt`)."""
+        return self._ensure(self.root / "models" / "finetuned")
+
     def model_path(self, model: str) -> Path:
         """The folder (or file) under `models_dir` where clusterank unpacks or builds `model` itself."""
         return self.models_dir / model

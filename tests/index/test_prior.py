@@ -5,7 +5,8 @@ import pytest
 
 from clusterank import ClusterankError
 from clusterank.index import SearchContext, build_retriever
-from clusterank.index.prior import choose_c, label_classes, train_prior
+from clusterank.index.labels import label_classes
+from clusterank.index.prior import choose_c, train_prior
 
 
 def unit(x):

@@ -23,7 +23,7 @@ from clusterank.embed.base import (PREFIX_CHARS_PER_TOKEN, Batch, Embedder, Embe
 from clusterank.embed.catalog import model_info
 from clusterank.embed.st import SentenceTransformerEmbedder, quiet_transformers  # noqa: F401 (imported from here too)
 from clusterank.errors import ClusterankError, install_hint, require
-from clusterank.workspace import Workspace, atomic_path
+from clusterank.workspace import Workspace, atomic_path, safe_name
 
 log = logging.getLogger("clusterank.embed")
 
@@ -376,7 +376,20 @@ def _registered(prefix: str, factory, needs: tuple[str, ...], summary: str):
                            argument="<folder-or-hub-id>", needs=needs)
 
 
-SENTENCE_TRANSFORMERS = _registered("st:", SentenceTransformerEmbedder, _ST,
-                                    "any sentence-transformers model: a folder, or a hub id when online")
+def st_source(argument: str, workspace: Workspace) -> str | Path:
+    """What `st:<argument>` loads: a model `clusterank finetune` saved in the workspace under that name, else the
+    argument itself (a folder, or a hub id when online)."""
+    if safe_name(argument) == argument:
+        own = workspace.finetuned_dir / argument
+        if (own / "config.json").is_file():
+            return own
+    return argument
+
+
+SENTENCE_TRANSFORMERS = EmbedderBackend(
+    "st:", "any sentence-transformers model: a folder, a model `clusterank finetune` saved, or a hub id when online",
+    lambda arg, context: SentenceTransformerEmbedder("st:" + arg, st_source(arg, context.workspace),
+                                                     device=context.device),
+    argument="<folder-or-hub-id>", needs=_ST)
 MODEL2VEC = _registered("model2vec:", StaticEmbedder, ("model2vec",),
                         "any model2vec static model: a folder, or a hub id when online")

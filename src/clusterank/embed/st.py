@@ -57,7 +57,7 @@ class SentenceTransformerEmbedder(Embedder):
     """
 
     def __init__(self, name: str, path_or_hub_id: str | Path, batch_size: int = 32, device: str = "auto"):
-        self.name, self.batch_size = name, batch_size
+        self.name, self.batch_size, self.source = name, batch_size, path_or_hub_id
         st = require("sentence_transformers", "local", f"model {name!r}")
         quiet_transformers()
         self.device = resolve_device(device)

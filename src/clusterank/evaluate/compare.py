@@ -31,6 +31,7 @@ from clusterank.evaluate.relevance import build_relevance
 from clusterank.evaluate.stats import within_noise
 from clusterank.index import RETRIEVERS, retriever_type
 from clusterank.pipeline import SearchPipeline
+from clusterank.train.finetune import check_not_trained_on, finetune_card
 from clusterank.workspace import Workspace
 
 log = logging.getLogger("clusterank.compare")
@@ -77,6 +78,8 @@ class ModelRun:
     holdout: list = field(default_factory=list)
     """`HoldoutResult`s of the pipelines that learn from labels (leave-labels-out; see `evaluate/holdout.py`)."""
     map_data: object | None = None
+    base: str | None = None
+    """The model a fine-tuned model (`clusterank finetune`) was trained from, per its card; None for others."""
 
 
 @dataclass
@@ -215,6 +218,8 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
     kept = rel.scored
     labels = [queries.labels[i] for i in kept] if queries.labels is not None else None
     showcase_query = showcase_query or queries.texts[kept[0]]
+    for name in models:  # a fine-tuned model is never scored on a query it was trained on
+        check_not_trained_on(name, [queries.texts[i] for i in kept], workspace)
     runs = []
     for i, name in enumerate(models, start=1):
         log.info("model %d of %d: %s", i, len(models), name)
@@ -243,6 +248,7 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
                        routing_accuracy=first_cluster_accuracy(pipe, queries.texts, queries.labels, rel),
                        cluster_nmi=(cluster_agreement(model.labels, corpus.labels)["nmi"]
                                     if corpus.labels is not None else float("nan")), pipelines=scored)
+        run.base = (finetune_card(name, workspace) or {}).get("base")
         first_run = next(iter(scored.values()))
         if first_run.near_miss is not None:
             run.confusion = _confusion(first_run.rows, corpus.labels, labels, first_run.near_miss)

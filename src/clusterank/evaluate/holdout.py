@@ -67,6 +67,17 @@ def hidden_labels(query_labels: Sequence[str], corpus_labels: Sequence[str | Non
     return {present[i] for i in order[: max(1, round(share * len(present)))]}
 
 
+def mask_labels(labels: Sequence[str | None], query_labels: Sequence[str], share: float,
+                seed: int = 0) -> tuple[list[str | None], set[str]]:
+    """The corpus labels with a seeded `share` of the query labels hidden (their rows untagged) and as many again of
+    the other rows untagged (so the untagged rows are a mix, as a team's untagged profiles are, and not exactly the
+    hidden roles, which a method could learn as one more class); and the hidden labels."""
+    hidden = hidden_labels(query_labels, labels, share, seed)
+    blank = np.random.default_rng(seed + 1).random(len(labels)) < share
+    return [None if lab is not None and (str(lab) in hidden or blank[i]) else lab
+            for i, lab in enumerate(labels)], hidden
+
+
 def leave_labels_out(pipe: SearchPipeline, queries: Sequence[str], query_labels: Sequence[str], spec: str, *,
                      share: float = 0.2, seed: int = 0, cutoff: int = 10,
                      alphas: Sequence[float] = ALPHAS) -> HoldoutResult:
@@ -79,11 +90,7 @@ def leave_labels_out(pipe: SearchPipeline, queries: Sequence[str], query_labels:
     labels = pipe.corpus.labels
     if labels is None:
         raise ClusterankError("leave-labels-out needs a corpus with labels")
-    hidden = hidden_labels(query_labels, labels, share, seed)
-    # as many again of the other rows lose their label too, so the unlabelled rows are a mix (as a team's untagged
-    # profiles are) and not exactly the hidden roles, which a method could learn as one more class
-    blank = np.random.default_rng(seed + 1).random(len(labels)) < share
-    masked = [None if lab is not None and (str(lab) in hidden or blank[i]) else lab for i, lab in enumerate(labels)]
+    masked, hidden = mask_labels(labels, query_labels, share, seed)
     on_hidden = np.array([str(q) in hidden for q in query_labels])
     if on_hidden.all() or not on_hidden.any():
         raise ClusterankError("leave-labels-out left no query on one side; use more labelled queries")

@@ -176,6 +176,29 @@ def holdout_section(cmp: Comparison) -> list[str]:
             *[f"- {model}: {h.line()}" for model, h in found], ""]
 
 
+def finetuned_section(cmp: Comparison, metric: str = "nDCG@10") -> list[str]:
+    """Each fine-tuned model against its base on every pipeline both ran (paired over the same queries); none when
+    no compared model was fine-tuned from another compared model."""
+    by_name = {r.model: r for r in cmp.runs}
+    lines = []
+    for run in cmp.runs:
+        base = by_name.get(run.base or "")
+        if base is None:
+            continue
+        for spec in (s for s in run.pipelines if s in base.pipelines):
+            d, significant = paired_difference(run.pipelines[spec].per_query[metric],
+                                               base.pipelines[spec].per_query[metric])
+            ratio = run.pipelines[spec].per_query[metric].mean() / max(base.pipelines[spec].per_query[metric].mean(),
+                                                                        1e-12)
+            lines.append(f"- {run.model} − {base.model}, {spec}: {metric} {d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}]"
+                         f" ({ratio:.2f}×){', significant' if significant else ''}")
+    if not lines:
+        return []
+    return ["## Fine-tuned models against their base", "",
+            "The fine-tune saw corpus rows and their labels (and `--train-queries`, never a scored query: compare "
+            "refuses those). Paired differences over the same queries, 95% bootstrap interval.", "", *lines, ""]
+
+
 def render_markdown(cmp: Comparison, recommendation: str) -> str:
     """report.md: the recommendation, the table and the showcase."""
     lines = [f"# {report_title(cmp)}", "",
@@ -183,7 +206,7 @@ def render_markdown(cmp: Comparison, recommendation: str) -> str:
              "## Recommendation", "", recommendation, "", "## All numbers", "",
              "Means over queries ± half the 95% bootstrap interval; ≈best: nDCG@10 within noise of the best.", "",
              *[line for note in method_notes(cmp) for line in (note, "")],
-             markdown_tables(cmp), "", *holdout_section(cmp),
+             markdown_tables(cmp), "", *finetuned_section(cmp), *holdout_section(cmp),
              "## Showcase: top 10 with exact search, the seed's routing and the label-aware retrievers", "",
              f"Query: {cmp.showcase_query}", ""]
     for r in cmp.runs:

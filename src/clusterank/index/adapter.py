@@ -17,7 +17,7 @@ from clusterank.index.base import (NON_NEGATIVE_NUMBER, POSITIVE, Param, Retriev
                                    TopK, whole)
 from clusterank.index.exact import check_vectors, top_k_with_bonus
 from clusterank.index.grouped import AUTO, parse_alpha, resolve_alpha
-from clusterank.index.prior import label_classes, labels_digest
+from clusterank.index.labels import label_classes, labels_digest
 from clusterank.index.role import corpus_labels
 
 VERSION = 2
@@ -93,7 +93,7 @@ class AdapterIndex(Retriever):
 def _build(context: SearchContext, alpha: float | str, rank: int, epochs: int, by: str | None) -> AdapterIndex:
     weight = resolve_alpha(alpha, "adapter", context, UNTUNED_ALPHA)
     labels = corpus_labels(context, "adapter", by)
-    classes, _ = label_classes(labels, 2)
+    classes, _ = label_classes(labels, 2, "adapter")
     weights = context.fit_once(f"adapter-v{VERSION}-{labels_digest([by, rank, epochs, *labels])}",
                                lambda: train_adapter(context.vectors, classes, min(rank, context.vectors.shape[1]),
                                                      epochs))

@@ -16,9 +16,6 @@ workspace as plain arrays.
 
 from __future__ import annotations
 
-import hashlib
-from collections import Counter
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -27,29 +24,12 @@ from clusterank.errors import ClusterankError
 from clusterank.index.base import (NON_NEGATIVE_NUMBER, POSITIVE, Param, Retriever, RetrieverType, SearchContext, TopK,
                                    number, whole)
 from clusterank.index.exact import check_vectors, top_k_with_bonus
+from clusterank.index.labels import label_classes, labels_digest
 from clusterank.index.grouped import AUTO, parse_alpha, resolve_alpha
 from clusterank.index.role import corpus_labels
 
 FLOOR = 1e-6
 """The smallest probability a label is given (log 1e-6 = -13.8): one confident classifier cannot bury a row."""
-
-
-def label_classes(labels: Sequence[str | None], min_size: int) -> tuple[np.ndarray, list[str]]:
-    """The class of each row (-1: no label, or a label with fewer than `min_size` rows) and the class names.
-
-    Raises:
-        ClusterankError: fewer than two labels with `min_size` rows (nothing to learn), naming how many rows a label
-            needs.
-    """
-    clean = [None if lab is None or not str(lab).strip() else str(lab) for lab in labels]
-    counts = Counter(lab for lab in clean if lab is not None)
-    names = sorted(lab for lab, n in counts.items() if n >= min_size)
-    if len(names) < 2:
-        raise ClusterankError(f"prior needs at least two labels with {min_size} or more rows each to learn from; the "
-                              f"corpus has {len(names)} ({len(counts)} labels in all, the largest with "
-                              f"{max(counts.values(), default=0)} rows); lower min_size or add labelled profiles")
-    index = {lab: i for i, lab in enumerate(names)}
-    return np.array([index.get(lab, -1) if lab is not None else -1 for lab in clean], np.int64), names
 
 
 UNTUNED_ALPHA = 0.05
@@ -70,12 +50,6 @@ def log_probabilities(vectors: np.ndarray, coef: np.ndarray, intercept: np.ndarr
     logits = vectors @ coef.T + intercept
     logits -= logits.max(axis=1, keepdims=True)
     return np.maximum(logits - np.log(np.exp(logits).sum(axis=1, keepdims=True)), np.log(FLOOR))
-
-
-def labels_digest(values: Sequence) -> str:
-    """A short digest of the labels and settings a trained retriever was fitted on: part of its stored key."""
-    return hashlib.blake2b("\x1f".join("" if v is None else str(v) for v in values).encode(),
-                           digest_size=6).hexdigest()
 
 
 def _fit(vectors: np.ndarray, classes: np.ndarray, c: float, n_classes: int, seed: int) -> np.ndarray:

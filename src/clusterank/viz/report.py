@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from clusterank.errors import require
 from clusterank.evaluate.compare import HIGHER_IS_BETTER, METRICS
-from clusterank.evaluate.report import (facts_rows, method_notes, quality_rows, report_title, search_rows,
-                                        write_report_text)
+from clusterank.evaluate.report import (facts_rows, finetuned_section, holdout_section, method_notes, quality_rows,
+                                        report_title, search_rows, write_report_text)
 from clusterank.tables import html_table
 from clusterank.viz.map import MAP_SCRIPT, MAP_STYLE, map_html
 from clusterank.viz.page import PAGE_STYLE, TABLE_STYLE, figure_html, render_page, write_page
@@ -26,6 +26,16 @@ REPORT_STYLE = ("body{max-width:1500px}td,th{text-align:right}td:first-child,td:
                 ".pair{display:flex;gap:2rem}.hits{font-size:0.8rem}.map{height:560px}")
 """The report's own CSS, after the shared page, table and map styles."""
 
+
+
+def section_html(lines: list[str]) -> str:
+    """A markdown section of the text report (a `## ` heading, paragraphs, `- ` items) as HTML, escaped."""
+    if not lines:
+        return ""
+    head, *rest = lines
+    items = "".join(f"<li>{html.escape(x[2:])}</li>" for x in rest if x.startswith("- "))
+    paragraphs = "".join(f"<p class='note'>{html.escape(x)}</p>" for x in rest if x and not x.startswith("- "))
+    return f"<h3>{html.escape(head.removeprefix('## '))}</h3>{paragraphs}<ul>{items}</ul>"
 
 def _go() -> Any:
     return require("plotly.graph_objects", "viz", "the HTML report")
@@ -123,6 +133,7 @@ different from the best model on that pipeline (paired bootstrap).</p>
 {"".join(f"<p class='note'>{html.escape(note)}</p>" for note in method_notes(cmp))}
 <h2>Recommendation</h2><p id="recommendation">{rec}</p>
 <h2>All numbers</h2>{table}
+{section_html(finetuned_section(cmp))}{section_html(holdout_section(cmp))}
 <h2>Charts</h2>{charts}
 <h2>Showcase: top 10 with exact search, the seed's routing and role-aware search</h2>{showcase_html(cmp)}"""
     return render_page("clusterank model comparison", body, style=PAGE_STYLE + TABLE_STYLE + MAP_STYLE + REPORT_STYLE,
