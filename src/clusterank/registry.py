@@ -148,6 +148,14 @@ def number(text: str) -> float:
     return value
 
 
+def boolean(text: str) -> bool:
+    """`true`/`false` (also `yes`/`no`, `1`/`0`)."""
+    value = text.strip().lower()
+    if value not in ("true", "false", "yes", "no", "1", "0"):
+        raise ValueError("must be true or false")
+    return value in ("true", "yes", "1")
+
+
 POSITIVE = Bound(1)
 """A whole number >= 1."""
 NON_NEGATIVE = Bound(0)

@@ -98,6 +98,9 @@ def test_a_finetuned_model_is_saved_with_its_card_and_loads_as_st_name(tuned):
     assert 0.02 < float(np.abs(tuned_vectors - base_vectors).max()) < 1.0  # trained: moved, but not destroyed
     again = finetune("all-MiniLM-L6-v2", corpus, "tiny", settings=TINY, workspace=workspace)
     assert not again.trained and again.card["key"] == card["key"]  # the same run is not done twice
+    listed = json.loads(_cli("models", "--format", "json", home=workspace.root).stdout)
+    assert {"id": "st:tiny", "dims": 384, "backend": "st"}.items() <= next(r for r in listed
+                                                                         if r["id"] == "st:tiny").items()
 
 
 @pytest.mark.slow

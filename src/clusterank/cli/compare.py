@@ -42,7 +42,7 @@ def _print_rows(rows: list[dict], cols: list[str], fmt: str) -> None:
 @app.command()
 def models(fmt: str = typer.Option("table", "--format", help="table | markdown | json")) -> None:
     """The models: the registered backends (and whether they can run here) and the catalog's facts and prices."""
-    from clusterank import CATALOG, EMBEDDERS, api_price
+    from clusterank import CATALOG, EMBEDDERS, api_price, finetuned_models
 
     cols = ["id", "provider", "params_m", "dims", "max_tokens", "licence", "open_weights", "backend", "status",
             "price_per_1m_tokens", "price_date"]
@@ -50,6 +50,9 @@ def models(fmt: str = typer.Option("table", "--format", help="table | markdown |
              **dict(zip(cols[-2:], api_price(m.id) or (None, None)))} for m in CATALOG.values()]
     rows += [{"id": f"{b.name}<...>", "provider": b.summary, "backend": b.name.rstrip(":"), "status": b.status()}
              for b in EMBEDDERS.values() if b.is_prefix]
+    rows += [{"id": m.name, "provider": f"fine-tuned from {m.card.get('base')} by clusterank finetune",
+              "dims": m.card.get("dims"), "max_tokens": m.card.get("max_tokens"), "backend": "st",
+              "status": EMBEDDERS["st:"].status()} for m in finetuned_models()]
     _print_rows(rows, cols, fmt)
 
 

@@ -39,10 +39,11 @@ def finetune(model: str = typer.Option("all-MiniLM-L6-v2", "--model", "-m", help
                  None, "--train-queries", "--queries", help="Labelled job descriptions to train on as well; the "
                  "model then refuses to be scored on them (compare stops with an error)."),
              query_column: str = QueryColOpt,
-             steps: Optional[int] = typer.Option(None, "--steps", help="Optimiser steps. Default: one epoch, at most "
-                                                 "120 on the CPU (~10 min for all-MiniLM-L6-v2 on 2 cores).",
+             steps: Optional[int] = typer.Option(None, "--steps", help="Optimiser steps. Default: --epochs passes; on "
+                                                 "the CPU at most ~10 minutes' worth for all-MiniLM-L6-v2 on 2 cores "
+                                                 "(120 steps at 128 tokens, more for short texts).",
                                                  callback=_at_least(1, "--steps")),
-             epochs: int = typer.Option(1, "--epochs", help="Passes over the labelled rows (without --steps).",
+             epochs: int = typer.Option(3, "--epochs", help="Passes over the labelled rows (without --steps).",
                                         callback=_at_least(1, "--epochs")),
              batch_size: int = typer.Option(32, "--batch-size", help="Pairs per step (at most one per label).",
                                             callback=_at_least(2, "--batch-size")),

@@ -14,39 +14,73 @@ import numpy as np
 
 from clusterank.errors import ClusterankError
 from clusterank.index.base import (NON_NEGATIVE_NUMBER, POSITIVE, Param, Retriever, RetrieverType, SearchContext,
-                                   TopK, whole)
+                                   TopK, boolean, whole)
 from clusterank.index.exact import check_vectors, top_k_with_bonus
 from clusterank.index.grouped import AUTO, parse_alpha, resolve_alpha
-from clusterank.index.labels import label_classes, labels_digest
+from clusterank.index.labels import confusable_labels, label_classes, labels_digest
 from clusterank.index.role import corpus_labels
 
-VERSION = 2
+VERSION = 3
 TEMPERATURE = 0.05
 BATCH = 512
+PER_CLASS = 16
+"""Rows of one class in a hard batch."""
+HARD_NEIGHBOURS = 3
+"""Confusable classes that join a class in a hard batch."""
 MIN_STEPS = 100
 """Small corpora still get this many optimiser steps (a few hundred rows are one batch an epoch)."""
 UNTUNED_ALPHA = 1.0
 """alpha=auto with nothing tuned: the mapped cosine counts as much as the raw one (fixed in advance, not fitted)."""
 
 
-def train_adapter(vectors: np.ndarray, classes: np.ndarray, rank: int, epochs: int,
-                  seed: int = 0) -> dict[str, np.ndarray]:
-    """U and V (dims x rank) of W = I + U Vᵀ, trained by supervised contrastive loss on the rows with a class."""
+def hard_batch(classes: np.ndarray, members: list[np.ndarray], neighbours: np.ndarray, size: int,
+               rng: np.random.Generator) -> np.ndarray:
+    """Row positions of one batch made of groups of confusable classes: a random class, its confusable classes,
+    then another random class and its, ..., up to `PER_CLASS` rows of each, until `size` rows; so the negatives
+    a row meets are mostly the labels it is confused with, not random ones."""
+    rows: list[np.ndarray] = []
+    taken: set[int] = set()
+    total = 0
+    for seed_class in rng.permutation(len(members)):
+        for c in (int(seed_class), *neighbours[seed_class].tolist()):
+            if c in taken or total >= size:
+                continue
+            taken.add(c)
+            picked = rng.permutation(members[c])[:PER_CLASS]
+            rows.append(picked)
+            total += len(picked)
+        if total >= size:
+            break
+    return np.concatenate(rows)[:size]
+
+
+def train_adapter(vectors: np.ndarray, classes: np.ndarray, rank: int, epochs: int, seed: int = 0,
+                  hard: bool = False) -> dict[str, np.ndarray]:
+    """U and V (dims x rank) of W = I + U Vᵀ, trained by supervised contrastive loss on the rows with a class.
+
+    `hard`: batches are groups of confusable classes (`hard_batch`) instead of random rows."""
     import torch
 
     keep = np.flatnonzero(classes >= 0)
     x = torch.from_numpy(np.ascontiguousarray(vectors[keep], dtype=np.float32))
     y = torch.from_numpy(classes[keep])
     gen = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    if hard:
+        members = [np.flatnonzero(classes[keep] == c) for c in range(int(classes.max()) + 1)]
+        neighbours = confusable_labels(vectors[keep], classes[keep], top=HARD_NEIGHBOURS)
     dims = x.shape[1]
     u = torch.nn.Parameter(torch.randn(dims, rank, generator=gen) * 0.01)
     v = torch.nn.Parameter(torch.zeros(dims, rank))
     optimiser = torch.optim.Adam([u, v], lr=1e-2)
     batches = max(1, -(-len(x) // BATCH))
-    for step in range(max(epochs * batches, MIN_STEPS)):
+    step, seen = 0, 0
+    while step < MIN_STEPS or seen < epochs * len(x):  # hard batches can be smaller: count rows, not steps
         if step % batches == 0:
             order = torch.randperm(len(x), generator=gen)
-        idx = order[(step % batches) * BATCH : (step % batches + 1) * BATCH]
+        idx = (torch.from_numpy(hard_batch(classes, members, neighbours, BATCH, rng)) if hard else
+               order[(step % batches) * BATCH : (step % batches + 1) * BATCH])
+        step, seen = step + 1, seen + len(idx)
         if len(idx) >= 2:
             z = torch.nn.functional.normalize(x[idx] + (x[idx] @ u) @ v.T, dim=1)
             logits = z @ z.T / TEMPERATURE
@@ -90,13 +124,14 @@ class AdapterIndex(Retriever):
         return top_k_with_bonus(self.vectors, query_vectors, k, lambda q: self.alpha * (self.map(q) @ self.mapped.T))
 
 
-def _build(context: SearchContext, alpha: float | str, rank: int, epochs: int, by: str | None) -> AdapterIndex:
+def _build(context: SearchContext, alpha: float | str, rank: int, epochs: int, by: str | None,
+           hard: bool) -> AdapterIndex:
     weight = resolve_alpha(alpha, "adapter", context, UNTUNED_ALPHA)
     labels = corpus_labels(context, "adapter", by)
     classes, _ = label_classes(labels, 2, "adapter")
-    weights = context.fit_once(f"adapter-v{VERSION}-{labels_digest([by, rank, epochs, *labels])}",
+    weights = context.fit_once(f"adapter-v{VERSION}-{labels_digest([by, rank, epochs, hard, *labels])}",
                                lambda: train_adapter(context.vectors, classes, min(rank, context.vectors.shape[1]),
-                                                     epochs))
+                                                     epochs, hard=hard))
     return AdapterIndex(context.vectors, weights, weight)
 
 
@@ -106,6 +141,8 @@ RETRIEVER = RetrieverType(
                             NON_NEGATIVE_NUMBER),
              "rank": Param(whole, 64, "rank of the learned residual map", POSITIVE),
              "epochs": Param(whole, 5, "passes over the labelled corpus rows", POSITIVE),
-             "by": Param(str, None, "the corpus column whose values are the labels (default: the labels)")},
-    tunable=("alpha",), needs_labels=True, needs=("torch",), examples=("adapter:rank=8,epochs=2",),
+             "by": Param(str, None, "the corpus column whose values are the labels (default: the labels)"),
+             "hard": Param(boolean, False, "batches of confusable labels (hard negatives) instead of random rows")},
+    tunable=("alpha",), needs_labels=True, needs=("torch",), examples=("adapter:rank=8,epochs=2",
+                                                                      "adapter:rank=8,epochs=2,hard=true"),
     ranks_by_cosine=False)

@@ -18,7 +18,7 @@ from clusterank.data.bounds import Bound
 from clusterank.defaults import DEFAULT_K
 from clusterank.errors import ClusterankError
 from clusterank.registry import (NON_NEGATIVE, NON_NEGATIVE_NUMBER, POSITIVE, Backend, Limit, Param,  # noqa: F401
-                                 Shape, Spec, is_number, number, parse_spec, split_specs, typed_params, whole)
+                                 Shape, Spec, boolean, is_number, number, parse_spec, split_specs, typed_params, whole)
 
 
 @dataclass(frozen=True)

@@ -39,9 +39,10 @@ log = logging.getLogger("clusterank.train")
 VERSION = 1
 """Part of every run's key: raised when training changes, so a checkpoint of an older version is not resumed."""
 CARD = "clusterank-finetune.json"
-CPU_STEPS = 120
-"""Steps a CPU run takes by default (one epoch at most): ~5 s a step for all-MiniLM-L6-v2 at batch 32 and 128
-tokens on 2 cores, so about 10 minutes whatever the corpus size. A GPU takes a whole epoch."""
+CPU_TOKEN_BUDGET = 120 * 32 * 3 * 128
+"""Token passes a CPU run takes by default: 120 steps of 32 triplets at 128 tokens, ~5 s a step for
+all-MiniLM-L6-v2 on 2 cores, so about 10 minutes whatever the corpus size; short texts (titles) get more steps in
+the same time, up to `epochs` passes. A GPU takes all the epochs."""
 MIN_ROWS = 16
 """Labelled rows (in labels with two or more rows) below which there is too little to fine-tune on."""
 CENTROID_ROWS = 16
@@ -53,8 +54,9 @@ class FinetuneSettings:
     """How a fine-tuning run trains; every field is part of the run's key (a change starts a new run)."""
 
     steps: int | None = None
-    """Optimiser steps; None: one epoch over the labelled rows, at most `CPU_STEPS` on the CPU."""
-    epochs: int = 1
+    """Optimiser steps; None: `epochs` passes over the labelled rows, on the CPU at most what `CPU_TOKEN_BUDGET`
+    allows at the texts' length."""
+    epochs: int = 3
     batch_size: int = 32
     learning_rate: float = 2e-5
     max_tokens: int = 128
@@ -274,13 +276,16 @@ def finetune(base: str, corpus: Corpus, name: str, *, queries: Corpus | None = N
         neighbours = _confusable(embedder, corpus, classes, workspace, settings.seed)
     batch = min(settings.batch_size, len(names))
     epoch_steps = max(1, math.ceil(len(anchors) / batch))
-    steps = settings.steps or (min(epoch_steps * settings.epochs, CPU_STEPS) if device == "cpu"
-                               else epoch_steps * settings.epochs)
+    steps = settings.steps or epoch_steps * settings.epochs
+    if settings.steps is None and device == "cpu":
+        per_step = batch * (3 if settings.hard_negatives else 2) * mean_tokens(model, corpus.texts, settings.max_tokens)
+        steps = max(1, min(steps, int(CPU_TOKEN_BUDGET // per_step)))
     plan = plan_batches(classes, anchors, neighbours, steps, batch, settings.seed)
     texts = {"row": corpus.texts, "query": queries.texts if queries is not None else []}
     checkpoint = workspace.finetuned_dir / f".{name}.checkpoint.pt"
     card = {"version": VERSION, "key": key, "base": embedder.name, "base_source": str(embedder.source),
-            "base_weights_sha256": base_digest, "corpus": corpus.source, "rows": len(corpus),
+            "base_weights_sha256": base_digest, "dims": embedder.dims, "max_tokens": embedder.max_tokens,
+            "corpus": corpus.source, "rows": len(corpus),
             "labelled_rows": labelled, "labels": len(names), "training_queries": 0 if queries is None else
             sum(kind == "query" for kind, _, _ in anchors), "settings": asdict(settings), "steps": len(plan),
             "batch_size": batch, "device": device,
@@ -298,6 +303,13 @@ def finetune(base: str, corpus: Corpus, name: str, *, queries: Corpus | None = N
     forget_model(workspace, f"st:{name}")
     log.info("saved st:%s in %s (%d steps, %.0f s)", name, target, len(plan), card["seconds"])
     return FinetunedModel(f"st:{name}", target, card)
+
+
+def mean_tokens(model, texts: Sequence[str], max_tokens: int, sample: int = 512) -> float:
+    """Mean tokens of a seeded sample of `texts` (special tokens included) cut to `max_tokens`: what a step costs."""
+    picked = random.Random(0).sample(list(texts), min(sample, len(texts)))
+    ids = model.tokenizer(picked, truncation=True, max_length=max_tokens)["input_ids"]
+    return float(np.mean([len(x) for x in ids]))
 
 
 def _read_card(folder: Path) -> dict | None:
