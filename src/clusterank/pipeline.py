@@ -26,6 +26,7 @@ from clusterank.embed.store import EmbeddingStore, normalise, text_hash
 from clusterank.errors import ClusterankError
 from clusterank.index import Retriever, SearchContext, TopK, build_retriever, canonical_spec
 from clusterank.index.hits import Hit, make_hits
+from clusterank.index.labels import labels_digest
 from clusterank.index.persist import SavedIndex, check_saveable
 from clusterank.rerank import base as reranking
 from clusterank.rerank.base import Reranker
@@ -96,12 +97,15 @@ class SearchPipeline:
             `clusterank index build`): vectors memory-mapped instead of read from the store, and brought up to
             date by profile id when the corpus changed.
         device: where a model named by id runs: auto | cpu | cuda (see `get_embedder`; None: auto).
+        train_queries: labelled job descriptions that `prior` and `adapter` also train on (`--train-queries`);
+            the caller keeps them apart from the queries it scores (`compare` refuses an overlap).
     """
 
     def __init__(self, corpus: Corpus, model: str | Embedder = DEFAULT_MODEL, *,
                  workspace: Workspace | None = None, progress: bool = False, n_clusters: int = DEFAULT_K,
-                 seed: int = DEFAULT_SEED, use_saved_index: bool = True, device: str | None = None):
-        self.corpus = corpus
+                 seed: int = DEFAULT_SEED, use_saved_index: bool = True, device: str | None = None,
+                 train_queries: Corpus | None = None):
+        self.corpus, self.train_queries = corpus, train_queries
         self.workspace = workspace or Workspace.default()
         self.embedder = (get_embedder(model, self.workspace, tables=(corpus,), device=device)
                          if isinstance(model, str) else model)
@@ -165,7 +169,7 @@ class SearchPipeline:
         if key not in self._retrievers:
             context = SearchContext(self.vectors, lambda k: self.clusters(k), default_k=self.n_clusters,
                                     labels=self.corpus.labels, tuning_file=self.tuning_path, column=self.column,
-                                    fitted=self.fitted)
+                                    fitted=self.fitted, examples=self.examples)
             self._retrievers[key] = build_retriever(spec, context)
         return self._retrievers[key]
 
@@ -248,6 +252,24 @@ class SearchPipeline:
         from clusterank.index.grouped import load_tuned
 
         return load_tuned(self.tuning_path)
+
+    @cached_property
+    def examples(self) -> tuple[np.ndarray, list[str], str] | None:
+        """The labelled training queries as (vectors, labels, digest) for label learners, embedded once; None
+        without `train_queries`.
+
+        Raises:
+            ClusterankError: training queries without labels.
+        """
+        q = self.train_queries
+        if q is None:
+            return None
+        if q.labels is None:
+            raise ClusterankError(f"training queries {q.source}: no label column; they need labels to train on")
+        keep = [i for i, lab in enumerate(q.labels) if lab is not None and str(lab).strip()]
+        labels = [str(q.labels[i]) for i in keep]
+        digest = labels_digest([*(text_hash(q.texts[i]).hex() for i in keep), *labels])
+        return self.embed_queries([q.texts[i] for i in keep]), labels, digest
 
     def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
         """L2-normalised vectors for job descriptions (cached like profiles)."""

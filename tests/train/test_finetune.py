@@ -200,3 +200,7 @@ def test_compare_refuses_queries_the_model_trained_on(tmp_path):
     line = _error_line(_cli("compare", "--n", "300", "--models", "st:q", "--queries", str(queries), "--pipelines",
                             "exact", "--no-maps", home=tmp_path))
     assert "st:q was fine-tuned on 20 of the 20 scored queries" in line
+    line = _error_line(_cli("compare", "--n", "300", "--models", "minilm-static", "--queries", str(queries),
+                            "--train-queries", str(queries), "--pipelines", "exact,prior", "--no-maps",
+                            home=tmp_path))
+    assert "20 of its queries are also scored queries (first: row 0)" in line

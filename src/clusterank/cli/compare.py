@@ -93,11 +93,14 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
             rerank_top: int = typer.Option(20, "--rerank-top", help="How many hits each reranker reorders."),
             hide_labels: float = typer.Option(0.2, "--hide-labels", help="Leave-labels-out share for pipelines "
                                               "that learn from labels (role, prior, adapter); 0: no such check."),
+            train_queries: Optional[Path] = typer.Option(None, "--train-queries", help="Labelled job descriptions "
+                                                         "that prior and adapter train on beside the corpus rows; "
+                                                         "none may be a scored query (checked)."),
             device: str = DeviceOpt) -> None:
     """Compare embedding models x pipelines on labelled queries; write a report with a recommendation."""
     from clusterank import (check_device, check_spec, compare_models, expand_models, get_reranker, markdown_tables,
-                            neighbour_map, parent_labels, parse_pipelines, recommend, relevant_ids, using_device,
-                            write_report)
+                            load_queries, neighbour_map, parent_labels, parse_pipelines, recommend, relevant_ids,
+                            using_device, write_report)
 
     check_device(device)  # cuda without a GPU fails before anything loads
     if not 0 <= hide_labels < 1:
@@ -124,7 +127,9 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
                              relevant_ids=relevant_ids(qs, relevant_ids_column),
                              neighbours=neighbour_map() if queries is None else None,
                              showcase_query=showcase, with_maps=maps, progress=True,
-                             skip_unanswerable=skip_unanswerable, hide_labels=hide_labels)
+                             skip_unanswerable=skip_unanswerable, hide_labels=hide_labels,
+                             train_queries=None if train_queries is None else
+                             load_queries(train_queries, text_column=query_column, label_column=label_column))
     out.print(markdown_tables(cmp))
     for run in cmp.runs:
         for result in run.holdout:

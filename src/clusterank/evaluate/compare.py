@@ -22,6 +22,7 @@ from clusterank.data.loaders import Corpus
 from clusterank.defaults import COMPARE_PIPELINES, DEFAULT_K, LABELLED_PIPELINES, SHOWCASE_PIPELINES
 from clusterank.embed import CATALOG, available_models, catalog_id, get_embedder
 from clusterank.embed.measure import PeakMemory, measure_query_ms, measure_throughput
+from clusterank.embed.store import text_hash
 from clusterank.errors import ClusterankError
 from clusterank.evaluate.evaluator import (Pipeline, PipelineRun, evaluate_pipelines, first_cluster_accuracy,
                                           higher_is_better, metric_names)
@@ -174,12 +175,26 @@ def _leave_labels_out(pipe: SearchPipeline, texts: Sequence[str], labels: Sequen
     return out
 
 
+def check_disjoint(train_queries: Corpus, scored: Sequence[str]) -> None:
+    """Refuse training queries that are also scored queries (same text).
+
+    Raises:
+        ClusterankError: naming how many overlap and the first one's row in the training file.
+    """
+    scored_hashes = {text_hash(t) for t in scored}
+    overlap = [i for i, t in enumerate(train_queries.texts) if text_hash(t) in scored_hashes]
+    if overlap:
+        raise ClusterankError(f"--train-queries {train_queries.source}: {len(overlap)} of its queries are also scored "
+                              f"queries (first: row {overlap[0]}); training never sees a scored query: remove them "
+                              f"from one of the files")
+
+
 def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, workspace: Workspace | None = None,
                    pipelines: Sequence[Pipeline | str] | None = None, n_clusters: int = DEFAULT_K,
                    parent_labels: tuple | None = None, relevant_ids: Sequence[Sequence[int]] | None = None,
                    neighbours: Mapping[str, Sequence[str]] | None = None, showcase_query: str | None = None,
                    with_maps: bool = True, progress: bool = False, skip_unanswerable: bool = False,
-                   hide_labels: float = 0.2) -> Comparison:
+                   hide_labels: float = 0.2, train_queries: Corpus | None = None) -> Comparison:
     """Run every model through every pipeline on the same labelled queries.
 
     Args:
@@ -198,6 +213,8 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
             first query).
         with_maps: build each model's 2-D cluster map for the report.
         progress: progress bars with ETA while embedding.
+        train_queries: labelled job descriptions that `prior` and `adapter` train on beside the corpus rows; none
+            may be a scored query (their texts are checked).
         skip_unanswerable: leave out queries with no relevant profile (counted in `Comparison.skipped`)
             instead of refusing them.
         hide_labels: for every pipeline whose retriever learns from labels (a tunable kind that reads them:
@@ -218,8 +235,11 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
     kept = rel.scored
     labels = [queries.labels[i] for i in kept] if queries.labels is not None else None
     showcase_query = showcase_query or queries.texts[kept[0]]
+    scored_texts = [queries.texts[i] for i in kept]
+    if train_queries is not None:
+        check_disjoint(train_queries, scored_texts)
     for name in models:  # a fine-tuned model is never scored on a query it was trained on
-        check_not_trained_on(name, [queries.texts[i] for i in kept], workspace)
+        check_not_trained_on(name, scored_texts, workspace)
     runs = []
     for i, name in enumerate(models, start=1):
         log.info("model %d of %d: %s", i, len(models), name)
@@ -233,7 +253,8 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
             if computes:  # API models are paid per call: one pass over the sample, not a second of repeats
                 texts_per_s = measure_throughput(embedder, sample, min_seconds=0 if embedder.paid else 1.0)
                 measure_query_ms(embedder, showcase_query)  # the memory of answering single queries counts
-        pipe = SearchPipeline(corpus, embedder, workspace=workspace, progress=progress, n_clusters=n_clusters)
+        pipe = SearchPipeline(corpus, embedder, workspace=workspace, progress=progress, n_clusters=n_clusters,
+                              train_queries=train_queries)
         exact = pipe.retriever("exact")
         query_ms = (measure_query_ms(embedder, showcase_query,
                                      lambda v: exact.search(v / np.linalg.norm(v, axis=1, keepdims=True), 10))

@@ -128,10 +128,11 @@ def _build(context: SearchContext, alpha: float | str, rank: int, epochs: int, b
            hard: bool) -> AdapterIndex:
     weight = resolve_alpha(alpha, "adapter", context, UNTUNED_ALPHA)
     labels = corpus_labels(context, "adapter", by)
-    classes, _ = label_classes(labels, 2, "adapter")
-    weights = context.fit_once(f"adapter-v{VERSION}-{labels_digest([by, rank, epochs, hard, *labels])}",
-                               lambda: train_adapter(context.vectors, classes, min(rank, context.vectors.shape[1]),
-                                                     epochs, hard=hard))
+    vectors, train_labels, examples = context.training_rows(labels, by)
+    classes, _ = label_classes(train_labels, 2, "adapter")
+    weights = context.fit_once(f"adapter-v{VERSION}-{labels_digest([by, rank, epochs, hard, examples, *labels])}",
+                               lambda: train_adapter(vectors, classes, min(rank, vectors.shape[1]), epochs,
+                                                     hard=hard))
     return AdapterIndex(context.vectors, weights, weight)
 
 

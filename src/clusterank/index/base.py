@@ -75,6 +75,8 @@ class SearchContext:
             `tuned` is None, so a damaged file stops only the searches that would use it.
         column: returns another column of the corpus by name (role-aware search `by=<column>`), or None.
         fitted: keeps what retrievers learn from the corpus (see `fit_once`); None: nothing is kept.
+        examples: labelled training queries, (vectors, labels, digest), that retrievers learning from the labels
+            (`prior`, `adapter`) train on beside the corpus rows (`--train-queries`; never a scored query).
     """
 
     vectors: np.ndarray
@@ -85,6 +87,16 @@ class SearchContext:
     column: Callable[[str], Sequence[str | None]] | None = None
     tuning_file: Path | None = None
     fitted: Callable[[str, Callable[[], dict[str, np.ndarray]]], dict[str, np.ndarray]] | None = None
+    examples: tuple[np.ndarray, Sequence[str], str] | None = None
+
+    def training_rows(self, labels: Sequence[str | None], by: str | None) -> tuple[np.ndarray, list, str]:
+        """What a label learner trains on: the corpus vectors and `labels`, then the training queries' vectors and
+        labels when there are some and the labels are the corpus' own (`by` None), and a digest of those queries
+        for the learner's stored key ("" without)."""
+        if self.examples is None or by is not None:
+            return self.vectors, list(labels), ""
+        vectors, example_labels, digest = self.examples
+        return np.vstack([self.vectors, vectors]), [*labels, *example_labels], digest
 
     def fit_once(self, key: str, fit: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
         """Arrays a retriever learned from this corpus (a classifier's weights), kept under `key`: `fitted` returns

@@ -146,10 +146,11 @@ class PriorIndex(Retriever):
 def _build(context: SearchContext, alpha: float | str, c: float, min_size: int, by: str | None) -> PriorIndex:
     weight = resolve_alpha(alpha, "prior", context, UNTUNED_ALPHA)
     labels = corpus_labels(context, "prior", by)
-    classes, names = label_classes(labels, min_size)
-    key = f"prior-v{VERSION}-{labels_digest([by, c, min_size, *labels])}"
-    weights = context.fit_once(key, lambda: train_prior(context.vectors, classes, len(names), c))
-    return PriorIndex(context.vectors, classes, names, weights, weight)
+    vectors, train_labels, examples = context.training_rows(labels, by)
+    classes, names = label_classes(train_labels, min_size)
+    key = f"prior-v{VERSION}-{labels_digest([by, c, min_size, examples, *labels])}"
+    weights = context.fit_once(key, lambda: train_prior(vectors, classes, len(names), c))
+    return PriorIndex(context.vectors, classes[:len(context.vectors)], names, weights, weight)
 
 
 RETRIEVER = RetrieverType(
