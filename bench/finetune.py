@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from clusterank import (FinetuneSettings, SearchPipeline, Workspace, build_relevance, bundled_profiles,
-                        bundled_queries, finetune, load_profiles, load_queries, neighbour_map, paired_difference)
+from clusterank import (FinetuneSettings, FinetunedModel, SearchPipeline, Workspace, build_relevance,
+                        bundled_profiles, bundled_queries, finetune, finetuned_models, load_profiles, load_queries,
+                        neighbour_map, paired_difference, parent_labels)
 from clusterank.evaluate.holdout import mask_labels
 from clusterank.evaluate.metrics import ndcg_at_k, near_miss_rate
 from clusterank.evaluate.neighbours import near_miss_for
@@ -47,14 +48,23 @@ def sets(root: Path, names: list[str]) -> dict:
 
 
 def scores(model: str, corpus, queries, which: np.ndarray, workspace: Workspace, near) -> tuple[np.ndarray, ...]:
-    """Per-query nDCG@10 and near-miss@10 of exact search with `model` on the queries `which` selects."""
+    """Per-query nDCG@10 (same label: gain 2, same parent label (family): gain 1, as `compare` scores) and
+    near-miss@10 of exact search with `model` on the queries `which` selects."""
     pipe = SearchPipeline(corpus, model, workspace=workspace)
-    texts = [t for t, w in zip(queries.texts, which) if w]
-    labels = [q for q, w in zip(queries.labels, which) if w]
-    rows = pipe.retriever("exact").search(pipe.embed_queries(texts), 10).rows
-    rel = build_relevance(len(corpus), corpus.labels, labels)
+    pick = lambda values: [v for v, w in zip(values, which) if w]  # noqa: E731
+    rows = pipe.retriever("exact").search(pipe.embed_queries(pick(queries.texts)), 10).rows
+    parents = parent_labels(corpus, queries, "family")
+    rel = build_relevance(len(corpus), corpus.labels, pick(queries.labels), parents[0] if parents else None,
+                          pick(parents[1]) if parents else None)
     miss = near_miss_rate(rows, corpus.labels, [s for s, w in zip(near.sets, which) if w], 10)
     return ndcg_at_k(rows, rel, 10), miss
+
+
+def trained(name: str, corpus, settings: FinetuneSettings, workspace: Workspace, saved: bool) -> FinetunedModel:
+    """The fine-tune `name` of BASE on `corpus`: run now, or (`saved`) the one an earlier run left."""
+    if saved:
+        return next(m for m in finetuned_models(workspace) if m.name == f"st:{name}")
+    return finetune(BASE, corpus, name, settings=settings, workspace=workspace, progress=True, overwrite=True)
 
 
 def interval(a: np.ndarray, b: np.ndarray) -> str:
@@ -68,6 +78,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None, help="default: the CPU default (one epoch, at most 120)")
     ap.add_argument("--share", type=float, default=0.2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--score-only", action="store_true", help="score the models an earlier run saved")
     args = ap.parse_args()
     workspace = Workspace.default()
     settings = FinetuneSettings(steps=args.steps, seed=args.seed)
@@ -77,8 +88,7 @@ def main() -> None:
     for name, (corpus, queries, neighbours) in sets(workspace.root / "realdata", args.sets.split(",")).items():
         near = near_miss_for(queries.labels, corpus.labels, neighbours=neighbours)
         started = time.perf_counter()
-        model = finetune(BASE, corpus, f"bench-{name}", settings=settings, workspace=workspace, progress=True,
-                         overwrite=True)
+        model = trained(f"bench-{name}", corpus, settings, workspace, args.score_only)
         took = time.perf_counter() - started if model.trained else model.card.get("seconds", 0)
         everything = np.ones(len(queries), dtype=bool)
         base_n, base_m = scores(BASE, corpus, queries, everything, workspace, near)
@@ -90,8 +100,7 @@ def main() -> None:
 
         masked, hidden = mask_labels(corpus.labels, queries.labels, args.share, args.seed)
         blind = dataclasses.replace(corpus, labels=masked)
-        model = finetune(BASE, blind, f"bench-{name}-llo{args.seed}", settings=settings, workspace=workspace,
-                         progress=True, overwrite=True)
+        model = trained(f"bench-{name}-llo{args.seed}", blind, settings, workspace, args.score_only)
         on_hidden = np.array([str(q) in hidden for q in queries.labels])
         base_n, _ = scores(BASE, corpus, queries, on_hidden, workspace, near)
         ft_n, _ = scores(model.name, corpus, queries, on_hidden, workspace, near)

@@ -11,6 +11,7 @@ digest, data fingerprint, settings, loss curve), and `st:<name>` names it in eve
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -253,11 +254,22 @@ def finetune(base: str, corpus: Corpus, name: str, *, queries: Corpus | None = N
     if not isinstance(embedder, SentenceTransformerEmbedder):
         raise ClusterankError(f"finetune needs a sentence-transformers model (all-MiniLM-L6-v2, all-mpnet-base-v2, "
                               f"st:<folder>); {base!r} is not one")
+    if any(d < 8 or d > embedder.dims for d in settings.matryoshka):
+        raise ClusterankError(f"--matryoshka {','.join(map(str, settings.matryoshka))}: each dimension must lie in "
+                              f"8..{embedder.dims} (the dimensions of {embedder.name})")
     device = resolve_device(device)
     quiet_transformers()
     model = st.SentenceTransformer(str(embedder.source), device=device)
     base_digest = weights_digest(model)
-    key = run_key(embedder.name, base_digest, corpus, corpus.labels, queries, settings)
+    anchors = _labelled_anchors(classes, names, queries)
+    batch = min(settings.batch_size, len(names))
+    steps = settings.steps or max(1, math.ceil(len(anchors) / batch)) * settings.epochs
+    if settings.steps is None and device == "cpu":
+        per_step = batch * (3 if settings.hard_negatives else 2) * mean_tokens(model, corpus.texts, settings.max_tokens)
+        steps = max(1, min(steps, int(CPU_TOKEN_BUDGET // per_step)))
+    # the key holds the steps the run takes, not how they were asked for (--epochs or --steps)
+    key = run_key(embedder.name, base_digest, corpus, corpus.labels, queries,
+                  dataclasses.replace(settings, steps=steps, epochs=0))
     target = workspace.finetuned_dir / name
     old = _read_card(target)
     if old is not None and old.get("key") == key:
@@ -267,19 +279,9 @@ def finetune(base: str, corpus: Corpus, name: str, *, queries: Corpus | None = N
         raise ClusterankError(f"the workspace model st:{name} exists, fine-tuned from {old.get('base')} "
                               f"{_why_different(old, embedder.name, base_digest)}; pass --overwrite to replace it, "
                               f"or choose another --name")
-    if any(d < 8 or d > embedder.dims for d in settings.matryoshka):
-        raise ClusterankError(f"--matryoshka {','.join(map(str, settings.matryoshka))}: each dimension must lie in "
-                              f"8..{embedder.dims} (the dimensions of {embedder.name})")
-    anchors = _labelled_anchors(classes, names, queries)
     neighbours = None
     if settings.hard_negatives:
         neighbours = _confusable(embedder, corpus, classes, workspace, settings.seed)
-    batch = min(settings.batch_size, len(names))
-    epoch_steps = max(1, math.ceil(len(anchors) / batch))
-    steps = settings.steps or epoch_steps * settings.epochs
-    if settings.steps is None and device == "cpu":
-        per_step = batch * (3 if settings.hard_negatives else 2) * mean_tokens(model, corpus.texts, settings.max_tokens)
-        steps = max(1, min(steps, int(CPU_TOKEN_BUDGET // per_step)))
     plan = plan_batches(classes, anchors, neighbours, steps, batch, settings.seed)
     texts = {"row": corpus.texts, "query": queries.texts if queries is not None else []}
     checkpoint = workspace.finetuned_dir / f".{name}.checkpoint.pt"
