@@ -26,7 +26,7 @@ from clusterank.embed.store import EmbeddingStore, normalise, text_hash
 from clusterank.errors import ClusterankError
 from clusterank.index import Retriever, SearchContext, TopK, build_retriever, canonical_spec
 from clusterank.index.hits import Hit, make_hits
-from clusterank.index.labels import labels_digest
+from clusterank.index.labels import training_examples
 from clusterank.index.persist import SavedIndex, check_saveable
 from clusterank.rerank import base as reranking
 from clusterank.rerank.base import Reranker
@@ -87,8 +87,7 @@ class SearchPipeline:
 
     Args:
         corpus: the profiles.
-        model: a model id for `get_embedder` (`precomputed:<name>` reads the corpus' `embeddings_<name>`
-            column), or an Embedder.
+        model: a model id for `get_embedder` (`precomputed:<name>`: the `embeddings_<name>` column), or an Embedder.
         workspace: where vectors and clusters are cached (default `Workspace.default()`).
         progress: show progress bars while embedding.
         n_clusters: k of k-means for retrievers that route and whose spec does not say (`--clusters`).
@@ -97,8 +96,7 @@ class SearchPipeline:
             `clusterank index build`): vectors memory-mapped instead of read from the store, and brought up to
             date by profile id when the corpus changed.
         device: where a model named by id runs: auto | cpu | cuda (see `get_embedder`; None: auto).
-        train_queries: labelled job descriptions that `prior` and `adapter` also train on (`--train-queries`);
-            the caller keeps them apart from the queries it scores (`compare` refuses an overlap).
+        train_queries: labelled job descriptions `prior` and `adapter` also train on (never scored ones).
     """
 
     def __init__(self, corpus: Corpus, model: str | Embedder = DEFAULT_MODEL, *,
@@ -255,21 +253,8 @@ class SearchPipeline:
 
     @cached_property
     def examples(self) -> tuple[np.ndarray, list[str], str] | None:
-        """The labelled training queries as (vectors, labels, digest) for label learners, embedded once; None
-        without `train_queries`.
-
-        Raises:
-            ClusterankError: training queries without labels.
-        """
-        q = self.train_queries
-        if q is None:
-            return None
-        if q.labels is None:
-            raise ClusterankError(f"training queries {q.source}: no label column; they need labels to train on")
-        keep = [i for i, lab in enumerate(q.labels) if lab is not None and str(lab).strip()]
-        labels = [str(q.labels[i]) for i in keep]
-        digest = labels_digest([*(text_hash(q.texts[i]).hex() for i in keep), *labels])
-        return self.embed_queries([q.texts[i] for i in keep]), labels, digest
+        """The labelled training queries for label learners (`training_examples`), embedded once; None without."""
+        return None if self.train_queries is None else training_examples(self.train_queries, self.embed_queries)
 
     def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
         """L2-normalised vectors for job descriptions (cached like profiles)."""

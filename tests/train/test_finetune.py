@@ -22,7 +22,8 @@ from clusterank import (ClusterankError, FinetuneSettings, Workspace, bundled_pr
                         check_not_trained_on, finetune, finetune_card, finetuned_models, get_embedder)
 from clusterank.embed.local import bundled_minilm_dir
 from clusterank.index.labels import confusable_labels
-from clusterank.train.finetune import CARD, plan_batches
+from clusterank.train.models import CARD
+from clusterank.train.pairs import plan_batches
 
 pytest.importorskip("sentence_transformers")
 

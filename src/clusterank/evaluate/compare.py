@@ -32,7 +32,7 @@ from clusterank.evaluate.relevance import build_relevance
 from clusterank.evaluate.stats import within_noise
 from clusterank.index import RETRIEVERS, retriever_type
 from clusterank.pipeline import SearchPipeline
-from clusterank.train.finetune import check_not_trained_on, finetune_card
+from clusterank.train.models import check_not_trained_on, finetune_card
 from clusterank.workspace import Workspace
 
 log = logging.getLogger("clusterank.compare")

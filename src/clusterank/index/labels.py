@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from clusterank.data.loaders import Corpus
+from clusterank.embed.store import text_hash
 from clusterank.errors import ClusterankError
 
 
@@ -60,3 +62,18 @@ def confusable_labels(vectors: np.ndarray, classes: np.ndarray, top: int = 3) ->
     np.fill_diagonal(sims, -np.inf)
     order = np.argsort(-sims, axis=1, kind="stable")[:, :max(1, n_classes - 1)]
     return np.resize(order, (n_classes, top)) if order.shape[1] < top else order[:, :top]
+
+
+def training_examples(queries: Corpus, embed: Callable[[list[str]], np.ndarray]) -> tuple[np.ndarray, list[str], str]:
+    """Labelled training queries as `SearchContext.examples`: (vectors of the labelled ones, their labels, a digest
+    of their texts and labels for the learners' stored keys).
+
+    Raises:
+        ClusterankError: the queries have no label column.
+    """
+    if queries.labels is None:
+        raise ClusterankError(f"training queries {queries.source}: no label column; they need labels to train on")
+    keep = [i for i, lab in enumerate(queries.labels) if lab is not None and str(lab).strip()]
+    labels = [str(queries.labels[i]) for i in keep]
+    digest = labels_digest([*(text_hash(queries.texts[i]).hex() for i in keep), *labels])
+    return embed([queries.texts[i] for i in keep]), labels, digest
