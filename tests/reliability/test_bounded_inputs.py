@@ -145,7 +145,8 @@ def test_parameter_ranges_are_declared_in_the_spec_grammar():
     """Every numeric parameter of every retriever carries its range: a user reads it in the error."""
     for kind in ck.RETRIEVERS.values():
         for name, param in kind.params.items():
-            if param.default is None or isinstance(param.default, (int, float)):
+            if param.default is None or (isinstance(param.default, (int, float))
+                                         and not isinstance(param.default, bool)):  # true/false is no range
                 numeric = name not in ("by",)
                 assert not numeric or param.bound is not None, f"{kind.name}:{name} has no declared range"
 
