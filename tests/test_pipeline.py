@@ -115,3 +115,27 @@ def test_run_cuts_to_k_and_filters(workspace, static_embedder):
         pipe.run(query, 0)
     with pytest.raises(ClusterankError, match="a reranker reads them"):
         pipe.run_many(None, 3, vectors=pipe.embed_queries([query]), reranker=Reverse())
+
+
+def test_the_notebook_path_takes_dataframes_and_gives_tables(tmp_path):
+    """`load_profiles(DataFrame)`, `SearchPipeline(DataFrame)` and `hits.to_frame()`, as a notebook uses them."""
+    import pandas as pd
+
+    from clusterank import ClusterankError, SearchPipeline, Workspace, load_profiles, load_queries
+
+    frame = pd.DataFrame({"text": ["Python engineer building APIs", "Nurse on a surgical ward", "Payroll clerk"],
+                          "role": ["SE", "RN", "AC"]})
+    corpus = load_profiles(frame)
+    assert corpus.texts == frame.text.tolist() and corpus.labels == ["SE", "RN", "AC"]
+    assert "DataFrame of 3 rows" in corpus.source
+    assert load_queries(pd.DataFrame({"natural_language": ["a nurse"], "role": ["RN"]})).texts == ["a nurse"]
+    pipe = SearchPipeline(frame, "minilm-static", workspace=Workspace(tmp_path))
+    hits = pipe.search("registered nurse for a hospital ward", 2)
+    table = hits.to_frame()
+    assert list(table.columns[:4]) == ["rank", "row", "id", "cosine"] and len(table) == 2
+    assert table.role.iloc[0] == "RN" and table.similarity_percent.iloc[0] == pytest.approx(hits[0].percent, abs=0.01)
+    assert [h.to_frame().shape[0] for h in pipe.search_many(["nurse", "payroll"], 1)] == [1, 1]
+    with pytest.raises(ClusterankError, match="no text column 'text'|text"):
+        load_profiles(pd.DataFrame({"words": ["x"]}))
+    with pytest.raises(ClusterankError, match="must be a Corpus .* or a pandas DataFrame, not list"):
+        SearchPipeline(["a", "b"], "minilm-static", workspace=Workspace(tmp_path))

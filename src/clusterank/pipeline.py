@@ -18,14 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from clusterank.cluster.kmeans import ClusterModel, check_k, choose_k, corpus_key, fit_kmeans, parse_k
-from clusterank.data.loaders import Corpus
+from clusterank.data.loaders import Corpus, as_corpus
 from clusterank.defaults import DEFAULT_K, DEFAULT_MODEL, DEFAULT_RETRIEVER, DEFAULT_SEED
 from clusterank.embed import Embedder, get_embedder
 from clusterank.embed.base import query_embedder
 from clusterank.embed.store import EmbeddingStore, normalise, text_hash
 from clusterank.errors import ClusterankError
 from clusterank.index import Retriever, SearchContext, TopK, build_retriever, canonical_spec
-from clusterank.index.hits import Hit, make_hits
+from clusterank.index.hits import Hit, Hits, make_hits
 from clusterank.index.labels import training_examples
 from clusterank.index.persist import SavedIndex, check_saveable
 from clusterank.rerank import base as reranking
@@ -64,9 +64,9 @@ class SearchResults:
         return len(self.vectors)
 
     @cached_property
-    def hits(self) -> list[list[Hit]]:
-        """Each query's hits, best first."""
-        return self._hits if self._hits is not None else self._make_hits(self._found)
+    def hits(self) -> list[Hits]:
+        """Each query's hits, best first (each list's `.to_frame()` is a table)."""
+        return [Hits(h) for h in (self._hits if self._hits is not None else self._make_hits(self._found))]
 
     @property
     def rows(self) -> np.ndarray:
@@ -86,7 +86,7 @@ class SearchPipeline:
     """Semantic search over one corpus with one embedding model, through any registered retriever.
 
     Args:
-        corpus: the profiles.
+        corpus: the profiles: a `Corpus`, or a pandas DataFrame (read as `load_profiles` reads one).
         model: a model id for `get_embedder` (`precomputed:<name>`: the `embeddings_<name>` column), or an Embedder.
         workspace: where vectors and clusters are cached (default `Workspace.default()`).
         progress: show progress bars while embedding.
@@ -103,6 +103,7 @@ class SearchPipeline:
                  workspace: Workspace | None = None, progress: bool = False, n_clusters: int = DEFAULT_K,
                  seed: int = DEFAULT_SEED, use_saved_index: bool = True, device: str | None = None,
                  train_queries: Corpus | None = None):
+        corpus = as_corpus(corpus)
         self.corpus, self.train_queries = corpus, train_queries
         self.workspace = workspace or Workspace.default()
         self.embedder = (get_embedder(model, self.workspace, tables=(corpus,), device=device)
@@ -326,15 +327,14 @@ class SearchPipeline:
         order, cut to k (None: all)."""
         return [reranking.rerank_top(reranker, q, found, top)[:k] for q, found in zip(queries, hits)]
 
-    def search(self, query: str, k: int = 10, *, retriever: str = DEFAULT_RETRIEVER,
-               reranker: Reranker | None = None, rerank_top: int = 20,
-               filters: Mapping[str, object] | None = None) -> list[Hit]:
-        """The k profiles most similar to one job description, best first: `run(...).hits`."""
+    def search(self, query: str, k: int = 10, *, retriever: str = DEFAULT_RETRIEVER, reranker: Reranker | None = None,
+               rerank_top: int = 20, filters: Mapping[str, object] | None = None) -> Hits:
+        """The k profiles most similar to one job description, best first: `run(...).hits` (`.to_frame()`: a table)."""
         return self.run(query, k, retriever=retriever, reranker=reranker, rerank_top=rerank_top, filters=filters).hits
 
     def search_many(self, queries: Sequence[str], k: int = 10, *, retriever: str = DEFAULT_RETRIEVER,
-                    reranker: Reranker | None = None, rerank_top: int = 20,
-                    filters: Mapping[str, object] | None = None) -> list[list[Hit]]:
+                    reranker: Reranker | None = None, rerank_top: int = 20, filters: Mapping[str, object] | None = None
+                    ) -> list[Hits]:
         """The k most similar profiles for each job description: `run_many(...).hits`."""
         return self.run_many(queries, k, retriever=retriever, reranker=reranker, rerank_top=rerank_top,
                              filters=filters).hits

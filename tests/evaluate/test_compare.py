@@ -202,3 +202,13 @@ def test_a_query_with_an_unknown_label_stops_compare_unless_skipped(tmp_path, wo
     assert code == 0, captured.err
     assert "1 of 8 queries have no relevant profile" in captured.err and "rows 0)" in captured.err
     assert "7 queries; 1 with no relevant profile left out" in captured.out
+
+
+def test_a_comparison_is_a_table_in_a_notebook(comparison):
+    frame = comparison.to_frame()
+    assert len(frame) == sum(len(r.pipelines) for r in comparison.runs)
+    row = frame[(frame.model == "minilm-static") & (frame.pipeline == "exact")].iloc[0]
+    per_query = comparison.per_query_frame()
+    mean = per_query[(per_query.model == "minilm-static") & (per_query.pipeline == "exact")]["nDCG@10"].mean()
+    assert row["nDCG@10"] == pytest.approx(mean) and row["nDCG@10_low"] <= mean <= row["nDCG@10_high"]
+    assert row["dims"] == 256 and row["texts_per_s"] > 0

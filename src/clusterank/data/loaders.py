@@ -327,18 +327,40 @@ def _text(value, where: str) -> str:
     return text
 
 
-def load_profiles(source: str | Path, *, text_column: str = TEXT_COLUMN, label_column: str = ROLE_COLUMN,
-                  split: str = "train") -> Corpus:
-    """Load candidate profiles from a file or dataset (see `read_table` for the sources)."""
-    return corpus_from_frame(read_table(source, split=split), str(source), text_column=text_column,
-                             label_column=label_column)
+def _table(source: str | Path | pd.DataFrame, split: str) -> tuple[pd.DataFrame, str]:
+    if isinstance(source, pd.DataFrame):
+        return source, f"a DataFrame of {len(source):,} rows"
+    return read_table(source, split=split), str(source)
 
 
-def load_queries(source: str | Path, *, text_column: str = QUERY_TEXT_COLUMN, label_column: str = ROLE_COLUMN,
-                 split: str = "train") -> Corpus:
-    """Load job descriptions (queries); the text column defaults to `natural_language`."""
-    return corpus_from_frame(read_table(source, split=split), str(source), text_column=text_column,
-                             label_column=label_column)
+def load_profiles(source: str | Path | pd.DataFrame, *, text_column: str = TEXT_COLUMN,
+                  label_column: str = ROLE_COLUMN, split: str = "train") -> Corpus:
+    """Load candidate profiles from a file or dataset (see `read_table` for the sources), or from a pandas
+    DataFrame already in memory (a notebook's)."""
+    frame, name = _table(source, split)
+    return corpus_from_frame(frame, name, text_column=text_column, label_column=label_column)
+
+
+def load_queries(source: str | Path | pd.DataFrame, *, text_column: str = QUERY_TEXT_COLUMN,
+                 label_column: str = ROLE_COLUMN, split: str = "train") -> Corpus:
+    """Load job descriptions (queries) from a file, dataset or DataFrame; the text column defaults to
+    `natural_language`."""
+    frame, name = _table(source, split)
+    return corpus_from_frame(frame, name, text_column=text_column, label_column=label_column)
+
+
+def as_corpus(table: Corpus | pd.DataFrame) -> Corpus:
+    """A `Corpus` as it is, or a DataFrame of profiles read with the default columns (`load_profiles`).
+
+    Raises:
+        ClusterankError: anything else (naming its type), or a DataFrame `load_profiles` refuses.
+    """
+    if isinstance(table, Corpus):
+        return table
+    if isinstance(table, pd.DataFrame):
+        return load_profiles(table)
+    raise ClusterankError(f"profiles must be a Corpus (load_profiles, bundled_profiles) or a pandas DataFrame, not "
+                          f"{type(table).__name__}")
 
 
 def bundled_profiles(n: int = BUNDLED_N, seed: int = DEFAULT_SEED) -> Corpus:

@@ -110,6 +110,22 @@ class Comparison:
                 frames.append(frame)
         return pd.concat(frames, ignore_index=True)
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row per (model, pipeline), for a notebook: each metric's mean over queries with its 95% bootstrap
+        interval (`<metric>_low`, `<metric>_high`), and the model's dims, texts/s, ms per query, peak MB and $ per 1M
+        texts."""
+        rows = []
+        for run in self.runs:
+            facts = {"dims": run.dims, "texts_per_s": run.texts_per_s, "query_ms": run.query_ms,
+                     "peak_mb": run.peak_mb, "cost_per_1m_texts": run.cost_per_1m_texts}
+            for name, p in run.pipelines.items():
+                row = {"model": run.model, "pipeline": name}
+                for m in METRICS:
+                    est = p.estimate(m)
+                    row.update({m: est.mean, f"{m}_low": est.low, f"{m}_high": est.high})
+                rows.append({**row, **facts})
+        return pd.DataFrame(rows)
+
     def best(self, metric: str = "nDCG@10", pipeline: str = "exact") -> ModelRun:
         """The model with the highest mean `metric` on `pipeline`."""
         return max(self.runs, key=lambda r: r.pipelines[pipeline].per_query[metric].mean())

@@ -60,6 +60,18 @@ class Hit:
                 "rerank_score": self.rerank_score, "preview": self.preview}
 
 
+class Hits(list):
+    """One query's `Hit`s, best first: a list, plus `to_frame()` for a notebook."""
+
+    def to_frame(self):
+        """The hits as a pandas DataFrame: rank, row, id, cosine, similarity_percent, role, cluster, rerank_score,
+        preview (one row per hit)."""
+        import pandas as pd
+
+        columns = ["rank", "row", "id", "cosine", "similarity_percent", "role", "cluster", "rerank_score", "preview"]
+        return pd.DataFrame([h.as_json() for h in self], columns=columns)
+
+
 def make_hits(corpus: Corpus, rows: np.ndarray, scores: np.ndarray,
               groups: np.ndarray | None = None) -> list[Hit]:
     """One query's rows and cosines as `Hit`s carrying role, preview and (when given) cluster; -1 rows dropped."""
