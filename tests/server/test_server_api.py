@@ -131,7 +131,7 @@ BAD = [
     ("/v1/embeddings", {"input": "x", "model": "minilm-static", "dimensions": 0}, 422, "dimensions"),
     ("/v1/embeddings", {"input": "x", "model": "minilm-static", "encoding_format": "int8"}, 422, "encoding_format"),
     ("/v1/embeddings", {"input": 5, "model": "minilm-static"}, 422, "input"),
-    ("/v1/embeddings", {"input": [1, 2], "model": "minilm-static"}, 422, "input"),
+    ("/v1/embeddings", {"input": [1.5, 2], "model": "minilm-static"}, 422, "input"),  # ints are token ids
     ("/v1/embeddings", {"model": "minilm-static"}, 422, "input"),
     ("/v1/embeddings", {"input": "x", "model": ["minilm-static"]}, 422, "model"),
     ("/v1/search", {"query": "   "}, 400, "query"),

@@ -269,3 +269,26 @@ def token_stats(model_id: str, texts: Sequence[str]) -> TokenStats:
         mean=float(counts.mean()), median=float(np.median(counts)), max=int(counts.max()),
         over_limit=int((counts > limit).sum()), mean_read=float(np.minimum(counts, limit).mean()),
     )
+
+
+def decode_token_ids(ids: list[list[int]], encoding: str = _CL100K) -> list[str]:
+    """Texts from token ids, as OpenAI clients send them (langchain-openai's default: cl100k_base ids).
+
+    Args:
+        ids: per text, its token ids.
+        encoding: the BPE the ids come from (`cl100k_base`, `o200k_base`).
+
+    Raises:
+        ClusterankError: an id outside the encoding's vocabulary, naming the text and position; or bpe-openai
+            missing (with its install command).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        enc = _import("bpe_openai", "bpe-openai", install_hint("cost")).get_encoding(encoding)
+    for i, row in enumerate(ids):
+        for j, token in enumerate(row):
+            if not 0 <= token < enc.n_vocab or enc.is_special_token(token):
+                raise ClusterankError(f"input[{i}][{j}]: {token} is not a token id of {encoding} "
+                                      f"(0..{enc.n_vocab - 1}, no special tokens)")
+    return [enc.decode(row) for row in ids]
+

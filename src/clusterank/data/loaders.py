@@ -236,7 +236,9 @@ def _label(value, where: str) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def _labels(frame: pd.DataFrame, column: str, source: str) -> list[str]:
+def labels_of(frame: pd.DataFrame, column: str, source: str) -> list[str]:
+    """A label column as text, one per row (see `_label`: numbers as written, missing as ""); a list or dict in
+    a cell is an error naming the source, column and row."""
     return [_label(v, f"{source}, column {column!r}, row {i}") for i, v in enumerate(frame[column].tolist())]
 
 
@@ -286,7 +288,7 @@ def corpus_from_frame(frame: pd.DataFrame, source: str, *, text_column: str = TE
         what = "is empty" if not texts[empty[0]].strip() else "has no visible characters (only zero-width or control ones)"
         raise ClusterankError(f"{source}, {where}: row {empty[0]} {what}{more}")
     if label_column in frame.columns:
-        labels = _labels(frame, label_column, source)
+        labels = labels_of(frame, label_column, source)
     elif label_column != ROLE_COLUMN:  # a column the user named is missing: say so rather than guess
         raise ClusterankError(f"{source}: no label column {label_column!r}; columns are: "
                               f"{', '.join(map(str, frame.columns))}")
@@ -295,7 +297,7 @@ def corpus_from_frame(frame: pd.DataFrame, source: str, *, text_column: str = TE
                   for i, v in enumerate(frame["Headline"])]
     else:
         labels = None
-    families = _labels(frame, FAMILY_COLUMN, source) if FAMILY_COLUMN in frame.columns else None
+    families = labels_of(frame, FAMILY_COLUMN, source) if FAMILY_COLUMN in frame.columns else None
     ids = _ids(frame, id_column, source) if id_column in frame.columns else [str(i) for i in range(len(frame))]
     return Corpus(texts, ids, source, labels, families, frame.reset_index(drop=True),
                   _precomputed_columns(frame, source))
@@ -378,36 +380,3 @@ def bundled_queries(seed: int = DEFAULT_SEED) -> Corpus:
 
     return corpus_from_frame(generate_queries(seed=seed), f"bundled queries (seed={seed})",
                              text_column=QUERY_TEXT_COLUMN)
-
-
-def relevant_ids(queries: Corpus, column: str) -> list[list[int]] | None:
-    """Per-query lists of relevant corpus rows from `column` (lists, or JSON text like "[3, 17]"), or None
-    when the queries have no such column.
-
-    Raises:
-        ClusterankError: a cell that is not a list of whole numbers, naming the file, column and row.
-    """
-    if queries.frame is None or column not in queries.frame.columns:
-        return None
-    lists = []
-    for i, cell in enumerate(queries.frame[column]):
-        bad = ClusterankError(f"{queries.source}, column {column!r}, row {i}: not a list of row ids")
-        if isinstance(cell, str):
-            try:
-                cell = json.loads(cell) if cell.strip() else []
-            except json.JSONDecodeError:
-                raise bad from None
-        try:
-            lists.append([int(x) for x in (cell if cell is not None else [])])
-        except (TypeError, ValueError):
-            raise bad from None
-    return lists
-
-
-def parent_labels(corpus: Corpus, queries: Corpus, column: str) -> tuple[list[str], list[str]] | None:
-    """(corpus parents, query parents) from `column` (e.g. the role family) when both tables have it, else None."""
-    if corpus.frame is None or queries.frame is None:
-        return None
-    if column not in corpus.frame.columns or column not in queries.frame.columns:
-        return None
-    return _labels(corpus.frame, column, corpus.source), _labels(queries.frame, column, queries.source)

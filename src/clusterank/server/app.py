@@ -13,7 +13,7 @@ import os
 from importlib.resources import files
 from pathlib import Path
 
-from clusterank import ClusterankError, Workspace, require, visible
+from clusterank import ClusterankError, Workspace, decode_token_ids, require, visible
 from clusterank.server.config import ServerConfig
 from clusterank.server.engine import Engine
 from clusterank.server.errors import ApiError, error_body, field_name
@@ -49,6 +49,19 @@ def _texts(value: str | list[str], field: str, limit: int) -> list[str]:
                                 "needs some words", param=name)
         _unicode(text, name)
     return texts
+
+
+def _token_texts(value):
+    """Token-id input (a list of ints, or one per text) decoded with cl100k_base; any other input as it is."""
+    if not isinstance(value, list) or not value or isinstance(value[0], str):
+        return value
+    rows = [value] if isinstance(value[0], int) else value
+    if any(not row for row in rows):
+        raise ApiError(400, "`input` holds an empty list of token ids; every text needs some tokens", param="input")
+    try:
+        return decode_token_ids(rows)
+    except ClusterankError as exc:
+        raise ApiError(422, str(exc), param="input") from None
 
 
 def _unicode(text: str, field: str) -> str:
@@ -125,7 +138,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
 
     @app.post("/v1/embeddings", summary="Embed texts (OpenAI's /v1/embeddings)")
     async def embeddings(body: EmbeddingRequest):
-        texts = _texts(body.input, "input", config.max_batch)
+        texts = _texts(_token_texts(body.input), "input", config.max_batch)
         done = await asyncio.to_thread(engine.embed, body.model, texts, body.dimensions)
         encode = ((lambda v: base64.b64encode(v.astype("<f4").tobytes()).decode()) if body.encoding_format == "base64"
                   else (lambda v: v.tolist()))
@@ -238,6 +251,13 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
     @app.get("/v1/models", summary="Models served here")
     async def models():
         return _json({"object": "list", "data": engine.model_cards()})
+
+    @app.get("/v1/models/{model_id:path}", summary="One model served here (OpenAI's models.retrieve)")
+    async def model(model_id: str):
+        card = next((c for c in engine.model_cards() if c["id"] == model_id), None)
+        if card is None:
+            raise ApiError(404, f"no model {model_id!r} is served here; GET /v1/models lists them", param="model")
+        return _json(card)
 
     @app.get("/healthz", summary="Liveness and what this process serves")
     async def healthz():

@@ -17,7 +17,9 @@ class EmbeddingRequest(BaseModel):
     """`POST /v1/embeddings`, OpenAI's shape."""
 
     model_config = ConfigDict(extra="ignore")
-    input: str | list[str] = Field(description="a text, or a list of texts (none empty)")
+    input: str | list[str] | list[int] | list[list[int]] = Field(
+        description="a text, or a list of texts (none empty); or token ids of cl100k_base (what OpenAI clients such "
+                    "as langchain-openai send by default), one list or a list per text, decoded to text here")
     model: str = Field(description="a model id from GET /v1/models")
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(None, gt=0, description="cut vectors to this size (truncatable models only)")
