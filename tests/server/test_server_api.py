@@ -146,7 +146,7 @@ BAD = [
     ("/v1/search", {"query": "x", "filters": {"role": "Astronaut"}}, 400, "filters"),
     ("/v1/search", {"query": "x", "filters": {"path": "/etc"}}, 422, "filters.path"),
     ("/v1/rerank", {"query": "x", "documents": []}, 400, "documents"),
-    ("/v1/rerank", {"query": "x", "documents": ["a"], "model": "llm-pairwise"}, 400, "reranker"),
+    ("/v1/rerank", {"query": "x", "documents": ["a"], "model": "llm-pairwise"}, 400, "model"),  # the field that names it here
 ]
 
 

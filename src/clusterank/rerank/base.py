@@ -7,6 +7,7 @@ was not asked to look at below the reranked ones, in their order.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -58,12 +59,25 @@ class Reranker(ABC):
     it only encodes the order it chose (pairwise wins, positions) or is None, so a caller that must report a
     relevance (Cohere's `/v1/rerank`) derives one from the rank instead."""
 
+    score_range: tuple[float, float] | None = (0.0, 1.0)
+    """Where `rerank_score` lies when it is a relevance: (-1, 1) for a cosine, (0, 1) for a probability, None for
+    an unbounded logit; `/v1/rerank` maps it into [0, 1] (`relevance_in_unit`)."""
+
     def __init__(self) -> None:
         self.stats = RerankStats()
 
     @abstractmethod
     def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
         """The same hits, best first, ranks renumbered from 1."""
+
+
+def relevance_in_unit(score: float, score_range: tuple[float, float] | None) -> float:
+    """A relevance score in [0, 1], as Cohere's and Voyage's rerank answers give it: a bounded score rescaled from
+    its range (a cosine c becomes (c + 1) / 2, the seed's similarity scale), an unbounded logit through a sigmoid."""
+    if score_range is None:
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, score))))
+    low, high = score_range
+    return min(1.0, max(0.0, (score - low) / (high - low)))
 
 
 def reorder(hits: Sequence[Hit], order: Sequence[int], scores: Sequence[float] | None = None) -> list[Hit]:

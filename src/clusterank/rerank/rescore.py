@@ -40,6 +40,8 @@ class RescoreReranker(Reranker):
     `paid` as that model (`rescore:api:...` sends the texts to the API).
     """
 
+    score_range = (-1.0, 1.0)  # a cosine
+
     def __init__(self, model: str, workspace: Workspace | None = None):
         from clusterank.embed import get_embedder
         from clusterank.embed.store import EmbeddingStore
@@ -79,6 +81,9 @@ class CrossEncoderReranker(Reranker):
             raise ClusterankError(f"cannot load cross-encoder {name_or_path!r}: {str(exc).splitlines()[0]}") from None
         self.batch_size = batch_size
         self.name = f"cross-encoder:{name_or_path}"
+        # CrossEncoder.predict applies the model's activation: a sigmoid (one label, the default) gives (0, 1)
+        activation = getattr(self.model, "activation_fn", None)
+        self.score_range = (0.0, 1.0) if type(activation).__name__ == "Sigmoid" else None
 
     def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
         """The hits sorted by the cross-encoder's score."""

@@ -146,7 +146,8 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
         return _json({"object": "list", "data": data, "model": body.model,
                       "usage": {"prompt_tokens": done.tokens, "total_tokens": done.tokens}})
 
-    @app.post("/v1/rerank", summary="Rerank documents for a query (Cohere's /v1/rerank)")
+    @app.post("/v1/rerank", summary="Rerank documents for a query (Cohere's and Voyage's /v1/rerank)")
+    @app.post("/v2/rerank", summary="Rerank documents for a query (Cohere v2's /v2/rerank)")
     async def rerank(body: RerankRequest):
         docs = [d if isinstance(d, str) else d.get("text") for d in body.documents]
         if any(not isinstance(d, str) for d in docs):
@@ -156,11 +157,16 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
             raise ApiError(400, "`query` is empty or holds only invisible characters", param="query")
         _unicode(body.query, "query")
         name = body.model or f"rescore:{engine.default_model}"
-        ranked = await asyncio.to_thread(engine.rerank, name, body.query, docs)
+        try:
+            ranked = await asyncio.to_thread(engine.rerank, name, body.query, docs)
+        except ApiError as exc:  # the reranker is named by this endpoint's `model` field
+            raise ApiError(exc.status, exc.message, param="model" if exc.param == "reranker" else exc.param,
+                           code=exc.code, headers=exc.headers) from None
         results = [{"index": i, "relevance_score": s, **({"document": {"text": docs[i]}} if body.return_documents else {})}
-                   for i, s in ranked[: body.top_n or len(ranked)]]
-        return _json({"id": os.urandom(8).hex(), "model": name, "results": results,
-                      "meta": {"billed_units": {"search_units": 1}}})
+                   for i, s in ranked[: body.top_n or body.top_k or len(ranked)]]
+        # Cohere's and Jina's clients read `results`, Voyage's reads `data` and `usage`: one answer serves them all
+        return _json({"id": os.urandom(8).hex(), "object": "list", "model": name, "results": results, "data": results,
+                      "meta": {"billed_units": {"search_units": 1}}, "usage": {"total_tokens": None}})  # not metered
 
     @app.post("/v1/search", summary="Find the best profiles for a job description")
     async def search(body: SearchRequest):

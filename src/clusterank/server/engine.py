@@ -18,7 +18,7 @@ import numpy as np
 
 from clusterank import (CATALOG, DEFAULT_RETRIEVER, ClusterankError, Embedder, Hit, Reranker, SearchPipeline,
                         Workspace, available_models, bundled_profiles, canonical_spec, get_embedder, get_reranker,
-                        load_profiles, page_specs, preview, truncation_summary, using_device)
+                        load_profiles, page_specs, preview, relevance_in_unit, truncation_summary, using_device)
 from clusterank.server.config import ServerConfig
 from clusterank.server.errors import ApiError
 from clusterank.server.faults import Faults
@@ -295,5 +295,5 @@ class Engine:
             ranked = reranker.rerank(query, hits)
         n = len(ranked)
         own = reranker.relevance_scores
-        return [(h.row, float(h.rerank_score) if own and h.rerank_score is not None else 1 - i / n)
-                for i, h in enumerate(ranked)]
+        return [(h.row, relevance_in_unit(float(h.rerank_score), reranker.score_range)
+                 if own and h.rerank_score is not None else 1 - i / n) for i, h in enumerate(ranked)]

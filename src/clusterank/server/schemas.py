@@ -28,14 +28,17 @@ class EmbeddingRequest(BaseModel):
 
 
 class RerankRequest(BaseModel):
-    """`POST /v1/rerank`, the shape Cohere, Jina, Infinity and vLLM share."""
+    """`POST /v1/rerank` and `/v2/rerank`: the shape Cohere (v1 and v2), Jina, Infinity and vLLM share, and
+    Voyage's (`top_k`); Cohere v2's `max_tokens_per_doc` is accepted (documents are cut by the reranker's model)."""
 
     model_config = ConfigDict(extra="ignore")
     query: str
     documents: list[str | dict]
     model: str | None = Field(None, description="a reranker: rescore:<model>, or one the server was started with")
-    top_n: int | None = Field(None, gt=0)
+    top_n: int | None = Field(None, gt=0, description="Cohere's, Jina's: how many results")
+    top_k: int | None = Field(None, gt=0, description="Voyage's name for top_n")
     return_documents: bool = False
+    max_tokens_per_doc: int | None = Field(None, gt=0, description="Cohere v2's; accepted")
 
 
 class SearchFilters(BaseModel):
