@@ -212,3 +212,12 @@ def test_a_comparison_is_a_table_in_a_notebook(comparison):
     mean = per_query[(per_query.model == "minilm-static") & (per_query.pipeline == "exact")]["nDCG@10"].mean()
     assert row["nDCG@10"] == pytest.approx(mean) and row["nDCG@10_low"] <= mean <= row["nDCG@10_high"]
     assert row["dims"] == 256 and row["texts_per_s"] > 0
+
+
+def test_the_report_title_counts_models_in_english(comparison):
+    from dataclasses import replace
+
+    from clusterank.evaluate.report import report_title
+
+    assert report_title(comparison).startswith("Which embedding model? 2 models on 700 profiles")
+    assert report_title(replace(comparison, runs=comparison.runs[:1])).startswith("Which embedding model? 1 model on")

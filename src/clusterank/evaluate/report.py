@@ -142,7 +142,8 @@ def recommend(cmp: Comparison, *, metric: str = "nDCG@10", pipeline: str = "exac
 
 def report_title(cmp: Comparison) -> str:
     """The report's heading: how many models, profiles and queries were compared."""
-    return f"Which embedding model? {len(cmp.runs)} models on {cmp.n_profiles:,} profiles, {len(cmp.query_ids)} queries"
+    models = f"{len(cmp.runs)} model{'s' if len(cmp.runs) != 1 else ''}"
+    return f"Which embedding model? {models} on {cmp.n_profiles:,} profiles, {len(cmp.query_ids)} queries"
 
 
 def method_notes(cmp: Comparison) -> list[str]:
