@@ -246,3 +246,15 @@ def test_retry_after_headers():
     assert retry_after({}) is None
     assert retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
     assert retry_after({"retry-after": "soon"}) is None
+
+
+def test_per_token_vectors_stop_at_once_and_say_the_server_must_pool(tmp_path):
+    """What llama.cpp's server answers without `--pooling`: each input's vectors per token. Retrying gets the same
+    answer, so the client stops after one request and says what to change."""
+    per_token = {"object": "list", "model": "m", "usage": {"prompt_tokens": 3, "total_tokens": 3},
+                 "data": [{"object": "embedding", "index": 0, "embedding": [[0.1] * 8, [0.2] * 8, [0.3] * 8]}]}
+    server = Loopback([(200, per_token)])
+    emb = client(server.url(), retries=6, model="m")
+    with pytest.raises(ClusterankError, match="3 vectors of 8 numbers, one per token.*does not pool.*--pooling mean"):
+        EmbeddingStore(tmp_path / "s.sqlite").embed(emb, ["one text"])
+    assert len(server.requests) == 1  # not retried

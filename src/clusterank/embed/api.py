@@ -21,8 +21,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 import numpy as np
 
 from clusterank.embed.base import Batch, Embedder, EmbedderBackend
-from clusterank.embed.providers import (BadResponse, Provider, endpoint, public_name, split_api_name, usage_ceiling,
-                                        usage_tokens)
+from clusterank.embed.providers import (BadResponse, Provider, SchemaError, endpoint, public_name, split_api_name,
+                                        usage_ceiling, usage_tokens)
 from clusterank.httpclient import HttpError, RetryAnswer, RetryPolicy, graceful_interrupt, post_json
 from clusterank.httpclient import retry_after  # noqa: F401  (kept importable from here)
 from clusterank.errors import ClusterankError, printable, public_url, require, url_has_secrets
@@ -170,6 +170,9 @@ class ApiEmbedder(Embedder):
         def parse(response) -> tuple[np.ndarray, int | None]:
             try:
                 vectors, usage = self.provider.shape.parse(response.content, len(texts), self._dims)
+            except SchemaError as exc:  # the same request would get the same answer: not retried
+                raise ClusterankError(f"model {self.name!r}: {self.shown_url} answered in a shape clusterank cannot "
+                                      f"use: {printable(exc, 300)}") from None
             except BadResponse as exc:
                 raise RetryAnswer(f"bad response: {printable(exc, 200)}") from None
             return vectors, self._usage(usage, texts)

@@ -23,6 +23,11 @@ class BadResponse(Exception):
     """A response that cannot be trusted (truncated, wrong count, wrong size, NaN); the client retries it."""
 
 
+class SchemaError(BadResponse):
+    """A complete answer whose shape no retry can change (per-token vectors from a server that does not pool):
+    the client stops at once and says what the server must do."""
+
+
 def _vectors(rows: list, n: int, dims: int | None, where: str) -> np.ndarray:
     if len(rows) != n:
         raise BadResponse(f"{len(rows)} vectors for {n} inputs")
@@ -37,7 +42,13 @@ def _vectors(rows: list, n: int, dims: int | None, where: str) -> np.ndarray:
             vec = np.asarray(row, dtype=np.float32)
         except (ValueError, TypeError):
             raise BadResponse(f"{where}[{i}] is not a list of numbers") from None
-        if vec.ndim != 1 or (dims is not None and len(vec) != dims):
+        if vec.ndim == 2:
+            raise SchemaError(f"{where}[{i}] is {vec.shape[0]} vectors of {vec.shape[1]} numbers, one per token, not "
+                              f"one vector per text: the server does not pool (llama.cpp's server: start it with "
+                              f"--embeddings --pooling mean)")
+        if vec.ndim != 1:
+            raise BadResponse(f"{where}[{i}] is not a list of numbers")
+        if dims is not None and len(vec) != dims:
             raise BadResponse(f"{where}[{i}] has {vec.size} dimensions, expected {dims}")
         decoded.append(vec)
     if len({len(v) for v in decoded}) > 1:
