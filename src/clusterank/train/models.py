@@ -32,14 +32,8 @@ class FinetunedModel:
 def finetuned_models(workspace: Workspace | None = None) -> list[FinetunedModel]:
     """The models `clusterank finetune` saved in the workspace, by name."""
     root = (workspace or Workspace.default()).finetuned_dir
-    found = []
-    for card_path in sorted(root.glob(f"*/{CARD}")):
-        try:
-            card = json.loads(card_path.read_text())
-        except (OSError, ValueError):
-            continue
-        found.append(FinetunedModel(f"st:{card_path.parent.name}", card_path.parent, card, trained=False))
-    return found
+    cards = ((path.parent, read_card(path.parent)) for path in sorted(root.glob(f"*/{CARD}")))
+    return [FinetunedModel(f"st:{folder.name}", folder, card, trained=False) for folder, card in cards if card is not None]
 
 
 def finetune_card(model: str, workspace: Workspace | None = None) -> dict | None:
@@ -49,11 +43,7 @@ def finetune_card(model: str, workspace: Workspace | None = None) -> dict | None
     name = model[3:]
     if safe_name(name) != name:
         return None
-    path = (workspace or Workspace.default()).finetuned_dir / name / CARD
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+    return read_card((workspace or Workspace.default()).finetuned_dir / name)
 
 
 def check_not_trained_on(model: str, query_texts: Sequence[str], workspace: Workspace | None = None) -> None:
