@@ -230,6 +230,20 @@ def test_a_server_that_does_not_answer_in_time_is_retried(serve):
     assert len(srv.requests) == 2
 
 
+def test_a_caller_may_take_a_timeout_at_once_instead_of_a_retry(serve):
+    def slow(path, body, headers):
+        time.sleep(0.6)
+        return 200, ok(path, body)
+
+    srv = serve(slow)
+    srv.server.handle_error = lambda *_: None  # the client hung up: expected
+    with httpx.Client(timeout=0.2) as http, pytest.raises(HttpError) as exc:
+        post_json(http, srv.url() + "/embeddings", {}, parse=lambda r: r.json(), label="t",
+                  policy=RetryPolicy(tries=5, backoff=0.01), retry_timeouts=False)
+    assert exc.value.timed_out and exc.value.tries == 1 and "no answer within 0.2 s" in exc.value.detail
+    assert len(srv.requests) == 1  # the embedding client splits such a request instead (tests/embed)
+
+
 def test_an_unusable_200_from_an_embedding_api_is_retried(serve):
     answers = iter([(200, {"data": "not vectors"})])
     srv = serve(lambda path, body, headers: next(answers, (200, ok(path, body))))

@@ -104,15 +104,17 @@ class RetryPolicy:
 
 
 class HttpError(ClusterankError):
-    """A request that failed for good: `status` refused it (not retried), or every try failed (`gave_up`).
+    """A request that failed for good: `status` refused it (not retried), or every try failed (`gave_up`), or
+    it got no answer in time and its caller asked for timeouts not to be retried (`timed_out`).
 
     The message names the URL without secrets; `detail` (the server's text, or the last failure) is printable,
     bounded and holds no credential. Callers usually reword it for their user (`ApiEmbedder`, `ChatClient`).
     """
 
     def __init__(self, shown: str, *, status: int | None = None, detail: str = "", tries: int = 0,
-                 gave_up: bool = False) -> None:
+                 gave_up: bool = False, timed_out: bool = False) -> None:
         self.shown, self.status, self.detail, self.tries, self.gave_up = shown, status, detail, tries, gave_up
+        self.timed_out = timed_out
         super().__init__(f"{shown} failed {tries} times; last: {detail}" if gave_up
                          else f"{shown} answered HTTP {status}: {detail}")
 
@@ -161,7 +163,8 @@ def error_detail(response, secrets: list[str]) -> str:
 def post_json(http, url: str, body: Any, *, parse: Callable[[Any], T], policy: RetryPolicy, label: str,
               headers: Callable[[], dict[str, str]] | None = None, before: Callable[[], None] | None = None,
               answered: Callable[[Any], None] | None = None, logger: logging.Logger = log,
-              rng: random.Random | None = None, sleep: Callable[[float], None] = time.sleep) -> T:
+              rng: random.Random | None = None, sleep: Callable[[float], None] = time.sleep,
+              retry_timeouts: bool = True) -> T:
     """POST `body` as JSON to `url` with `http` (an `httpx.Client`) until `parse` accepts a 200.
 
     Args:
@@ -172,9 +175,13 @@ def post_json(http, url: str, body: Any, *, parse: Callable[[Any], T], policy: R
         headers: builds each request's headers (e.g. reads the key from the environment at send time).
         before: called before every attempt (e.g. a rate limiter's `acquire`).
         answered: called with every response received, whatever its status (e.g. to count requests).
+        retry_timeouts: False: a request that gets no answer in time is not sent again; `HttpError` with
+            `timed_out` (and `gave_up`) is raised at once, for a caller that sends smaller requests instead (the
+            embedding client: a server too slow for a batch is as slow the second time).
 
     Raises:
-        HttpError: a status that is not `retryable` (at once), or every try failed (`gave_up`).
+        HttpError: a status that is not `retryable` (at once), a timeout when `retry_timeouts` is False (at once,
+            `timed_out`), or every try failed (`gave_up`).
     """
     import httpx
 
@@ -192,6 +199,8 @@ def post_json(http, url: str, body: Any, *, parse: Callable[[Any], T], policy: R
             response = http.post(url, json=body, headers=sent)
         except httpx.TimeoutException:
             reason = f"no answer within {timeout:g} s" if timeout else "no answer in time"
+            if not retry_timeouts:
+                raise HttpError(shown, detail=reason, tries=attempt, gave_up=True, timed_out=True) from None
         except httpx.TransportError as exc:
             reason = f"connection failed ({type(exc).__name__}: {scrub(exc, secrets)})"
         except httpx.RequestError as exc:
