@@ -31,10 +31,18 @@ class ClusterSummary:
 
     @property
     def label(self) -> str:
-        """A short readable name: the top role and its share, or the top headline words."""
+        """A short readable name: the top role and its share, or the top headline words.
+
+        A cluster no role holds half of is named by its two largest roles and called mixed
+        ("Product Manager 14%, Account Executive 14%, mixed"), so that its name does not claim more
+        than its members show. The web page, its map and `clusterank map` all name clusters by this.
+        """
         if self.top_roles:
             role, share = self.top_roles[0]
-            return f"{role} ({share:.0%})"
+            if share >= 0.5 or len(self.top_roles) == 1:
+                return f"{role} ({share:.0%})"
+            second, share2 = self.top_roles[1]
+            return f"{role} {share:.0%}, {second} {share2:.0%}, mixed"
         return " / ".join(self.headline_words[:3]) or f"cluster {self.cluster}"
 
     def line(self) -> str:
