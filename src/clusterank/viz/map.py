@@ -19,6 +19,32 @@ from clusterank.viz.mpl import pyplot, save_figure
 from clusterank.viz.page import PAGE_STYLE, json_script, on_load, render_page, write_page
 
 MAP_SCRIPT = """
+const RESULT_COLOUR = "#d62728";
+const MAP_PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+  "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5"];
+function mapColours(n) {
+  // n different colours, none of them red (red marks search results): plotly's 20 without its two reds,
+  // then hues around the wheel (golden angle, red left out) in three lightnesses
+  const out = MAP_PALETTE.slice(0, n);
+  for (let i = out.length; i < n; i++) {
+    out.push(`hsl(${(25 + (i * 137.508) % 310).toFixed(1)},70%,${[38, 55, 70][i % 3]}%)`);
+  }
+  return out;
+}
+function wrapText(text, width) {
+  const lines = [];
+  let line = "";
+  for (const word of String(text).split(/\\s+/).filter(Boolean)) {
+    if (line && line.length + word.length + 1 > width) { lines.push(line); line = word; }
+    else line = line ? `${line} ${word}` : word;
+  }
+  lines.push(line);
+  return lines.map(l => l.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")).join("<br>");
+}
+function clusterLabel(D, c) {
+  const name = D.cluster_names[c];
+  return name ? `cluster ${c}: ${name}` : `cluster ${c}`;
+}
 function mapTraces(D, by) {
   const groups = new Map();
   for (let i = 0; i < D.x.length; i++) {
@@ -26,13 +52,23 @@ function mapTraces(D, by) {
     if (!groups.has(key)) groups.set(key, []);
     groups.get(key).push(i);
   }
-  const keys = [...groups.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const out = keys.map(key => {
+  const family = (key) => (by === "role" && D.family ? D.family[groups.get(key)[0]] || "" : "");
+  const order = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+  const keys = [...groups.keys()].sort((a, b) => order(family(a), family(b)) || order(a, b));
+  const colours = mapColours(keys.length);
+  const titled = new Set();
+  const out = keys.map((key, n) => {
     const rows = groups.get(key);
-    const name = by === "cluster" ? `cluster ${key}: ${D.cluster_names[key] || ""}` : key;
-    return {type: "scattergl", mode: "markers", name: name, x: rows.map(i => D.x[i]), y: rows.map(i => D.y[i]),
+    const name = by === "cluster" ? clusterLabel(D, key) : key || "(no role)";
+    const trace = {type: "scattergl", mode: "markers", name: name, x: rows.map(i => D.x[i]), y: rows.map(i => D.y[i]),
             rows: rows, text: rows.map(i => D.hover[i]), hovertemplate: "%{text}<extra></extra>",
-            marker: {size: 5, opacity: 0.75}};
+            marker: {size: 5, opacity: 0.75, color: colours[n]}};
+    const fam = family(key);
+    if (fam) {  // roles are grouped by family in the legend, each family titled once
+      trace.legendgroup = fam;
+      if (!titled.has(fam)) { trace.legendgrouptitle = {text: fam}; titled.add(fam); }
+    }
+    return trace;
   });
   D.queries.forEach((q, j) => out.push({type: "scatter", mode: "markers", name: D.queries.length > 1 ?
       `job description ${j + 1}` : "job description", x: [q.x], y: [q.y], text: [q.text],
@@ -40,9 +76,10 @@ function mapTraces(D, by) {
       marker: {symbol: "x", size: 22, color: "black", line: {width: 2, color: "white"}}}));
   return out;
 }
+const MAP_HOVERLABEL = {align: "left", font: {size: 11}, namelength: -1};
 function mapLayout(D) {
-  return {title: {text: D.title}, hovermode: "closest", legend: {itemsizing: "constant"},
-          xaxis: {zeroline: false, title: {text: "component 1"}},
+  return {title: {text: D.title}, hovermode: "closest", legend: {itemsizing: "constant", groupclick: "toggleitem"},
+          hoverlabel: MAP_HOVERLABEL, xaxis: {zeroline: false, title: {text: "component 1"}},
           yaxis: {zeroline: false, title: {text: "component 2"}}, margin: {t: 50}};
 }
 function followColourBy(div, D, select) {
