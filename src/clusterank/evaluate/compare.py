@@ -36,6 +36,14 @@ from clusterank.train.models import check_not_trained_on, finetune_card
 from clusterank.workspace import Workspace
 
 log = logging.getLogger("clusterank.compare")
+STEPS = ("loading the model", "embedding the profiles", "scoring the pipelines", "the showcase",
+         "hiding labels", "the map")
+"""The steps of one model's comparison, each logged as it starts ("model 1 of 2: <name>: step 3 of 6: ..."), so a
+caller that reads the log (the server's compare jobs) can show progress within a model."""
+
+
+def _step(i: int, n: int, name: str, step: int) -> None:
+    log.info("model %d of %d: %s: step %d of %d: %s", i, n, name, step, len(STEPS), STEPS[step - 1])
 
 METRICS = metric_names(10)
 HIGHER_IS_BETTER = {m: higher_is_better(m) for m in METRICS}
@@ -259,6 +267,7 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
     runs = []
     for i, name in enumerate(models, start=1):
         log.info("model %d of %d: %s", i, len(models), name)
+        _step(i, len(models), name, 1)
         # peak memory: loading the model, a 64-text throughput sample and five single queries - the same
         # work whether or not the corpus is already cached, so cold and warm runs report the same thing
         sample = [corpus.texts[j] for j in np.linspace(0, len(corpus) - 1, min(64, len(corpus))).astype(int)]
@@ -269,12 +278,14 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
             if computes:  # API models are paid per call: one pass over the sample, not a second of repeats
                 texts_per_s = measure_throughput(embedder, sample, min_seconds=0 if embedder.paid else 1.0)
                 measure_query_ms(embedder, showcase_query)  # the memory of answering single queries counts
+        _step(i, len(models), name, 2)
         pipe = SearchPipeline(corpus, embedder, workspace=workspace, progress=progress, n_clusters=n_clusters,
                               train_queries=train_queries)
         exact = pipe.retriever("exact")
         query_ms = (measure_query_ms(embedder, showcase_query,
                                      lambda v: exact.search(v / np.linalg.norm(v, axis=1, keepdims=True), 10))
                     if computes else None)
+        _step(i, len(models), name, 3)
         scored = evaluate_pipelines(pipe, queries.texts, rel, pipelines, query_labels=queries.labels,
                                     neighbours=neighbours, parents=parent_labels)
         model = pipe.clusters()
@@ -289,6 +300,7 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
         first_run = next(iter(scored.values()))
         if first_run.near_miss is not None:
             run.confusion = _confusion(first_run.rows, corpus.labels, labels, first_run.near_miss)
+        _step(i, len(models), name, 4)
         for spec in SHOWCASE_PIPELINES:
             if corpus.labels is None and retriever_type(spec).needs_labels:
                 continue
@@ -296,8 +308,10 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
                 run.showcase[spec] = pipe.search(showcase_query, 10, retriever=spec)
             except ClusterankError as exc:  # labels too few to learn from: the showcase goes without it
                 log.warning("showcase without %s: %s", spec, exc)
+        _step(i, len(models), name, 5)
         if hide_labels and corpus.labels is not None and labels is not None:
             run.holdout = _leave_labels_out(pipe, [queries.texts[j] for j in kept], labels, scored, hide_labels)
+        _step(i, len(models), name, 6)
         if with_maps:
             from clusterank.cluster.map import build_map
 

@@ -27,11 +27,22 @@ from clusterank import Workspace, atomic_path
 from clusterank.server.errors import ApiError
 
 MODEL_LINE = re.compile(r"model (\d+) of (\d+): (.+)")
+STEP_LINE = re.compile(r": step (\d+) of (\d+): ")
 PERCENT = re.compile(r"(\d{1,3})%\|")
 JOB_ID = re.compile(r"^[0-9a-f]{12}$")
 ACTIVE = ("queued", "running")
 TICK_S = 0.5
 """How often a worker looks for a queued job it may start, and for its own jobs' cancel requests."""
+
+
+def job_progress(model: int, models: int, step: int = 0, steps: int = 0, percent: float = 0.0) -> float:
+    """A comparison's progress in [0, 0.99] from what its log last said: the models done, the steps of this model done
+    (`clusterank.evaluate.compare.STEPS`, each logged as it starts) and the share of the running step a progress bar
+    shows (`percent`, embedding); without steps, 80% of a model is its progress bar. 1.0 only when the job is done."""
+    if not model or not models:
+        return 0.0
+    within = (step - 1 + percent / 100) / steps if steps else percent / 100 * 0.8
+    return round(min(0.99, (model - 1 + min(1.0, within)) / models), 3)
 
 
 def _write(path: Path, state: dict) -> None:
@@ -194,6 +205,7 @@ class CompareJobs:
 
     def _follow(self, child: subprocess.Popen, path: Path, state: dict, out_dir: Path) -> None:
         model_i, n_models, buffer, last_line = 0, len(state["models"]), "", ""
+        step, steps, percent = 0, 0, 0.0
         last_write = 0.0
         while True:
             chunk = child.stderr.read1(4096) if hasattr(child.stderr, "read1") else child.stderr.read(4096)
@@ -209,9 +221,14 @@ class CompareJobs:
                 if found:
                     model_i, n_models = int(found.group(1)), int(found.group(2))
                     state["message"] = f"model {model_i} of {n_models}: {found.group(3)[:200]}"
-                percent = PERCENT.search(line)
-                if percent and model_i:
-                    state["progress"] = round((model_i - 1 + int(percent.group(1)) / 100 * 0.8) / n_models, 3)
+                    stepped = STEP_LINE.search(line)
+                    step, steps = (int(stepped.group(1)), int(stepped.group(2))) if stepped else (0, 0)
+                    percent = 0.0  # a bar seen from here on belongs to this step
+                bar = PERCENT.search(line)
+                if bar:
+                    percent = float(bar.group(1))
+                if model_i:  # never backwards (a step's bar starts again at 0%)
+                    state["progress"] = max(state["progress"], job_progress(model_i, n_models, step, steps, percent))
             if time.monotonic() - last_write > 0.3:
                 _write(path, {**state, "cancel": self._cancelled(path)})
                 last_write = time.monotonic()
