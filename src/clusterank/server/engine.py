@@ -17,15 +17,20 @@ from pathlib import Path
 import numpy as np
 
 from clusterank import (CATALOG, DEFAULT_RETRIEVER, ClusterankError, Embedder, Hit, Reranker, SearchPipeline,
-                        Workspace, available_models, bundled_profiles, canonical_spec, get_embedder, get_reranker,
-                        load_profiles, page_specs, preview, relevance_in_unit, truncation_summary, using_device)
+                        Workspace, available_models, bundled_profiles, canonical_spec, describe_clusters,
+                        fit_projection, get_embedder, get_reranker, load_profiles, page_specs, preview,
+                        relevance_in_unit, truncation_summary, using_device)
 from clusterank.server.config import ServerConfig
 from clusterank.server.errors import ApiError
 from clusterank.server.faults import Faults
 from clusterank.server.metrics import Metrics
 
 log = logging.getLogger("clusterank.server")
-
+WEAK_PAIRS = 2000
+"""Random pairs of profiles whose cosines set a model's weak-match floor (see `Engine.match`)."""
+WEAK_PERCENTILE = 1.0
+"""The floor is this percentile of those cosines: a best hit below it is less like the job description than 99%
+of random pairs of profiles are like each other."""
 
 
 @dataclass
@@ -62,6 +67,9 @@ class Engine:
         self._embedders: dict[str, Embedder] = {name: p.embedder for name, p in self.pipelines.items()}
         self._rerankers: dict[str, Reranker] = {}
         self._maps: dict = {}
+        self._fits: dict = {}  # model -> (2-D projection, every row's coordinates), fitted on first use
+        self._names: dict[str, dict[int, str]] = {}
+        self._floors: dict[str, float] = {}
         self.started = time.time()
 
     def _build_retrievers(self) -> list[str]:
@@ -224,24 +232,65 @@ class Engine:
                                     f"{pipe.vectors.shape[1]}", param="vector")
             result = pipe.run(query or None, k, vector=None if query else vector, retriever=retriever,
                               reranker=rerank, rerank_top=rerank_top_n, filters=filters)
-        labels = self.cluster_labels[pipe.embedder.name]
+            # the map places what was sent: the job description's vector, or the `vector` as given
+            point = result.vector[None] if query else np.asarray([vector], dtype=np.float32)
+            where = self._fit(pipe)[0].transform(point)[0].tolist()
+            match = self.match(pipe, result.vector, [h.cosine for h in result.hits])
+        labels, names = self.cluster_labels[pipe.embedder.name], self.cluster_names(pipe)
         out = []
         for hit in result.hits:
             item = {**hit.as_json(), **self.corpus.card(hit.row)}
             if item["cluster"] is None:
                 item["cluster"] = int(labels[hit.row])
+            # the map's k-means cluster and its name (`cluster` may be the routing retriever's own group)
+            item["map_cluster"] = int(labels[hit.row])
+            item["cluster_name"] = names.get(item["map_cluster"], "")
             if return_text:
                 item["text"] = hit.text
             out.append(item)
-        mapped = self._maps.get(pipe.embedder.name)
-        # the map places what was sent: the job description's vector, or the `vector` as given
-        point = result.vector[None] if query else np.asarray([vector], dtype=np.float32)
-        where = mapped.projection.transform(point)[0].tolist() if mapped is not None else None
         return {"object": "search", "model": pipe.embedder.name, "retriever": retriever,
-                "reranker": reranker or "none", "k": k, "hits": out, "map_xy": where,
+                "reranker": reranker or "none", "k": k, "hits": out, "map_xy": where, "match": match,
                 "timings_ms": {f"{stage}_ms": round(seconds * 1000, 3) for stage, seconds in result.timings.items()}}
 
     # ---- the web page's data
+
+    def _fit(self, pipe: SearchPipeline) -> tuple:
+        """The map's 2-D projection of a search model (PCA as the seed's), fitted on first use (a search places its
+        query with it before the page asks for the map) and kept."""
+        with self.lock:
+            if pipe.embedder.name not in self._fits:
+                self._fits[pipe.embedder.name] = fit_projection(pipe.vectors, "pca", seed=pipe.seed)
+            return self._fits[pipe.embedder.name]
+
+    def cluster_names(self, pipe: SearchPipeline) -> dict[int, str]:
+        """cluster -> its name (`ClusterSummary.label`): the one naming the hits, the profiles and the map use."""
+        with self.lock:
+            if pipe.embedder.name not in self._names:
+                model = pipe.clusters()
+                self._names[pipe.embedder.name] = {s.cluster: s.label for s in describe_clusters(model, self.corpus)}
+            return self._names[pipe.embedder.name]
+
+    def match(self, pipe: SearchPipeline, vector: np.ndarray, cosines: list[float]) -> dict:
+        """How close the best hit is, against what closeness means in this corpus under this model.
+
+        `floor` is the `WEAK_PERCENTILE` percentile of the cosines of `WEAK_PAIRS` random pairs of profiles (fixed
+        seed, computed once per model); `weak` when the best hit's cosine is below it, that is, when the best profile
+        is less like the job description than 99% of random pairs of profiles are like each other: nothing here is
+        close to the query. `median` is the query's median cosine over (a sample of at most 5,000 of) the profiles.
+        """
+        vectors = pipe.vectors
+        rng = np.random.default_rng(0)
+        if pipe.embedder.name not in self._floors:
+            a, b = rng.integers(0, len(vectors), (2, WEAK_PAIRS))
+            keep = a != b
+            pairs = np.einsum("ij,ij->i", vectors[a[keep]], vectors[b[keep]])
+            self._floors[pipe.embedder.name] = float(np.percentile(pairs, WEAK_PERCENTILE)) if len(pairs) else -1.0
+        floor = self._floors[pipe.embedder.name]
+        sample = vectors if len(vectors) <= 5000 else vectors[np.sort(rng.choice(len(vectors), 5000, replace=False))]
+        best = max(cosines) if cosines else None
+        return {"best": None if best is None else round(best, 6), "floor": round(floor, 6),
+                "median": round(float(np.median(sample @ np.asarray(vector, np.float32))), 6),
+                "weak": best is not None and best < floor}
 
     def map_json(self, model: str | None) -> dict:
         """The 2-D map of the corpus under a search model (built once per process, PCA as the seed)."""
@@ -250,7 +299,8 @@ class Engine:
         pipe = self.pipeline(model)
         with self.lock:
             if pipe.embedder.name not in self._maps:
-                self._maps[pipe.embedder.name] = build_map(pipe, n_clusters=pipe.n_clusters, seed=pipe.seed)
+                self._maps[pipe.embedder.name] = build_map(pipe, n_clusters=pipe.n_clusters, seed=pipe.seed,
+                                                           fitted=self._fit(pipe))
             return self._maps[pipe.embedder.name].to_json()
 
     def profile(self, row: int, model: str | None = None) -> dict:
@@ -262,8 +312,9 @@ class Engine:
         if not 0 <= row < len(self.corpus):
             raise ApiError(404, f"no profile {row}: rows are 0 to {len(self.corpus) - 1}", param="row")
         pipe = self.pipeline(model)
-        return {"row": row, "id": self.corpus.ids[row], "role": self.corpus.label(row),
-                "cluster": int(self.cluster_labels[pipe.embedder.name][row]), "text": self.corpus.texts[row],
+        cluster = int(self.cluster_labels[pipe.embedder.name][row])
+        return {"row": row, "id": self.corpus.ids[row], "role": self.corpus.label(row), "cluster": cluster,
+                "cluster_name": self.cluster_names(pipe).get(cluster, ""), "text": self.corpus.texts[row],
                 "fields": self.corpus.fields(row), **self.corpus.card(row)}
 
     def options(self) -> dict:
@@ -280,6 +331,7 @@ class Engine:
                 "rerankers": self.offered_rerankers(),
                 "roles": roles, "families": families,
                 "clusters": sorted({int(c) for c in self.cluster_labels[self.default_model]}),
+                "cluster_names": {str(c): name for c, name in self.cluster_names(pipe).items()},
                 "example": DEMO_QUERY, "profiles": len(self.corpus), "corpus": self.corpus.source,
                 "compare_models": self.offline_models, "can_compare": self.corpus.labels is not None,
                 "reports": {kind: self.workspace.latest_report_path(kind).exists() for kind in Workspace.REPORT_KINDS}}
