@@ -67,10 +67,11 @@ def test_hover_a_map_point_and_read_its_label(page):
     page.click("#example")
     search(page, "exact")
     page.wait_for_function("document.getElementById('map')._fullData && "
-                           "document.getElementById('map')._fullData.some(d => d.name === 'results')", timeout=60000)
+                           "document.getElementById('map')._fullData.some(d => d.name.startsWith('search results'))",
+                           timeout=60000)
     x, y, row = page.evaluate("""() => {
         const gd = document.getElementById('map'), L = gd._fullLayout, box = gd.getBoundingClientRect();
-        const t = gd._fullData.find(d => d.name === 'results');
+        const t = gd._fullData.find(d => d.name.startsWith('search results'));
         return [box.left + L._size.l + L.xaxis.l2p(t.x[0]), box.top + L._size.t + L.yaxis.l2p(t.y[0]), t.customdata[0]];
     }""")
     page.mouse.move(x, y)
@@ -83,8 +84,8 @@ def test_hover_a_map_point_and_read_its_label(page):
     page.mouse.click(x, y)  # clicking the point under the mouse opens that profile
     page.wait_for_selector("#profile:not([hidden])", timeout=10000)
     profile = page.inner_text("#profile")
-    first_line = label.splitlines()[0].removeprefix("result").strip()
-    assert first_line and first_line in profile  # the label's headline is the opened profile's
+    first_line = label.splitlines()[0].split(": ", 1)[-1].strip()  # "result 1: <name>"
+    assert first_line and first_line in profile  # the label's name is the opened profile's
     assert str(row).isdigit()
 
 
@@ -157,3 +158,90 @@ def test_a_comparison_started_from_the_page_can_be_cancelled(page):
     page.wait_for_function("document.getElementById('compare-status').textContent.startsWith('cancelled')",
                            timeout=30000)
     assert not page.is_disabled("#compare-start")
+
+
+def score_texts(page) -> list[list[str]]:
+    """Each result's scores as shown, in order ("cosine 0.412", ...)."""
+    return page.eval_on_selector_all(
+        "#results li", "els => els.map(e => [...e.querySelectorAll('.hit-head .score')].map(s => s.textContent))")
+
+
+def scores(page) -> list[list[tuple[str, float]]]:
+    """Each result's score labels in the order shown: [(kind, value), ...] per row."""
+    return [[(kind, float(value)) for kind, value in (s.split() for s in row)] for row in score_texts(page)]
+
+
+def test_a_reranked_list_shows_first_the_score_that_orders_it(page):
+    page.click("#example")
+    page.select_option("#reranker", "rescore:paraphrase-MiniLM-L3-v2")
+    search(page, "exact")
+    shown = scores(page)
+    assert len(shown) == 10 and all([kind for kind, _ in row] == ["reranker", "cosine"] for row in shown)
+    reranker = [row[0][1] for row in shown]
+    assert reranker == sorted(reranker, reverse=True)  # the first score shown is the one that orders the list
+    note = page.inner_text("#order-note")
+    assert "Ordered by the reranker's score (Re-score with paraphrase-MiniLM-L3-v2)" in note and "cosine" in note
+    assert not any("%" in t for row in score_texts(page) for t in row)  # a cosine is no percentage
+    page.select_option("#reranker", "none")
+    search(page, "exact")
+    cosines = [row[0][1] for row in scores(page)]
+    assert all(len(row) == 1 and row[0][0] == "cosine" for row in scores(page))
+    assert cosines == sorted(cosines, reverse=True) and "cosine" in page.inner_text("#order-note")
+
+
+def test_the_reranker_menu_shows_readable_names_that_fit(page):
+    options = page.eval_on_selector_all("#reranker option", "els => els.map(e => [e.value, e.textContent])")
+    assert ["rescore:all-MiniLM-L6-v2", "Re-score with all-MiniLM-L6-v2"] in options  # the spec stays the value
+    assert all(text != value for value, text in options)
+    fits = page.evaluate("""() => {
+        const select = document.getElementById('reranker'), style = getComputedStyle(select);
+        const ctx = document.createElement('canvas').getContext('2d');
+        ctx.font = `${style.fontSize} ${style.fontFamily}`;
+        const widest = Math.max(...[...select.options].map(o => ctx.measureText(o.textContent).width));
+        return [widest, select.clientWidth]; }""")
+    assert fits[0] + 40 <= fits[1], f"the widest name needs {fits[0]:.0f} px + the arrow; the menu is {fits[1]} px"
+
+
+def test_hits_the_legend_and_the_filter_name_clusters_alike(page):
+    page.click("#example")
+    search(page, "exact")
+    page.wait_for_function("document.querySelectorAll('#map-legend-list li').length > 5", timeout=60000)
+    legend = page.eval_on_selector_all("#map-legend-list li", "els => els.map(e => e.textContent)")
+    tags = page.eval_on_selector_all("#results li .tag.cluster", "els => els.map(e => e.textContent)")
+    filters = page.eval_on_selector_all("#f-cluster option", "els => els.map(e => e.textContent)")
+    assert len(tags) == 10 and all(t in legend and t in filters for t in tags), (tags, legend)
+    assert all(t.startswith("cluster ") and ": " in t for t in tags)
+
+
+def test_an_unrelated_query_is_flagged_as_a_weak_match(page):
+    page.fill("#query", "nurse")
+    search(page, "exact")
+    assert page.is_visible("#match-note")
+    note = page.inner_text("#match-note")
+    assert note.startswith("Weak match — nothing in this corpus is close to the query")
+    best = scores(page)[0][0]
+    assert best[0] == "cosine" and f"{best[1]:.3f}" in note
+    assert not any("%" in t for row in score_texts(page) for t in row)
+    page.click("#example")
+    search(page, "exact")
+    assert page.is_hidden("#match-note")  # a job advert like the corpus's profiles is no weak match
+
+
+def test_job_progress_moves_within_a_model():
+    from clusterank.server.jobs import job_progress
+
+    steps = [job_progress(1, 2, step, 6) for step in range(1, 7)] + [job_progress(2, 2, step, 6) for step in (1, 6)]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps) and steps[0] == 0 and steps[-1] < 1
+    assert job_progress(1, 1, 2, 6, 50) == pytest.approx(1.5 / 6, abs=1e-3)  # half the embedding step's bar
+    assert job_progress(1, 1) == 0 and job_progress(0, 0) == 0
+
+
+def test_a_comparison_moves_its_progress_bar_before_it_ends(page):
+    page.click("#compare-start")
+    page.wait_for_selector("#compare-cancel:not([hidden])", timeout=10000)
+    page.wait_for_function("""() => { const v = document.getElementById('compare-progress').value;
+                                      return v > 0 && v < 1; }""", timeout=240000)
+    assert "step" in page.inner_text("#compare-status")
+    page.click("#compare-cancel")
+    page.wait_for_function("document.getElementById('compare-status').textContent.startsWith('cancelled')",
+                           timeout=30000)

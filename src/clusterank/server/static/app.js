@@ -2,7 +2,7 @@
 // Plain JavaScript with no dependencies; plotly.js (for the map) is loaded after the first paint.
 "use strict";
 const $ = (id) => document.getElementById(id);
-const state = {options: null, map: null, mapRows: null, lastHits: [], lastXY: null, job: null};
+const state = {options: null, map: null, mapRows: null, lastHits: [], lastXY: null, job: null, hidden: {}};
 
 function key() { return sessionStorage.getItem("clusterank-key"); }
 
@@ -36,6 +36,15 @@ function fill(select, values, chosen, label = (v) => v) {
     select.appendChild(o);
   }
   if (chosen !== undefined && chosen !== null) select.value = String(chosen);
+}
+
+// a reranker's readable name (the option's value stays its spec, which is what the API takes)
+function rerankerName(spec) {
+  if (spec === "none") return "None: keep the cosine order";
+  if (spec.startsWith("rescore:")) return `Re-score with ${spec.slice(8)}`;
+  if (spec.startsWith("cross-encoder:")) return `Cross-encoder ${spec.slice(14)}`;
+  if (spec.startsWith("llm-pairwise")) return `LLM judge, pairs of profiles${spec.includes(":") ? ` (${spec.split(":")[1]})` : ""}`;
+  return spec;
 }
 
 // ---- the URL holds the query state, so a result can be shared and reloaded
@@ -80,6 +89,7 @@ async function search() {
   } catch (e) {
     showError(e.message);
     $("results").replaceChildren(); $("timings").textContent = "";
+    $("order-note").textContent = ""; $("match-note").hidden = true;
   } finally {
     $("search").disabled = false;
     $("status").textContent = "";
@@ -88,21 +98,52 @@ async function search() {
 
 function tag(text) { const s = document.createElement("span"); s.className = "tag"; s.textContent = text; return s; }
 
+// a cluster's one name, as the map's legend and the hits' tags show it (names from the server's cluster summaries)
+function clusterTag(cluster, name) { return name ? `cluster ${cluster}: ${name}` : `cluster ${cluster}`; }
+
+function score(kind, value, title, primary) {
+  const s = document.createElement("span");
+  s.className = `score ${primary ? "primary" : "secondary"}`; s.dataset.kind = kind; s.title = title;
+  s.textContent = `${kind} ${value.toFixed(3)}`;
+  return s;
+}
+
+// what orders the list, and whether anything in the corpus is close to the query at all
+function explain(result) {
+  const reranked = result.reranker && result.reranker !== "none";
+  $("order-note").textContent = reranked && result.hits.length
+    ? `Ordered by the reranker's score (${rerankerName(result.reranker)}), best first; cosine, the retrieval score, ` +
+      "is shown after it."
+    : result.hits.length ? "Ordered by cosine similarity between the job description and each profile, best first." : "";
+  const m = result.match;
+  $("match-note").hidden = !(m && m.weak);
+  if (m && m.weak) {
+    $("match-note").textContent = `Weak match — nothing in this corpus is close to the query: the best cosine, ` +
+      `${m.best.toFixed(3)}, is below ${m.floor.toFixed(3)}, which 99% of random pairs of profiles here exceed ` +
+      `(the query's median cosine over the profiles: ${m.median.toFixed(3)}).`;
+  }
+}
+
 function render(result, roundTrip) {
   const list = $("results");
   list.replaceChildren();
+  const reranked = result.reranker && result.reranker !== "none";
   for (const h of result.hits) {
     const li = document.createElement("li");
     li.dataset.row = h.row;
     const head = document.createElement("div"); head.className = "hit-head";
     const rank = document.createElement("span"); rank.className = "rank"; rank.textContent = `${h.rank}.`;
-    const pct = document.createElement("span"); pct.className = "pct"; pct.textContent = `${h.similarity_percent.toFixed(1)}%`;
-    pct.title = "similarity on the seed's scale, (cosine + 1) / 2";
+    const cosine = score("cosine", h.cosine, "cosine similarity of the job description and the profile (1: the same " +
+                         "direction, 0: unrelated); not a probability" + (reranked ? "" : "; orders this list"), !reranked);
     const name = document.createElement("span"); name.className = "name"; name.textContent = h.name;
-    head.append(rank, pct, name);
+    if (reranked && h.rerank_score !== null && h.rerank_score !== undefined) {
+      head.append(rank, score("reranker", h.rerank_score, `${rerankerName(result.reranker)}'s score; orders this list`,
+                              true), name, cosine);
+    } else {
+      head.append(rank, cosine, name);
+    }
     if (h.role) { const r = tag(h.role); r.classList.add("role"); head.append(r); }
-    head.append(tag(`cluster ${h.cluster}`));
-    if (h.rerank_score !== null && h.rerank_score !== undefined) head.append(tag(`rerank ${h.rerank_score.toFixed(3)}`));
+    const c = tag(clusterTag(h.map_cluster, h.cluster_name)); c.classList.add("cluster"); head.append(c);
     const headline = document.createElement("div"); headline.className = "headline"; headline.textContent = h.headline;
     const more = document.createElement("details");
     const summary = document.createElement("summary"); summary.textContent = "Whole profile";
@@ -121,6 +162,7 @@ function render(result, roundTrip) {
   $("timings").textContent = `${result.hits.length} profiles · embed ${t.embed_ms.toFixed(1)} ms · retrieve ` +
     `${t.retrieve_ms.toFixed(1)} ms · rerank ${t.rerank_ms.toFixed(1)} ms · round trip ${roundTrip.toFixed(0)} ms` +
     ` · ${result.model}, ${result.retriever}`;
+  explain(result);
   state.lastHits = result.hits; state.lastXY = result.map_xy;
   document.body.dataset.searched = String(Date.now());
   drawMap();
@@ -143,30 +185,97 @@ async function loadMap() {
   } catch (e) { $("map-status").textContent = `map unavailable: ${e.message}`; }
 }
 
+function escapeHtml(text) { return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;"); }
+
 function pageTraces(D, by) {
   const traces = mapTraces(D, by);  // the map's own traces (/static/map.js, shared with `clusterank map`)
   traces.forEach((t) => { if (t.rows) t.customdata = t.rows; });  // clicking a point opens its row
   if (state.lastHits.length) {
-    const rows = state.lastHits.map((h) => h.row);
-    traces.push({type: "scattergl", mode: "markers", name: "results", x: rows.map((i) => D.x[i]),
-                 y: rows.map((i) => D.y[i]), customdata: rows, text: rows.map((i) => D.hover[i]),
-                 hovertemplate: "<b>result</b><br>%{text}<extra></extra>",
-                 marker: {size: 12, color: "rgba(0,0,0,0)", line: {width: 2.5, color: "#d62728"}}});
+    // an SVG trace above the WebGL points: inside its ring a result is nearer to the mouse than any profile point
+    // (plotly scales an SVG marker's distance by its radius), so hovering or clicking a ring picks that result
+    const hits = state.lastHits;
+    traces.push({type: "scatter", mode: "markers", name: `search results (red rings; no ${by} is drawn in red)`,
+                 x: hits.map((h) => D.x[h.row]), y: hits.map((h) => D.y[h.row]), customdata: hits.map((h) => h.row),
+                 text: hits.map((h) => `<b>result ${h.rank}: ${escapeHtml(h.name)}</b><br>${D.hover[h.row]}`),
+                 hovertemplate: "%{text}<extra></extra>",
+                 marker: {size: 14, color: "rgba(0,0,0,0)", line: {width: 2.5, color: RESULT_COLOUR}}});
   }
   if (state.lastXY) {
     traces.push({type: "scatter", mode: "markers", name: "job description", x: [state.lastXY[0]], y: [state.lastXY[1]],
-                 text: [$("query").value.slice(0, 200)], hovertemplate: "<b>Job description</b><br>%{text}<extra></extra>",
+                 text: [wrapText($("query").value.slice(0, 200), 48)],
+                 hovertemplate: "<b>Job description</b><br>%{text}<extra></extra>",
                  marker: {symbol: "x", size: 22, color: "black", line: {width: 2, color: "white"}}});
   }
   return traces;
 }
 
+// the legend is the page's own, below the map: plotly's would sit under its toolbar and squeeze a narrow map
+function drawLegend(traces) {
+  const list = $("map-legend-list");
+  list.replaceChildren();
+  traces.forEach((t, i) => {
+    const li = document.createElement("li");
+    li.tabIndex = 0; li.dataset.trace = String(i); li.title = "click: hide or show these points";
+    if (t.legendgrouptitle) {
+      const group = document.createElement("li"); group.className = "group"; group.textContent = t.legendgrouptitle.text;
+      list.append(group);
+    }
+    const swatch = document.createElement("span"); swatch.className = "swatch";
+    if (t.marker.symbol === "x") { swatch.classList.add("x"); swatch.textContent = "✕"; }
+    else if (t.type === "scatter") { swatch.classList.add("ring"); swatch.style.borderColor = t.marker.line.color; }
+    else swatch.style.background = t.marker.color;
+    li.append(swatch, document.createTextNode(t.name));
+    if (t.visible === "legendonly") li.classList.add("off");
+    const toggle = () => {
+      const hide = li.classList.toggle("off");
+      state.hidden[t.name] = hide;
+      Plotly.restyle("map", {visible: hide ? "legendonly" : true}, [i]);
+    };
+    li.addEventListener("click", toggle);
+    li.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); toggle(); } });
+    list.append(li);
+  });
+  $("map-legend").hidden = traces.length === 0;
+}
+
+// the result ring under the mouse, if any: plotly gives the hover to the nearest point, and a profile point can lie
+// nearer to the mouse than a ring's centre, so inside a ring the page hands the hover and the click to its result
+const RING_PX = 8;  // a ring's radius on screen: marker size 14 and its 2.5 px line
+function ringAt(ev) {
+  const gd = $("map"), data = gd._fullData || [];
+  const i = data.findIndex((d) => d.name && d.name.startsWith("search results") && d.visible === true);
+  if (i < 0 || !ev || !ev.event || ev.event.clientX === undefined) return null;
+  const L = gd._fullLayout, area = gd.querySelector(".nsewdrag").getBoundingClientRect();
+  const mx = ev.event.clientX - area.left, my = ev.event.clientY - area.top;
+  let best = null;
+  data[i].x.forEach((x, j) => {
+    const d = Math.hypot(L.xaxis.l2p(x) - mx, L.yaxis.l2p(data[i].y[j]) - my);
+    if (d <= RING_PX && (!best || d < best.d)) best = {d, curveNumber: i, pointNumber: j, customdata: data[i].customdata[j]};
+  });
+  return best;
+}
+
+function bindMap() {
+  const gd = $("map");
+  gd.on("plotly_hover", (ev) => {
+    const p = ev.points && ev.points[0];
+    if (p && p.data.name.startsWith("search results")) return;
+    const ring = ringAt(ev);
+    if (ring) Plotly.Fx.hover(gd, [{curveNumber: ring.curveNumber, pointNumber: ring.pointNumber}]);
+  });
+  gd.on("plotly_click", (ev) => openProfile(ringAt(ev) || ev.points[0]));
+}
+
 function drawMap() {
   if (!state.map || !window.Plotly) return;
-  const layout = {hovermode: "closest", margin: {t: 10, l: 30, r: 10, b: 30}, legend: {itemsizing: "constant", font: {size: 10}},
-                  xaxis: {zeroline: false}, yaxis: {zeroline: false}, uirevision: "keep"};
-  Plotly.react("map", pageTraces(state.map, $("colour-by").value), layout, {responsive: true, displaylogo: false})
-    .then(() => { if (!state.clickBound) { $("map").on("plotly_click", (ev) => openProfile(ev.points[0])); state.clickBound = true; } });
+  const traces = pageTraces(state.map, $("colour-by").value);
+  traces.forEach((t) => { if (state.hidden[t.name]) t.visible = "legendonly"; });
+  // the top margin keeps plotly's toolbar above the plot, and hover labels are narrow and kept beside their point
+  const layout = {hovermode: "closest", showlegend: false, margin: {t: 34, l: 30, r: 10, b: 30},
+                  hoverlabel: MAP_HOVERLABEL, xaxis: {zeroline: false}, yaxis: {zeroline: false}, uirevision: "keep"};
+  drawLegend(traces);
+  Plotly.react("map", traces, layout, {responsive: true, displaylogo: false})
+    .then(() => { if (!state.clickBound) { bindMap(); state.clickBound = true; } });
 }
 
 async function openProfile(point) {
@@ -175,9 +284,10 @@ async function openProfile(point) {
   try {
     const p = await api(`/v1/profiles/${point.customdata}?model=${encodeURIComponent($("model").value)}`);
     card.replaceChildren();
-    const h = document.createElement("h3"); h.textContent = `${p.name} — ${p.role || "no role"} · cluster ${p.cluster}`;
+    const h = document.createElement("h3");
+    h.textContent = `${p.name} — ${p.role || "no role"} · ${clusterTag(p.cluster, p.cluster_name)}`;
     const pre = document.createElement("pre"); pre.textContent = p.text;
-    card.append(h, pre); card.hidden = false; card.focus();
+    card.append(h, pre); card.dataset.row = String(p.row); card.hidden = false; card.focus();
   } catch (e) { showError(e.message); }
 }
 
@@ -198,7 +308,8 @@ async function pollCompare() {
   try {
     const job = await api(`/v1/jobs/${state.job}`);
     $("compare-progress").value = job.progress;
-    $("compare-status").textContent = job.state === "failed" ? `failed: ${job.error}` : job.message;
+    $("compare-status").textContent = job.state === "failed" ? `failed: ${job.error}` :
+      job.state === "running" ? `${job.message} (${Math.round(job.progress * 100)}%)` : job.message;
     if (job.state === "running" || job.state === "queued") { setTimeout(pollCompare, 500); return; }
     if (job.state === "done") {
       const a = document.createElement("a"); a.href = job.report; a.target = "_blank"; a.textContent = "open the report";
@@ -216,7 +327,8 @@ async function cancelCompare() {
 async function start() {
   $("search-form").addEventListener("submit", (e) => { e.preventDefault(); search(); });
   $("query").addEventListener("keydown", (e) => { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); search(); } });
-  $("colour-by").addEventListener("change", drawMap);
+  $("colour-by").addEventListener("change", () => { state.hidden = {}; drawMap(); });
+  $("map-legend").open = !window.matchMedia("(max-width: 800px)").matches;  // collapsed on a phone
   $("compare-start").addEventListener("click", startCompare);
   $("compare-cancel").addEventListener("click", cancelCompare);
   try {
@@ -224,9 +336,9 @@ async function start() {
     $("corpus-line").textContent = `${o.profiles.toLocaleString()} profiles · ${o.corpus}`;
     fill($("model"), o.models, o.default_model);
     fill($("retriever"), o.retrievers, o.default_retriever);
-    fill($("reranker"), o.rerankers, "none");
+    fill($("reranker"), o.rerankers, "none", rerankerName);
     fill($("f-role"), o.roles); fill($("f-family"), o.families);
-    fill($("f-cluster"), o.clusters, undefined, (c) => `cluster ${c}`);
+    fill($("f-cluster"), o.clusters, undefined, (c) => clusterTag(c, (o.cluster_names || {})[c]));
     $("example").addEventListener("click", () => { $("query").value = o.example; $("query").focus(); });
     for (const m of o.compare_models) {
       const label = document.createElement("label"); const box = document.createElement("input");
