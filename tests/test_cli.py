@@ -22,7 +22,7 @@ def test_demo_prints_seed_lines_and_scores(workspace, capsys):
     assert code == 0, err
     lines = [line for line in out.splitlines() if line.startswith("Text ")]
     assert len(lines) == 30
-    assert " similarity: " in lines[0] and "% - Preview: " in lines[0] and lines[0].rstrip().endswith("]")
+    assert " similarity: " in lines[0] and "% - Preview: " in lines[0] and lines[0].rstrip().endswith(")") and " (cluster " in lines[0]
     assert "P@10: " in out and "Product Managers in the top 30: " in out
     assert "┃ #  ┃ exact" in out and "routed:nprobe=1" in out and "┃ role" in out
     assert "role: alpha = " in out and "chosen by 5-fold cross-validation on 80 bundled job descriptions" in out
@@ -103,8 +103,11 @@ def test_routed_search_says_each_hits_cluster(workspace, capsys):
     code, out, _ = run(capsys, "search", "Own positioning and launches", "--n", "500", "--route", "--nprobe", "auto",
                        "--clusters", "5", "-k", "8")
     assert code == 0 and all("(cluster " in line for line in out.splitlines())
-    code, out, _ = run(capsys, "search", "Own positioning and launches", "--n", "500", "-k", "8", "--json")
-    assert code == 0 and all(json.loads(line)["cluster"] is None for line in out.splitlines())
+    code, out, _ = run(capsys, "search", "Own positioning and launches", "--n", "500", "--clusters", "5", "-k", "8",
+                       "--json")
+    exact = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and {h["cluster"] for h in exact} <= set(range(5))  # exact search names the k-means cluster too
+    assert {h["cluster"] for h in exact if h["row"] in {x["row"] for x in hits}} == {hits[0]["cluster"]}
 
 
 def test_map_command_writes_html_and_png(workspace, tmp_path, capsys):

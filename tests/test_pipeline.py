@@ -24,6 +24,7 @@ def test_search_matches_independent_brute_force(workspace, static_embedder):
         np.testing.assert_allclose([h.cosine for h in hits], sims[qi][expected], rtol=1e-5, atol=1e-6)
         assert [h.rank for h in hits] == list(range(1, 11))
         assert all(h.role == corpus.labels[h.row] for h in hits)
+        assert all(h.cluster == pipe.clusters().labels[h.row] for h in hits)  # as the server reports it
 
 
 def test_second_pipeline_uses_the_cache(workspace, static_embedder):

@@ -121,13 +121,8 @@ class SearchPipeline:
         self._retrievers: dict[str, Retriever] = {}
 
     def clusters(self, n_clusters: int | str | None = None, seed: int | None = None) -> ClusterModel:
-        """The k-means model of this corpus and embedding model, fitted once and kept in the workspace.
-
-        Args:
-            n_clusters: k (default: the pipeline's), or "auto" to pick k by silhouette (the scores land in
-                `self.k_scores`).
-            seed: the k-means seed (default: the pipeline's).
-        """
+        """The k-means model of this corpus and embedding model, fitted once and kept in the workspace; `n_clusters`
+        (default: the pipeline's k) may be "auto" to pick k by silhouette (scores in `self.k_scores`)."""
         n_clusters = parse_k(self.n_clusters if n_clusters is None else n_clusters)
         seed = self.seed if seed is None else seed
         if n_clusters == "auto":
@@ -395,6 +390,10 @@ class SearchPipeline:
         return mask
 
     def hits(self, result: TopK) -> list[list[Hit]]:
-        """A retriever's result as `Hit`s per query (role, preview, and cluster where the retriever knows it)."""
-        groups = result.groups if result.groups is not None else [None] * len(result.rows)
+        """A retriever's result as `Hit`s per query; cluster: a routing retriever's group, else the row's cluster in
+        `clusters()` (none when the pipeline's k is "auto" or more than the corpus has rows)."""
+        groups, k = result.groups, parse_k(self.n_clusters)
+        if groups is None and isinstance(k, int) and k <= len(self.vectors):
+            groups = self.clusters().labels[np.maximum(result.rows, 0)]
+        groups = groups if groups is not None else [None] * len(result.rows)
         return [make_hits(self.corpus, r, s, g) for r, s, g in zip(result.rows, result.scores, groups)]

@@ -35,7 +35,8 @@ class Hit:
     role: str | None
     preview: str
     cluster: int | None = None
-    """The k-means cluster of the row, when the retriever routes through clusters."""
+    """The row's cluster: the routing retriever's group, else its k-means cluster in the pipeline's `clusters()`
+    (the number the server and the map report)."""
     rerank_score: float | None = None
     """The reranker's score (its own scale), when the list was reranked."""
     text: str = field(default="", repr=False)
