@@ -69,14 +69,18 @@ def measure_throughput(embedder, sample_texts: list[str], min_seconds: float = 1
                 return done / elapsed
 
 
-def measure_query_ms(embedder, query: str, search=None, repeats: int = 5) -> float:
-    """Median milliseconds to embed one job description (a fresh variant each time) and run `search(vector)`."""
+def measure_query_ms(embedder, query: str, search=None, repeats: int = 5, warmup: int = 2) -> float:
+    """Median milliseconds to embed one job description (a fresh variant each time) and run `search(vector)`.
+
+    The first `warmup` rounds are run and not timed: first calls pay for lazy set-up (thread pools, kernels, a
+    library's first import), which would otherwise be charged to whichever model `compare` measures first."""
     times = []
     with truncation_summary(quiet=True):
-        for i in range(repeats):
+        for i in range(warmup + repeats):
             t = time.perf_counter()
             vec = embedder.embed([f"{query} ({i})"])
             if search is not None:
                 search(vec)
-            times.append(time.perf_counter() - t)
+            if i >= warmup:
+                times.append(time.perf_counter() - t)
     return sorted(times)[len(times) // 2] * 1000
