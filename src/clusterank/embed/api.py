@@ -1,7 +1,8 @@
-"""An embedding client for HTTP APIs: batches by the provider's limits, runs requests concurrently under
-its rate limits, retries 429/5xx/timeouts/bad responses with backoff and `Retry-After`, and yields each
-finished batch so the store commits it at once (an interrupted job resumes; nothing is paid for twice). The
-retries, waits and error messages are `clusterank.httpclient`'s, shared with the LLM judge.
+"""An embedding client for HTTP APIs: batches by the provider's limits and by what the server's first answers
+show it can do in time (`clusterank.embed.batching`), runs requests concurrently under its rate limits, retries
+429/5xx/bad responses with backoff and `Retry-After`, sends a request that timed out again in smaller pieces, and
+yields each finished batch so the store commits it at once (an interrupted job resumes; nothing is paid for twice).
+The retries, waits and error messages are `clusterank.httpclient`'s, shared with the LLM judge.
 
 The key is read from an environment variable when a request is built, and never logged or stored.
 """
@@ -21,6 +22,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 import numpy as np
 
 from clusterank.embed.base import Batch, Embedder, EmbedderBackend
+from clusterank.embed.batching import (CHARS_PER_TOKEN, Pacer, RequestQueue, estimate_tokens, limit_tokens,  # noqa: F401
+                                       parse_options, plan_requests)
 from clusterank.embed.providers import (BadResponse, Provider, SchemaError, endpoint, public_name, split_api_name,
                                         usage_ceiling, usage_tokens)
 from clusterank.httpclient import HttpError, RetryAnswer, RetryPolicy, graceful_interrupt, post_json
@@ -28,30 +31,14 @@ from clusterank.httpclient import retry_after  # noqa: F401  (kept importable fr
 from clusterank.errors import ClusterankError, printable, public_url, require, url_has_secrets
 
 log = logging.getLogger("clusterank.api")
-CHARS_PER_TOKEN = 3.0
-"""For packing requests under a token limit without a tokenizer: English BPE averages ~4 chars a token."""
 
 
-def estimate_tokens(text: str) -> int:
-    """A conservative token count for packing requests (over-estimates English text by about a third)."""
-    return int(len(text) / CHARS_PER_TOKEN) + 1
+class TimedOut(Exception):
+    """A request that got no answer within the timeout (not sent again as it was: see `Pacer.timed_out`)."""
 
-
-def plan_requests(texts: Sequence[str], max_inputs: int, max_tokens: int) -> list[list[int]]:
-    """Positions of `texts` grouped into requests of at most `max_inputs` texts and ~`max_tokens` tokens."""
-    groups: list[list[int]] = []
-    current: list[int] = []
-    tokens = 0
-    for i, text in enumerate(texts):
-        t = estimate_tokens(text)
-        if current and (len(current) >= max_inputs or tokens + t > max_tokens):
-            groups.append(current)
-            current, tokens = [], 0
-        current.append(i)
-        tokens += t
-    if current:
-        groups.append(current)
-    return groups
+    def __init__(self, detail: str, tries: int):
+        super().__init__(detail)
+        self.detail, self.tries = detail, tries
 
 
 class RateLimiter:
@@ -91,12 +78,18 @@ class ApiEmbedder(Embedder):
             requests, and left out of every message.
         dims: the vector size when known (the catalog's); otherwise learned from a one-text probe.
         input_type: what this side embeds for asymmetric APIs (documents by default; see `for_queries`).
+        max_tokens: the model's token limit per input (the catalog's, or the `max_tokens` option).
+        truncate: None: texts are sent whole (the server applies its own limit); True: texts estimated over
+            `max_tokens` are cut to it, with the usual truncation warning; False: such texts are refused.
         rpm, tpm: rate limits (None: unlimited), e.g. from the dated price table.
-        concurrency: requests in flight at once.
-        timeout: seconds per request before it counts as failed and is retried.
-        max_retries: further tries per request; then one error naming the last failure.
+        concurrency: requests in flight at most; one once the server answers slowly (see `Pacer`).
+        timeout: seconds per request; a request that times out is sent again split in two, never as it was.
+        max_retries: further tries per request after a 429, 5xx, bad answer or lost connection; then one error
+            naming the last failure.
         backoff: the first retry's wait in seconds, doubling each time (with jitter, capped at 30 s); the
             statuses retried and the waits are `clusterank.httpclient`'s (`retryable`, `RetryPolicy`).
+        batch: inputs per request at most; None: start small and grow while answers come back quickly.
+        batch_tokens: estimated tokens per request at most (None: the provider's limit).
     """
 
     remote = True
@@ -112,13 +105,16 @@ class ApiEmbedder(Embedder):
     def __init__(self, name: str, provider: Provider, model: str, base_url: str, *, dims: int | None = None,
                  max_tokens: int = 8191, input_type: str | None = None, rpm: float | None = None,
                  tpm: float | None = None, concurrency: int = 4, timeout: float = 60.0, max_retries: int = 6,
-                 backoff: float = 0.5):
+                 backoff: float = 0.5, batch: int | None = None, batch_tokens: int | None = None,
+                 truncate: bool | None = None):
         self.name, self.provider, self.model, self.base_url = public_name(name), provider, model, base_url
         self.url = endpoint(base_url, provider.shape.path)
         """Where requests go, credentials included: never shown (`shown_url` is)."""
         self.shown_url = printable(public_url(self.url), 300)
         self.max_tokens, self.concurrency, self.timeout = max_tokens, max(1, concurrency), timeout
         self.max_retries, self.backoff = max_retries, backoff
+        self.batch, self.batch_tokens, self.truncate = batch, batch_tokens, truncate
+        self._pacer: Pacer | None = None
         self.input_type = input_type or (provider.input_types[0] if provider.input_types else None)
         self.limiter = RateLimiter(rpm, tpm)
         self.billed_tokens = 0
@@ -134,7 +130,8 @@ class ApiEmbedder(Embedder):
         """The same model embedding job descriptions: the query input type, filed under `<name>#query`."""
         if not self.provider.input_types:
             return self
-        twin = copy.copy(self)  # shares the HTTP client and the rate limiter: one provider account
+        self.pacer()  # learned once for both sides
+        twin = copy.copy(self)  # shares the HTTP client, the rate limiter and the pacer: one provider account
         twin.name, twin.input_type = f"{self.name}#query", self.provider.input_types[1]
         twin.billed_tokens = twin.requests = twin.unusable_usage = 0
         return twin
@@ -143,8 +140,27 @@ class ApiEmbedder(Embedder):
     def dims(self) -> int:
         """The vector size: the catalog's, or what one probe request returns."""
         if self._dims is None:
-            self._dims = int(self._post(["dimension probe"])[0].shape[1])
+            try:
+                self._dims = int(self._post(["dimension probe"])[0].shape[1])
+            except TimedOut as exc:
+                raise self._too_slow(exc) from None
         return self._dims
+
+    def pacer(self) -> Pacer:
+        """The inputs per request and requests in flight learned so far (made at the first request, from the
+        options as they are then)."""
+        if self._pacer is None:
+            self._pacer = Pacer(batch=self.batch, most=self.provider.max_inputs, timeout=self.timeout,
+                                lanes=self.concurrency, name=self.name)
+        return self._pacer
+
+    def _too_slow(self, exc: TimedOut) -> ClusterankError:
+        pacer = self.pacer()
+        went = (f"; the batch went from {pacer.first} inputs down to 1 after {pacer.timeouts} timeouts"
+                if pacer.timeouts else "")
+        return ClusterankError(f"model {self.name!r}: {self.shown_url} failed {exc.tries} times; last: "
+                               f"{exc.detail} for a request of 1 input{went}; a server this slow needs a longer "
+                               f"timeout: add e.g. ,timeout={max(300, int(self.timeout * 5))} to the model name")
 
     def _http(self):
         if self._client is None:
@@ -162,8 +178,12 @@ class ApiEmbedder(Embedder):
             return {}
         return {"Authorization": f"Bearer {key}"}
 
-    def _post(self, texts: list[str]) -> tuple[np.ndarray, int | None]:
-        """One request with retries: (vectors in order, billed tokens or None)."""
+    def _post(self, texts: list[str]) -> tuple[np.ndarray, int | None, float]:
+        """One request with retries: (vectors in order, billed tokens or None, seconds the answer took).
+
+        Raises:
+            TimedOut: no answer within the timeout (the caller splits the request).
+        """
         body = self.provider.shape.request(self.model, texts, self.input_type)
         tokens = sum(estimate_tokens(t) for t in texts)
 
@@ -175,7 +195,7 @@ class ApiEmbedder(Embedder):
                                       f"use: {printable(exc, 300)}") from None
             except BadResponse as exc:
                 raise RetryAnswer(f"bad response: {printable(exc, 200)}") from None
-            return vectors, self._usage(usage, texts)
+            return vectors, self._usage(usage, texts), response.elapsed.total_seconds()
 
         def answered(_response) -> None:
             self.requests += 1
@@ -184,8 +204,10 @@ class ApiEmbedder(Embedder):
         try:
             return post_json(self._http(), self.url, body, parse=parse, policy=policy, label=self.name,
                              headers=self._headers, before=lambda: self.limiter.acquire(tokens), answered=answered,
-                             logger=log, rng=self._rng)
+                             logger=log, rng=self._rng, retry_timeouts=False)
         except HttpError as exc:
+            if exc.timed_out:
+                raise TimedOut(exc.detail, exc.tries) from None
             if exc.gave_up:
                 raise ClusterankError(f"model {self.name!r}: {self.shown_url} failed {exc.tries} times; "
                                       f"last: {exc.detail}") from None
@@ -208,24 +230,28 @@ class ApiEmbedder(Embedder):
 
     def embed_batches(self, texts: Sequence[str], chunk_size: int = 512) -> Iterator[Batch]:
         """Embed `texts` with up to `concurrency` requests in flight, yielding each batch as it finishes
-        (requests are sized by the provider's limits, not by `chunk_size`).
+        (requests are sized by the provider's limits and the server's speed, not by `chunk_size`; see `Pacer`).
 
+        A request that times out is not sent again as it was: its texts go back to the front of the queue and
+        are sent in requests of at most half as many; one text that times out alone ends the job with one error.
         Ctrl-C is taken gracefully: no new request is sent, the requests in flight (already paid for) are
         awaited and yielded for the store to keep, then KeyboardInterrupt is raised; a second Ctrl-C stops at
         once. On an error, requests not yet sent are cancelled and those in flight are awaited.
         """
-        groups = plan_requests(texts, self.provider.max_inputs, self.provider.max_tokens)
-        if not groups:
+        if self.truncate is not None:
+            texts = limit_tokens(self.name, texts, self.max_tokens, self.truncate)
+        if not texts:
             return
+        queue = RequestQueue([estimate_tokens(t) for t in texts], self.batch_tokens or self.provider.max_tokens)
         _ = self.dims  # learn the size once, before the threads start
+        pacer = self.pacer()
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="clusterank-api")
         pending: dict[Future, list[int]] = {}
-        queue = iter(groups)
         with graceful_interrupt(log) as interrupted:
             try:
                 while True:
-                    while len(pending) < self.concurrency and not interrupted:
-                        group = next(queue, None)
+                    while len(pending) < pacer.lanes and not interrupted:
+                        group = queue.take(pacer.size)
                         if group is None:
                             break
                         pending[pool.submit(self._post, [texts[i] for i in group])] = group
@@ -233,14 +259,24 @@ class ApiEmbedder(Embedder):
                         break
                     done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                     for future in done:
-                        yield self._finished(future.result(), pending.pop(future))
+                        group = pending.pop(future)
+                        try:
+                            result = future.result()
+                        except TimedOut as exc:
+                            if len(group) == 1:
+                                raise self._too_slow(exc) from None
+                            pacer.timed_out(len(group))
+                            queue.put_back(group)
+                            continue
+                        pacer.answered(len(group), result[2])
+                        yield self._finished(result, group)
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
             if interrupted:
                 raise KeyboardInterrupt
 
-    def _finished(self, result: tuple[np.ndarray, int | None], group: list[int]) -> Batch:
-        vectors, tokens = result
+    def _finished(self, result: tuple[np.ndarray, int | None, float], group: list[int]) -> Batch:
+        vectors, tokens, _seconds = result
         if tokens is not None:
             self.billed_tokens += tokens
         return Batch(group, vectors, tokens)
@@ -257,7 +293,9 @@ def _build(prefix: str):
     def build(argument: str, _context) -> ApiEmbedder:
         from clusterank.prices import default_prices
         from clusterank.embed.catalog import CATALOG
+        from clusterank.embed.providers import PROVIDERS
 
+        argument, options, given = parse_options(prefix, PROVIDERS[prefix], argument)
         provider, model, url = split_api_name(prefix, argument)
         name = public_name(f"{prefix}:{argument}")
         if url_has_secrets(url):
@@ -267,13 +305,26 @@ def _build(prefix: str):
         short = model.split("/")[-1]
         info = CATALOG.get(short) if prefix != "api" else None
         limits = default_prices().api.get(short) if prefix != "api" else None
+        truncate = options["truncate"]
+        if truncate is None and "max_tokens" in given:
+            truncate = True
         return ApiEmbedder(name, provider, model, url, dims=info.dims if info else None,
-                           max_tokens=info.max_tokens if info else 8191, rpm=limits.rpm if limits else None,
-                           tpm=limits.tpm if limits else None)
+                           max_tokens=options["max_tokens"] or (info.max_tokens if info else 8191),
+                           rpm=limits.rpm if limits else None, tpm=limits.tpm if limits else None,
+                           concurrency=options["concurrency"], timeout=options["timeout"],
+                           max_retries=options["retries"], batch=options["batch"],
+                           batch_tokens=options["batch_tokens"], truncate=truncate)
     return build
 
 
+OPTIONS_USAGE = "[,batch=auto,timeout=60,concurrency=4,max_tokens=N,...]"
+"""The options an API model name takes, as help texts show them (all of them: `batching.option_params`)."""
+
+
 def api_backend(prefix: str, summary: str) -> EmbedderBackend:
-    """The registry entry of one provider prefix (`openai:` ...)."""
-    return EmbedderBackend(f"{prefix}:", summary, _build(prefix), argument="<model>@<base_url>" if prefix == "api"
-                           else "<model>", needs=("httpx",), extra="api", catalog_argument=True)
+    """The registry entry of one provider prefix (`openai:` ...). Its options (`batch`, `timeout` ...) are read
+    by its build from the end of the argument (`batching.parse_options`), so that they never reach the name its
+    vectors are stored under."""
+    argument = "<model>@<base_url>" if prefix == "api" else "<model>"
+    return EmbedderBackend(f"{prefix}:", summary, _build(prefix), argument=argument + OPTIONS_USAGE,
+                           needs=("httpx",), extra="api", catalog_argument=True)

@@ -214,11 +214,35 @@ PROVIDERS: dict[str, Provider] = {p.prefix: p for p in (
 """Each hosted API by prefix; a new one is one entry here and one line in `clusterank.embed.EMBEDDERS`."""
 
 
+OPTION_NAMES = ("batch", "batch_tokens", "timeout", "concurrency", "max_tokens", "truncate", "retries")
+"""The options an API model name takes at its end (`api:m@http://h/v1,batch=64,timeout=120`); their types and
+ranges are `clusterank.embed.batching.option_params`. None changes the vectors' store key."""
+
+
+def split_options(argument: str) -> tuple[str, list[tuple[str, str]]]:
+    """(`argument` without its trailing `key=value` options, the options as (key, value) text in order), read as
+    the spec grammar reads a prefix backend's parameters (`clusterank.registry.Registry.parse`): only trailing
+    pieces whose key is in `OPTION_NAMES`, so a base URL may itself hold commas and `=`."""
+    pieces, given = str(argument).split(","), []
+    while len(pieces) > 1:
+        key, eq, value = pieces[-1].partition("=")
+        if not eq or key.strip().lower() not in OPTION_NAMES:
+            break
+        given.insert(0, (key.strip().lower(), value.strip()))
+        pieces.pop()
+    return ",".join(pieces), given
+
+
 def public_name(name: str) -> str:
-    """A model name as it may be stored and shown: the base URL after `@` without its user name, password and
-    query string (`api:m@http://user:pw@host/v1?key=k` -> `api:m@http://host/v1`); any other name unchanged."""
-    model, at, url = str(name).partition("@")
-    return f"{model}@{public_url(url)}" if at and "://" in url else str(name)
+    """A model name as it may be stored and shown: an API model without its options (`,batch=64`), and the base
+    URL after `@` without its user name, password and query string (`api:m@http://user:pw@host/v1?key=k,batch=8`
+    -> `api:m@http://host/v1`); any other name unchanged."""
+    name = str(name)
+    prefix, colon, argument = name.partition(":")
+    if colon and prefix.strip().lower() in PROVIDERS:
+        name = f"{prefix}:{split_options(argument)[0]}"
+    model, at, url = name.partition("@")
+    return f"{model}@{public_url(url)}" if at and "://" in url else name
 
 
 def split_api_name(prefix: str, argument: str) -> tuple[Provider, str, str]:
