@@ -63,6 +63,21 @@ def ring_centres(page) -> list[list[float]]:
     }}""")
 
 
+def red_pixels(page) -> list[int]:
+    """Pixels of the results' red in a 20 x 20 px square around each ring (no cluster or role is drawn in red)."""
+    import io
+
+    from PIL import Image  # matplotlib's dependency
+
+    page.evaluate("document.getElementById('map').scrollIntoView()")
+    counts = []
+    for x, y, _ in ring_centres(page):
+        shot = Image.open(io.BytesIO(page.screenshot(clip={"x": x - 10, "y": y - 10, "width": 20, "height": 20})))
+        rgb = shot.convert("RGB").tobytes()
+        counts.append(sum(rgb[i] > 170 and rgb[i + 1] < 90 and rgb[i + 2] < 90 for i in range(0, len(rgb), 3)))
+    return counts
+
+
 def hover(page, x: float, y: float) -> str:
     page.mouse.move(2, 2)  # off the plot: wait until any earlier label is gone, so the next one is fresh
     page.wait_for_function("!document.querySelector('.hoverlayer .hovertext')", timeout=5000)
@@ -87,6 +102,7 @@ def test_every_result_ring_opens_its_own_profile_and_its_label_stays_inside(page
         "#results li", "els => els.map(e => ({row: Number(e.dataset.row), "
                        "name: e.querySelector('.name').textContent}))")]
     assert [int(c[2]) for c in ring_centres(page)] == [row for row, _ in hits] and len(hits) == 10
+    assert all(n >= 60 for n in red_pixels(page)), "a ring is hidden under the points"  # a whole ring is ~110 px
     for rank, (row, name) in enumerate(hits, start=1):
         page.evaluate("document.getElementById('map').scrollIntoView()")  # the opened profile scrolled the page
         x, y, _ = ring_centres(page)[rank - 1]
@@ -111,7 +127,7 @@ def test_results_have_a_colour_no_cluster_or_role_has(page):
         ring, points = page.evaluate(f"""() => {{
             const data = document.getElementById('map')._fullData;
             return [data.find({RESULTS}).marker.line.color,
-                    data.filter(d => d.type === 'scattergl').map(d => d.marker.color)]; }}""")
+                    data.filter(d => d.type === 'scattergl' && !({RESULTS})(d)).map(d => d.marker.color)]; }}""")
         assert points and ring not in points
         swatches = page.eval_on_selector_all("#map-legend-list li[data-trace] .swatch",
                                              "els => els.map(e => getComputedStyle(e).backgroundColor)")
@@ -125,7 +141,8 @@ def test_colour_by_role_gives_every_role_its_own_colour(page):
     page.select_option("#colour-by", "role")
     page.wait_for_function("document.getElementById('map')._fullData.some(d => d.name === 'Product Manager')",
                            timeout=30000)
-    roles = page.evaluate("document.getElementById('map')._fullData.filter(d => d.type === 'scattergl').length")
+    roles = page.evaluate("document.getElementById('map')._fullData.filter(d => d.type === 'scattergl' && "
+                          "!d.name.startsWith('search results')).length")
     swatches = page.eval_on_selector_all("#map-legend-list li[data-trace] .swatch:not(.ring):not(.x)",
                                          "els => els.map(e => getComputedStyle(e).backgroundColor)")
     assert roles > 40 and len(swatches) == roles and len(set(swatches)) == roles  # no two entries alike
@@ -154,6 +171,10 @@ def test_a_phone_keeps_a_usable_map_with_the_legend_below(browser, server):
                                    "document.getElementById('map')._fullLayout._size.h]")
     assert width >= 300 and height >= 300
     assert rect(phone, "#map-legend")["top"] >= rect(phone, "#map")["bottom"]
+    phone.evaluate("document.getElementById('map').scrollIntoView()")
+    x, y, _ = ring_centres(phone)[0]
+    hover(phone, x, y)
+    assert inside(rect(phone, ".hoverlayer .hovertext"), rect(phone, "#map")), "the label runs off a phone's map"
     assert phone.evaluate("document.getElementById('map-legend').open") is False  # collapsed until asked for
     phone.click("#map-legend summary")
     assert phone.locator("#map-legend-list li", has_text="search results").is_visible()

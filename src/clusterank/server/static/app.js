@@ -118,7 +118,9 @@ function explain(result) {
   const m = result.match;
   $("match-note").hidden = !(m && m.weak);
   if (m && m.weak) {
-    $("match-note").textContent = `Weak match — nothing in this corpus is close to the query: the best cosine, ` +
+    const filtered = $("f-role").value || $("f-family").value || $("f-cluster").value;
+    $("match-note").textContent = `Weak match — nothing in this corpus${filtered ? " that passes the filters" : ""} ` +
+      `is close to the query: the best cosine, ` +
       `${m.best.toFixed(3)}, is below ${m.floor.toFixed(3)}, which 99% of random pairs of profiles here exceed ` +
       `(the query's median cosine over the profiles: ${m.median.toFixed(3)}).`;
   }
@@ -191,14 +193,17 @@ function pageTraces(D, by) {
   const traces = mapTraces(D, by);  // the map's own traces (/static/map.js, shared with `clusterank map`)
   traces.forEach((t) => { if (t.rows) t.customdata = t.rows; });  // clicking a point opens its row
   if (state.lastHits.length) {
-    // an SVG trace above the WebGL points: inside its ring a result is nearer to the mouse than any profile point
-    // (plotly scales an SVG marker's distance by its radius), so hovering or clicking a ring picks that result
-    const hits = state.lastHits;
-    traces.push({type: "scatter", mode: "markers", name: `search results (red rings; no ${by} is drawn in red)`,
-                 x: hits.map((h) => D.x[h.row]), y: hits.map((h) => D.y[h.row]), customdata: hits.map((h) => h.row),
+    // two traces: an SVG one that takes the hover (plotly scales an SVG marker's distance by its radius, so inside
+    // a ring its result is nearer to the mouse than most profile points; `ringAt` does the rest) but is drawn under
+    // the WebGL canvas, and a WebGL one, drawn last, that shows the rings above every point
+    const hits = state.lastHits, name = `search results (red rings; no ${by} is drawn in red)`;
+    const x = hits.map((h) => D.x[h.row]), y = hits.map((h) => D.y[h.row]);
+    const ring = {size: 14, color: "rgba(0,0,0,0)", line: {width: 2.5, color: RESULT_COLOUR}};
+    traces.push({type: "scatter", mode: "markers", name, x, y, customdata: hits.map((h) => h.row),
                  text: hits.map((h) => `<b>result ${h.rank}: ${escapeHtml(h.name)}</b><br>${D.hover[h.row]}`),
-                 hovertemplate: "%{text}<extra></extra>",
-                 marker: {size: 14, color: "rgba(0,0,0,0)", line: {width: 2.5, color: RESULT_COLOUR}}});
+                 hovertemplate: "%{text}<extra></extra>", marker: ring});
+    traces.push({type: "scattergl", mode: "markers", name, x, y, hoverinfo: "skip", showlegend: false, follows: name,
+                 marker: ring});
   }
   if (state.lastXY) {
     traces.push({type: "scatter", mode: "markers", name: "job description", x: [state.lastXY[0]], y: [state.lastXY[1]],
@@ -214,6 +219,8 @@ function drawLegend(traces) {
   const list = $("map-legend-list");
   list.replaceChildren();
   traces.forEach((t, i) => {
+    if (t.showlegend === false) return;  // drawn with the entry it follows
+    const together = [i, ...traces.flatMap((u, j) => (u.follows === t.name ? [j] : []))];
     const li = document.createElement("li");
     li.tabIndex = 0; li.dataset.trace = String(i); li.title = "click: hide or show these points";
     if (t.legendgrouptitle) {
@@ -229,7 +236,7 @@ function drawLegend(traces) {
     const toggle = () => {
       const hide = li.classList.toggle("off");
       state.hidden[t.name] = hide;
-      Plotly.restyle("map", {visible: hide ? "legendonly" : true}, [i]);
+      Plotly.restyle("map", {visible: hide ? "legendonly" : true}, together);
     };
     li.addEventListener("click", toggle);
     li.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); toggle(); } });
