@@ -221,3 +221,17 @@ def test_the_report_title_counts_models_in_english(comparison):
 
     assert report_title(comparison).startswith("Which embedding model? 2 models on 700 profiles")
     assert report_title(replace(comparison, runs=comparison.runs[:1])).startswith("Which embedding model? 1 model on")
+
+
+def test_the_showcase_runs_only_pipelines_that_were_asked_for(session_home, caplog):
+    """`--pipelines exact` builds no role or prior retriever behind the user's back (nor logs their alpha)."""
+    corpus = bundled_profiles(n=300)
+    queries = bundled_queries().subset(range(10))
+    with caplog.at_level("INFO", logger="clusterank"):
+        cmp = compare_models(["minilm-static"], corpus, queries, workspace=session_home, pipelines=["exact"],
+                             with_maps=False, hide_labels=0)
+    assert list(cmp.runs[0].showcase) == ["exact"]
+    assert not [r for r in caplog.records if "alpha=auto" in r.getMessage()]
+    both = compare_models(["minilm-static"], corpus, queries, workspace=session_home,
+                          pipelines=["exact", "routed:nprobe=1"], with_maps=False, hide_labels=0)
+    assert list(both.runs[0].showcase) == ["exact", "routed:nprobe=1"]

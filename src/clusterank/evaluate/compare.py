@@ -30,7 +30,7 @@ from clusterank.evaluate.metrics import cluster_agreement
 from clusterank.evaluate.neighbours import NearMiss
 from clusterank.evaluate.relevance import build_relevance
 from clusterank.evaluate.stats import within_noise
-from clusterank.index import RETRIEVERS, retriever_type
+from clusterank.index import RETRIEVERS, canonical_spec, retriever_type
 from clusterank.pipeline import SearchPipeline
 from clusterank.train.models import check_not_trained_on, finetune_card
 from clusterank.workspace import Workspace
@@ -301,7 +301,10 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
         if first_run.near_miss is not None:
             run.confusion = _confusion(first_run.rows, corpus.labels, labels, first_run.near_miss)
         _step(i, len(models), name, 4)
-        for spec in SHOWCASE_PIPELINES:
+        requested = {key.split(" + ")[0] for key in scored}
+        for spec in SHOWCASE_PIPELINES:  # exact, and those of the others that were asked for
+            if spec != "exact" and canonical_spec(spec) not in requested:
+                continue
             if corpus.labels is None and retriever_type(spec).needs_labels:
                 continue
             try:
