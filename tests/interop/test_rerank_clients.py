@@ -53,3 +53,26 @@ def test_an_unknown_reranker_names_the_model_field(server):
     for path in ("/v1/rerank", "/v2/rerank"):
         r = httpx.post(server.url + path, json={"query": QUERY, "documents": DOCS, "model": "no-such"}, timeout=30)
         assert r.status_code == 400 and r.json()["error"]["param"] == "model", r.text
+
+
+def test_voyage_embed_output_dimension_is_honoured_or_refused_by_name(server):
+    """Voyage's `output_dimension` cuts the vectors (as OpenAI's `dimensions` does); `output_dtype` other than float
+    and `truncation=False` are refused naming the field, never silently ignored."""
+    import numpy as np
+
+    voyageai = pytest.importorskip("voyageai")
+    client = voyageai.Client(api_key="not-needed-on-loopback", max_retries=0, base_url=server.url + "/v1")
+    cut = client.embed(DOCS[:2], model="minilm-static", input_type="document", output_dimension=64).embeddings
+    direct = httpx.post(server.url + "/v1/embeddings", json={"input": DOCS[:2], "model": "minilm-static",
+                                                              "dimensions": 64}, timeout=60).json()["data"]
+    assert [len(v) for v in cut] == [64, 64]
+    assert np.allclose(cut, [d["embedding"] for d in direct], atol=1e-6)
+    for field, value, says in [("output_dtype", "int8", "output_dtype"), ("truncation", False, "truncation=false"),
+                               ("output_dimension", 4096, "output_dimension=4096")]:
+        r = httpx.post(server.url + "/v1/embeddings", json={"input": DOCS[:1], "model": "minilm-static",
+                                                             field: value}, timeout=60)
+        assert r.status_code in (400, 422), r.text
+        error = r.json()["error"]
+        assert error["param"] == field and says.split("=")[0] in error["message"], error
+    with pytest.raises(voyageai.error.VoyageError, match="output_dtype"):
+        client.embed(DOCS[:1], model="minilm-static", output_dtype="int8")

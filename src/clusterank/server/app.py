@@ -139,7 +139,12 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
     @app.post("/v1/embeddings", summary="Embed texts (OpenAI's /v1/embeddings)")
     async def embeddings(body: EmbeddingRequest):
         texts = _texts(_token_texts(body.input), "input", config.max_batch)
-        done = await asyncio.to_thread(engine.embed, body.model, texts, body.dimensions)
+        try:
+            done = await asyncio.to_thread(engine.embed, body.model, texts, body.cut_to())
+        except ApiError as exc:  # a size asked for by Voyage's name is refused by that name
+            if exc.param == "dimensions" and body.dimensions is None:
+                exc.param, exc.message = "output_dimension", exc.message.replace("dimensions=", "output_dimension=")
+            raise
         encode = ((lambda v: base64.b64encode(v.astype("<f4").tobytes()).decode()) if body.encoding_format == "base64"
                   else (lambda v: v.tolist()))
         data = [{"object": "embedding", "embedding": encode(v), "index": i} for i, v in enumerate(done.vectors)]

@@ -1,7 +1,8 @@
 """Request bodies of the HTTP API, as pydantic models (they are also what `/docs` shows).
 
 `/v1/embeddings` and `/v1/rerank` follow OpenAI's and Cohere's shapes; fields other servers add
-(NVIDIA's `input_type`, `truncate`) are accepted, and unknown ones ignored, so existing clients work.
+(NVIDIA's `input_type`, `truncate`) are accepted, Voyage's (`output_dimension`, `output_dtype`, `truncation`)
+honoured or refused by name, and unknown ones ignored, so existing clients work.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from clusterank import DEFAULT_RETRIEVER
+from clusterank.server.errors import ApiError
 
 
 class EmbeddingRequest(BaseModel):
@@ -25,6 +27,24 @@ class EmbeddingRequest(BaseModel):
     dimensions: int | None = Field(None, gt=0, description="cut vectors to this size (truncatable models only)")
     user: str | None = None
     input_type: str | None = Field(None, description="accepted for NVIDIA-style clients; local models are symmetric")
+    output_dimension: int | None = Field(None, gt=0, description="Voyage's name for `dimensions`")
+    output_dtype: Literal["float"] | None = Field(None, description="Voyage's; only float vectors are served")
+    truncation: bool = Field(True, description="Voyage's; texts longer than the model's max_tokens are cut, so "
+                                               "`false` is refused")
+
+    def cut_to(self) -> int | None:
+        """The vector size asked for, by OpenAI's `dimensions` or Voyage's `output_dimension`.
+
+        Raises:
+            ApiError: the two disagree (400), or `truncation` is false (400), each naming the field.
+        """
+        if not self.truncation:
+            raise ApiError(400, "truncation=false is not supported: texts longer than the model's max_tokens are cut "
+                                "(send true, or leave it out)", param="truncation")
+        if None not in (self.dimensions, self.output_dimension) and self.dimensions != self.output_dimension:
+            raise ApiError(400, f"dimensions={self.dimensions} and output_dimension={self.output_dimension} "
+                                "disagree: send one", param="output_dimension")
+        return self.dimensions if self.dimensions is not None else self.output_dimension
 
 
 class RerankRequest(BaseModel):
