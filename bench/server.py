@@ -22,7 +22,6 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -130,8 +129,7 @@ def embedding_rates(url: str, model: str, texts: list[str], batch: int, repeats:
     http.post(url + "/v1/embeddings", json={"input": fresh()[:8], "model": model})  # loads the model
     tmp = tempfile.TemporaryDirectory()
     store = EmbeddingStore(Path(tmp.name) / "client.sqlite")
-    api = get_embedder(f"api:{model}@{url}/v1", Workspace(Path(tmp.name)))
-    api.provider = replace(api.provider, max_inputs=batch)  # the same requests as the raw posts
+    api = get_embedder(f"api:{model}@{url}/v1,batch={batch}", Workspace(Path(tmp.name)))  # the raw posts' requests
     api.embed(["warm-up"])
 
     def in_process() -> None:

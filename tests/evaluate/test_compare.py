@@ -235,3 +235,15 @@ def test_the_showcase_runs_only_pipelines_that_were_asked_for(session_home, capl
     both = compare_models(["minilm-static"], corpus, queries, workspace=session_home,
                           pipelines=["exact", "routed:nprobe=1"], with_maps=False, hide_labels=0)
     assert list(both.runs[0].showcase) == ["exact", "routed:nprobe=1"]
+
+
+def test_an_api_models_options_reach_it_through_compare(workspace, capsys, tmp_path):
+    """`--models api:m@url,timeout=...,minilm-static`: the options stay with their model (a comma does not split
+    them off into model names of their own), so a bad one is named before anything runs."""
+    from clusterank.embed.registry import catalog_id
+
+    code = main(["compare", "--models", "api:m@http://127.0.0.1:9/v1,timeout=0,minilm-static", "--n", "200",
+                 "--no-maps", "-o", str(tmp_path / "rep")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and "timeout" in err[-1] and "unknown model" not in err[-1], err[-1]
+    assert catalog_id("openai:text-embedding-3-small,batch=64") == "text-embedding-3-small"  # prices still found

@@ -100,12 +100,12 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
     """Compare embedding models x pipelines on labelled queries; write a report with a recommendation."""
     from clusterank import (check_device, check_spec, compare_models, expand_models, get_reranker, markdown_tables,
                             load_queries, neighbour_map, parent_labels, parse_pipelines, recommend, relevant_ids,
-                            using_device, write_report)
+                            split_specs, using_device, write_report)
 
     check_device(device)  # cuda without a GPU fails before anything loads
     if not 0 <= hide_labels < 1:
         raise ClusterankError(f"--hide-labels {hide_labels:g}: give a share from 0 (off) to below 1, e.g. 0.2")
-    names = expand_models(models.split(",") if models else None)
+    names = expand_models(split_specs(models) if models else None)  # `api:m@url,timeout=300` keeps its options
     _check_models(names)  # an unknown name fails in one line before anything loads, not after the first model ran
     if out_dir.exists() and not out_dir.is_dir():
         raise ClusterankError(f"--out {out_dir}: is a file; the report is a folder (report.md, .html, .csv)")

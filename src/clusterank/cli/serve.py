@@ -55,7 +55,7 @@ def serve(
     /v1/models, /healthz, /metrics."""
     from clusterank import ServerConfig, serve as run, split_specs
 
-    models = tuple(m.strip() for spec in model for m in spec.split(",") if m.strip())
+    models = tuple(split_specs(",".join(model)))  # an API model's options (`,timeout=300`) stay with it
     retrievers = tuple(split_specs(",".join(retriever))) if retriever else None
     run(ServerConfig(corpus=str(corpus) if corpus else None, queries=str(queries) if queries else None,
                      text_column=text_column, label_column=label_column,

@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from clusterank.embed import local, mean, precomputed
 from clusterank.embed.api import api_backend
 from clusterank.embed.base import EmbedContext, Embedder, EmbedderBackend, check_device
-from clusterank.embed.providers import public_name
+from clusterank.embed.providers import public_name, split_options
 from clusterank.errors import ClusterankError
 from clusterank.registry import Registry, typed_params
 from clusterank.workspace import Workspace
@@ -54,7 +54,7 @@ def catalog_id(name: str) -> str:
         return name
     if not EMBEDDERS[spec.name].catalog_argument:
         return name
-    return spec.argument.split("@")[0].split("/")[-1]
+    return split_options(spec.argument)[0].split("@")[0].split("/")[-1]  # `openai:m,batch=64` is `m`
 
 
 def find_backend(name: str) -> tuple[EmbedderBackend, str]:
