@@ -1,6 +1,6 @@
 """Does `compare`'s ms/query depend on which model is measured first? Each order of two models runs in a fresh
 process that does what `compare` does per model (load it, measure a single query's embed + exact search over the
-bundled profiles) with `measure_query_ms`'s warm-up off (0 rounds, as before issue 23) and on (the default).
+bundled profiles) with `measure_query_ms`'s warm-up off (0 rounds, as before issue 23), 2 rounds, and 8 (the default).
 
 A model's ms/query measured first ÷ measured second is the order bias; 1.00 means none. Prints a table; paste it
 into bench/RESULTS.md with the machine and date.
@@ -49,12 +49,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="minilm-static,paraphrase-MiniLM-L3-v2")
     ap.add_argument("--trials", type=int, default=3)
+    ap.add_argument("--warmups", default="0,2,8", help="warm-up rounds to compare, comma-separated")
     args = ap.parse_args()
     a, b = args.models.split(",")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; trials: {args.trials}")
     print("| warm-up rounds | model | ms/query measured first | measured second | first ÷ second |")
     print("|---|---|---|---|---|")
-    for warmup in (0, 2):
+    for warmup in (int(w) for w in args.warmups.split(",")):
         first = {a: [], b: []}
         second = {a: [], b: []}
         for _ in range(args.trials):

@@ -69,11 +69,13 @@ def measure_throughput(embedder, sample_texts: list[str], min_seconds: float = 1
                 return done / elapsed
 
 
-def measure_query_ms(embedder, query: str, search=None, repeats: int = 5, warmup: int = 2) -> float:
+def measure_query_ms(embedder, query: str, search=None, repeats: int = 5, warmup: int = 8) -> float:
     """Median milliseconds to embed one job description (a fresh variant each time) and run `search(vector)`.
 
     The first `warmup` rounds are run and not timed: first calls pay for lazy set-up (thread pools, kernels, a
-    library's first import), which would otherwise be charged to whichever model `compare` measures first."""
+    library's first import, ONNX Runtime's first runs), which would otherwise be charged to whichever model
+    `compare` measures first (`bench/query_order.py`: 2 rounds left an ONNX model 1.20x slower measured first, 8
+    rounds 1.06x)."""
     times = []
     with truncation_summary(quiet=True):
         for i in range(warmup + repeats):
