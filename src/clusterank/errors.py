@@ -108,6 +108,7 @@ EXTRAS = {
     "api": "pip install 'clusterank[api]'",
     "serve": "pip install 'clusterank[serve]'",
     "ray": "pip install 'clusterank[ray]'",
+    "multilingual": "pip install 'clusterank[multilingual]'",
 }
 """How to install each optional extra: the one place an install hint is written."""
 

