@@ -26,3 +26,6 @@ ROUTING_PIPELINES = ("exact", SEED_PIPELINE, "routed:nprobe=2", "routed:nprobe=a
 """What `clusters --eval` runs: exact search and routing at several widths."""
 DEFAULT_TOKENS_PER_TEXT = 400
 """Tokens per text that `clusterank cost` assumes when no corpus is given (the seed's assumption)."""
+SLOW_MODELS = ("all-mpnet-base-v2", "multilingual-e5-small")
+"""Offline models left out of `compare`'s and `cost`'s defaults (named, or `--models all`, they run): minutes, not
+seconds, for the bundled set on a CPU (multilingual-e5-small: ~3.5 bundled profiles/s on 2 cores)."""

@@ -35,7 +35,9 @@ def time_this_machine(models: Sequence[str] | None, texts: Sequence[str] | None 
     """
     from clusterank.embed import available_models
 
-    offline = [m for m in available_models() if models is None or m in models]
+    from clusterank.defaults import SLOW_MODELS
+
+    offline = [m for m in available_models() if (m not in SLOW_MODELS if models is None else m in models)]
     if not offline:
         return {}
     if texts is None:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from clusterank.data.loaders import Corpus
-from clusterank.defaults import COMPARE_PIPELINES, DEFAULT_K, LABELLED_PIPELINES, SHOWCASE_PIPELINES
+from clusterank.defaults import COMPARE_PIPELINES, DEFAULT_K, LABELLED_PIPELINES, SHOWCASE_PIPELINES, SLOW_MODELS
 from clusterank.embed import CATALOG, available_models, catalog_id, get_embedder
 from clusterank.embed.measure import PeakMemory, measure_query_ms, measure_throughput
 from clusterank.embed.store import text_hash
@@ -47,8 +47,6 @@ def _step(i: int, n: int, name: str, step: int) -> None:
 
 METRICS = metric_names(10)
 HIGHER_IS_BETTER = {m: higher_is_better(m) for m in METRICS}
-SLOW_MODELS = ("all-mpnet-base-v2",)
-"""Offline models left out of the default list: they take most of an hour on the bundled set here."""
 
 
 def default_models() -> list[str]:
