@@ -16,7 +16,8 @@ httpx = pytest.importorskip("httpx")
 
 from clusterank.data.loaders import bundled_profiles  # noqa: E402
 from clusterank.embed import get_embedder  # noqa: E402
-from clusterank.embed.api import RateLimiter, estimate_tokens, plan_requests, retry_after  # noqa: E402
+from clusterank.embed.api import RateLimiter, estimate_tokens, retry_after  # noqa: E402
+from clusterank.embed.batching import RequestQueue  # noqa: E402
 from clusterank.embed.base import query_embedder  # noqa: E402
 from clusterank.embed.store import EmbeddingStore, text_hash  # noqa: E402
 from clusterank.errors import ClusterankError  # noqa: E402
@@ -222,7 +223,8 @@ def test_cohere_adapter_against_a_cohere_shaped_server(server, local, tmp_path, 
 
 def test_requests_are_packed_under_both_limits():
     texts = ["word " * 100] * 10 + ["short"] * 5
-    groups = plan_requests(texts, max_inputs=4, max_tokens=400)
+    queue = RequestQueue([estimate_tokens(t) for t in texts], max_tokens=400)
+    groups = list(iter(lambda: queue.take(4), None))
     assert [i for g in groups for i in g] == list(range(15))
     for g in groups:
         assert len(g) <= 4

@@ -22,8 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 import numpy as np
 
 from clusterank.embed.base import Batch, Embedder, EmbedderBackend
-from clusterank.embed.batching import (CHARS_PER_TOKEN, Pacer, RequestQueue, estimate_tokens, limit_tokens,  # noqa: F401
-                                       parse_options, plan_requests)
+from clusterank.embed.batching import Pacer, RequestQueue, estimate_tokens, limit_tokens, parse_options
 from clusterank.embed.providers import (BadResponse, Provider, SchemaError, endpoint, public_name, split_api_name,
                                         usage_ceiling, usage_tokens)
 from clusterank.httpclient import HttpError, RetryAnswer, RetryPolicy, graceful_interrupt, post_json

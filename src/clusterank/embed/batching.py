@@ -43,15 +43,6 @@ def estimate_tokens(text: str) -> int:
     return int(len(text) / CHARS_PER_TOKEN) + 1
 
 
-def plan_requests(texts: Sequence[str], max_inputs: int, max_tokens: int) -> list[list[int]]:
-    """Positions of `texts` grouped into requests of at most `max_inputs` texts and ~`max_tokens` tokens."""
-    queue = RequestQueue([estimate_tokens(t) for t in texts], max_tokens)
-    groups = []
-    while (group := queue.take(max_inputs)) is not None:
-        groups.append(group)
-    return groups
-
-
 def auto_or_whole(text: str) -> int | None:
     """`auto` (None: learned from the first answers) or a whole number (its range is the parameter's `bound`)."""
     return None if text.strip().lower() == "auto" else whole(text)
@@ -156,9 +147,6 @@ class RequestQueue:
         """Send these positions next (a request that timed out, to be sent again in smaller pieces)."""
         self._todo.extendleft(reversed(group))
 
-    def tokens_of(self, group: list[int]) -> int:
-        """The estimated tokens of a request."""
-        return sum(self.tokens[i] for i in group)
 
 
 class Pacer:
