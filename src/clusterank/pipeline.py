@@ -118,7 +118,7 @@ class SearchPipeline:
                         else self.store.embed(self.embedder, corpus.texts, progress=progress,
                                               what=f"profiles of {corpus.source}"))
         self.k_scores: dict[int, float] = {}
-        self._retrievers: dict[str, Retriever] = {}
+        self._retrievers, self._clusters = {}, {}
 
     def clusters(self, n_clusters: int | str | None = None, seed: int | None = None) -> ClusterModel:
         """The k-means model of this corpus and embedding model, fitted once and kept in the workspace; `n_clusters`
@@ -129,11 +129,11 @@ class SearchPipeline:
             n_clusters, self.k_scores = choose_k(self.vectors, seed=seed)
         check_k(n_clusters, len(self.vectors))
         path = self.workspace.cluster_path(self.embedder.name, self.corpus_key, n_clusters, seed)
-        if path.exists():
-            return ClusterModel.load(path)
-        model = fit_kmeans(self.vectors, n_clusters, seed=seed, corpus_key=self.corpus_key)
-        model.save(path)
-        return model
+        if path not in self._clusters:  # read (or fitted and saved) once per pipeline: `hits` asks on every search
+            if not path.exists():
+                fit_kmeans(self.vectors, n_clusters, seed=seed, corpus_key=self.corpus_key).save(path)
+            self._clusters[path] = ClusterModel.load(path)
+        return self._clusters[path]
 
     def fitted(self, key: str, fit: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
         """Arrays a retriever learned from this corpus under `key` (`prior`'s classifier): read from the workspace,
