@@ -146,7 +146,8 @@ def test_a_given_batch_is_the_most_a_request_holds(servers):
     srv = servers()
     emb = get_embedder(f"api:m@{srv.url()},batch=8")
     assert np.array_equal(emb.embed(TEXTS[:100]), expected(TEXTS[:100]))
-    assert srv.sizes[1:] == [8] * 12 + [4]
+    # up to 4 requests are in flight, so they may reach the server in any order: compare the sizes sent
+    assert sorted(srv.sizes[1:], reverse=True) == [8] * 12 + [4]
 
 
 def test_the_query_side_shares_what_was_learned(servers):
