@@ -25,6 +25,8 @@ from clusterank.embed.base import query_embedder
 from clusterank.embed.store import EmbeddingStore, normalise, text_hash
 from clusterank.errors import ClusterankError
 from clusterank.index import Retriever, SearchContext, TopK, build_retriever, canonical_spec
+from clusterank.index.filters import matching_rows
+from clusterank.index.fusion import FusedRetriever
 from clusterank.index.hits import Hit, Hits, make_hits
 from clusterank.index.labels import training_examples
 from clusterank.index.persist import SavedIndex, check_saveable
@@ -158,6 +160,10 @@ class SearchPipeline:
             ClusterankError: unknown retriever or parameter, or a bad value.
         """
         key = canonical_spec(spec)
+        if key not in self._retrievers and self.embedder.fusion is not None:  # each part's ranking, fused
+            self._retrievers[key] = FusedRetriever([p.retriever(spec) for p in self.part_pipelines],
+                                                   [p.dims for p in self.embedder.parts], self.embedder.fusion,
+                                                   self.vectors, key)
         if key not in self._retrievers and self.saved is not None and key in self.saved.specs:
             self._retrievers[key] = self.saved.corpus_retriever(key)
         if key not in self._retrievers:
@@ -166,6 +172,12 @@ class SearchPipeline:
                                     fitted=self.fitted, examples=self.examples)
             self._retrievers[key] = build_retriever(spec, context)
         return self._retrievers[key]
+
+    @cached_property
+    def part_pipelines(self) -> list[SearchPipeline]:
+        """For a fused model (`fusion:`), one pipeline per part over this corpus (vectors from the store)."""
+        return [SearchPipeline(self.corpus, p, workspace=self.workspace, n_clusters=self.n_clusters, seed=self.seed,
+                               use_saved_index=False, train_queries=self.train_queries) for p in self.embedder.parts]
 
     @property
     def corpus_name(self) -> str:
@@ -336,11 +348,8 @@ class SearchPipeline:
 
     def search_vectors(self, vectors: np.ndarray, k: int = 10, *, retriever: str = DEFAULT_RETRIEVER,
                        filters: Mapping[str, object] | None = None) -> list[list[Hit]]:
-        """Retrieval for query vectors of this model (normalised here), best first, optionally filtered:
-        `run_many(None, k, vectors=vectors, ...).hits`.
-
-        With filters the retriever is asked for more and more hits (up to the whole corpus) until each query has
-        k that match, so a filter narrows what the retriever finds instead of leaving the list short.
+        """Retrieval for query vectors of this model (normalised here), best first, optionally filtered (the
+        retriever is asked for more hits until each query has k that match): `run_many(None, k, vectors=...)`.
 
         Raises:
             ClusterankError: vectors of the wrong size, NaN or zero vectors, k < 1, a bad filter.
@@ -365,29 +374,12 @@ class SearchPipeline:
 
     def filter_mask(self, filters: Mapping[str, object] | None) -> np.ndarray | None:
         """Rows matching every filter: `role` (the label column), `cluster` (k-means cluster id at the pipeline's
-        k) or any other corpus column (`family`), compared as text. None when there are no filters.
+        k) or any other corpus column (`family`), compared as text; None without filters (see `matching_rows`).
 
         Raises:
             ClusterankError: an unknown column, or a value no profile has (the message says which).
         """
-        active = {key: value for key, value in (filters or {}).items() if value not in (None, "")}
-        if not active:
-            return None
-        mask = np.ones(len(self.corpus), dtype=bool)
-        for key, value in active.items():
-            if key == "cluster":
-                column = [str(c) for c in self.clusters().labels]
-            elif key == "role":
-                if self.corpus.labels is None:
-                    raise ClusterankError(f"{self.corpus.source} has no role labels to filter by")
-                column = list(self.corpus.labels)
-            else:
-                column = self.column(key)
-            match = np.array([c == str(value) for c in column])
-            if not match.any():
-                raise ClusterankError(f"filter {key}={value!r}: no profile in {self.corpus.source} has that {key}")
-            mask &= match
-        return mask
+        return matching_rows(self.corpus, filters, lambda: self.clusters().labels, self.column)
 
     def hits(self, result: TopK) -> list[list[Hit]]:
         """A retriever's result as `Hit`s per query; cluster: a routing retriever's group, else the row's cluster in

@@ -11,9 +11,9 @@ import copy
 import logging
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -55,6 +55,12 @@ class Embedder(ABC):
     """Embeds queries differently from documents: `for_queries()` gives that other side."""
     computes: bool = True
     """Computes vectors from text (false for one that looks up vectors made elsewhere: nothing to time)."""
+    parts: Sequence["Embedder"] = ()
+    """For a model made of others (`mean-of-models:`, `fusion:`): them. The store embeds and keeps each part under
+    its own name and joins their vectors with `join`, so a part is never embedded twice."""
+    fusion: Any = None
+    """For `fusion:`, its `FusionRule`: the pipeline fuses the parts' rankings instead of searching the joined
+    vectors (None: search the vectors)."""
 
     @abstractmethod
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
@@ -68,6 +74,10 @@ class Embedder(ABC):
         for start in range(0, len(texts), chunk_size):
             chunk = list(texts[start : start + chunk_size])
             yield Batch(list(range(start, start + len(chunk))), self.embed(chunk))
+
+    def join(self, part_vectors: Sequence[np.ndarray]) -> np.ndarray:
+        """A composite's vectors from its parts' normalised ones (see `parts`); only composites implement it."""
+        raise NotImplementedError(f"{type(self).__name__} has no parts to join")
 
     def for_queries(self) -> "Embedder":
         """The embedder for job descriptions: itself, unless `asymmetric` (then a twin under its own store key)."""
@@ -101,12 +111,14 @@ class EmbedContext:
         tables: corpora whose precomputed columns `precomputed:` reads.
         device: `cpu` | `cuda` | `auto`, for models run here with torch or onnxruntime (others ignore it).
         model: builds another registered model by name with the same workspace, tables and device (ensembles).
+        params: the spec's parameters, typed and checked (`clusterank.registry.typed_params`), defaults filled in.
     """
 
     workspace: Any
     tables: Sequence
     device: str
     model: Callable[[str], "Embedder"]
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -32,13 +32,18 @@ class MeanOfModels(Embedder):
 
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Each model's normalised vectors / sqrt(m), concatenated: (len(texts), sum of the models' dims)."""
-        scale = 1.0 / np.sqrt(len(self.parts))
         blocks = []
         for part in self.parts:
             vectors = np.asarray(part.embed(texts, progress=progress), dtype=np.float32)
             norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            blocks.append(vectors / np.where(norms > 0, norms, 1.0) * scale)
-        return np.hstack(blocks).astype(np.float32) if blocks else np.zeros((0, self.dims), np.float32)
+            blocks.append(vectors / np.where(norms > 0, norms, 1.0))
+        return self.join(blocks)
+
+    def join(self, part_vectors: Sequence[np.ndarray]) -> np.ndarray:
+        """The parts' normalised vectors / sqrt(m), side by side (what the store does with a composite)."""
+        if not part_vectors or not len(part_vectors[0]):
+            return np.zeros((0, self.dims), np.float32)
+        return (np.hstack(part_vectors) / np.sqrt(len(self.parts))).astype(np.float32)
 
     def for_queries(self) -> Embedder:
         """The query side of every asymmetric part, under its own store key."""

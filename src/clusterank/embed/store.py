@@ -77,7 +77,8 @@ def normalise(vectors: np.ndarray, *, model: str = "", rows: Sequence[int] | Non
     zero = norms[:, 0] == 0
     if zero.any():
         raise ClusterankError(f"{name}: vector for row {row(zero)} is all zeros (the model has no token for any "
-                              "character of that text: edit or drop it)")
+                              "character of that text: edit or drop it, or use a model that reads its script, e.g. "
+                              "multilingual-e5-small)")
     return (vecs / norms).astype(np.float32)
 
 
@@ -346,6 +347,13 @@ class EmbeddingStore:
         for i, t in enumerate(texts):
             if not isinstance(t, str) or not t.strip():
                 raise ClusterankError(f"{what}: text at row {i} is empty; nothing can be embedded for it")
+        if embedder.parts:  # a composite: each part kept under its own name, joined here
+            found = [[] for _ in embedder.parts]
+            joined = embedder.join([self.embed(p, texts, progress=progress, chunk_size=chunk_size, what=what,
+                                               cached=f) for p, f in zip(embedder.parts, found)])
+            if cached is not None:  # from the cache: the texts every part had
+                cached.extend(sorted(set.intersection(*map(set, found))))
+            return joined
         model = embedder.name
         hashes = [text_hash(t) for t in texts]
         have = self.lookup(model, hashes)

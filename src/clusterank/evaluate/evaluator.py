@@ -20,8 +20,8 @@ from clusterank.evaluate.neighbours import NearMiss, near_miss_for
 from clusterank.evaluate.relevance import Relevance
 from clusterank.evaluate.stats import Estimate, bootstrap_ci
 from clusterank.evaluate.metrics import routing_accuracy
-from clusterank.evaluate.tune import (ALPHAS, DEFAULT_FOLDS, cross_validated_rows, fold_of, grid_rows, grid_scores,
-                                     is_tuned)
+from clusterank.evaluate.tune import (DEFAULT_FOLDS, cross_validated_rows, fold_of, fusion_is_tuned, grid_scores,
+                                     is_tuned, tuned_grid)
 from clusterank.index import TopK, canonical_spec, split_specs
 from clusterank.pipeline import SearchPipeline
 from clusterank.rerank.base import Reranker
@@ -98,6 +98,8 @@ class PipelineRun:
     """Which labels counted as near misses for each query, and by which definition."""
     index_bytes: int | None = None
     """Bytes the retriever's index holds (float32 vectors for exact search, codes for quantized ones)."""
+    fold_weights: list[tuple[float, ...]] | None = None
+    """For a fused model with `weights=auto`, the weights each fold chose on the other folds (nested CV)."""
 
     def estimate(self, metric: str) -> Estimate:
         """Mean and 95% bootstrap interval over queries (NaN where the metric is undefined, e.g. no labels)."""
@@ -167,16 +169,20 @@ def evaluate_pipelines(pipe: SearchPipeline, queries: Sequence[str], rel: Releva
         p = Pipeline(item) if isinstance(item, str) else item
         retriever = pipe.retriever(p.retriever)
         retriever.search(qv[:1], depth)  # first calls allocate (threads, buffers): keep them out of the timing
-        tuned = is_tuned(p.retriever)
+        tuned = is_tuned(p.retriever) or fusion_is_tuned(pipe)
         top = min(p.rerank_top, depth)  # a reranker reorders at most the `depth` hits every pipeline retrieves
         found = pipe.run_many(texts, depth, vectors=qv, retriever=p.retriever,
                               reranker=None if tuned else p.reranker, rerank_top=top)
         ms = (found.timings["retrieve"] + found.timings["rerank"]) * 1000 / len(texts)
-        rows, probed, fold_alphas = found.rows, found.clusters_probed, None
+        rows, probed, fold_alphas, fold_weights = found.rows, found.clusters_probed, None, None
         if tuned:
-            grid = grid_rows(pipe, qv, p.retriever, depth=depth)
+            grid, points = tuned_grid(pipe, qv, p.retriever, depth=depth)
             rows, chosen = cross_validated_rows(grid, grid_scores(grid, rel, cutoff), fold_of(len(texts), folds))
-            fold_alphas, probed = [ALPHAS[c] for c in chosen], None
+            probed = None
+            if is_tuned(p.retriever):
+                fold_alphas = [points[c][0] for c in chosen]
+            if fusion_is_tuned(pipe):
+                fold_weights = [points[c][1] for c in chosen]
             if p.reranker is not None:
                 cosines = np.take_along_axis(qv @ pipe.vectors.T, np.maximum(rows, 0), axis=1)
                 result = TopK(rows, np.where(rows >= 0, cosines, -np.inf).astype(np.float32))
@@ -185,7 +191,8 @@ def evaluate_pipelines(pipe: SearchPipeline, queries: Sequence[str], rel: Releva
                 ms += (time.perf_counter() - t0) * 1000 / len(texts)
         scores = score_rows(rows, rel, pipe.corpus.labels, near, cutoff)
         scores[f"recall@{cutoff} vs exact"] = overlap_recall(rows[:, :cutoff], exact_top)
-        runs[p.name] = PipelineRun(p.name, scores, rows, ms, probed, fold_alphas, near, retriever.memory_bytes)
+        runs[p.name] = PipelineRun(p.name, scores, rows, ms, probed, fold_alphas, near, retriever.memory_bytes,
+                                   fold_weights)
     return runs
 
 

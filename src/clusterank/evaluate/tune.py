@@ -18,6 +18,7 @@ import numpy as np
 
 from clusterank.data.bounds import check_seed
 from clusterank.errors import ClusterankError
+from clusterank.embed.fusion import weight_grid
 from clusterank.evaluate.metrics import ndcg_at_k
 from clusterank.evaluate.relevance import Relevance
 from clusterank.evaluate.stats import Estimate, bootstrap_ci
@@ -79,6 +80,32 @@ def grid_rows(pipe: SearchPipeline, query_vectors: np.ndarray, spec: str,
     """(n_alphas, n_queries, depth) retrieved rows for every weight of the grid."""
     depth = min(depth, len(pipe.corpus))
     return np.stack([pipe.retriever(with_alpha(spec, a)).search(query_vectors, depth).rows for a in alphas])
+
+
+def fusion_is_tuned(pipe: SearchPipeline) -> bool:
+    """True when the pipeline's model is fused (`fusion:`) with `weights=auto`: its weights are chosen by nested
+    cross-validation in `compare`."""
+    return pipe.embedder.fusion is not None and pipe.embedder.fusion.weights is None
+
+
+def tuned_grid(pipe: SearchPipeline, query_vectors: np.ndarray, spec: str,
+               depth: int = DEPTH) -> tuple[np.ndarray, list[tuple[float | None, tuple[float, ...] | None]]]:
+    """Rows for every point of a pipeline's tuning grid: alpha (`is_tuned`) x fusion weights (`fusion_is_tuned`).
+
+    Returns:
+        (n_points, n_queries, depth) rows, and each point's (alpha or None, weights or None).
+    """
+    alphas = ALPHAS if is_tuned(spec) else (None,)
+    weight_sets = weight_grid(len(pipe.embedder.parts)) if fusion_is_tuned(pipe) else (None,)
+    depth = min(depth, len(pipe.corpus))
+    points, rows = [], []
+    for alpha in alphas:
+        retriever = pipe.retriever(spec if alpha is None else with_alpha(spec, alpha))
+        for weights in weight_sets:
+            chosen = retriever if weights is None else retriever.with_weights(weights)
+            rows.append(chosen.search(query_vectors, depth).rows)
+            points.append((alpha, weights))
+    return np.stack(rows), points
 
 
 def choose_per_fold(scores: np.ndarray, folds: np.ndarray) -> np.ndarray:
