@@ -38,14 +38,27 @@ class DemoReport:
     """The top 10 of each showcase retriever: exact, the seed's hard routing, role-aware."""
     role_tuning: str
     """How role-aware search got its alpha."""
+    lang: str = "en"
+    """The language of the job description (`clusterank demo --lang`)."""
+    language_note: str | None = None
+    """A line to show when the model is English-only and the job description is not in English."""
 
 
 def run_demo(model: str = DEFAULT_MODEL, n: int = BUNDLED_N, k: int = 30, *, workspace: Workspace | None = None,
-             progress: bool = False) -> DemoReport:
-    """Embed the bundled profiles (cached), search for the demo job description, and score the top k."""
-    from clusterank.data.roles import neighbours
-    from clusterank.data.synthetic import DEMO_QUERY
+             progress: bool = False, lang: str = "en") -> DemoReport:
+    """Embed the bundled profiles (cached), search for the demo job description, and score the top k.
 
+    Args:
+        lang: the language of the job description: en, or zh, es, de, uk (the same advert translated; the
+            profiles stay English). An English-only model gets a `language_note` recommending a multilingual one.
+
+    Raises:
+        ClusterankError: an unknown language (before anything is embedded), or a model that cannot load.
+    """
+    from clusterank.data.i18n import demo_query
+    from clusterank.data.roles import neighbours
+
+    query = demo_query(lang)  # an unknown language fails here, before the profiles are embedded
     corpus = bundled_profiles(n=n)
     workspace = workspace or Workspace.default()
     t0 = time.perf_counter()
@@ -57,23 +70,37 @@ def run_demo(model: str = DEFAULT_MODEL, n: int = BUNDLED_N, k: int = 30, *, wor
     pipe = SearchPipeline(corpus, embedder, workspace=workspace, progress=progress)
     embed_seconds = time.perf_counter() - t0
     newly = pipe.store.count(embedder.name) - before
-    pipe.embed_queries([DEMO_QUERY])  # so the timing below is the search alone
+    pipe.embed_queries([query])  # so the timing below is the search alone
     t1 = time.perf_counter()
-    hits = pipe.search(DEMO_QUERY, k=k)
+    hits = pipe.search(query, k=k)
     search_ms = (time.perf_counter() - t1) * 1000
     tuning = tune_role_on_bundled_queries(pipe)
-    side_by_side = {spec: pipe.search(DEMO_QUERY, k=10, retriever=spec) for spec in SHOWCASE_PIPELINES}
+    side_by_side = {spec: pipe.search(query, k=10, retriever=spec) for spec in SHOWCASE_PIPELINES}
     near = tuple(neighbours(DEMO_ROLE))
     top10 = hits[:10]
     return DemoReport(
-        model=embedder.name, dims=embedder.dims, corpus_size=len(corpus), query=DEMO_QUERY,
+        model=embedder.name, dims=embedder.dims, corpus_size=len(corpus), query=query,
         target_role=DEMO_ROLE, neighbours=near, hits=hits,
         precision_at_10=sum(h.role == DEMO_ROLE for h in top10) / max(len(top10), 1),
         product_managers=sum(h.role == "Product Manager" for h in hits),
         near_misses=sum(h.role in near for h in hits),
         newly_embedded=newly, embed_seconds=embed_seconds, search_ms=search_ms, side_by_side=side_by_side,
-        role_tuning=tuning,
+        role_tuning=tuning, lang=lang.strip().lower(), language_note=language_note(embedder.name, lang),
     )
+
+
+MULTILINGUAL_MODEL = "multilingual-e5-small"
+
+
+def language_note(model: str, lang: str) -> str | None:
+    """A line saying `model` is English-only and naming the offline multilingual one, when `lang` is not English
+    and the model is one of the English-only sentence-transformers families (MiniLM, mpnet); else None."""
+    name = model.lower()
+    if lang.strip().lower() == "en" or "multilingual" in name or not any(w in name for w in ("minilm", "mpnet")):
+        return None
+    return (f"{model} is an English-only model: it matches this job description mostly through the words it shares "
+            f"with English (tool names, loanwords). Try --model {MULTILINGUAL_MODEL} (offline, multilingual; "
+            "slower to embed the profiles the first time, so start with a small --n).")
 
 
 def tune_role_on_bundled_queries(pipe: SearchPipeline) -> str:

@@ -10,7 +10,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from clusterank import BUNDLED_N, DEFAULT_K, DEFAULT_MODEL, DEFAULT_SEED, PROFILES_RANGE, SEED_RANGE, printable
+from clusterank import (BUNDLED_N, DEFAULT_K, DEFAULT_MODEL, DEFAULT_SEED, PROFILES_RANGE, SEED_RANGE, ClusterankError,
+                        printable)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Find candidate profiles for a job description; measure which embedding model to use.")
@@ -34,6 +35,8 @@ SeedOpt = typer.Option(DEFAULT_SEED, "--seed", help="k-means seed (the seed's ra
                        callback=SEED_RANGE.option("--seed"))
 QueriesOpt = typer.Option(None, "--queries", help="Labelled job descriptions (default: the bundled ones).")
 QueryColOpt = typer.Option("natural_language", "--query-column", help="Text column of --queries.")
+LangOpt = typer.Option("en", "--lang", help="Language of the bundled job descriptions: en, zh (Chinese), es, de, uk "
+                       "(Ukrainian), or all; the profiles stay English.")
 ParentOpt = typer.Option("family", "--parent-column", help="Parent label (e.g. role family): partial relevance.")
 SkipOpt = typer.Option(False, "--skip-unanswerable", help="Leave out queries that no profile is relevant to "
                        "(e.g. a label that occurs in no profile) instead of stopping; says how many.")
@@ -75,10 +78,13 @@ def corpus_from_options(corpus: Optional[Path], n: int, text_column: str, label_
     return table
 
 
-def queries_from_options(queries: Optional[Path], query_column: str, label_column: str):
-    """The labelled job descriptions: a file, or the bundled ones."""
+def queries_from_options(queries: Optional[Path], query_column: str, label_column: str, lang: str = "en"):
+    """The labelled job descriptions: a file, or the bundled ones in `lang` (`--lang`; not with a file)."""
     from clusterank import bundled_queries, load_queries
 
-    return bundled_queries() if queries is None else load_queries(queries, text_column=query_column,
-                                                                 label_column=label_column)
+    if queries is not None and lang.strip().lower() != "en":
+        raise ClusterankError(f"--lang {lang} picks the bundled job descriptions; a --queries file brings its own "
+                              "(give one or the other)")
+    return bundled_queries(lang=lang) if queries is None else load_queries(queries, text_column=query_column,
+                                                                           label_column=label_column)
 

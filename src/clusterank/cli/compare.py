@@ -8,8 +8,8 @@ from typing import Optional
 
 import typer
 
-from clusterank.cli.common import (ClustersOpt, CorpusOpt, DeviceOpt, LabelColOpt, ModelOpt, NOpt, QueriesOpt,
-                                   QueryColOpt, ParentOpt, RelIdsOpt, SkipOpt, TextColOpt, app, corpus_from_options,
+from clusterank.cli.common import (ClustersOpt, CorpusOpt, DeviceOpt, LabelColOpt, LangOpt, ModelOpt, NOpt,
+                                   QueriesOpt, QueryColOpt, ParentOpt, RelIdsOpt, SkipOpt, TextColOpt, app, corpus_from_options,
                                    out, queries_from_options)
 from clusterank import COMPARE_PIPELINES, DEFAULT_K, LABELLED_PIPELINES, SEED_RANGE, ClusterankError, Workspace
 
@@ -78,7 +78,7 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
                 None, "--pipelines", help="Comma-separated pipelines: a retriever spec, optionally +<reranker> "
                 "(exact+rescore:all-MiniLM-L6-v2). Default: exact, routed:nprobe=1, routed:nprobe=auto, and role "
                 "(alpha by nested cross-validation) when the corpus has labels."),
-            corpus: Optional[Path] = CorpusOpt, queries: Optional[Path] = QueriesOpt,
+            corpus: Optional[Path] = CorpusOpt, queries: Optional[Path] = QueriesOpt, lang: str = LangOpt,
             n: int = NOpt, text_column: str = TextColOpt, query_column: str = QueryColOpt,
             label_column: str = LabelColOpt,
             parent_column: str = ParentOpt,
@@ -116,12 +116,12 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
         chosen = parse_pipelines(specs, get_reranker, rerank_top)
         for pipeline in chosen:  # nlist, k and the like against the corpus' rows, before anything is embedded
             check_spec(pipeline.retriever, len(table))
-        qs = queries_from_options(queries, query_column, label_column)
+        qs = queries_from_options(queries, query_column, label_column, lang)
         showcase = None
         if queries is None:
-            from clusterank import DEMO_QUERY
+            from clusterank import demo_query
 
-            showcase = DEMO_QUERY
+            showcase = demo_query("en" if lang.strip().lower() == "all" else lang)
         cmp = compare_models(names, table, qs, pipelines=chosen, n_clusters=n_clusters,
                              parent_labels=parent_labels(table, qs, parent_column),
                              relevant_ids=relevant_ids(qs, relevant_ids_column),
@@ -157,7 +157,7 @@ def _check_models(names: list[str]) -> None:
 def tune(model: str = ModelOpt, retriever: str = typer.Option("role", "--retriever", "-r",
                                                               help="What to tune: role or soft (with any other "
                                                                    "parameters, e.g. role:min_size=10)."),
-         corpus: Optional[Path] = CorpusOpt, queries: Optional[Path] = QueriesOpt, n: int = NOpt,
+         corpus: Optional[Path] = CorpusOpt, queries: Optional[Path] = QueriesOpt, lang: str = LangOpt, n: int = NOpt,
          text_column: str = TextColOpt, query_column: str = QueryColOpt, label_column: str = LabelColOpt,
          relevant_ids_column: str = RelIdsOpt, skip_unanswerable: bool = SkipOpt, n_clusters: str = ClustersOpt,
          parent_column: str = ParentOpt,
@@ -170,7 +170,7 @@ def tune(model: str = ModelOpt, retriever: str = typer.Option("role", "--retriev
 
     spec = check_tunable(retriever)
     table = corpus_from_options(corpus, n, text_column, label_column, n_clusters)
-    qs = queries_from_options(queries, query_column, label_column)
+    qs = queries_from_options(queries, query_column, label_column, lang)
     parents = parent_labels(table, qs, parent_column) or (None, None)
     rel = build_relevance(len(table), table.labels, qs.labels, *parents, relevant_ids(qs, relevant_ids_column),
                           source=qs.source, drop_unscorable=skip_unanswerable)

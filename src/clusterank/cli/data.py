@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from clusterank.cli.common import (cache_app, data_app, out)
+from clusterank.cli.common import LangOpt, cache_app, data_app, out
 from clusterank import BUNDLED_N, MAX_PROFILES, PROFILES_RANGE, SEED_RANGE, ClusterankError
 
 
@@ -16,17 +16,18 @@ def data_synth(output: Path = typer.Option(..., "-o", "--output", help="Profiles
                n: int = typer.Option(BUNDLED_N, "--n", help=f"Profiles to write (1 to {MAX_PROFILES:,}: they are "
                                      "generated in memory).", callback=PROFILES_RANGE.option("--n")),
                seed: int = typer.Option(42, "--seed", callback=SEED_RANGE.option("--seed")),
-               queries: Optional[Path] = typer.Option(None, "--queries", help="Also write the job descriptions here.")
-               ) -> None:
-    """Write the bundled synthetic profiles (and job descriptions) to files."""
-    from clusterank import generate_profiles, generate_queries, write_table
+               queries: Optional[Path] = typer.Option(None, "--queries", help="Also write the job descriptions here."),
+               lang: str = LangOpt) -> None:
+    """Write the bundled synthetic profiles (and job descriptions, in --lang) to files."""
+    from clusterank import bundled_queries, check_lang, generate_profiles, write_table
 
+    code = check_lang(lang, allow_all=True)  # a bad --lang fails before anything is written
     write_table(generate_profiles(n=n, seed=seed), output)
     out.print(f"wrote {n:,} profiles to {output}")
     if queries:
-        frame = generate_queries(seed=seed)
+        frame = bundled_queries(seed=seed, lang=code).frame
         write_table(frame, queries)
-        out.print(f"wrote {len(frame)} job descriptions to {queries}")
+        out.print(f"wrote {len(frame)} job descriptions to {queries}" + ("" if code == "en" else f" (lang {code})"))
 
 
 @cache_app.command("info")

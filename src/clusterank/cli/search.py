@@ -23,15 +23,20 @@ RetrieverOpt = typer.Option(None, "--retriever", "-r", help="How to search: exac
 
 @app.command()
 def demo(model: str = ModelOpt, n: int = NOpt,
-         k: int = typer.Option(30, "-k", help="How many profiles to show."), device: str = DeviceOpt) -> None:
+         k: int = typer.Option(30, "-k", help="How many profiles to show."), device: str = DeviceOpt,
+         lang: str = typer.Option("en", "--lang", help="Language of the job description: en, zh (Chinese), es, de, "
+                                  "uk (Ukrainian); the profiles stay English.")) -> None:
     """Search the bundled profiles for a Product Marketing Manager, the seed's showcase."""
-    from clusterank import run_demo, using_device
+    from clusterank import QUERY_LANGUAGES, run_demo, using_device
 
     with using_device(device):
-        report = run_demo(model=model, n=n, k=k, progress=True)
+        report = run_demo(model=model, n=n, k=k, progress=True, lang=lang)
     out.print(f"[bold]clusterank demo[/] - {report.corpus_size:,} bundled profiles, model "
               f"[bold]{report.model}[/] ({report.dims} dims)")
-    out.print(f"\n[bold]Job description[/] (target role: {report.target_role}):\n{report.query}\n")
+    if report.language_note:
+        out.print(report.language_note, style="yellow")
+    language = "" if report.lang == "en" else f", in {QUERY_LANGUAGES[report.lang]}"
+    out.print(f"\n[bold]Job description[/] (target role: {report.target_role}{language}):\n{report.query}\n")
     out.print(f"[bold]Top {len(report.hits)}[/] (similarity = (cos + 1) / 2, the seed's scale):")
     for hit in report.hits:
         style = "green" if hit.role == report.target_role else ("red" if hit.role in report.neighbours else "")

@@ -374,9 +374,15 @@ def bundled_profiles(n: int = BUNDLED_N, seed: int = DEFAULT_SEED) -> Corpus:
     return corpus_from_frame(generate_profiles(n=n, seed=seed), f"bundled profiles (n={n}, seed={seed})")
 
 
-def bundled_queries(seed: int = DEFAULT_SEED) -> Corpus:
-    """The bundled job descriptions with their target roles."""
-    from clusterank.data.synthetic import generate_queries
+def bundled_queries(seed: int = DEFAULT_SEED, lang: str = "en") -> Corpus:
+    """The bundled job descriptions with their target roles: English (generated from `seed`), or one hand-written
+    advert per role in `lang` (zh, es, de, uk, with a `lang` column; "all": every language). See `data/i18n.py`.
 
-    return corpus_from_frame(generate_queries(seed=seed), f"bundled queries (seed={seed})",
-                             text_column=QUERY_TEXT_COLUMN)
+    Raises:
+        ClusterankError: an unknown language, naming the known ones.
+    """
+    from clusterank.data.i18n import check_lang, query_frame
+
+    code = check_lang(lang, allow_all=True)
+    source = f"bundled queries (seed={seed})" if code == "en" else f"bundled queries (lang={code}, seed={seed})"
+    return corpus_from_frame(query_frame(code, seed), source, text_column=QUERY_TEXT_COLUMN)
