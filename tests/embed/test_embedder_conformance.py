@@ -145,7 +145,9 @@ def test_the_store_keeps_them_l2_normalised(built, tmp_path):
         assert stored.dtype == np.float32
         np.testing.assert_allclose(np.linalg.norm(stored, axis=1), 1, atol=1e-5)
         np.testing.assert_allclose(stored, normalise(emb.embed(TEXTS)), atol=1e-5)
-        assert store.missing(emb.name, [text_hash(t) for t in TEXTS]) == {}
+        kept = [p.name for p in emb.parts] or [emb.name]  # a composite's parts are kept, each under its name
+        assert all(store.missing(name, [text_hash(t) for t in TEXTS]) == {} for name in kept)
+        assert emb.name not in store.models() or not emb.parts
     finally:
         store.close()
 
