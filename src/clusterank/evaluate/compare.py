@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from clusterank.data.languages import query_languages
 from clusterank.data.loaders import Corpus
 from clusterank.defaults import COMPARE_PIPELINES, DEFAULT_K, LABELLED_PIPELINES, SHOWCASE_PIPELINES, SLOW_MODELS
 from clusterank.embed import CATALOG, available_models, catalog_id, get_embedder
@@ -103,18 +104,27 @@ class Comparison:
     skipped: int = 0
     """Queries left out because no profile is relevant to them (`skip_unanswerable`)."""
     machine: str = field(default_factory=lambda: f"{platform.machine()}, {os.cpu_count()} cores")
+    query_langs: list[str] = field(default_factory=list)
+    """The language of each scored query (`query_languages`: the `lang` column, else detected); empty: unknown."""
 
     def per_query_frame(self) -> pd.DataFrame:
-        """Long table of every query's metric values: model, pipeline, query id, target label, metrics."""
+        """Long table of every query's metric values: model, pipeline, query id, target label, language, metrics."""
         frames = []
         for run in self.runs:
             for name, p in run.pipelines.items():
                 frame = pd.DataFrame({"model": run.model, "pipeline": name, "query_id": self.query_ids,
-                                      "target": self.query_labels})
+                                      "target": self.query_labels, "lang": self.query_langs or ""})
                 for m in METRICS:
                     frame[m] = p.per_query[m]
                 frames.append(frame)
         return pd.concat(frames, ignore_index=True)
+
+    def by_language(self, metric: str = "nDCG@10") -> pd.DataFrame:
+        """Quality per query language: one row per (model, pipeline, lang) with the mean `metric` over that
+        language's queries, its 95% bootstrap interval and the query count (see `evaluate/languages.py`)."""
+        from clusterank.evaluate.languages import language_frame
+
+        return language_frame(self, metric)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per (model, pipeline), for a notebook: each metric's mean over queries with its 95% bootstrap
@@ -255,6 +265,7 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
                           parent_labels[0] if parent_labels else None, parent_labels[1] if parent_labels else None,
                           relevant_ids, source=queries.source, drop_unscorable=skip_unanswerable)
     kept = rel.scored
+    langs = query_languages(queries)  # an empty or contradicted `lang` fails here, before anything is embedded
     labels = [queries.labels[i] for i in kept] if queries.labels is not None else None
     showcase_query = showcase_query or queries.texts[kept[0]]
     scored_texts = [queries.texts[i] for i in kept]
@@ -320,4 +331,4 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
         runs.append(run)
     ids = [queries.ids[j] for j in kept]
     return Comparison(runs, ids, list(labels or [""] * len(kept)), corpus.source, queries.source, len(corpus),
-                      showcase_query, skipped=len(queries) - len(kept))
+                      showcase_query, skipped=len(queries) - len(kept), query_langs=[langs[j] for j in kept])

@@ -11,6 +11,7 @@ from pathlib import Path
 from clusterank.prices import default_prices
 from clusterank.defaults import SEED_PIPELINE
 from clusterank.evaluate.compare import METRICS, Comparison, ModelRun
+from clusterank.evaluate.languages import LANGUAGE_CAPTION, has_languages, language_rows
 from clusterank.evaluate.stats import Estimate, paired_difference
 from clusterank.tables import format_usd, markdown_table
 from clusterank.workspace import atomic_path
@@ -77,8 +78,12 @@ def search_rows(cmp: Comparison) -> tuple[list[str], list[list[str]]]:
 
 
 def markdown_tables(cmp: Comparison) -> str:
-    """The tables in Markdown: quality, search cost per pipeline, then the per-model facts."""
-    return "\n\n".join(markdown_table(*rows(cmp)) for rows in (quality_rows, search_rows, facts_rows))
+    """The tables in Markdown: quality, nDCG@10 by query language (when the queries are in more than one), search
+    cost per pipeline, then the per-model facts."""
+    tables = [markdown_table(*rows(cmp)) for rows in (quality_rows, search_rows, facts_rows)]
+    if has_languages(cmp):
+        tables.insert(1, f"{LANGUAGE_CAPTION}\n\n{markdown_table(*language_rows(cmp))}")
+    return "\n\n".join(tables)
 
 
 def _cost(run: ModelRun) -> float:

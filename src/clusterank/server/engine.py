@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from clusterank import (CATALOG, DEFAULT_RETRIEVER, ClusterankError, Embedder, Hit, Reranker, SearchPipeline,
-                        Workspace, available_models, bundled_profiles, canonical_spec, describe_clusters,
+                        Workspace, available_models, bundled_profiles, canonical_spec, describe_clusters, detect_language,
                         fit_projection, get_embedder, get_reranker, load_profiles, page_specs, preview,
                         relevance_in_unit, truncation_summary, using_device)
 from clusterank.server.config import ServerConfig
@@ -250,6 +250,7 @@ class Engine:
             out.append(item)
         return {"object": "search", "model": pipe.embedder.name, "retriever": retriever,
                 "reranker": reranker or "none", "k": k, "hits": out, "map_xy": where, "match": match,
+                "lang": detect_language(query) if query else None,  # approximate: the page shows it
                 "timings_ms": {f"{stage}_ms": round(seconds * 1000, 3) for stage, seconds in result.timings.items()}}
 
     # ---- the web page's data

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from clusterank.errors import require
 from clusterank.evaluate.compare import HIGHER_IS_BETTER, METRICS
+from clusterank.evaluate.languages import LANGUAGE_CAPTION, has_languages, language_rows
 from clusterank.evaluate.report import (facts_rows, finetuned_section, holdout_section, method_notes, quality_rows,
                                         report_title, search_rows, write_report_text)
 from clusterank.tables import html_table
@@ -120,7 +121,9 @@ def render_html(cmp: Comparison, recommendation: str) -> str:
     Raises:
         ClusterankError: plotly is not installed.
     """
-    table = ("<h3>Quality</h3>" + html_table(*quality_rows(cmp)) + "<h3>Search cost per pipeline</h3>"
+    by_lang = (f"<h3>By query language</h3><p>{html.escape(LANGUAGE_CAPTION)}</p>" + html_table(*language_rows(cmp))
+               if has_languages(cmp) else "")
+    table = ("<h3>Quality</h3>" + html_table(*quality_rows(cmp)) + by_lang + "<h3>Search cost per pipeline</h3>"
              + html_table(*search_rows(cmp)) + "<h3>Per model</h3>" + html_table(*facts_rows(cmp)))
     blocks = [figure_html(div, fig) for div, fig in report_charts(cmp)]
     blocks += [block for r in cmp.runs for block in model_sections(r)]

@@ -163,7 +163,7 @@ function render(result, roundTrip) {
   const t = result.timings_ms;
   $("timings").textContent = `${result.hits.length} profiles · embed ${t.embed_ms.toFixed(1)} ms · retrieve ` +
     `${t.retrieve_ms.toFixed(1)} ms · rerank ${t.rerank_ms.toFixed(1)} ms · round trip ${roundTrip.toFixed(0)} ms` +
-    ` · ${result.model}, ${result.retriever}`;
+    ` · ${result.model}, ${result.retriever}` + (result.lang ? ` · query language: ${result.lang}` : "");
   explain(result);
   state.lastHits = result.hits; state.lastXY = result.map_xy;
   document.body.dataset.searched = String(Date.now());
