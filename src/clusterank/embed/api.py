@@ -23,8 +23,8 @@ import numpy as np
 
 from clusterank.embed.base import Batch, Embedder, EmbedderBackend
 from clusterank.embed.batching import Pacer, RequestQueue, estimate_tokens, limit_tokens, parse_options
-from clusterank.embed.providers import (BadResponse, Provider, SchemaError, endpoint, public_name, split_api_name,
-                                        usage_ceiling, usage_tokens)
+from clusterank.embed.providers import (PROVIDERS, BadResponse, Provider, SchemaError, endpoint, public_name,
+                                        request_body, split_api_name, usage_ceiling, usage_tokens, with_sides)
 from clusterank.httpclient import HttpError, RetryAnswer, RetryPolicy, graceful_interrupt, post_json
 from clusterank.httpclient import retry_after  # noqa: F401  (kept importable from here)
 from clusterank.errors import ClusterankError, printable, public_url, require, url_has_secrets
@@ -76,7 +76,8 @@ class ApiEmbedder(Embedder):
         base_url: the API root; credentials in it (`http://user:pw@host/v1`, `?api_key=`) are used for the
             requests, and left out of every message.
         dims: the vector size when known (the catalog's); otherwise learned from a one-text probe.
-        input_type: what this side embeds for asymmetric APIs (documents by default; see `for_queries`).
+        input_type: what this side embeds for asymmetric APIs (documents by default; see `for_queries`): one of
+            the provider's `input_types`, sent where its `side_field` says (`input_type`, `task`, the model id).
         max_tokens: the model's token limit per input (the catalog's, or the `max_tokens` option).
         truncate: None: texts are sent whole (the server applies its own limit); True: texts estimated over
             `max_tokens` are cut to it, with the usual truncation warning; False: such texts are refused.
@@ -98,7 +99,8 @@ class ApiEmbedder(Embedder):
 
     @property
     def asymmetric(self) -> bool:
-        """True where the provider embeds queries apart from documents (`input_type`; see `for_queries`)."""
+        """True where the provider embeds queries apart from documents (`input_type`, or `api:`'s `asymmetric`
+        option; see `for_queries`)."""
         return bool(self.provider.input_types)
 
     def __init__(self, name: str, provider: Provider, model: str, base_url: str, *, dims: int | None = None,
@@ -183,7 +185,7 @@ class ApiEmbedder(Embedder):
         Raises:
             TimedOut: no answer within the timeout (the caller splits the request).
         """
-        body = self.provider.shape.request(self.model, texts, self.input_type)
+        body = request_body(self.provider, self.model, texts, self.input_type)
         tokens = sum(estimate_tokens(t) for t in texts)
 
         def parse(response) -> tuple[np.ndarray, int | None]:
@@ -211,6 +213,9 @@ class ApiEmbedder(Embedder):
                 raise ClusterankError(f"model {self.name!r}: {self.shown_url} failed {exc.tries} times; "
                                       f"last: {exc.detail}") from None
             hint = f" (check the key in ${self.provider.key_env})" if exc.status in (401, 403) else ""
+            if exc.status in (400, 422) and self.provider.asymmetric_option and self.input_type:
+                hint = (f" (requests say their side by {self.provider.side_field} {self.input_type!r}; a server "
+                        "that refuses it needs ,asymmetric=none)")
             raise ClusterankError(f"model {self.name!r}: {self.shown_url} answered HTTP {exc.status}: "
                                   f"{exc.detail}{hint}") from None
 
@@ -296,6 +301,8 @@ def _build(prefix: str):
 
         argument, options, given = parse_options(prefix, PROVIDERS[prefix], argument)
         provider, model, url = split_api_name(prefix, argument)
+        if "asymmetric" in options:
+            provider = with_sides(provider, options["asymmetric"], model)
         name = public_name(f"{prefix}:{argument}")
         if url_has_secrets(url):
             log.warning("model %r: the base URL carries a user name, password or query string; it is sent with "
@@ -324,6 +331,10 @@ def api_backend(prefix: str, summary: str) -> EmbedderBackend:
     """The registry entry of one provider prefix (`openai:` ...). Its options (`batch`, `timeout` ...) are read
     by its build from the end of the argument (`batching.parse_options`), so that they never reach the name its
     vectors are stored under."""
-    argument = "<model>@<base_url>" if prefix == "api" else "<model>"
-    return EmbedderBackend(f"{prefix}:", summary, _build(prefix), argument=argument + OPTIONS_USAGE,
+    argument = "<model>" + OPTIONS_USAGE
+    if prefix == "api":
+        argument = "<model>@<base_url>" + OPTIONS_USAGE
+    if PROVIDERS[prefix].asymmetric_option:
+        argument = argument.replace(",...]", ",asymmetric=auto,...]")
+    return EmbedderBackend(f"{prefix}:", summary, _build(prefix), argument=argument,
                            needs=("httpx",), extra="api", catalog_argument=True)

