@@ -60,7 +60,18 @@ def expand_models(names: Sequence[str] | None) -> list[str]:
     names = [n.strip() for n in (names or []) if n.strip()] or default_models()
     if "all" in names:
         names = [m for m in names if m != "all"] + [m for m in (*default_models(), *SLOW_MODELS) if m not in names]
-    return names
+    out: list[str] = []
+    for name in names:  # a fused model is compared beside its parts: those not named run just before it
+        out += [p for p in fused_parts(name) if p not in names and p not in out] + [name]
+    return out
+
+
+def fused_parts(name: str) -> list[str]:
+    """The models a `fusion:models=a+b,...` name fuses (empty for any other name)."""
+    if not name.lower().startswith("fusion:"):
+        return []
+    listed = name.split(":", 1)[1].split(",")[0]
+    return [p.strip() for p in listed.removeprefix("models=").split("+") if p.strip()]
 
 
 @dataclass
@@ -161,6 +172,12 @@ def _cost_per_1m_texts(model: str, embedder, texts: Sequence[str],
     from clusterank.cost import api_price, default_prices
     from clusterank.cost.tokens import count_tokens
 
+    if embedder.parts:  # a fused model pays for every part: API parts at list price, the others here
+        priced = [_cost_per_1m_texts(p.name, p, texts, None) for p in embedder.parts]
+        paid = [c for c in priced if c[0] is not None]
+        machine = default_prices().machine
+        here = machine.hourly_usd * 1e6 / texts_per_s / 3600 if texts_per_s and len(paid) < len(priced) else 0.0
+        return sum(c for c, _ in paid) + here, max((d for _, d in paid), default=machine.date)
     model = catalog_id(model)
     price = api_price(model)
     if price is not None:
