@@ -20,7 +20,7 @@ from clusterank.server.errors import ApiError, error_body, field_name
 from clusterank.server.faults import FaultMiddleware
 from clusterank.server.guard import Guard
 from clusterank.server.jobs import CompareJobs
-from clusterank.server.schemas import CompareJobRequest, EmbeddingRequest, RerankRequest, SearchRequest
+from clusterank.server.schemas import CompareJobRequest, EmbeddingRequest, RerankRequest, SearchRequest, is_query_side
 
 STATIC_FILES = {"app.js": "text/javascript", "app.css": "text/css"}
 """The page's own files in `clusterank/server/static/` (index.html is served at /)."""
@@ -140,7 +140,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
     async def embeddings(body: EmbeddingRequest):
         texts = _texts(_token_texts(body.input), "input", config.max_batch)
         try:
-            done = await asyncio.to_thread(engine.embed, body.model, texts, body.cut_to())
+            done = await asyncio.to_thread(engine.embed, body.model, texts, body.cut_to(), is_query_side(body))
         except ApiError as exc:  # a size asked for by Voyage's name is refused by that name
             if exc.param == "dimensions" and body.dimensions is None:
                 exc.param, exc.message = "output_dimension", exc.message.replace("dimensions=", "output_dimension=")

@@ -144,13 +144,14 @@ class Engine:
 
     # ---- embeddings
 
-    def embed(self, model: str, texts: list[str], dimensions: int | None = None) -> Embedded:
-        """Vectors for `texts` from the cache, embedding (and caching) only the new ones.
+    def embed(self, model: str, texts: list[str], dimensions: int | None = None, query: bool = False) -> Embedded:
+        """Vectors for `texts` from the cache, embedding (and caching) only the new ones; `query`: the texts are job
+        descriptions, embedded by an asymmetric model's query side (E5's `query:`), else as profiles.
 
         Raises:
             ApiError: unknown model (404), `dimensions` the model cannot give (400).
         """
-        embedder = self.embedder(model)
+        embedder = self.embedder(model).for_queries() if query else self.embedder(model)
         if dimensions is not None:
             if dimensions > embedder.dims:
                 raise ApiError(400, f"dimensions={dimensions} is more than {model!r} has ({embedder.dims})",

