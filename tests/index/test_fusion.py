@@ -11,6 +11,7 @@ from clusterank.embed.registry import get_embedder
 from clusterank.embed.store import EmbeddingStore
 from clusterank.evaluate.compare import compare_models, expand_models
 from clusterank.evaluate.relevance import build_relevance
+from clusterank.evaluate.report import method_notes
 from clusterank.evaluate.tune import choose_per_fold, fold_of, grid_scores, tuned_grid
 from clusterank.index.base import TopK
 from clusterank.index.fusion import FusedRetriever, fuse
@@ -82,6 +83,8 @@ def test_compare_scores_a_fused_model_beside_its_parts_with_nested_cv_weights(sm
     assert part_a.pipelines["exact"].fold_weights is None
     assert fused.dims == part_a.dims + part_b.dims and fused.texts_per_s > 0 and fused.query_ms > 0
     assert fused.cost_per_1m_texts > 0
+    notes = " ".join(method_notes(cmp))
+    assert f"{FUSED},method=rrf fuses its parts' rankings" in notes and "nested cross-validation" in notes
     store = EmbeddingStore(session_home.store_path)
     assert not [m for m in store.models() if m.startswith("fusion:")]  # only the parts' vectors are kept
     # honest: each fold's weights are the grid point best on the OTHER folds, and its queries use them
@@ -112,3 +115,10 @@ def test_bad_fusion_specs_get_one_line_and_exit_2(model, message, workspace, cap
 def test_parts_that_do_not_make_the_joined_vectors_are_refused():
     with pytest.raises(ClusterankError, match="corpora differ"):
         FusedRetriever([object(), object()], [4, 4], FusionRule(), np.zeros((3, 6), np.float32), "exact")
+
+
+def test_search_runs_a_fused_model_from_the_command_line(workspace, capsys):
+    code = main(["search", "Own positioning, messaging and launches for our B2B product", "--model",
+                 FUSED + ",method=rrf", "--n", "500", "-k", "5"])
+    out = capsys.readouterr().out
+    assert code == 0 and "Product Marketing Manager" in out, out

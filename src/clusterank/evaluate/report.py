@@ -165,6 +165,13 @@ def method_notes(cmp: Comparison) -> list[str]:
         notes.append(f"Tuned pipelines (alpha=auto) are scored with nested {len(tuned[0].fold_alphas)}-fold "
                      f"cross-validation: each query with the alpha chosen on the other folds, never with one tuned "
                      f"on it (alpha per fold for {first.model}: {listed}).")
+    for run in cmp.runs:  # fused models: the weights of their parts, chosen the same way
+        fused = [(name, r.fold_weights) for name, r in run.pipelines.items() if r.fold_weights]
+        if fused:
+            listed = "; ".join(f"{name}: {', '.join('+'.join(f'{w:g}' for w in ws) for ws in weights)}"
+                               for name, weights in fused)
+            notes.append(f"{run.model} fuses its parts' rankings with weights chosen per fold by the same nested "
+                         f"cross-validation, never on the fold it scores (weights per fold: {listed}).")
     return notes
 
 
