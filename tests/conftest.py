@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -91,9 +93,7 @@ def start_server(home, log_path, *args: str, env: dict | None = None, timeout: f
     """Start `clusterank serve --port <free> *args` with workspace `home`; wait until /healthz answers.
     `max_files` caps the server's open descriptors (soft and hard limit), as a small container would."""
     import resource
-    import subprocess
     import sys
-    import time
 
     import httpx
 
@@ -164,3 +164,33 @@ def browser():
         b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+def start_process(cmd: list[str], health: str, log_path, timeout: float = 180) -> subprocess.Popen:
+    """Start a third-party server process and wait (bounded) until `health` answers 200 (httpx)."""
+    import httpx
+
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{cmd[2]} exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
+        try:
+            if httpx.get(health, timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    stop_process(proc)
+    raise RuntimeError(f"{cmd[2]} did not answer within {timeout} s: {log_path.read_text()[-2000:]}")
+
+
+def stop_process(proc) -> None:
+    """Terminate a process `start_process` started (killed after 15 s)."""
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)

