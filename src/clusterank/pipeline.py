@@ -331,8 +331,8 @@ class SearchPipeline:
     def rerank(self, queries: Sequence[str], hits: Sequence[Sequence[Hit]], reranker: Reranker, top: int = 20,
                k: int | None = None) -> list[list[Hit]]:
         """Each query's hits with the first `top` reordered by `reranker` (`rerank_top`), the rest in retrieval
-        order, cut to k (None: all)."""
-        return [reranking.rerank_top(reranker, q, found, top)[:k] for q, found in zip(queries, hits)]
+        order, cut to k (None: all); a reranker that `needs_corpus` gets this corpus' columns."""
+        return [reranking.rerank_top(reranker, q, found, top, self.column)[:k] for q, found in zip(queries, hits)]
 
     def search(self, query: str, k: int = 10, *, retriever: str = DEFAULT_RETRIEVER, reranker: Reranker | None = None,
                rerank_top: int = 20, filters: Mapping[str, object] | None = None) -> Hits:

@@ -208,7 +208,18 @@ def _broken_cross_encoder(request) -> Callable[[], object]:
     return lambda: get_reranker(f"cross-encoder:{folder}")
 
 
+def _fair_without_its_column(request) -> Callable[[], object]:
+    reranker = get_reranker("fair:group=name_gender")  # a corpus column, but no corpus handed to it
+    return lambda: reranker.rerank(QUERY, hits(3))
+
+
+def _fair_with_an_absent_group(request) -> Callable[[], object]:
+    reranker = get_reranker("fair:group=label,target=nobody:1")  # a target group no profile is in
+    return lambda: rerank_top(reranker, QUERY, hits(3), 3, lambda column: PROFILES.labels)
+
+
 FAILING: dict[str, list[Callable[[pytest.FixtureRequest], Callable[[], object]]]] = {
+    "fair": [_fair_without_its_column, _fair_with_an_absent_group],
     "rescore:": [_failing_rescore],
     "llm-pairwise": [_failing_llm, _refused_llm],
     "cross-encoder:": [_broken_cross_encoder],

@@ -82,6 +82,9 @@ def search(query: str = typer.Argument(..., help="The job description."), model:
            rerank: str = typer.Option("none", "--rerank", help="none | llm-pairwise | rescore:<model> | "
                                       "cross-encoder:<folder-or-hub-id>"),
            rerank_top: int = typer.Option(20, "--rerank-top", help="How many retrieved hits the reranker reorders."),
+           explain_hits: bool = typer.Option(False, "--explain", help="Say why each hit ranks where it does: cosine, "
+                                             "bonus, the reranker's move, the fields (and a static model's tokens) "
+                                             "that matched most."),
            llm_base_url: Optional[str] = typer.Option(None, "--llm-base-url", help="OpenAI-compatible API for "
                                                       "llm-pairwise (default: the bundled model on loopback)."),
            llm_model: Optional[str] = typer.Option(None, "--llm-model", help="Model name at --llm-base-url."),
@@ -94,7 +97,7 @@ def search(query: str = typer.Argument(..., help="The job description."), model:
            device: str = DeviceOpt) -> None:
     """Find the profiles most similar to a job description through any retriever, optionally reranked."""
     from clusterank import (LLMOptions, SearchPipeline, canonical_spec, check_device, check_reranker, check_spec,
-                            get_reranker, parse_k, parse_spec, retriever_type, using_device)
+                            explain, explanation_line, get_reranker, parse_k, parse_spec, retriever_type, using_device)
 
     check_device(device)  # cuda without a GPU fails before the corpus loads
     if not query.strip():
@@ -112,8 +115,11 @@ def search(query: str = typer.Argument(..., help="The job description."), model:
     with using_device(device):  # a rescore:<model> reranker's model runs there too
         reranker = None if rerank == "none" else get_reranker(rerank, workspace=pipe.workspace, llm=llm)
     result = pipe.run(query, k, retriever=spec, reranker=reranker, rerank_top=rerank_top)
-    for hit in result.hits:
-        out.print(json.dumps(hit.as_json()) if as_json else hit.format())
+    explained = explain(pipe, query, result.hits, spec) if explain_hits else [None] * len(result.hits)
+    for hit, why in zip(result.hits, explained):
+        out.print(json.dumps({**hit.as_json(), **({"explain": why} if why else {})}) if as_json else hit.format())
+        if why and not as_json:
+            out.print("    " + explanation_line(why), markup=False, highlight=False)
     log = logging.getLogger("clusterank")
     log.debug("search took %s", ", ".join(f"{stage} {s * 1000:.1f} ms" for stage, s in result.timings.items()))
     if reranker is not None:

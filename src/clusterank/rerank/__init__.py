@@ -2,7 +2,8 @@
 
 `none`; `llm-pairwise` (PRP with an LLM judge: a remote OpenAI-compatible API, or by default the
 bundled 0.5B model on a loopback llama.cpp server); `rescore:<model>` (a stronger embedding model);
-`cross-encoder:<folder-or-hub-id>` (sentence-transformers, bring your own weights). A new backend is
+`cross-encoder:<folder-or-hub-id>` (sentence-transformers, bring your own weights); `fair:group=<column>` (towards a
+target group distribution, DetConstSort). A new backend is
 one file and one line in `RERANKERS`; one whose packages are missing is listed with its install command.
 """
 
@@ -117,6 +118,33 @@ def _llm_pairwise(_arg, context: RerankContext, strategy: str | None, passes: in
                             budget=options.budget if budget is None else budget)
 
 
+def _fair(_arg, _context, group: str | None, target, max_loss: float) -> Reranker:
+    from clusterank.rerank.fair import FairReranker
+
+    if not group:
+        raise ClusterankError("fair needs group=<column> (e.g. fair:group=name_gender); group=role uses the labels")
+    return FairReranker(group, target, max_loss)
+
+
+def _fair_target(text: str):
+    from clusterank.rerank.fair import parse_target
+
+    return parse_target(text)
+
+
+def _share(text: str) -> float:
+    from clusterank.rerank.fair import parse_loss
+
+    return parse_loss(text)
+
+
+_FAIR_PARAMS = {
+    "group": Param(str, None, "the corpus column of each profile's group (role: the label)"),
+    "target": Param(_fair_target, "corpus", "corpus | equal | <group>:<share>/<group>:<share>... summing to 1"),
+    "max_loss": Param(_share, 0.02, "the largest share of the list's DCG (cosine gains) the target may cost"),
+}
+
+
 def _strategy(text: str) -> str:
     if text not in ("sliding", "allpairs"):
         raise ValueError("use sliding or allpairs")
@@ -137,6 +165,8 @@ RERANKERS: Registry[RerankerBackend] = Registry("reranker", (
                     argument="<model>", examples=("rescore:minilm-static",), check=_check_model),
     RerankerBackend("cross-encoder:", "a sentence-transformers CrossEncoder (a folder, or a hub id when online)",
                     _cross_encoder, argument="<folder-or-hub-id>", needs=("sentence_transformers",)),
+    RerankerBackend("fair", "re-order towards a target group distribution (DetConstSort) within a DCG loss bound",
+                    _fair, _FAIR_PARAMS, examples=("fair:group=role,target=equal,max_loss=0.5",)),
 ), group="clusterank.rerankers")
 BACKENDS = tuple(b.name + b.argument for b in RERANKERS.values())
 """The reranker names as help texts show them."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from clusterank.errors import ClusterankError
@@ -63,8 +63,15 @@ class Reranker(ABC):
     """Where `rerank_score` lies when it is a relevance: (-1, 1) for a cosine, (0, 1) for a probability, None for
     an unbounded logit; `/v1/rerank` maps it into [0, 1] (`relevance_in_unit`)."""
 
+    needs_corpus: bool = False
+    """Reads columns of the corpus the hits come from (`fair`'s group): `rerank_top` hands it the pipeline's
+    `columns(name) -> value per row` through `use_corpus` before reranking."""
+
     def __init__(self) -> None:
         self.stats = RerankStats()
+
+    def use_corpus(self, columns: Callable[[str], Sequence[str | None]]) -> None:
+        """Take the corpus' columns (only a reranker that `needs_corpus` reads them; the default ignores them)."""
 
     @abstractmethod
     def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
@@ -105,15 +112,19 @@ def renumbered(hits: Sequence[Hit], start: int = 1) -> list[Hit]:
     return [h if h.rank == rank else replace(h, rank=rank) for rank, h in enumerate(hits, start=start)]
 
 
-def rerank_top(reranker: Reranker, query: str, hits: Sequence[Hit], top: int) -> list[Hit]:
+def rerank_top(reranker: Reranker, query: str, hits: Sequence[Hit], top: int,
+               columns: Callable[[str], Sequence[str | None]] | None = None) -> list[Hit]:
     """Rerank the first `top` hits; the rest follow in retrieval order, ranks renumbered throughout.
 
-    This is the one place a short list is cut for a reranker (the pipeline and the evaluator call it).
+    This is the one place a short list is cut for a reranker (the pipeline and the evaluator call it). `columns`
+    (the pipeline's `column`) reaches a reranker that `needs_corpus`.
 
     Raises:
         ClusterankError: `top` < 1.
     """
     if top < 1:
         raise ClusterankError(f"the reranker's top must be at least 1, got {top}")
+    if columns is not None and reranker.needs_corpus:
+        reranker.use_corpus(columns)
     head = reranker.rerank(query, list(hits[:top]))
     return head + renumbered(hits[top:], start=len(head) + 1)

@@ -187,7 +187,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
         result = await asyncio.to_thread(
             engine.search, query=body.query, vector=vector, model=body.model, retriever=body.retriever,
             k=body.k, reranker=body.reranker, rerank_top_n=body.rerank_top, filters=filters,
-            return_text=body.return_text)
+            return_text=body.return_text, explain_hits=body.explain)
         return _json(result)
 
     jobs = CompareJobs(engine.workspace, config.corpus_args(), max_running=config.max_jobs,

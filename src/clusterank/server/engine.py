@@ -20,6 +20,7 @@ from clusterank import (CATALOG, DEFAULT_RETRIEVER, ClusterankError, Embedder, H
                         Workspace, available_models, bundled_profiles, canonical_spec, describe_clusters, detect_language,
                         fit_projection, get_embedder, get_reranker, load_profiles, page_specs, preview,
                         relevance_in_unit, truncation_summary, using_device)
+from clusterank import explain
 from clusterank.server.config import ServerConfig
 from clusterank.server.errors import ApiError
 from clusterank.server.faults import Faults
@@ -215,8 +216,10 @@ class Engine:
         return self._rerankers[name]
 
     def search(self, *, query: str | None, vector: list[float] | None, model: str | None, retriever: str, k: int,
-               reranker: str | None, rerank_top_n: int, filters: dict | None, return_text: bool) -> dict:
-        """One `/v1/search`: embed (or take the vector), retrieve, rerank; hits and the time of each stage."""
+               reranker: str | None, rerank_top_n: int, filters: dict | None, return_text: bool,
+               explain_hits: bool = False) -> dict:
+        """One `/v1/search`: embed (or take the vector), retrieve, rerank; hits and the time of each stage (and with
+        `explain_hits`, each hit's `explain`)."""
         pipe = self.pipeline(model)
         rerank = self.reranker(reranker) if reranker and reranker != "none" else None
         if rerank is not None and not query:
@@ -237,6 +240,7 @@ class Engine:
             point = result.vector[None] if query else np.asarray([vector], dtype=np.float32)
             where = self._fit(pipe)[0].transform(point)[0].tolist()
             match = self.match(pipe, result.vector, [h.cosine for h in result.hits])
+            why = explain(pipe, query, result.hits, retriever) if explain_hits and query else None
         labels, names = self.cluster_labels[pipe.embedder.name], self.cluster_names(pipe)
         out = []
         for hit in result.hits:
@@ -248,6 +252,8 @@ class Engine:
             item["cluster_name"] = names.get(item["map_cluster"], "")
             if return_text:
                 item["text"] = hit.text
+            if why is not None:
+                item["explain"] = why[len(out)]
             out.append(item)
         return {"object": "search", "model": pipe.embedder.name, "retriever": retriever,
                 "reranker": reranker or "none", "k": k, "hits": out, "map_xy": where, "match": match,

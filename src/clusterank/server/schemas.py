@@ -111,6 +111,8 @@ class SearchRequest(BaseModel):
     rerank_top: int = Field(20, ge=1, le=200)
     filters: SearchFilters | None = None
     return_text: bool = Field(False, description="include each profile's whole text")
+    explain: bool = Field(False, description="say why each hit ranks where it does (cosine, bonus, the reranker's "
+                          "move, the fields that matched most)")
 
 
 class CompareJobRequest(BaseModel):

@@ -72,7 +72,16 @@ function request() {
   const reranker = $("reranker").value;
   return {query: $("query").value, model: $("model").value || null, retriever: $("retriever").value,
           k: Number($("k").value), reranker: reranker && reranker !== "none" ? reranker : null,
-          rerank_top: Number($("rerank-top").value), filters: Object.keys(filters).length ? filters : null};
+          rerank_top: Number($("rerank-top").value), filters: Object.keys(filters).length ? filters : null,
+          explain: true};
+}
+
+function why(e) {  // one line from a hit's `explain`: cosine, bonus, the reranker's move, best fields and tokens
+  const parts = [`cosine ${e.cosine.toFixed(3)}` + (e.bonus ? ` + bonus ${e.bonus.toFixed(3)}` : "")];
+  if (e.retrieval_rank) parts.push(`retrieval #${e.retrieval_rank}` + (e.moved ? `, reranker moved it ${e.moved > 0 ? "up" : "down"} ${Math.abs(e.moved)}` : ""));
+  if (e.fields && e.fields.length) parts.push("fields: " + e.fields.slice(0, 3).map(f => `${f.field} ${f.drop >= 0 ? "+" : ""}${f.drop.toFixed(3)}`).join(", "));
+  if (e.tokens && e.tokens.length) parts.push("tokens: " + e.tokens.slice(0, 5).map(t => t.token).join(", "));
+  return "Why here: " + parts.join("; ");
 }
 
 async function search() {
@@ -151,6 +160,7 @@ function render(result, roundTrip) {
     const summary = document.createElement("summary"); summary.textContent = "Whole profile";
     const body = document.createElement("pre"); body.textContent = h.preview + "…";
     more.append(summary, body);
+    if (h.explain) { const w = document.createElement("div"); w.className = "why"; w.textContent = why(h.explain); more.append(w); }
     more.addEventListener("toggle", async () => {
       if (!more.open || more.dataset.loaded) return;
       try { const p = await api(`/v1/profiles/${h.row}?model=${encodeURIComponent(result.model)}`);
