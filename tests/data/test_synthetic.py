@@ -24,7 +24,9 @@ from clusterank.data.synthetic import (
 )
 
 COLUMNS = ["FirstName", "LastName", "Headline", "About Me", "Experience", "Education", "Skills",
-           "Certifications", "text", "role", "family"]
+           "Certifications", "text", "role", "family", "name_gender", "name_origin"]
+BASE_COLUMNS = COLUMNS[:11]
+"""The columns the set had before the name groups were appended (`names.toml`); pinned byte for byte below."""
 IRREGULAR_PAST = {"led", "built", "ran", "wrote", "set", "cut", "grew", "kept", "made", "laid",
                   "broke", "fed", "drove", "oversaw", "upsold", "forecast"}
 BUZZWORDS = ("results-driven", "data-driven", "experienced", "passionate", "cross-functional",
@@ -69,12 +71,12 @@ BUNDLED_SHA256 = {
     "profiles": "360d206445d69787d91e365f64445c0c00653dd78a59979f405f542e3489e854",
     "queries": "a155ed2483fcb59bb23a6301e175f212a5298314f985281c43af0f59762b4ef8",
 }
-"""`_sha` of the default profiles and queries: any change to the generator, roles.toml or
+"""`_sha` of the default profiles (their first 11 columns) and queries: any change to the generator, roles.toml or
 words.toml that changes the bundled data (and every number in the README) fails here."""
 
 
 def test_bundled_data_is_pinned(profiles, queries):
-    assert _sha(profiles) == BUNDLED_SHA256["profiles"]
+    assert _sha(profiles[BASE_COLUMNS]) == BUNDLED_SHA256["profiles"]
     assert _sha(queries) == BUNDLED_SHA256["queries"]
 
 

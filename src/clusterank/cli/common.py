@@ -43,6 +43,8 @@ SkipOpt = typer.Option(False, "--skip-unanswerable", help="Leave out queries tha
 DeviceOpt = typer.Option("auto", "--device", help="Where local transformer models run: auto (a CUDA GPU when one is "
                          "visible, else the CPU) | cpu | cuda. On a GPU: fp16, batches sized by free memory. Static "
                          "(model2vec) models always run on the CPU. See docs/gpu.md.")
+BlindOpt = typer.Option("", "--blind", help="Name-blind search: personal fields left out of the embedded text, "
+                        "comma-separated: names, photo, email, phone, age, address, all, or a column's name.")
 RelIdsOpt = typer.Option("relevant_ids", "--relevant-ids-column", help="Queries column listing relevant corpus rows "
                          "(optional; overrides the labels of the queries that have it).")
 
@@ -66,13 +68,14 @@ def setup_logging(verbose: bool) -> None:
 
 
 def corpus_from_options(corpus: Optional[Path], n: int, text_column: str, label_column: str,
-                        n_clusters: str | None = None):
-    """Load the profiles; with `n_clusters`, check k against the corpus before anything is embedded."""
+                        n_clusters: str | None = None, blind: str = ""):
+    """Load the profiles (without the personal fields `blind` names: `--blind`); with `n_clusters`, check k against
+    the corpus before anything is embedded."""
     from clusterank import bundled_profiles, check_k, load_profiles, parse_k
 
     k = parse_k(n_clusters) if n_clusters is not None else None
-    table = bundled_profiles(n=n) if corpus is None else load_profiles(corpus, text_column=text_column,
-                                                                        label_column=label_column)
+    table = bundled_profiles(n=n, blind=blind) if corpus is None else load_profiles(
+        corpus, text_column=text_column, label_column=label_column, blind=blind)
     if isinstance(k, int):
         check_k(k, len(table))
     return table

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from clusterank.cli.common import (ClustersOpt, CorpusOpt, DeviceOpt, LabelColOpt, LangOpt, ModelOpt, NOpt,
+from clusterank.cli.common import (BlindOpt, ClustersOpt, CorpusOpt, DeviceOpt, LabelColOpt, LangOpt, ModelOpt, NOpt,
                                    QueriesOpt, QueryColOpt, ParentOpt, RelIdsOpt, SkipOpt, TextColOpt, app, corpus_from_options,
                                    out, queries_from_options)
 from clusterank import COMPARE_PIPELINES, DEFAULT_K, LABELLED_PIPELINES, SEED_RANGE, ClusterankError, Workspace
@@ -96,7 +96,7 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
             train_queries: Optional[Path] = typer.Option(None, "--train-queries", help="Labelled job descriptions "
                                                          "that prior and adapter train on beside the corpus rows; "
                                                          "none may be a scored query (checked)."),
-            device: str = DeviceOpt) -> None:
+            device: str = DeviceOpt, blind: str = BlindOpt) -> None:
     """Compare embedding models x pipelines on labelled queries; write a report with a recommendation."""
     from clusterank import (check_device, check_spec, compare_models, expand_models, get_reranker, markdown_tables,
                             load_queries, neighbour_map, parent_labels, parse_pipelines, recommend, relevant_ids,
@@ -109,7 +109,7 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
     _check_models(names)  # an unknown name fails in one line before anything loads, not after the first model ran
     if out_dir.exists() and not out_dir.is_dir():
         raise ClusterankError(f"--out {out_dir}: is a file; the report is a folder (report.md, .html, .csv)")
-    table = corpus_from_options(corpus, n, text_column, label_column, str(n_clusters))
+    table = corpus_from_options(corpus, n, text_column, label_column, str(n_clusters), blind)
     default = COMPARE_PIPELINES + (LABELLED_PIPELINES if table.labels is not None else ())
     specs = (pipelines or ",".join(default)) + (f",exact+{rerank}" if rerank != "none" else "")
     with using_device(device):  # every local model, a rescore: reranker's too, runs there

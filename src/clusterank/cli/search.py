@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from clusterank.cli.common import (ClustersOpt, CorpusOpt, DeviceOpt, LabelColOpt, ModelOpt, NOpt, ParentOpt,
+from clusterank.cli.common import (BlindOpt, ClustersOpt, CorpusOpt, DeviceOpt, LabelColOpt, ModelOpt, NOpt, ParentOpt,
                                    QueriesOpt, QueryColOpt, RelIdsOpt, SeedOpt, SkipOpt, TextColOpt, app,
                                    corpus_from_options, out, queries_from_options)
 from clusterank import AUTO_MARGIN, DEFAULT_RETRIEVER, ROUTING_PIPELINES, ClusterankError
@@ -94,7 +94,7 @@ def search(query: str = typer.Argument(..., help="The job description."), model:
            passes: int = typer.Option(3, "--passes", help="K of the sliding window: the top K get fixed."),
            budget: int = typer.Option(60, "--llm-budget", help="Most LLM calls per query."),
            as_json: bool = typer.Option(False, "--json", help="One JSON object per hit (for piping)."),
-           device: str = DeviceOpt) -> None:
+           device: str = DeviceOpt, blind: str = BlindOpt) -> None:
     """Find the profiles most similar to a job description through any retriever, optionally reranked."""
     from clusterank import (LLMOptions, SearchPipeline, canonical_spec, check_device, check_reranker, check_spec,
                             explain, explanation_line, get_reranker, parse_k, parse_spec, retriever_type, using_device)
@@ -109,7 +109,7 @@ def search(query: str = typer.Argument(..., help="The job description."), model:
         check_reranker(rerank)  # so does a bad reranker name
     llm = LLMOptions(llm_base_url, llm_model, llm_api_key_env, strategy, passes, budget)  # and a bad judge URL
     clustered = retriever_type(spec).uses_clusters and "k" not in dict(parse_spec(spec).params)
-    table = corpus_from_options(corpus, n, text_column, label_column, n_clusters if clustered else None)
+    table = corpus_from_options(corpus, n, text_column, label_column, n_clusters if clustered else None, blind)
     check_spec(spec, len(table))  # nlist, k and the like against the corpus' rows, before anything is embedded
     pipe = SearchPipeline(table, model, progress=not as_json, n_clusters=parse_k(n_clusters), device=device)
     with using_device(device):  # a rescore:<model> reranker's model runs there too

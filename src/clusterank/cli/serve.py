@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from clusterank.cli.common import DeviceOpt, LabelColOpt, TextColOpt, app
+from clusterank.cli.common import BlindOpt, DeviceOpt, LabelColOpt, TextColOpt, app
 from clusterank import DEFAULT_MODEL
 
 
@@ -50,10 +50,11 @@ def serve(
     max_queued_jobs: int = typer.Option(8, "--max-queued-jobs", help="Comparisons that wait their turn (429 beyond)."),
     job_keep_hours: float = typer.Option(24.0, "--job-keep-hours", help="How long a finished comparison and its "
                                          "report are kept."),
+    blind: str = BlindOpt,
 ) -> None:
     """Serve the web page at / and the HTTP API: /v1/embeddings (OpenAI's shape), /v1/rerank, /v1/search,
     /v1/models, /healthz, /metrics."""
-    from clusterank import ServerConfig, serve as run, split_specs
+    from clusterank import ServerConfig, parse_blind, serve as run, split_specs
 
     models = tuple(split_specs(",".join(model)))  # an API model's options (`,timeout=300`) stay with it
     retrievers = tuple(split_specs(",".join(retriever))) if retriever else None
@@ -64,4 +65,4 @@ def serve(
                      max_in_flight=max_in_flight, faults=faults, fault_seed=fault_seed, fault_slow_s=fault_slow_s,
                      cors_origins=tuple(cors_origin), device=device, allow_hosts=tuple(allow_host),
                      retrievers=retrievers, max_jobs=max_jobs, max_queued_jobs=max_queued_jobs,
-                     job_keep_hours=job_keep_hours))
+                     job_keep_hours=job_keep_hours, blind=parse_blind(blind)))

@@ -10,12 +10,14 @@ import csv
 import json
 import logging
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from clusterank.data.blind import blind_texts, parse_blind
 from clusterank.data.bounds import PROFILES_RANGE, check_seed
 from clusterank.data.schema import (FAMILY_COLUMN, PROFILE_FIELDS, QUERY_TEXT_COLUMN, ROLE_COLUMN, TEXT_COLUMN,
                                     profile_text, role_from_headline)
@@ -38,6 +40,8 @@ class Corpus:
     families: list[str] | None = None
     frame: pd.DataFrame | None = None
     precomputed: dict[str, np.ndarray] = field(default_factory=dict)
+    blind: tuple[str, ...] = ()  # personal fields left out of `texts` (`clusterank.data.blind`); () when none
+    text_column: str = TEXT_COLUMN
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -75,7 +79,7 @@ class Corpus:
         source = f"{self.source} (a subset of {len(rows)} rows)"
         return Corpus(pick(self.texts), pick(self.ids), source, pick(self.labels), pick(self.families),
                       self.frame.iloc[rows].reset_index(drop=True) if self.frame is not None else None,
-                      {m: v[rows] for m, v in self.precomputed.items()})
+                      {m: v[rows] for m, v in self.precomputed.items()}, self.blind, self.text_column)
 
 
 def read_table(source: str | Path, *, split: str = "train") -> pd.DataFrame:
@@ -258,11 +262,12 @@ def _ids(frame: pd.DataFrame, column: str, source: str) -> list[str]:
 
 
 def corpus_from_frame(frame: pd.DataFrame, source: str, *, text_column: str = TEXT_COLUMN,
-                      label_column: str = ROLE_COLUMN, id_column: str = "id") -> Corpus:
+                      label_column: str = ROLE_COLUMN, id_column: str = "id", blind: Sequence[str] | str = ()) -> Corpus:
     """Build a `Corpus` from a DataFrame, checking every row.
 
     The text comes from `text_column`; if that column is absent, from the profile fields joined
-    (`FirstName` ... `Certifications`). Labels come from `label_column`, else from `Headline`.
+    (`FirstName` ... `Certifications`). Labels come from `label_column`, else from `Headline`. `blind` names personal
+    fields to leave out of the texts (`clusterank.data.blind`: names, photo, email, phone, age, address, a column).
 
     Raises:
         ClusterankError: no text column and no profile fields (a `text_column` other than `text` must exist); an
@@ -282,6 +287,8 @@ def corpus_from_frame(frame: pd.DataFrame, source: str, *, text_column: str = TE
     else:
         raise ClusterankError(f"{source}: no column {text_column!r} and none of the profile fields "
                               f"({', '.join(PROFILE_FIELDS)}); columns are: {', '.join(map(str, frame.columns))}")
+    if blind := parse_blind(blind):  # a blind corpus leaves out precomputed vectors (they are of the full texts)
+        texts, where = blind_texts(frame, texts, blind, source), f"{where} (blind)"
     empty = [i for i, t in enumerate(texts) if not visible(t)]
     if empty:
         more = f" ({len(empty)} empty rows)" if len(empty) > 1 else ""
@@ -299,8 +306,9 @@ def corpus_from_frame(frame: pd.DataFrame, source: str, *, text_column: str = TE
         labels = None
     families = labels_of(frame, FAMILY_COLUMN, source) if FAMILY_COLUMN in frame.columns else None
     ids = _ids(frame, id_column, source) if id_column in frame.columns else [str(i) for i in range(len(frame))]
+    source += f" (blind: {', '.join(blind)})" if blind else ""  # its own saved index, and the page says so
     return Corpus(texts, ids, source, labels, families, frame.reset_index(drop=True),
-                  _precomputed_columns(frame, source))
+                  {} if blind else _precomputed_columns(frame, source), blind, text_column)
 
 
 _INVISIBLE = {"Cc", "Cf", "Zs", "Zl", "Zp"}
@@ -336,11 +344,11 @@ def _table(source: str | Path | pd.DataFrame, split: str) -> tuple[pd.DataFrame,
 
 
 def load_profiles(source: str | Path | pd.DataFrame, *, text_column: str = TEXT_COLUMN,
-                  label_column: str = ROLE_COLUMN, split: str = "train") -> Corpus:
+                  label_column: str = ROLE_COLUMN, split: str = "train", blind: Sequence[str] | str = ()) -> Corpus:
     """Load candidate profiles from a file or dataset (see `read_table` for the sources), or from a pandas
-    DataFrame already in memory (a notebook's)."""
+    DataFrame already in memory (a notebook's); `blind`: personal fields left out of the embedded text."""
     frame, name = _table(source, split)
-    return corpus_from_frame(frame, name, text_column=text_column, label_column=label_column)
+    return corpus_from_frame(frame, name, text_column=text_column, label_column=label_column, blind=blind)
 
 
 def load_queries(source: str | Path | pd.DataFrame, *, text_column: str = QUERY_TEXT_COLUMN,
@@ -365,13 +373,14 @@ def as_corpus(table: Corpus | pd.DataFrame) -> Corpus:
                           f"{type(table).__name__}")
 
 
-def bundled_profiles(n: int = BUNDLED_N, seed: int = DEFAULT_SEED) -> Corpus:
-    """The bundled synthetic profile set (deterministic; 6,904 rows like the seed's dataset)."""
+def bundled_profiles(n: int = BUNDLED_N, seed: int = DEFAULT_SEED, blind: Sequence[str] | str = ()) -> Corpus:
+    """The bundled synthetic profile set (deterministic; 6,904 rows like the seed's dataset); `blind`: personal
+    fields left out of the embedded text (`load_profiles`)."""
     from clusterank.data.synthetic import generate_profiles
 
     PROFILES_RANGE.check(n, "--n")
     check_seed(seed, "--seed")
-    return corpus_from_frame(generate_profiles(n=n, seed=seed), f"bundled profiles (n={n}, seed={seed})")
+    return corpus_from_frame(generate_profiles(n=n, seed=seed), f"bundled profiles (n={n}, seed={seed})", blind=blind)
 
 
 def bundled_queries(seed: int = DEFAULT_SEED, lang: str = "en") -> Corpus:

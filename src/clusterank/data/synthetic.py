@@ -29,6 +29,7 @@ import re
 import pandas as pd
 
 from clusterank.data.bounds import PROFILES_RANGE, check_seed
+from clusterank.data.names import GENDER_COLUMN, ORIGIN_COLUMN, name_groups
 from clusterank.data.roles import (
     CONFUSABLE_GROUPS,
     ROLES,
@@ -68,8 +69,9 @@ from clusterank.data.words import (
     TEAMS,
 )
 
-PROFILE_COLUMNS: tuple[str, ...] = (*PROFILE_FIELDS, TEXT_COLUMN, ROLE_COLUMN, FAMILY_COLUMN)
-"""Columns of `generate_profiles`, in order."""
+PROFILE_COLUMNS: tuple[str, ...] = (*PROFILE_FIELDS, TEXT_COLUMN, ROLE_COLUMN, FAMILY_COLUMN, GENDER_COLUMN,
+                                    ORIGIN_COLUMN)
+"""Columns of `generate_profiles`, in order; the last two are the name groups of `names.toml` (looked up, not drawn)."""
 
 QUERY_COLUMNS: tuple[str, ...] = ("id", QUERY_TEXT_COLUMN, ROLE_COLUMN, FAMILY_COLUMN,
                                   "neighbour_in_corpus")
@@ -287,6 +289,7 @@ def _profile(rng: random.Random, title: str) -> dict[str, str]:
     row[TEXT_COLUMN] = profile_text(row)
     row[ROLE_COLUMN] = title
     row[FAMILY_COLUMN] = role.family
+    row[GENDER_COLUMN], row[ORIGIN_COLUMN] = name_groups(row["FirstName"], row["LastName"])
     return row
 
 

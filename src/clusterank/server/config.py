@@ -75,6 +75,8 @@ class ServerConfig:
     max_jobs: int = 1
     max_queued_jobs: int = 8
     job_keep_hours: float = 24.0
+    blind: tuple[str, ...] = ()
+    """Personal fields left out of the profiles' embedded text (`--blind`: names, email, ...); () searches all."""
 
     def check(self) -> None:
         """Refuse unsafe or impossible settings before anything loads.
@@ -118,6 +120,8 @@ class ServerConfig:
             args += ["--corpus", self.corpus, "--text-column", self.text_column, "--label-column", self.label_column]
         if self.queries:
             args += ["--queries", self.queries]
+        if self.blind:
+            args += ["--blind", ",".join(self.blind)]
         return args
 
     def to_env(self) -> str:
@@ -128,9 +132,9 @@ class ServerConfig:
     def from_env(cls) -> "ServerConfig":
         """The settings the parent process left in `CLUSTERANK_SERVE_CONFIG`."""
         raw = json.loads(os.environ[CONFIG_ENV])
-        for key in ("models", "rerankers", "cors_origins", "allow_hosts", "retrievers"):
+        for key in ("models", "rerankers", "cors_origins", "allow_hosts", "retrievers", "blind"):
             raw[key] = tuple(raw[key]) if raw.get(key) is not None else None
-        raw["allow_hosts"] = raw["allow_hosts"] or ()
+        raw["allow_hosts"], raw["blind"] = raw["allow_hosts"] or (), raw.get("blind") or ()
         return cls(**raw)
 
 

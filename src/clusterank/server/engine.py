@@ -49,8 +49,8 @@ class Engine:
     def __init__(self, config: ServerConfig, *, progress: bool = False):
         self.config = config
         self.workspace = Workspace(Path(config.workspace)) if config.workspace else Workspace.default()
-        self.corpus = (load_profiles(config.corpus, text_column=config.text_column, label_column=config.label_column)
-                       if config.corpus else bundled_profiles())
+        self.corpus = (load_profiles(config.corpus, text_column=config.text_column, label_column=config.label_column,
+                                     blind=config.blind) if config.corpus else bundled_profiles(blind=config.blind))
         self.lock = threading.RLock()
         self.metrics = Metrics()
         self.faults = Faults(config.faults, config.fault_seed, config.fault_slow_s)
