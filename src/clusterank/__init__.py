@@ -47,6 +47,8 @@ _EXPORTS = {
     "clusterank.embed.truncation": ("truncation_summary",),
     "clusterank.errors": ("ClusterankError", "install_hint", "printable", "require"),
     "clusterank.httpclient": ("is_loopback",),
+    "clusterank.evaluate.audit": ("Audit", "PipelineAudit", "audit_arrays", "audit_lines", "audit_pipelines",
+                                  "check_groups", "group_values"),
     "clusterank.evaluate.counterfactual": ("NameSwapReport", "check_name_fields", "name_swap", "rbo",
                                            "swapped_corpus"),
     "clusterank.evaluate.compare": ("Comparison", "ModelRun", "compare_models", "default_models", "expand_models"),
@@ -104,7 +106,8 @@ __all__ = [
     "relevant_ids", "repair_store",
     "require", "rerank_top", "retriever_type", "routing_cost", "run_cost", "run_demo", "save_tuning", "saveable_kinds", "serve",
     "similarity_percent", "split_specs", "stored_name", "truncation_summary", "tunable_kinds", "tune", "using_device", "visible",
-    "with_alpha", "write_cost_html", "write_cost_png", "write_map_html", "write_map_png", "write_report",
+    "with_alpha", "Audit", "PipelineAudit", "audit_arrays", "audit_lines", "audit_pipelines", "check_groups",
+    "group_values", "write_cost_html", "write_cost_png", "write_map_html", "write_map_png", "write_report",
     "write_table",
 ]
 

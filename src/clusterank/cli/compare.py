@@ -96,7 +96,9 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
             train_queries: Optional[Path] = typer.Option(None, "--train-queries", help="Labelled job descriptions "
                                                          "that prior and adapter train on beside the corpus rows; "
                                                          "none may be a scored query (checked)."),
-            device: str = DeviceOpt, blind: str = BlindOpt) -> None:
+            device: str = DeviceOpt, blind: str = BlindOpt,
+            audit_group: Optional[str] = typer.Option(None, "--audit-group", help="Add a bias audit by this corpus "
+                                                      "column (a,b: intersections) to the report.")) -> None:
     """Compare embedding models x pipelines on labelled queries; write a report with a recommendation."""
     from clusterank import (check_device, check_spec, compare_models, expand_models, get_reranker, markdown_tables,
                             load_queries, neighbour_map, parent_labels, parse_pipelines, recommend, relevant_ids,
@@ -129,7 +131,8 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
                              showcase_query=showcase, with_maps=maps, progress=True,
                              skip_unanswerable=skip_unanswerable, hide_labels=hide_labels,
                              train_queries=None if train_queries is None else
-                             load_queries(train_queries, text_column=query_column, label_column=label_column))
+                             load_queries(train_queries, text_column=query_column, label_column=label_column),
+                             audit_groups=audit_group)
     out.print(markdown_tables(cmp))
     for run in cmp.runs:
         for result in run.holdout:

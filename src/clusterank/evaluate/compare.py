@@ -99,6 +99,8 @@ class ModelRun:
     map_data: object | None = None
     base: str | None = None
     """The model a fine-tuned model (`clusterank finetune`) was trained from, per its card; None for others."""
+    audit: object | None = None
+    """The bias audit of its pipelines (`evaluate.audit.Audit`) when `compare_models` got `audit_groups`."""
 
 
 @dataclass
@@ -243,7 +245,8 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
                    parent_labels: tuple | None = None, relevant_ids: Sequence[Sequence[int]] | None = None,
                    neighbours: Mapping[str, Sequence[str]] | None = None, showcase_query: str | None = None,
                    with_maps: bool = True, progress: bool = False, skip_unanswerable: bool = False,
-                   hide_labels: float = 0.2, train_queries: Corpus | None = None) -> Comparison:
+                   hide_labels: float = 0.2, train_queries: Corpus | None = None,
+                   audit_groups: str | None = None) -> Comparison:
     """Run every model through every pipeline on the same labelled queries.
 
     Args:
@@ -268,6 +271,8 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
             instead of refusing them.
         hide_labels: for every pipeline whose retriever learns from labels (a tunable kind that reads them:
             role, prior, adapter), the share of labels leave-labels-out hides (0: no such check).
+        audit_groups: a group column (or two, `a,b`) to audit each model's pipelines by (`ModelRun.audit`; see
+            `evaluate/audit.py`): impact ratios at top 30 of the rows each pipeline was scored with.
 
     Raises:
         ClusterankError: no models, unknown model, a query with no relevant profile (unless skipped),
@@ -276,6 +281,10 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
     if not models:
         raise ClusterankError("no models to compare")
     workspace = workspace or Workspace.default()
+    if audit_groups:  # a missing group column fails before anything is embedded
+        from clusterank.evaluate.audit import audit_scored, group_values
+
+        group_values(corpus.frame, audit_groups, corpus.source)
     if pipelines is None:
         pipelines = COMPARE_PIPELINES + (LABELLED_PIPELINES if corpus.labels is not None else ())
     rel = build_relevance(len(corpus), corpus.labels, queries.labels,
@@ -323,6 +332,8 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
                        cluster_nmi=(cluster_agreement(model.labels, corpus.labels)["nmi"]
                                     if corpus.labels is not None else float("nan")), pipelines=scored)
         run.base = (finetune_card(name, workspace) or {}).get("base")
+        if audit_groups:
+            run.audit = audit_scored(pipe, scored_texts, labels, audit_groups, scored)
         first_run = next(iter(scored.values()))
         if first_run.near_miss is not None:
             run.confusion = _confusion(first_run.rows, corpus.labels, labels, first_run.near_miss)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from clusterank.prices import default_prices
 from clusterank.defaults import SEED_PIPELINE
+from clusterank.evaluate.audit import audit_lines
 from clusterank.evaluate.compare import METRICS, Comparison, ModelRun
 from clusterank.evaluate.languages import LANGUAGE_CAPTION, has_languages, language_rows
 from clusterank.evaluate.stats import Estimate, paired_difference
@@ -220,6 +221,7 @@ def render_markdown(cmp: Comparison, recommendation: str) -> str:
              "Means over queries ± half the 95% bootstrap interval; ≈best: nDCG@10 within noise of the best.", "",
              *[line for note in method_notes(cmp) for line in (note, "")],
              markdown_tables(cmp), "", *finetuned_section(cmp), *holdout_section(cmp),
+             *audit_lines([r.audit for r in cmp.runs]),
              "## Showcase: top 10 with exact search, the seed's routing and the label-aware retrievers", "",
              f"Query: {cmp.showcase_query}", ""]
     for r in cmp.runs:

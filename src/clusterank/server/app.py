@@ -225,6 +225,10 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
     async def cluster_map(model: str | None = None):
         return _json(await asyncio.to_thread(engine.map_json, model))
 
+    @app.get("/v1/audit", summary="Bias audit of a model and retriever by a group column of the profiles")
+    async def audit(group: str = "name_gender", model: str | None = None, retriever: str = "exact", k: int = 30):
+        return _json(await asyncio.to_thread(engine.audit_json, group, model, retriever, k))
+
     @app.get("/v1/profiles/{row}", summary="One whole profile")
     async def profile(row: int, model: str | None = None):
         return _json(engine.profile(row, model))

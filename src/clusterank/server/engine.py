@@ -311,6 +311,18 @@ class Engine:
                                                            fitted=self._fit(pipe))
             return self._maps[pipe.embedder.name].to_json()
 
+    def audit_json(self, group: str, model: str | None = None, retriever: str = DEFAULT_RETRIEVER, k: int = 30) -> dict:
+        """`/v1/audit`: the bias audit (`audit_pipelines`) of a served model and retriever by a corpus group column
+        (two, `a,b`: intersections), over the bundled job descriptions; a missing column is a 400 naming those
+        there are."""
+        from clusterank import audit_pipelines, bundled_queries
+
+        pipe = self.pipeline(model)
+        if not 1 <= k <= 100:
+            raise ApiError(400, f"k must be 1 to 100, got {k}", param="k")
+        with self.lock:
+            return audit_pipelines(pipe, bundled_queries(), group, [retriever], k, n_boot=1000).to_json()
+
     def profile(self, row: int, model: str | None = None) -> dict:
         """One whole profile: its text, other columns, role and cluster.
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clusterank.errors import require
+from clusterank.evaluate.audit import audit_table
 from clusterank.evaluate.compare import HIGHER_IS_BETTER, METRICS
 from clusterank.evaluate.languages import LANGUAGE_CAPTION, has_languages, language_rows
 from clusterank.evaluate.report import (facts_rows, finetuned_section, holdout_section, method_notes, quality_rows,
@@ -37,6 +38,18 @@ def section_html(lines: list[str]) -> str:
     items = "".join(f"<li>{html.escape(x[2:])}</li>" for x in rest if x.startswith("- "))
     paragraphs = "".join(f"<p class='note'>{html.escape(x)}</p>" for x in rest if x and not x.startswith("- "))
     return f"<h3>{html.escape(head.removeprefix('## '))}</h3>{paragraphs}<ul>{items}</ul>"
+
+def audit_html(cmp: Comparison) -> str:
+    """The bias audit's section (`compare --audit-group`): its caption, the table, each pipeline's lowest ratio."""
+    found = audit_table([r.audit for r in cmp.runs])
+    if found is None:
+        return ""
+    title, header, rows, (caption, *lows) = found
+    items = "".join(f"<li>{html.escape(x)}</li>" for x in lows)
+    cells = [[str(c).replace(" **<0.8**", " <0.8") for c in row] for row in rows]
+    return (f"<h2 id='audit'>{html.escape(title)}</h2><p class='note'>{html.escape(caption)}</p>"
+            + html_table(header, cells) + f"<ul>{items}</ul>")
+
 
 def _go() -> Any:
     return require("plotly.graph_objects", "viz", "the HTML report")
@@ -136,7 +149,7 @@ different from the best model on that pipeline (paired bootstrap).</p>
 {"".join(f"<p class='note'>{html.escape(note)}</p>" for note in method_notes(cmp))}
 <h2>Recommendation</h2><p id="recommendation">{rec}</p>
 <h2>All numbers</h2>{table}
-{section_html(finetuned_section(cmp))}{section_html(holdout_section(cmp))}
+{section_html(finetuned_section(cmp))}{section_html(holdout_section(cmp))}{audit_html(cmp)}
 <h2>Charts</h2>{charts}
 <h2>Showcase: top 10 with exact search, the seed's routing and role-aware search</h2>{showcase_html(cmp)}"""
     return render_page("clusterank model comparison", body, style=PAGE_STYLE + TABLE_STYLE + MAP_STYLE + REPORT_STYLE,
