@@ -120,7 +120,9 @@ def test_rerank_top_hands_the_corpus_to_a_reranker_that_needs_it():
     reranker = get_reranker("fair:group=g,target=corpus,max_loss=0.9")
     column = {"g": ["a", "a", "a", "a", "b", "b"]}
     out = rerank_top(reranker, "q", hits("xxxxxx"), 6, column.__getitem__)
-    assert [h.row for h in out] == [0, 1, 4, 2, 3, 5]  # corpus shares 2/3 a, 1/3 b: a b by the third place
+    # corpus shares 2/3 a, 1/3 b, apportioned by largest remainder: prefix 2 holds a and b (1.33 / 0.67 -> 1 / 1),
+    # prefix 4 three a (2.67 / 1.33 -> 3 / 1), prefix 5 two b (3.33 / 1.67 -> 3 / 2)
+    assert [h.row for h in out] == [0, 4, 1, 2, 5, 3]
 
 
 def test_a_fair_pipeline_is_scored_beside_the_unconstrained_one(workspace, static_embedder):

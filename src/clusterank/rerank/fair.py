@@ -1,8 +1,8 @@
 """`fair:group=<column>,target=corpus|equal|<g>:<share>/...,max_loss=0.02`: re-order the short list towards a target
 group distribution (DetConstSort, Geyik et al., KDD 2019), spending at most `max_loss` of its quality.
 
-For every prefix length i of the re-ordered list each group g gets at least floor(p_g * i) of the first i places
-(capped by how many of its members the list holds); within that, the list stays as close to the retrieval order as
+For every prefix length i of the re-ordered list each group g gets at least its share p_g of the first i places,
+apportioned by largest remainder (capped by how many of its members the list holds); within that, the list stays as close to the retrieval order as
 the constraints allow: each place takes the best remaining hit whose choice still lets every later prefix meet its
 minimums (earliest-deadline feasibility), which makes the answer the lexicographically best feasible order.
 
@@ -75,8 +75,21 @@ def parse_loss(text: str) -> float:
 
 
 def minimums(shares: dict[str, float], counts: Counter, length: int) -> dict[str, list[int]]:
-    """Per group, the fewest places it must hold in each prefix 1..length: min(floor(p_g * i), its members)."""
-    return {g: [min(math.floor(p * i + 1e-9), counts[g]) for i in range(1, length + 1)] for g, p in shares.items()}
+    """Per group, the fewest places it must hold in each prefix 1..length: its share of the i places apportioned by
+    largest remainder (each group its floor(p_g * i), the places left to the largest remainders, so a 6% group
+    holds 2 of 30, not floor(1.8) = 1), never fewer than at the prefix before, capped by its members in the list."""
+    need: dict[str, list[int]] = {g: [] for g in shares}
+    held = dict.fromkeys(shares, 0)
+    for i in range(1, length + 1):
+        exact = {g: p * i for g, p in shares.items()}
+        places = {g: math.floor(v + 1e-9) for g, v in exact.items()}
+        left = i - sum(places.values())
+        for g in sorted(exact, key=lambda g: places[g] - exact[g])[:max(left, 0)]:
+            places[g] += 1
+        for g in shares:
+            held[g] = min(max(held[g], places[g]), counts[g])
+            need[g].append(held[g])
+    return need
 
 
 def _feasible(held: Counter, need: dict[str, list[int]], placed: int, length: int) -> bool:
@@ -91,7 +104,7 @@ def _feasible(held: Counter, need: dict[str, list[int]], placed: int, length: in
 
 def det_const_sort(groups: Sequence[str | None], shares: dict[str, float]) -> list[int]:
     """The indices of a list (best first, one group per item) re-ordered so that every prefix i holds at least
-    min(floor(p_g * i), members of g) items of each group g, otherwise keeping the given order as far as it can.
+    `minimums` items of each group g (its share, by largest remainder), otherwise keeping the given order as far as it can.
 
     Each place takes the first remaining item whose group still lets every later prefix meet its minimums; the
     result is the lexicographically smallest feasible order of the original positions.
