@@ -163,7 +163,7 @@ def name_swap(pipe: SearchPipeline, queries: Corpus | Sequence[str], *, kind: st
     """
     corpus = pipe.corpus
     check_name_fields(corpus, kind)  # before anything is embedded
-    if not getattr(pipe.embedder, "computes", True):
+    if not pipe.embedder.computes:
         raise ClusterankError(f"{pipe.embedder.name} only looks up precomputed vectors; the swapped names need a "
                               "model that embeds text")
     texts = list(queries.texts if isinstance(queries, Corpus) else queries)

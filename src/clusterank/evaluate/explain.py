@@ -137,7 +137,7 @@ def explain(pipe: SearchPipeline, query: str, hits: Sequence[Hit], retriever_spe
     depth = min(len(pipe.corpus), max(RETRIEVAL_DEPTH, max(h.rank for h in hits)))
     found = retriever.search(q[None, :].astype(np.float32), depth).rows[0]
     where = {int(r): i for i, r in enumerate(found, start=1) if r >= 0}
-    static, paid = is_static(pipe.embedder), bool(getattr(pipe.embedder, "paid", False))
+    static, paid = is_static(pipe.embedder), pipe.embedder.paid
     out = []
     for hit, cosine, extra in zip(hits, cosines, bonus):
         text = hit.text or pipe.corpus.texts[hit.row]

@@ -73,7 +73,7 @@ function request() {
   return {query: $("query").value, model: $("model").value || null, retriever: $("retriever").value,
           k: Number($("k").value), reranker: reranker && reranker !== "none" ? reranker : null,
           rerank_top: Number($("rerank-top").value), filters: Object.keys(filters).length ? filters : null,
-          explain: true};
+          explain: $("explain").checked};
 }
 
 function why(e) {  // one line from a hit's `explain`: cosine, bonus, the reranker's move, best fields and tokens
