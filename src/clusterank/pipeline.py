@@ -160,7 +160,7 @@ class SearchPipeline:
             ClusterankError: unknown retriever or parameter, or a bad value.
         """
         key = canonical_spec(spec)
-        if key not in self._retrievers and self.embedder.fusion is not None:  # each part's ranking, fused
+        if key not in self._retrievers and isinstance(self.embedder, Embedder) and self.embedder.fusion is not None:
             self._retrievers[key] = FusedRetriever([p.retriever(spec) for p in self.part_pipelines],
                                                    [p.dims for p in self.embedder.parts], self.embedder.fusion,
                                                    self.vectors, key)

@@ -347,7 +347,7 @@ class EmbeddingStore:
         for i, t in enumerate(texts):
             if not isinstance(t, str) or not t.strip():
                 raise ClusterankError(f"{what}: text at row {i} is empty; nothing can be embedded for it")
-        if embedder.parts:  # a composite: each part kept under its own name, joined here
+        if isinstance(embedder, Embedder) and embedder.parts:  # a composite: each part under its own name, joined
             found = [[] for _ in embedder.parts]
             joined = embedder.join([self.embed(p, texts, progress=progress, chunk_size=chunk_size, what=what,
                                                cached=f) for p, f in zip(embedder.parts, found)])

@@ -18,6 +18,7 @@ import numpy as np
 
 from clusterank.data.bounds import check_seed
 from clusterank.errors import ClusterankError
+from clusterank.embed.base import Embedder
 from clusterank.embed.fusion import weight_grid
 from clusterank.evaluate.metrics import ndcg_at_k
 from clusterank.evaluate.relevance import Relevance
@@ -85,7 +86,8 @@ def grid_rows(pipe: SearchPipeline, query_vectors: np.ndarray, spec: str,
 def fusion_is_tuned(pipe: SearchPipeline) -> bool:
     """True when the pipeline's model is fused (`fusion:`) with `weights=auto`: its weights are chosen by nested
     cross-validation in `compare`."""
-    return pipe.embedder.fusion is not None and pipe.embedder.fusion.weights is None
+    fusion = pipe.embedder.fusion if isinstance(pipe.embedder, Embedder) else None  # an object with `embed` only
+    return fusion is not None and fusion.weights is None
 
 
 def tuned_grid(pipe: SearchPipeline, query_vectors: np.ndarray, spec: str,

@@ -171,9 +171,10 @@ function render(result, roundTrip) {
   }
   $("empty").hidden = result.hits.length > 0;
   const t = result.timings_ms;
-  $("timings").textContent = `${result.hits.length} profiles · embed ${t.embed_ms.toFixed(1)} ms · retrieve ` +
-    `${t.retrieve_ms.toFixed(1)} ms · rerank ${t.rerank_ms.toFixed(1)} ms · round trip ${roundTrip.toFixed(0)} ms` +
-    ` · ${result.model}, ${result.retriever}` + (result.lang ? ` · query language: ${result.lang}` : "");
+  // the line ends with what searched (model, retriever): the query's language comes before it
+  $("timings").textContent = `${result.hits.length} profiles` + (result.lang ? ` · query language: ${result.lang}` : "") +
+    ` · embed ${t.embed_ms.toFixed(1)} ms · retrieve ${t.retrieve_ms.toFixed(1)} ms · rerank ` +
+    `${t.rerank_ms.toFixed(1)} ms · round trip ${roundTrip.toFixed(0)} ms · ${result.model}, ${result.retriever}`;
   explain(result);
   state.lastHits = result.hits; state.lastXY = result.map_xy;
   document.body.dataset.searched = String(Date.now());
