@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from clusterank import (ClusterankError, SearchPipeline, bundled_profiles, bundled_queries, name_swap, rbo,
+from clusterank import (ClusterankError, SearchPipeline, bundled_profiles, bundled_queries, compare_models, name_swap, rbo,
                         swapped_corpus)
 from clusterank.cli import main
 
@@ -60,3 +60,21 @@ def test_name_swap_refuses_bad_depth(workspace, static_embedder):
     pipe = SearchPipeline(bundled_profiles(n=30), static_embedder, workspace=workspace)
     with pytest.raises(ClusterankError, match="top"):
         name_swap(pipe, ["a data scientist"], top=20, depth=10)
+
+
+def test_compare_runs_each_model_on_blind_texts_beside_the_plain_ones(workspace, tmp_path, capsys):
+    code = main(["compare", "--models", "minilm-static", "--blind", "names", "--n", "300", "--pipelines", "exact",
+                 "--no-maps", "--hide-labels", "0", "-o", str(tmp_path / "rep")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    report = (tmp_path / "rep" / "report.md").read_text()
+    assert "| minilm-static |" in report and "| minilm-static (blind: names) |" in report
+    assert "minilm-static (blind: names) embeds the same profiles without names: nDCG@10 (exact)" in report
+    per_query = (tmp_path / "rep" / "per_query.csv").read_text()
+    assert "minilm-static (blind: names)" in per_query
+
+
+def test_a_blind_corpus_of_other_profiles_is_refused(workspace):
+    with pytest.raises(ClusterankError, match="not the same profiles"):
+        compare_models(["minilm-static"], bundled_profiles(n=200), bundled_queries(), workspace=workspace,
+                       blind_corpus=bundled_profiles(n=150, blind="names"), with_maps=False)

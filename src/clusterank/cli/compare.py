@@ -111,7 +111,8 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
     _check_models(names)  # an unknown name fails in one line before anything loads, not after the first model ran
     if out_dir.exists() and not out_dir.is_dir():
         raise ClusterankError(f"--out {out_dir}: is a file; the report is a folder (report.md, .html, .csv)")
-    table = corpus_from_options(corpus, n, text_column, label_column, str(n_clusters), blind)
+    table = corpus_from_options(corpus, n, text_column, label_column, str(n_clusters))
+    blind_table = corpus_from_options(corpus, n, text_column, label_column, None, blind) if blind.strip() else None
     default = COMPARE_PIPELINES + (LABELLED_PIPELINES if table.labels is not None else ())
     specs = (pipelines or ",".join(default)) + (f",exact+{rerank}" if rerank != "none" else "")
     with using_device(device):  # every local model, a rescore: reranker's too, runs there
@@ -132,7 +133,7 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
                              skip_unanswerable=skip_unanswerable, hide_labels=hide_labels,
                              train_queries=None if train_queries is None else
                              load_queries(train_queries, text_column=query_column, label_column=label_column),
-                             audit_groups=audit_group)
+                             audit_groups=audit_group, blind_corpus=blind_table)  # --blind: blind beside plain
     out.print(markdown_tables(cmp))
     for run in cmp.runs:
         for result in run.holdout:

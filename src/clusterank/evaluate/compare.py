@@ -101,6 +101,8 @@ class ModelRun:
     """The model a fine-tuned model (`clusterank finetune`) was trained from, per its card; None for others."""
     audit: object | None = None
     """The bias audit of its pipelines (`evaluate.audit.Audit`) when `compare_models` got `audit_groups`."""
+    blind: tuple[str, ...] = ()
+    """The personal fields its profiles' texts left out (`compare_models(blind_corpus=...)`); () for plain texts."""
 
 
 @dataclass
@@ -246,7 +248,7 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
                    neighbours: Mapping[str, Sequence[str]] | None = None, showcase_query: str | None = None,
                    with_maps: bool = True, progress: bool = False, skip_unanswerable: bool = False,
                    hide_labels: float = 0.2, train_queries: Corpus | None = None,
-                   audit_groups: str | None = None) -> Comparison:
+                   audit_groups: str | None = None, blind_corpus: Corpus | None = None) -> Comparison:
     """Run every model through every pipeline on the same labelled queries.
 
     Args:
@@ -273,6 +275,8 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
             role, prior, adapter), the share of labels leave-labels-out hides (0: no such check).
         audit_groups: a group column (or two, `a,b`) to audit each model's pipelines by (`ModelRun.audit`; see
             `evaluate/audit.py`): impact ratios at top 30 of the rows each pipeline was scored with.
+        blind_corpus: the same profiles with personal fields left out of their texts (`load_profiles(blind=...)`):
+            each model also runs on it, named `<model> (blind: names)`, beside its run on `corpus`.
 
     Raises:
         ClusterankError: no models, unknown model, a query with no relevant profile (unless skipped),
@@ -300,58 +304,65 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
     for name in models:  # a fine-tuned model is never scored on a query it was trained on
         check_not_trained_on(name, scored_texts, workspace)
     runs = []
-    for i, name in enumerate(models, start=1):
-        log.info("model %d of %d: %s", i, len(models), name)
-        _step(i, len(models), name, 1)
+    variants = [(name, corpus, name) for name in models]
+    if blind_corpus is not None:  # each model also on the blind texts, its run beside the plain one
+        if len(blind_corpus) != len(corpus) or blind_corpus.ids != corpus.ids:
+            raise ClusterankError(f"the blind corpus ({blind_corpus.source}) is not the same profiles as "
+                                  f"{corpus.source}")
+        shown = f" (blind: {', '.join(blind_corpus.blind) or 'none'})"
+        variants = [v for name in models for v in ((name, corpus, name), (name, blind_corpus, name + shown))]
+    for i, (name, profiles, shown) in enumerate(variants, start=1):
+        log.info("model %d of %d: %s", i, len(variants), shown)
+        _step(i, len(variants), shown, 1)
         # peak memory: loading the model, a 64-text throughput sample and five single queries - the same
-        # work whether or not the corpus is already cached, so cold and warm runs report the same thing
-        sample = [corpus.texts[j] for j in np.linspace(0, len(corpus) - 1, min(64, len(corpus))).astype(int)]
+        # work whether or not the profiles are already cached, so cold and warm runs report the same thing
+        sample = [profiles.texts[j] for j in np.linspace(0, len(profiles) - 1, min(64, len(profiles))).astype(int)]
         with PeakMemory() as mem:
-            embedder = get_embedder(name, workspace, tables=(corpus, queries))
+            embedder = get_embedder(name, workspace, tables=(profiles, queries))
             computes = embedder.computes
             texts_per_s = None
             if computes:  # API models are paid per call: one pass over the sample, not a second of repeats
                 texts_per_s = measure_throughput(embedder, sample, min_seconds=0 if embedder.paid else 1.0)
                 measure_query_ms(embedder, showcase_query)  # the memory of answering single queries counts
-        _step(i, len(models), name, 2)
-        pipe = SearchPipeline(corpus, embedder, workspace=workspace, progress=progress, n_clusters=n_clusters,
+        _step(i, len(variants), shown, 2)
+        pipe = SearchPipeline(profiles, embedder, workspace=workspace, progress=progress, n_clusters=n_clusters,
                               train_queries=train_queries)
         exact = pipe.retriever("exact")
         query_ms = (measure_query_ms(embedder, showcase_query,
                                      lambda v: exact.search(v / np.linalg.norm(v, axis=1, keepdims=True), 10))
                     if computes else None)
-        _step(i, len(models), name, 3)
+        _step(i, len(variants), shown, 3)
         scored = evaluate_pipelines(pipe, queries.texts, rel, pipelines, query_labels=queries.labels,
                                     neighbours=neighbours, parents=parent_labels)
         model = pipe.clusters()
         facts = CATALOG.get(catalog_id(name))
-        run = ModelRun(name, embedder.dims, facts.params_m if facts else None,
+        run = ModelRun(shown, embedder.dims, facts.params_m if facts else None,
                        texts_per_s, query_ms, mem.delta_mb,
-                       *_cost_per_1m_texts(name, embedder, corpus.texts, texts_per_s),
+                       *_cost_per_1m_texts(name, embedder, profiles.texts, texts_per_s),
                        routing_accuracy=first_cluster_accuracy(pipe, queries.texts, queries.labels, rel),
-                       cluster_nmi=(cluster_agreement(model.labels, corpus.labels)["nmi"]
-                                    if corpus.labels is not None else float("nan")), pipelines=scored)
-        run.base = (finetune_card(name, workspace) or {}).get("base")
+                       cluster_nmi=(cluster_agreement(model.labels, profiles.labels)["nmi"]
+                                    if profiles.labels is not None else float("nan")), pipelines=scored)
+        run.base, run.blind = (finetune_card(name, workspace) or {}).get("base"), profiles.blind
         if audit_groups:
             run.audit = audit_scored(pipe, scored_texts, labels, audit_groups, scored)
         first_run = next(iter(scored.values()))
         if first_run.near_miss is not None:
-            run.confusion = _confusion(first_run.rows, corpus.labels, labels, first_run.near_miss)
-        _step(i, len(models), name, 4)
+            run.confusion = _confusion(first_run.rows, profiles.labels, labels, first_run.near_miss)
+        _step(i, len(variants), shown, 4)
         requested = {key.split(" + ")[0] for key in scored}
         for spec in SHOWCASE_PIPELINES:  # exact, and those of the others that were asked for
             if spec != "exact" and canonical_spec(spec) not in requested:
                 continue
-            if corpus.labels is None and retriever_type(spec).needs_labels:
+            if profiles.labels is None and retriever_type(spec).needs_labels:
                 continue
             try:
                 run.showcase[spec] = pipe.search(showcase_query, 10, retriever=spec)
             except ClusterankError as exc:  # labels too few to learn from: the showcase goes without it
                 log.warning("showcase without %s: %s", spec, exc)
-        _step(i, len(models), name, 5)
-        if hide_labels and corpus.labels is not None and labels is not None:
+        _step(i, len(variants), shown, 5)
+        if hide_labels and profiles.labels is not None and labels is not None:
             run.holdout = _leave_labels_out(pipe, [queries.texts[j] for j in kept], labels, scored, hide_labels)
-        _step(i, len(models), name, 6)
+        _step(i, len(variants), shown, 6)
         if with_maps:
             from clusterank.cluster.map import build_map
 

@@ -166,6 +166,15 @@ def method_notes(cmp: Comparison) -> list[str]:
         notes.append(f"Tuned pipelines (alpha=auto) are scored with nested {len(tuned[0].fold_alphas)}-fold "
                      f"cross-validation: each query with the alpha chosen on the other folds, never with one tuned "
                      f"on it (alpha per fold for {first.model}: {listed}).")
+    plain = {r.model: r for r in cmp.runs if not r.blind}
+    for run in (r for r in cmp.runs if r.blind):  # name-blind runs: what leaving the fields out changed
+        base = plain.get(run.model.rsplit(" (blind:", 1)[0])
+        if base is not None and "exact" in run.pipelines and "exact" in base.pipelines:
+            d, sig = paired_difference(run.pipelines["exact"].per_query["nDCG@10"],
+                                       base.pipelines["exact"].per_query["nDCG@10"])
+            notes.append(f"{run.model} embeds the same profiles without {', '.join(run.blind)}: nDCG@10 (exact) "
+                         f"{d.mean:+.3f} (95% interval {d.low:+.3f} to {d.high:+.3f}, "
+                         f"{'significant' if sig else 'within noise'}) against {base.model}.")
     for run in cmp.runs:  # fused models: the weights of their parts, chosen the same way
         fused = [(name, r.fold_weights) for name, r in run.pipelines.items() if r.fold_weights]
         if fused:
