@@ -245,3 +245,20 @@ def test_a_comparison_moves_its_progress_bar_before_it_ends(page):
     page.click("#compare-cancel")
     page.wait_for_function("document.getElementById('compare-status').textContent.startsWith('cancelled')",
                            timeout=30000)
+
+
+def test_the_audit_panel_shows_each_name_groups_impact_ratio(page):
+    assert page.eval_on_selector_all("#audit-group option", "os => os.map(o => o.value)")[:2] == ["name_gender",
+                                                                                              "name_origin"]
+    page.select_option("#audit-group", "name_gender")
+    page.click("#audit-run")
+    page.wait_for_selector("#audit-table:not([hidden]) tbody tr", timeout=120000)
+    rows = page.eval_on_selector_all("#audit-table tbody tr",
+                                     "trs => trs.map(tr => [...tr.cells].map(td => td.textContent))")
+    assert {r[0] for r in rows} == {"female", "male", "unisex"}
+    for group, profiles, rate, ratio in rows:
+        assert int(profiles.replace(",", "")) > 0 and 0 <= float(rate) <= 1
+        assert ratio.startswith(("0.", "1.")) and "[" in ratio  # the point ratio and its 95% interval
+    flagged = page.eval_on_selector_all("#audit-table tr.flag", "trs => trs.length")
+    assert flagged == sum(float(r[3].split()[0]) < 0.8 for r in rows)  # the four-fifths flag, and only there
+    assert "80 queries, top 30" in page.inner_text("#audit-status")

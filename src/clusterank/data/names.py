@@ -159,3 +159,19 @@ def swap_names(frame: pd.DataFrame, kind: str = "gender", *, seed: int = 0, text
     if has_text:
         swapped[text_column] = texts
     return swapped, changed
+
+
+NOT_GROUPS = {"text", "id", "role", "family", "natural_language"}
+"""Columns that are never offered as audit groups: the text, the id and the labels the search is scored by."""
+
+
+def group_columns(frame: pd.DataFrame | None, most: int = 30) -> list[str]:
+    """The columns of a profiles table a bias audit can group by (what the page offers): the bundled name groups
+    first, then any other text column with 2 to `most` distinct values (gender, ethnicity, age band ...)."""
+    if frame is None:
+        return []
+    first = [c for c in (GENDER_COLUMN, ORIGIN_COLUMN) if c in frame.columns]
+    others = [str(c) for c in frame.columns if str(c) not in NOT_GROUPS and str(c) not in first
+              and not str(c).startswith("embeddings_") and frame[c].dtype == object
+              and 2 <= frame[c].nunique(dropna=True) <= most]
+    return first + others

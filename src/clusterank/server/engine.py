@@ -18,7 +18,7 @@ import numpy as np
 
 from clusterank import (CATALOG, DEFAULT_RETRIEVER, ClusterankError, Embedder, Hit, Reranker, SearchPipeline,
                         Workspace, available_models, bundled_profiles, canonical_spec, describe_clusters, detect_language,
-                        fit_projection, get_embedder, get_reranker, load_profiles, page_specs, preview,
+                        fit_projection, get_embedder, get_reranker, group_columns, load_profiles, page_specs, preview,
                         relevance_in_unit, truncation_summary, using_device)
 from clusterank import explain
 from clusterank.server.config import ServerConfig
@@ -354,6 +354,7 @@ class Engine:
                 "cluster_names": {str(c): name for c, name in self.cluster_names(pipe).items()},
                 "example": DEMO_QUERY, "profiles": len(self.corpus), "corpus": self.corpus.source,
                 "compare_models": self.offline_models, "can_compare": self.corpus.labels is not None,
+                "group_columns": group_columns(self.corpus.frame),
                 "reports": {kind: self.workspace.latest_report_path(kind).exists() for kind in Workspace.REPORT_KINDS}}
 
     # ---- rerank

@@ -342,6 +342,31 @@ async function cancelCompare() {
 }
 
 // ---- start
+// ---- bias audit
+async function runAudit() {
+  const params = new URLSearchParams({group: $("audit-group").value, k: $("audit-k").value,
+                                      retriever: $("retriever").value});
+  if ($("model").value) params.set("model", $("model").value);
+  $("audit-status").textContent = "auditing…"; $("audit-run").disabled = true;
+  try {
+    const a = await api(`/v1/audit?${params}`);
+    const body = $("audit-table").tBodies[0]; body.replaceChildren();
+    for (const r of a.rows) {
+      const tr = document.createElement("tr");
+      const ratio = !r.ratioed ? "not ratioed (under 2%)" : r.selection_ratio == null ? "n/a" :
+        `${r.selection_ratio.toFixed(2)} [${r.selection_ratio_low.toFixed(2)}, ${r.selection_ratio_high.toFixed(2)}]`;
+      for (const text of [r.group, r.profiles.toLocaleString(), r.selection.toFixed(4), ratio]) {
+        const td = document.createElement("td"); td.textContent = text; tr.append(td);
+      }
+      if (r.selection_flag) tr.className = "flag";
+      body.append(tr);
+    }
+    $("audit-table").hidden = false;
+    $("audit-status").textContent = `${a.queries} queries, top ${a.k}, ${a.profiles.toLocaleString()} profiles`;
+  } catch (e) { $("audit-status").textContent = ""; showError(e.message); }
+  $("audit-run").disabled = false;
+}
+
 async function start() {
   $("search-form").addEventListener("submit", (e) => { e.preventDefault(); search(); });
   $("query").addEventListener("keydown", (e) => { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); search(); } });
@@ -349,6 +374,7 @@ async function start() {
   $("map-legend").open = !window.matchMedia("(max-width: 800px)").matches;  // collapsed on a phone
   $("compare-start").addEventListener("click", startCompare);
   $("compare-cancel").addEventListener("click", cancelCompare);
+  $("audit-run").addEventListener("click", runAudit);
   try {
     const o = state.options = await api("/v1/options");
     $("corpus-line").textContent = `${o.profiles.toLocaleString()} profiles · ${o.corpus}`;
@@ -364,6 +390,8 @@ async function start() {
       label.append(box, document.createTextNode(` ${m}`)); $("compare-models").append(label);
     }
     $("compare-start").disabled = !o.can_compare;
+    fill($("audit-group"), o.group_columns, o.group_columns[0]);
+    $("audit-run").disabled = !o.group_columns.length;
     for (const [kind, exists] of Object.entries(o.reports)) {
       const link = $(`${kind}-link`);
       if (!exists) { link.removeAttribute("href"); link.textContent += " (none yet)"; link.setAttribute("aria-disabled", "true"); }
