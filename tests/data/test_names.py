@@ -70,6 +70,9 @@ def test_bundled_blind_text_drops_the_name_line_only():
         assert row["FirstName"] not in b.splitlines()[0]
     assert "blind: names, photo" in blind.source and blind.blind == parse_blind("all")
     assert {text_hash(t) for t in plain.texts}.isdisjoint(text_hash(t) for t in blind.texts)
+    card = blind.card(3)  # what the page and the CLI show of a hit: no name either
+    assert card["name"] == f"profile {blind.ids[3]}" and frame.iloc[3]["LastName"] not in card["name"]
+    assert plain.card(3)["name"] == f"{frame.iloc[3]['FirstName']} {frame.iloc[3]['LastName']}"
 
 
 def test_free_text_blind_removes_names_email_phone_age_photo():

@@ -51,8 +51,8 @@ class Corpus:
         return self.labels[row] if self.labels is not None else None
 
     def card(self, row: int) -> dict[str, str]:
-        """What a results list shows for a row: `name` (FirstName LastName, else the text's first line) and
-        `headline` (the Headline column, else the second line)."""
+        """What a results list shows for a row: `name` (FirstName LastName, else the text's first line; `profile <id>`
+        in a name-blind corpus) and `headline` (the Headline column, else the second line)."""
         lines = [x for x in self.texts[row].splitlines() if x.strip()] or [""]
         name, headline = lines[0], lines[1] if len(lines) > 1 else ""
         if self.frame is not None:
@@ -61,6 +61,7 @@ class Corpus:
                 name = f"{self.frame['FirstName'].iloc[row]} {self.frame['LastName'].iloc[row]}".strip()
             if "Headline" in columns:
                 headline = str(self.frame["Headline"].iloc[row])
+        name = f"profile {self.ids[row]}" if "names" in self.blind else name  # name-blind: not shown either
         return {"name": name[:120], "headline": headline.removeprefix("Headline: ")[:200]}
 
     def fields(self, row: int) -> dict[str, str]:
