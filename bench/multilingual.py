@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from clusterank import bundled_profiles, bundled_queries, load_profiles, load_queries
-from clusterank.evaluate.compare import compare_models
+from clusterank.evaluate.compare import compare_models, fused_parts
 from clusterank.evaluate.stats import bootstrap_ci, paired_difference, within_noise
 
 ENGLISH_ONLY = ("paraphrase-MiniLM-L3-v2", "all-MiniLM-L6-v2")
@@ -33,11 +33,6 @@ MULTILINGUAL = ("multilingual-e5-small",)
 FUSED = ("fusion:models=all-MiniLM-L6-v2+multilingual-e5-small,method=rrf",
          "fusion:models=all-MiniLM-L6-v2+multilingual-e5-small,method=sum")
 REFERENCE = "all-MiniLM-L6-v2"
-
-
-def parts_of(model: str) -> list[str]:
-    """The models a fused model name fuses."""
-    return model.split("models=", 1)[1].split(",")[0].split("+")
 
 
 def per_language(cmp, langs: dict[str, str]) -> dict[str, dict[str, np.ndarray]]:
@@ -76,7 +71,7 @@ def report(name: str, table: dict[str, dict[str, np.ndarray]], lines: list[str])
                          f"{scores[REFERENCE].mean():.3f}: difference {d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}] "
                          f"({'significant' if sig else 'within noise'})")
         for fused in (m for m in scores if m.startswith("fusion:")):
-            a, b = (scores[p] for p in parts_of(fused))
+            a, b = (scores[p] for p in fused_parts(fused))
             close = min(a.mean(), b.mean()) >= 0.8 * max(a.mean(), b.mean())
             better = a if a.mean() >= b.mean() else b
             d, sig = paired_difference(scores[fused], better)

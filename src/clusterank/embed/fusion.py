@@ -98,10 +98,16 @@ class FusedModels(MeanOfModels):
         return twin
 
 
-def _build(argument: str, context: EmbedContext) -> FusedModels:
+def part_names(argument: str) -> list[str]:
+    """The models a `fusion:` argument lists (`models=a+b` or `a+b`), in order, empty names kept (refused by the
+    build)."""
     listed = argument.strip()
     listed = listed[len("models="):] if listed.lower().startswith("models=") else listed
-    names = [n.strip() for n in listed.split("+")]
+    return [n.strip() for n in listed.split("+")]
+
+
+def _build(argument: str, context: EmbedContext) -> FusedModels:
+    names = part_names(argument)
     if len(names) < 2 or any(not n for n in names) or any(n.lower().startswith(("fusion:", "mean-of-models:"))
                                                           for n in names):
         raise ClusterankError(f"model 'fusion:{argument}': give at least two models joined by '+', none empty or "

@@ -22,6 +22,8 @@ from clusterank.data.languages import query_languages
 from clusterank.data.loaders import Corpus
 from clusterank.defaults import COMPARE_PIPELINES, DEFAULT_K, LABELLED_PIPELINES, SHOWCASE_PIPELINES, SLOW_MODELS
 from clusterank.embed import CATALOG, available_models, catalog_id, get_embedder
+from clusterank.embed.fusion import part_names
+from clusterank.embed.registry import EMBEDDERS
 from clusterank.embed.measure import PeakMemory, measure_query_ms, measure_throughput
 from clusterank.embed.store import text_hash
 from clusterank.errors import ClusterankError
@@ -67,11 +69,10 @@ def expand_models(names: Sequence[str] | None) -> list[str]:
 
 
 def fused_parts(name: str) -> list[str]:
-    """The models a `fusion:models=a+b,...` name fuses (empty for any other name)."""
+    """The models a `fusion:models=a+b,...` name fuses, as the registry parses it (empty for any other name)."""
     if not name.lower().startswith("fusion:"):
         return []
-    listed = name.split(":", 1)[1].split(",")[0]
-    return [p.strip() for p in listed.removeprefix("models=").split("+") if p.strip()]
+    return [p for p in part_names(EMBEDDERS.parse(name).argument.split(",")[0]) if p]
 
 
 @dataclass
