@@ -16,28 +16,15 @@ import argparse
 import os
 import platform
 import time
-from collections import Counter
 
-import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def lowest_ratio(rows: np.ndarray, values: list, k: int) -> tuple[float, str, dict[str, float]]:
-    """(the lowest impact ratio at top-k, its group, every counted group's selection rate)."""
-    sizes = Counter(v for v in values if v is not None)
-    counted = {g: n for g, n in sizes.items() if n >= 0.02 * len(values)}
-    rates = {g: np.mean([sum(values[r] == g for r in top[:k] if r >= 0) / n for top in rows])
-             for g, n in counted.items()}
-    best = max(rates.values())
-    group = min(rates, key=rates.get)
-    return rates[group] / best, group, rates
-
-
 def main() -> None:
     """Run the pipelines and print the table."""
-    from clusterank import (Pipeline, SearchPipeline, build_relevance, bundled_profiles, bundled_queries,
-                            evaluate_pipelines, get_reranker)
+    from clusterank import (Pipeline, SearchPipeline, audit_arrays, build_relevance, bundled_profiles,
+                            bundled_queries, evaluate_pipelines, get_reranker)
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="minilm-static")
@@ -65,11 +52,11 @@ def main() -> None:
         seconds = time.perf_counter() - started
         base = runs["exact"].mean("nDCG@10")
         for name, run in runs.items():
-            ratio, group, _ = lowest_ratio(run.rows, values, args.k)
+            group, ratio = audit_arrays("", name, run.rows, None, values, args.k, n_boot=1).lowest_ratio()
             ndcg = run.mean("nDCG@10")
             unconstrained = name == "exact"
             print(f"| {column} | {name} | {ndcg:.4f} | {'' if unconstrained else f'{100 * (base - ndcg) / base:.2f}%'} "
-                  f"| {ratio:.3f} ({group}) | {'' if unconstrained else fair.unmet} | "
+                  f"| {ratio.mean:.3f} ({group}) | {'' if unconstrained else fair.unmet} | "
                   f"{'' if unconstrained else f'{seconds:.1f}'} |")
 
 
