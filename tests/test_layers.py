@@ -15,7 +15,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "clusterank"
 
 LAYERS = [
-    {"errors", "defaults", "workspace", "tables", "prices", "lazy", "tomlfile", "httpclient"},
+    {"errors", "defaults", "workspace", "tables", "prices", "lazy", "tomlfile", "httpclient", "postgres"},
     {"data", "registry"},
     {"embed"},
     {"cluster"},
