@@ -36,6 +36,10 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
             id bigserial primary key, at timestamptz not null default now(), replica text not null,
             route text not null, model text, texts integer not null default 0, tokens bigint not null default 0);
     """),
+    (3, """
+        alter table clusterank_usage add column if not exists requests integer not null default 1;
+        create index if not exists clusterank_usage_at on clusterank_usage (at);
+    """),
 )
 """(version, SQL) in order: each runs once, in one transaction with its version recorded. Append, never edit."""
 SCHEMA_VERSION = MIGRATIONS[-1][0]
