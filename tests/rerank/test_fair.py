@@ -13,13 +13,13 @@ import pytest
 
 from clusterank import (ClusterankError, Hit, Pipeline, SearchPipeline, build_relevance, bundled_profiles,
                         bundled_queries, evaluate_pipelines, get_reranker, rerank_top)
-from clusterank.rerank.fair import FairReranker, dcg_loss, det_const_sort, minimums, parse_target
+from clusterank.rerank.fair import FairReranker, dcg_loss, det_const_sort, maximums, minimums, parse_target
 
 
 def meets_prefixes(groups, shares) -> bool:
-    need = minimums(shares, Counter(groups), len(groups))
-    return all(sum(1 for x in groups[:i] if x == g) >= need[g][i - 1]
-               for g in need for i in range(1, len(groups) + 1))
+    low, high = minimums(shares, Counter(groups), len(groups)), maximums(shares, Counter(groups), len(groups))
+    return all(low[g][i - 1] <= sum(1 for x in groups[:i] if x == g) <= high[g][i - 1]
+               for g in low for i in range(1, len(groups) + 1))
 
 
 @pytest.mark.parametrize("groups, shares", [
@@ -31,7 +31,7 @@ def meets_prefixes(groups, shares) -> bool:
     ("abcabc", {"a": 1.0}),
 ])
 def test_det_const_sort_is_the_best_order_that_meets_every_prefix(groups, shares):
-    """The oracle: of all orders whose every prefix meets the minimums, the one closest to the given order (the
+    """The oracle: of all orders whose every prefix meets the minimums and maximums, the one closest to the given order (the
     lexicographically smallest sequence of original positions)."""
     order = det_const_sort(list(groups), shares)
     assert sorted(order) == list(range(len(groups)))
@@ -41,7 +41,15 @@ def test_det_const_sort_is_the_best_order_that_meets_every_prefix(groups, shares
     assert tuple(order) == min(feasible)
 
 
-def test_the_prefix_minimums_hold_on_a_longer_list():
+def test_a_group_is_held_to_its_maximum_while_the_others_have_members():
+    """ceil(p * i): a third of the places at most for a (1 of the first 3, 2 of the first 5), though its items come
+    first; once b and c have run out, a takes the rest."""
+    order = det_const_sort(list("aaaabbc"), {"a": 1 / 3, "b": 1 / 3, "c": 1 / 3})
+    assert order == [0, 4, 6, 1, 5, 2, 3]
+    assert maximums({"a": 1 / 3, "b": 2 / 3}, Counter("aaaab"), 5)["a"] == [1, 1, 2, 3, 4]
+
+
+def test_the_prefix_bounds_hold_on_a_longer_list():
     rng = np.random.default_rng(0)
     groups = list(rng.choice(["x", "y", "z"], size=40, p=[0.7, 0.2, 0.1]))
     shares = {"x": 0.4, "y": 0.4, "z": 0.2}
@@ -120,9 +128,8 @@ def test_rerank_top_hands_the_corpus_to_a_reranker_that_needs_it():
     reranker = get_reranker("fair:group=g,target=corpus,max_loss=0.9")
     column = {"g": ["a", "a", "a", "a", "b", "b"]}
     out = rerank_top(reranker, "q", hits("xxxxxx"), 6, column.__getitem__)
-    # corpus shares 2/3 a, 1/3 b, apportioned by largest remainder: prefix 2 holds a and b (1.33 / 0.67 -> 1 / 1),
-    # prefix 4 three a (2.67 / 1.33 -> 3 / 1), prefix 5 two b (3.33 / 1.67 -> 3 / 2)
-    assert [h.row for h in out] == [0, 4, 1, 2, 5, 3]
+    # corpus shares 2/3 a, 1/3 b: prefix 3 holds a b (floor(1)), prefix 5 at most 4 a (ceil(3.33)), prefix 6 two b
+    assert [h.row for h in out] == [0, 1, 4, 2, 3, 5]
 
 
 def test_a_fair_pipeline_is_scored_beside_the_unconstrained_one(workspace, static_embedder):

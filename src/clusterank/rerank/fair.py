@@ -1,10 +1,12 @@
 """`fair:group=<column>,target=corpus|equal|<g>:<share>/...,max_loss=0.02`: re-order the short list towards a target
 group distribution (DetConstSort, Geyik et al., KDD 2019), spending at most `max_loss` of its quality.
 
-For every prefix length i of the re-ordered list each group g gets at least its share p_g of the first i places,
-apportioned by largest remainder (capped by how many of its members the list holds); within that, the list stays as close to the retrieval order as
-the constraints allow: each place takes the best remaining hit whose choice still lets every later prefix meet its
-minimums (earliest-deadline feasibility), which makes the answer the lexicographically best feasible order.
+For every prefix length i of the re-ordered list each group g holds between floor(p_g * i) and ceil(p_g * i) of its
+places (the paper's minimum and maximum representation constraints; a minimum is capped by the group's members in
+the list, and a maximum is loosened only where the other groups run out of members). Within that, the list stays as
+close to the retrieval order as the bounds allow: each place takes the best remaining hit whose choice still lets
+every later place be filled within them (earliest-deadline-first feasibility of unit jobs with release times and
+deadlines), which makes the answer the lexicographically best feasible order.
 
 Quality is measured by DCG with the hits' cosines as gains (a proxy: no labels at search time). When the re-ordered
 list would lose more than `max_loss` of the unconstrained list's DCG, the bound cannot be met: a warning says so and
@@ -75,44 +77,87 @@ def parse_loss(text: str) -> float:
 
 
 def minimums(shares: dict[str, float], counts: Counter, length: int) -> dict[str, list[int]]:
-    """Per group, the fewest places it must hold in each prefix 1..length: its share of the i places apportioned by
-    largest remainder (each group its floor(p_g * i), the places left to the largest remainders, so a 6% group
-    holds 2 of 30, not floor(1.8) = 1), never fewer than at the prefix before, capped by its members in the list."""
-    need: dict[str, list[int]] = {g: [] for g in shares}
-    held = dict.fromkeys(shares, 0)
+    """Per group, the fewest places it must hold in each prefix 1..length: floor(p_g * i), Geyik et al.'s minimum
+    representation constraint, capped by its members in the list."""
+    return {g: [min(math.floor(p * i + 1e-9), counts[g]) for i in range(1, length + 1)] for g, p in shares.items()}
+
+
+def maximums(shares: dict[str, float], counts: Counter, length: int) -> dict[str, list[int]]:
+    """Per group, the most places it may hold in each prefix 1..length: ceil(p_g * i), Geyik et al.'s maximum
+    representation constraint, loosened only where the list cannot fill the prefix within them (a group that runs out
+    of members leaves its places to the others: each further place goes to the group that would reach its next
+    ceiling first, ceil(lambda * p_g * i) for a growing lambda; groups with no share only once the others have run
+    out), and never below the prefix before. Items of groups without a share in `shares` are bound by neither."""
+    free = sum(c for g, c in counts.items() if g not in shares)
+    cap: dict[str, list[int]] = {g: [] for g in shares}
     for i in range(1, length + 1):
-        exact = {g: p * i for g, p in shares.items()}
-        places = {g: math.floor(v + 1e-9) for g, v in exact.items()}
-        left = i - sum(places.values())
-        for g in sorted(exact, key=lambda g: places[g] - exact[g])[:max(left, 0)]:
-            places[g] += 1
+        most = {g: min(math.ceil(p * i - 1e-9), counts[g]) for g, p in shares.items()}
+        short = i - free - sum(most.values())
+        while short > 0:
+            room = [g for g in shares if most[g] < counts[g]]
+            if not room:
+                break
+            g = min(room, key=lambda g: (shares[g] <= 0, most[g] / shares[g] if shares[g] > 0 else 0.0))
+            most[g] += 1
+            short -= 1
         for g in shares:
-            held[g] = min(max(held[g], places[g]), counts[g])
-            need[g].append(held[g])
-    return need
+            cap[g].append(max(most[g], cap[g][-1] if cap[g] else 0))
+    return cap
 
 
-def _feasible(held: Counter, need: dict[str, list[int]], placed: int, length: int) -> bool:
-    """Whether every later prefix can still meet its minimums with `placed` places already filled (unit jobs with
-    deadlines: the shortfall of each prefix, this one included, must fit in the places left before its end)."""
-    for i in range(max(placed, 1), length + 1):
-        short = sum(max(0, need[g][i - 1] - held[g]) for g in need)
-        if short > i - placed:
+def _windows(groups: Sequence[str | None], shares: dict[str, float], bounded: bool = True,
+             ) -> dict[str | None, tuple[list[int], list[int]]]:
+    """Per group, each of its members in turn (best first) as a unit job: the earliest place it may take (the
+    first prefix whose maximum admits it) and the latest (the first prefix whose minimum needs it; else the end)."""
+    n, counts = len(groups), Counter(groups)
+    low = minimums(shares, counts, n)
+    high = maximums(shares, counts, n) if bounded else {}
+    windows: dict[str | None, tuple[list[int], list[int]]] = {}
+    for g, c in counts.items():
+        first = [1] * c
+        last = [n] * c
+        if g in high:
+            first = [next(i for i, m in enumerate(high[g], start=1) if m >= k) for k in range(1, c + 1)]
+        if g in low:
+            last = [next((i for i, m in enumerate(low[g], start=1) if m >= k), n) for k in range(1, c + 1)]
+        windows[g] = (first, last)
+    return windows
+
+
+def _schedulable(taken: Counter, placed: int, windows: dict[str | None, tuple[list[int], list[int]]],
+                 n: int) -> bool:
+    """Whether the members not yet placed (`taken[g]` of each group are) can fill places placed+1..n, each within
+    its window: earliest deadline first among the members whose place has come, which finds a schedule of unit jobs
+    with release times and deadlines whenever one exists."""
+    nxt = Counter(taken)
+    for t in range(placed + 1, n + 1):
+        best, due = None, n + 1
+        for g, (first, last) in windows.items():
+            k = nxt[g]
+            if k < len(first) and first[k] <= t and last[k] < due:
+                best, due = g, last[k]
+        if best is None or due < t:
             return False
+        nxt[best] += 1
     return True
 
 
 def det_const_sort(groups: Sequence[str | None], shares: dict[str, float]) -> list[int]:
-    """The indices of a list (best first, one group per item) re-ordered so that every prefix i holds at least
-    `minimums` items of each group g (its share, by largest remainder), otherwise keeping the given order as far as it can.
+    """The indices of a list (best first, one group per item) re-ordered so that every prefix i holds between
+    `minimums` and `maximums` items of each group g (floor and ceil of p_g * i), otherwise keeping the given order as
+    far as it can.
 
-    Each place takes the first remaining item whose group still lets every later prefix meet its minimums; the
-    result is the lexicographically smallest feasible order of the original positions.
+    Each place takes the first remaining item whose group still lets every later place be filled within the bounds;
+    the result is the lexicographically smallest feasible order of the original positions. Should the maximums leave
+    no feasible order at all (they are loosened for groups that run out, so this is a safeguard), only the minimums
+    are kept.
     """
     n = len(groups)
-    counts = Counter(groups)
-    need = minimums(shares, counts, n)
-    remaining, held, order = list(range(n)), Counter(), []
+    windows = _windows(groups, shares)
+    if not _schedulable(Counter(), 0, windows, n):
+        log.debug("fair: no order meets the maximums too; keeping the minimums only")
+        windows = _windows(groups, shares, bounded=False)
+    remaining, taken, order = list(range(n)), Counter(), []
     for placed in range(n):
         chosen, tried = remaining[0], set()
         for j in remaining:
@@ -120,14 +165,16 @@ def det_const_sort(groups: Sequence[str | None], shares: dict[str, float]) -> li
             if g in tried:
                 continue  # the group's best remaining item was already refused: its others are too
             tried.add(g)
-            held[g] += 1
-            ok = _feasible(held, need, placed + 1, n)
-            held[g] -= 1
+            if windows[g][0][taken[g]] > placed + 1:
+                continue
+            taken[g] += 1
+            ok = _schedulable(taken, placed + 1, windows, n)
+            taken[g] -= 1
             if ok:
                 chosen = j
                 break
         remaining.remove(chosen)
-        held[groups[chosen]] += 1
+        taken[groups[chosen]] += 1
         order.append(chosen)
     return order
 
@@ -220,8 +267,8 @@ class FairReranker(Reranker):
         return self._corpus_shares
 
     def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
-        """The hits re-ordered so every prefix meets the target's minimums, or as given when that would cost more
-        than `max_loss` of the DCG (a warning says so)."""
+        """The hits re-ordered so every prefix meets the target's minimums and maximums, or as given when that would
+        cost more than `max_loss` of the DCG (a warning says so)."""
         hits = list(hits)
         if not hits:
             return hits
