@@ -37,6 +37,7 @@ _EXPORTS = {
                             "ROUTING_PIPELINES", "SHOWCASE_PIPELINES"),
     "clusterank.demo": ("run_demo",),
     "clusterank.distributed.ray_embed": ("RayEmbedReport", "embed_on_ray"),
+    "clusterank.embed.api": ("share_rate_limits",),
     "clusterank.embed.base": ("Embedder", "check_device"),
     "clusterank.embed.catalog": ("CATALOG", "ModelInfo", "model_info"),
     "clusterank.embed.integrity": ("check_store", "repair_store"),
@@ -69,6 +70,7 @@ _EXPORTS = {
     "clusterank.lazy": ("lazy_names",),
     "clusterank.pipeline": ("SearchPipeline", "SearchResult", "SearchResults"),
     "clusterank.prices": ("api_price", "load_prices"),
+    "clusterank.postgres": ("database_error", "is_database_url", "open_database", "shown_url"),
     "clusterank.train.finetune": ("FinetuneSettings", "finetune"),
     "clusterank.train.models": ("FinetunedModel", "check_not_trained_on", "finetune_card", "finetuned_models"),
     "clusterank.rerank": ("RERANKERS", "LLMOptions", "Reranker", "check_reranker", "get_reranker", "rerank_top"),
@@ -109,6 +111,7 @@ __all__ = [
     "with_alpha", "Audit", "PipelineAudit", "audit_arrays", "audit_lines", "audit_pipelines", "check_groups",
     "group_values", "write_cost_html", "write_cost_png", "write_map_html", "write_map_png", "write_report",
     "write_table",
+    "database_error", "is_database_url", "open_database", "share_rate_limits", "shown_url",
 ]
 
 

@@ -51,6 +51,13 @@ def serve(
     job_keep_hours: float = typer.Option(24.0, "--job-keep-hours", help="How long a finished comparison and its "
                                          "report are kept."),
     blind: str = BlindOpt,
+    db: Optional[str] = typer.Option(None, "--db", help="A PostgreSQL database replicas share "
+                                     "(postgresql://user@host/db; the password in PGPASSWORD): compare jobs, usage "
+                                     "and paid APIs' rate limits live there; its tables are migrated on start."),
+    replicas: int = typer.Option(1, "--replicas", help="Server processes over --db, on ports --port .. "
+                                 "--port + N - 1; any of them reports or cancels any job."),
+    replica_lost_s: float = typer.Option(15.0, "--replica-lost-s", help="Seconds without a sign of life after "
+                                         "which a replica's running job is reported lost."),
 ) -> None:
     """Serve the web page at / and the HTTP API: /v1/embeddings (OpenAI's shape), /v1/rerank, /v1/search,
     /v1/models, /healthz, /metrics."""
@@ -65,4 +72,5 @@ def serve(
                      max_in_flight=max_in_flight, faults=faults, fault_seed=fault_seed, fault_slow_s=fault_slow_s,
                      cors_origins=tuple(cors_origin), device=device, allow_hosts=tuple(allow_host),
                      retrievers=retrievers, max_jobs=max_jobs, max_queued_jobs=max_queued_jobs,
+                     db=db, replicas=replicas, replica_lost_s=replica_lost_s,
                      job_keep_hours=job_keep_hours, blind=parse_blind(blind)))

@@ -40,16 +40,41 @@ class TimedOut(Exception):
         self.detail, self.tries = detail, tries
 
 
-class RateLimiter:
-    """Requests and tokens per minute over a sliding 60-second window, shared by the client's threads."""
+_SHARED_COUNTER = None
 
-    def __init__(self, rpm: float | None, tpm: float | None, window: float = 60.0):
+
+def share_rate_limits(counter) -> None:
+    """Count every `RateLimiter` made from now on in this process in `counter` as well, an object with
+    `take(key, tokens, rpm, tpm, window) -> seconds to wait (0.0: counted)` shared by several processes (the
+    server's `SharedRateCounter` over PostgreSQL), so limits hold across replicas; None stops sharing."""
+    global _SHARED_COUNTER
+    _SHARED_COUNTER = counter
+
+
+class RateLimiter:
+    """Requests and tokens per minute over a sliding 60-second window, shared by the client's threads; with a
+    shared counter (`share_rate_limits`), a fixed window counted by every process sharing it, under `key`."""
+
+    def __init__(self, rpm: float | None, tpm: float | None, window: float = 60.0, *, key: str = "",
+                 shared=None):
         self.rpm, self.tpm, self.window = rpm, tpm, window
+        self.key, self.shared = key, shared if shared is not None else _SHARED_COUNTER
         self._sent: deque[tuple[float, int]] = deque()
         self._lock = threading.Lock()
 
     def acquire(self, tokens: int) -> None:
-        """Block until one request of `tokens` tokens fits under both limits, then count it."""
+        """Block until one request of `tokens` tokens fits under both limits, then count it. When the shared
+        counter cannot be reached, this process' own window counts (with a warning) until it can again."""
+        while self.shared is not None and (self.rpm is not None or self.tpm is not None):
+            try:
+                pause = self.shared.take(self.key, tokens, self.rpm, self.tpm, self.window)
+            except Exception as exc:  # the database away: limits are held per process meanwhile
+                log.warning("shared rate limit of %s unavailable (%s); counting in this process", self.key,
+                            printable(exc, 200))
+                break
+            if pause <= 0:
+                return
+            time.sleep(min(pause, 1.0))
         while True:
             with self._lock:
                 now = time.monotonic()
@@ -117,7 +142,7 @@ class ApiEmbedder(Embedder):
         self.batch, self.batch_tokens, self.truncate = batch, batch_tokens, truncate
         self._pacer: Pacer | None = None
         self.input_type = input_type or (provider.input_types[0] if provider.input_types else None)
-        self.limiter = RateLimiter(rpm, tpm)
+        self.limiter = RateLimiter(rpm, tpm, key=self.name)
         self.billed_tokens = 0
         self.requests = 0
         self.unusable_usage = 0

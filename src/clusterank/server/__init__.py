@@ -44,12 +44,23 @@ def serve(config: ServerConfig, *, progress: bool = True) -> None:
 
     raise_descriptor_limit()  # held connections must not starve the health probe of descriptors (server/http.py)
     options = dict(host=config.host, port=config.port, log_level="warning", timeout_keep_alive=30, http=PROTOCOL)
+    if config.db:  # before anything loads: a database that does not answer is one line, not a server without jobs
+        from clusterank.server.jobs_db import shared_state
+        from clusterank.server.replicas import check_database, run_replicas
+
+        check_database(config.db)
+        if config.replicas == 1:
+            shared = shared_state(config)  # paid APIs' limits count in the database from the first embedder on
     engine = Engine(config, progress=progress)  # embeds the corpus and fits k-means once, into the workspace
     log.info("serving %d profiles from %s with %s on http://%s:%d (%d worker%s)", len(engine.corpus),
              engine.corpus.source, ", ".join(engine.pipelines), config.host, config.port, config.workers,
              "s" if config.workers > 1 else "")
+    if config.db and config.replicas > 1:
+        del engine  # each replica builds its own from the now-warm workspace
+        run_replicas(config)
+        return
     if config.workers == 1:
-        uvicorn.run(create_app(config, engine), **options)
+        uvicorn.run(create_app(config, engine, shared=shared if config.db else None), **options)
         return
     del engine  # each worker builds its own from the now-warm workspace
     os.environ[CONFIG_ENV] = config.to_env()

@@ -90,13 +90,18 @@ def _unit_vector(vector: list[float]) -> list[float]:
     return [x / norm for x in vector]
 
 
-def create_app(config: ServerConfig, engine: Engine | None = None):
-    """The ASGI app serving `config` (the engine is built here unless given)."""
+def create_app(config: ServerConfig, engine: Engine | None = None, *, shared=None):
+    """The ASGI app serving `config` (the engine is built here unless given). With `config.db`, compare jobs, usage
+    records and paid APIs' rate limits live in that database (`shared`: `jobs_db.shared_state(config)`, made here
+    unless given)."""
     fastapi = require("fastapi", "serve", "clusterank serve")
     from fastapi.exceptions import RequestValidationError
     from starlette.exceptions import HTTPException
     from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 
+    from clusterank.server.jobs_db import shared_state
+
+    job_store, usage = shared or shared_state(config)  # before the engine: its API models count shared limits
     engine = engine or Engine(config)
     # no /docs or /redoc: FastAPI's pages load their scripts from a CDN; the schema stays at /openapi.json
     app = fastapi.FastAPI(title="clusterank", version=_version(), docs_url=None, redoc_url=None,
@@ -148,6 +153,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
         encode = ((lambda v: base64.b64encode(v.astype("<f4").tobytes()).decode()) if body.encoding_format == "base64"
                   else (lambda v: v.tolist()))
         data = [{"object": "embedding", "embedding": encode(v), "index": i} for i, v in enumerate(done.vectors)]
+        usage.record("embeddings", body.model, len(texts), done.tokens)
         return _json({"object": "list", "data": data, "model": body.model,
                       "usage": {"prompt_tokens": done.tokens, "total_tokens": done.tokens}})
 
@@ -169,6 +175,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
                            code=exc.code, headers=exc.headers) from None
         results = [{"index": i, "relevance_score": s, **({"document": {"text": docs[i]}} if body.return_documents else {})}
                    for i, s in ranked[: body.top_n or body.top_k or len(ranked)]]
+        usage.record("rerank", name, len(docs))
         # Cohere's and Jina's clients read `results`, Voyage's reads `data` and `usage`: one answer serves them all
         return _json({"id": os.urandom(8).hex(), "object": "list", "model": name, "results": results, "data": results,
                       "meta": {"billed_units": {"search_units": 1}}, "usage": {"total_tokens": None}})  # not metered
@@ -188,10 +195,11 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
             engine.search, query=body.query, vector=vector, model=body.model, retriever=body.retriever,
             k=body.k, reranker=body.reranker, rerank_top_n=body.rerank_top, filters=filters,
             return_text=body.return_text, explain_hits=body.explain)
+        usage.record("search", body.model or engine.default_model, 1)
         return _json(result)
 
     jobs = CompareJobs(engine.workspace, config.corpus_args(), max_running=config.max_jobs,
-                       max_queued=config.max_queued_jobs, keep_hours=config.job_keep_hours)
+                       max_queued=config.max_queued_jobs, keep_hours=config.job_keep_hours, store=job_store)
     static = files("clusterank.server").joinpath("static")
 
     @app.get("/", include_in_schema=False)
@@ -253,15 +261,19 @@ def create_app(config: ServerConfig, engine: Engine | None = None):
                            param="models")
         if engine.corpus.labels is None:
             raise ApiError(400, "this server's corpus has no role labels to score a comparison with", param="models")
-        return _json(jobs.start(body.models), 202)
+        return _json(await asyncio.to_thread(jobs.start, body.models), 202)
 
     @app.get("/v1/jobs/{job_id}", summary="A job's progress")
     async def job(job_id: str):
-        return _json(jobs.status(job_id))
+        return _json(await asyncio.to_thread(jobs.status, job_id))
 
     @app.delete("/v1/jobs/{job_id}", summary="Cancel a job")
     async def cancel_job(job_id: str):
-        return _json(jobs.cancel(job_id))
+        return _json(await asyncio.to_thread(jobs.cancel, job_id))
+
+    @app.get("/v1/usage", summary="Requests, texts and tokens per route and model (every replica's with --db)")
+    async def usage_summary():
+        return _json(await asyncio.to_thread(usage.summary))
 
     @app.get("/v1/models", summary="Models served here")
     async def models():

@@ -20,7 +20,8 @@ LIMITS = (("--port", "port", Bound(1, 65535)), ("--workers", "workers", Bound(1,
           ("--max-in-flight", "max_in_flight", Bound(1, 100_000)),
           ("--fault-slow-s", "fault_slow_s", Bound(0, 3600, whole=False)), ("--max-jobs", "max_jobs", Bound(1, 64)),
           ("--max-queued-jobs", "max_queued_jobs", Bound(0, 1000)),
-          ("--job-keep-hours", "job_keep_hours", Bound(0, 24 * 365, whole=False)))
+          ("--job-keep-hours", "job_keep_hours", Bound(0, 24 * 365, whole=False)),
+          ("--replicas", "replicas", Bound(1, 64)), ("--replica-lost-s", "replica_lost_s", Bound(1, 3600, whole=False)))
 """Every numeric setting's range, checked once before anything loads (NaN and infinity fail every range)."""
 
 
@@ -75,6 +76,13 @@ class ServerConfig:
     max_jobs: int = 1
     max_queued_jobs: int = 8
     job_keep_hours: float = 24.0
+    db: str | None = None
+    """The PostgreSQL database replicas share (`--db postgresql://...`): compare jobs, usage records and paid APIs'
+    rate-limit counters live there; None keeps them in this workspace and process."""
+    replicas: int = 1
+    """Server processes over the shared database, on ports port .. port + replicas - 1 (`--replicas`)."""
+    replica_lost_s: float = 15.0
+    """Seconds without a sign of life after which a replica's running job is reported lost (`interrupted`)."""
     blind: tuple[str, ...] = ()
     """Personal fields left out of the profiles' embedded text (`--blind`: names, email, ...); () searches all."""
 
@@ -106,6 +114,13 @@ class ServerConfig:
                                           "http://app.example:3000)")
         if not self.models:
             raise ClusterankError("--model: give at least one model to search with")
+        if self.replicas > 1 and not self.db:
+            raise ClusterankError(f"--replicas {self.replicas}: replicas share their jobs and limits through a "
+                                  "database; give --db postgresql://...")
+        if self.replicas > 1 and self.workers > 1:
+            raise ClusterankError("--replicas and --workers: give one of them (each replica is one process)")
+        if self.replicas > 1 and self.port + self.replicas - 1 > 65535:
+            raise ClusterankError(f"--port {self.port} --replicas {self.replicas}: the ports run past 65535")
         check_device(self.device)
 
     @property

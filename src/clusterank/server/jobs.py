@@ -1,7 +1,7 @@
 """Background jobs the web page starts: `clusterank compare` on the server's corpus, as a child process.
 
 Each job's state lives in a JSON file in the workspace (`jobs/<id>.json`), so any worker can report or
-cancel it. At most `max_running` jobs run at once across every worker (admission under a file lock); up to
+cancel it; with `serve --db` it lives in the database instead (`jobs_db.DatabaseJobStore`), so any replica can. At most `max_running` jobs run at once across every worker (admission under a file lock); up to
 `max_queued` more wait their turn and any worker starts them; beyond that a request gets 429. Finished jobs
 are deleted after `keep_hours` (and beyond the newest `keep` finished ones). A job whose server died (kill -9,
 a crash) is marked `interrupted` by the next server on this workspace, and its orphaned child is stopped.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import re
 import shutil
@@ -31,6 +32,7 @@ STEP_LINE = re.compile(r": step (\d+) of (\d+): ")
 PERCENT = re.compile(r"(\d{1,3})%\|")
 JOB_ID = re.compile(r"^[0-9a-f]{12}$")
 ACTIVE = ("queued", "running")
+log = logging.getLogger("clusterank.server")
 TICK_S = 0.5
 """How often a worker looks for a queued job it may start, and for its own jobs' cancel requests."""
 
@@ -72,6 +74,74 @@ def _alive(owner: dict | None) -> bool:
     return started is not None and (started == owner.get("started") or "?" in (started, owner.get("started")))
 
 
+class FileJobStore:
+    """Job states as JSON files in the workspace (`jobs/<id>.json`, a `.cancel` file beside a job asked to stop),
+    under a file lock: the store of one machine's workers. `jobs_db.DatabaseJobStore` has the same methods."""
+
+    lost_message = ("the server stopped while this comparison ran; start it again (what was embedded stays cached, "
+                    "so it resumes)")
+
+    def __init__(self, workspace: Workspace):
+        self.workspace = workspace
+        self.owner = {"pid": os.getpid(), "started": _started_at(os.getpid())}
+
+    def _path(self, job_id: str) -> Path:
+        return self.workspace.jobs_dir / f"{job_id}.json"
+
+    @contextmanager
+    def locked(self):
+        """The workspace's job lock: admission, dispatch and recovery see one consistent set of jobs."""
+        with open(self.workspace.jobs_dir / ".lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def states(self) -> list[dict]:
+        """Every job's state, oldest first."""
+        states = []
+        for path in self.workspace.jobs_dir.glob("*.json"):
+            try:
+                state = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue  # written atomically, so only a foreign file can be unreadable
+            if isinstance(state, dict) and JOB_ID.match(str(state.get("id", ""))):
+                states.append(state)
+        return sorted(states, key=lambda s: s.get("submitted", s.get("started", 0)))
+
+    def read(self, job_id: str) -> dict | None:
+        """One job's state (None: no such job)."""
+        try:
+            return json.loads(self._path(job_id).read_text())
+        except FileNotFoundError:
+            return None
+
+    def write(self, state: dict) -> None:
+        """Store a job's state (atomically)."""
+        _write(self._path(state["id"]), state)
+
+    def remove(self, job_id: str) -> None:
+        """Forget a finished job."""
+        for leftover in (self._path(job_id).with_suffix(".cancel"), self._path(job_id)):
+            leftover.unlink(missing_ok=True)
+
+    def request_cancel(self, job_id: str) -> None:
+        """Ask the worker running the job to stop it."""
+        self._path(job_id).with_suffix(".cancel").touch()
+
+    def cancelled(self, job_id: str) -> bool:
+        """Whether the job was asked to stop."""
+        return self._path(job_id).with_suffix(".cancel").exists()
+
+    def beat(self, job_id: str) -> None:
+        """The running worker's sign of life (a file job's is its process, so nothing to write)."""
+
+    def lost(self, state: dict) -> bool:
+        """Whether a running job's worker is gone."""
+        return not _alive(state.get("owner"))
+
+
 class CompareJobs:
     """Starts, queues, follows, cancels and cleans up comparison jobs in one workspace.
 
@@ -85,10 +155,12 @@ class CompareJobs:
     """
 
     def __init__(self, workspace: Workspace, corpus_args: list[str], *, max_running: int = 1, max_queued: int = 8,
-                 keep_hours: float = 24.0, keep: int = 50):
+                 keep_hours: float = 24.0, keep: int = 50, store=None):
         self.workspace, self.corpus_args = workspace, corpus_args
         self.max_running, self.max_queued, self.keep_hours, self.keep = max_running, max_queued, keep_hours, keep
-        self.me = {"pid": os.getpid(), "started": _started_at(os.getpid())}
+        self.store = store or FileJobStore(workspace)
+        """Where job states live: `FileJobStore` (this workspace) or `jobs_db.DatabaseJobStore` (shared)."""
+        self.me = self.store.owner
         self._dispatcher: threading.Thread | None = None
         self._start_lock = threading.Lock()
         with self._locked():
@@ -101,7 +173,7 @@ class CompareJobs:
     # ---- the state files
 
     def path(self, job_id: str) -> Path:
-        """The status file of a job.
+        """The folder stem of a job's files in the workspace (`<stem>/` holds its report).
 
         Raises:
             ApiError: 404 for an id that is not a job id (ids are 12 hex digits; nothing else reaches the disk).
@@ -111,25 +183,10 @@ class CompareJobs:
         return self.workspace.jobs_dir / f"{job_id}.json"
 
     def _states(self) -> list[dict]:
-        states = []
-        for path in self.workspace.jobs_dir.glob("*.json"):
-            try:
-                state = json.loads(path.read_text())
-            except (OSError, ValueError):
-                continue  # written atomically, so only a foreign file can be unreadable
-            if isinstance(state, dict) and JOB_ID.match(str(state.get("id", ""))):
-                states.append(state)
-        return sorted(states, key=lambda s: s.get("submitted", s.get("started", 0)))
+        return self.store.states()
 
-    @contextmanager
     def _locked(self):
-        """The workspace's job lock: admission, dispatch and recovery see one consistent set of jobs."""
-        with open(self.workspace.jobs_dir / ".lock", "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        return self.store.locked()
 
     # ---- admission
 
@@ -145,6 +202,7 @@ class CompareJobs:
                  "report": None, "error": None, "args": self.corpus_args}
         with self._locked():
             self._clean()
+            self._recover()
             states = self._states()
             running = sum(s["state"] == "running" for s in states)
             queued = sum(s["state"] == "queued" for s in states)
@@ -155,7 +213,7 @@ class CompareJobs:
             if running < self.max_running:
                 self._launch(state)
             else:
-                _write(self.path(job_id), state)
+                self.store.write(state)
         self._ensure_dispatcher()
         return state
 
@@ -167,10 +225,9 @@ class CompareJobs:
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                  env={**os.environ, "CLUSTERANK_HOME": str(self.workspace.root)})
         state.update(state="running", message="starting", started=time.time(), pid=child.pid, owner=self.me)
-        path = self.path(state["id"])
-        _write(path, state)
-        threading.Thread(target=self._follow, args=(child, path, state, out_dir), daemon=True).start()
-        threading.Thread(target=self._watch, args=(child, path), daemon=True).start()
+        self.store.write(state)
+        threading.Thread(target=self._follow, args=(child, state["id"], state, out_dir), daemon=True).start()
+        threading.Thread(target=self._watch, args=(child, state["id"]), daemon=True).start()
 
     def _ensure_dispatcher(self) -> None:
         with self._start_lock:
@@ -187,6 +244,7 @@ class CompareJobs:
                 if time.monotonic() - last_clean > 60:
                     self._clean()
                     last_clean = time.monotonic()
+                self._recover()
                 states = self._states()
                 waiting = [s for s in states if s["state"] == "queued"]
                 if not waiting:
@@ -196,14 +254,26 @@ class CompareJobs:
 
     # ---- one running job
 
-    def _watch(self, child: subprocess.Popen, path: Path) -> None:
+    def _watch(self, child: subprocess.Popen, job_id: str) -> None:
+        last_beat = time.monotonic()
         while child.poll() is None:  # a cancel request stops the child within 0.2 s, however quiet it is
-            if self._cancelled(path):
+            if self._cancelled(job_id):
                 child.terminate()
                 return
+            if time.monotonic() - last_beat > 1.0:
+                self._quietly(self.store.beat, job_id)
+                last_beat = time.monotonic()
             time.sleep(0.2)
 
-    def _follow(self, child: subprocess.Popen, path: Path, state: dict, out_dir: Path) -> None:
+    def _quietly(self, action, *args) -> None:
+        """Run a store action a running job can do without (a progress write, a heartbeat): when the database is
+        away, the next one writes again."""
+        try:
+            action(*args)
+        except ApiError as exc:
+            log.warning("job store: %s", exc.message)
+
+    def _follow(self, child: subprocess.Popen, job_id: str, state: dict, out_dir: Path) -> None:
         model_i, n_models, buffer, last_line = 0, len(state["models"]), "", ""
         step, steps, percent = 0, 0, 0.0
         last_write = 0.0
@@ -230,10 +300,10 @@ class CompareJobs:
                 if model_i:  # never backwards (a step's bar starts again at 0%)
                     state["progress"] = max(state["progress"], job_progress(model_i, n_models, step, steps, percent))
             if time.monotonic() - last_write > 0.3:
-                _write(path, {**state, "cancel": self._cancelled(path)})
+                self._quietly(self.store.write, dict(state))
                 last_write = time.monotonic()
         code = child.wait()
-        if self._cancelled(path):
+        if self._cancelled(job_id):
             state.update(state="cancelled", message="cancelled; what was embedded stays cached")
         elif code == 0:
             self.workspace.keep_latest_report("compare", out_dir / "report.html")
@@ -242,18 +312,27 @@ class CompareJobs:
             state.update(state="failed", error=last_line.removeprefix("error: ") or f"exit status {code}",
                          message="failed")
         state["finished"] = time.time()
-        with self._locked():
-            _write(path, state)
+        while True:  # the end of a job is not lost: written as soon as the store answers again
+            try:
+                with self._locked():
+                    self.store.write(state)
+                return
+            except ApiError as exc:
+                log.warning("job %s ended %s; waiting for the job store: %s", job_id, state["state"], exc.message)
+                time.sleep(1.0)
 
-    def _cancelled(self, path: Path) -> bool:
-        return path.with_suffix(".cancel").exists()
+    def _cancelled(self, job_id: str) -> bool:
+        try:
+            return self.store.cancelled(job_id)
+        except ApiError:
+            return False  # asked again in a moment
 
     # ---- restarts and retention (under the lock)
 
     def _recover(self) -> None:
         """Jobs left `running` by a server that died are `interrupted`; their orphaned children are stopped."""
         for state in self._states():
-            if state["state"] != "running" or _alive(state.get("owner")):
+            if state["state"] != "running" or not self.store.lost(state):
                 continue
             pid = state.get("pid")
             if pid and _is_our_child(int(pid), state["id"]):
@@ -261,10 +340,8 @@ class CompareJobs:
                     os.kill(int(pid), 15)
                 except OSError:
                     pass
-            state.update(state="interrupted", finished=time.time(),
-                         message="the server stopped while this comparison ran; start it again (what was embedded "
-                                 "stays cached, so it resumes)")
-            _write(self.path(state["id"]), state)
+            state.update(state="interrupted", finished=time.time(), message=self.store.lost_message)
+            self.store.write(state)
 
     def _clean(self) -> None:
         """Delete finished jobs older than `keep_hours`, and all but the newest `keep` finished ones."""
@@ -273,32 +350,37 @@ class CompareJobs:
         cutoff = time.time() - self.keep_hours * 3600
         for i, state in enumerate(finished):
             if i >= self.keep or (state.get("finished") or state.get("submitted") or 0) < cutoff:
-                path = self.path(state["id"])
-                shutil.rmtree(path.with_suffix(""), ignore_errors=True)
-                for leftover in (path.with_suffix(".cancel"), path):
-                    leftover.unlink(missing_ok=True)
+                shutil.rmtree(self.path(state["id"]).with_suffix(""), ignore_errors=True)
+                self.store.remove(state["id"])
 
     # ---- what the routes call
 
     def status(self, job_id: str) -> dict:
-        """A job's state as its status file holds it (without the command line it runs)."""
-        path = self.path(job_id)
-        if not path.exists():
+        """A job's state as its store holds it (without the command line it runs); a running job whose worker is
+        gone is reported `interrupted` (any replica notices)."""
+        self.path(job_id)
+        state = self.store.read(job_id)
+        if state is None:
             raise ApiError(404, f"no job {job_id!r}", param="job")
-        state = json.loads(path.read_text())
+        if state["state"] == "running" and self.store.lost(state):
+            with self._locked():
+                self._recover()
+            state = self.store.read(job_id) or state
         return _public(state)
 
     def cancel(self, job_id: str) -> dict:
         """Ask the job to stop (the worker following it stops the child within a moment); a queued job ends now."""
+        self.path(job_id)
         with self._locked():
-            state = json.loads(self.path(job_id).read_text()) if self.path(job_id).exists() else None
+            self._recover()
+            state = self.store.read(job_id)
             if state is None:
                 raise ApiError(404, f"no job {job_id!r}", param="job")
             if state["state"] == "queued":
                 state.update(state="cancelled", message="cancelled before it started", finished=time.time())
-                _write(self.path(job_id), state)
+                self.store.write(state)
             elif state["state"] == "running":
-                self.path(job_id).with_suffix(".cancel").touch()
+                self.store.request_cancel(job_id)
                 state["message"] = "cancelling"
         return _public(state)
 
