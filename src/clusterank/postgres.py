@@ -80,7 +80,8 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
         ClusterankError: not a postgresql:// URL, or a bad port.
     """
     if not is_database_url(url):
-        raise ClusterankError(f"{printable(url, 120)!r} is not a database URL; e.g. "
+        shown = shown_url(url) if "://" in str(url) else printable(url, 120)  # no password in the message
+        raise ClusterankError(f"{shown!r} is not a database URL; e.g. "
                               "postgresql://user@host:5432/db?table=profiles")
     parts = urlsplit(str(url))
     try:

@@ -166,6 +166,8 @@ def test_serve_refuses_a_database_it_cannot_use_with_one_line(postgres, pg_url):
         conn.execute("insert into clusterank_schema (version) values (%s)", (SCHEMA_VERSION + 1,))
     newer = _serve("--db", pg_url)
     assert newer.returncode == 2 and "from a newer clusterank" in newer.stderr and newer.stderr.count("\n") == 1
+    not_pg = _serve("--db", "mysql://ann:hunter2@db/hr")
+    assert not_pg.returncode == 2 and "not a database URL" in not_pg.stderr and "hunter2" not in not_pg.stderr
     alone = _serve("--replicas", "2")
     assert alone.returncode == 2 and "--db" in alone.stderr
 
