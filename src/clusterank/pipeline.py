@@ -99,14 +99,16 @@ class SearchPipeline:
             date by profile id when the corpus changed.
         device: where a model named by id runs: auto | cpu | cuda (see `get_embedder`; None: auto).
         train_queries: labelled job descriptions `prior` and `adapter` also train on (never scored ones).
+        database: a `postgresql://` URL for retrievers that keep their vectors in PostgreSQL (`pgvector`); None:
+            the `CLUSTERANK_DB` environment variable.
     """
 
     def __init__(self, corpus: Corpus, model: str | Embedder = DEFAULT_MODEL, *,
                  workspace: Workspace | None = None, progress: bool = False, n_clusters: int = DEFAULT_K,
                  seed: int = DEFAULT_SEED, use_saved_index: bool = True, device: str | None = None,
-                 train_queries: Corpus | None = None):
+                 train_queries: Corpus | None = None, database: str | None = None):
         corpus = as_corpus(corpus)
-        self.corpus, self.train_queries = corpus, train_queries
+        self.corpus, self.train_queries, self.database = corpus, train_queries, database
         self.workspace = workspace or Workspace.default()
         self.embedder = (get_embedder(model, self.workspace, tables=(corpus,), device=device)
                          if isinstance(model, str) else model)
@@ -169,7 +171,7 @@ class SearchPipeline:
         if key not in self._retrievers:
             context = SearchContext(self.vectors, lambda k: self.clusters(k), default_k=self.n_clusters,
                                     labels=self.corpus.labels, tuning_file=self.tuning_path, column=self.column,
-                                    fitted=self.fitted, examples=self.examples)
+                                    fitted=self.fitted, examples=self.examples, database=self.database)
             self._retrievers[key] = build_retriever(spec, context)
         return self._retrievers[key]
 
@@ -313,14 +315,19 @@ class SearchPipeline:
         if queries is None and (vectors is None or reranker is not None):
             raise ClusterankError("give the job descriptions (a reranker reads them) or their vectors")
         depth = min(max(k, rerank_top) if reranker is not None else k, len(self.corpus))
-        search = self.retriever(retriever).search  # a bad spec or filter fails before the queries are embedded
-        mask = self.filter_mask(filters)
+        chosen = self.retriever(retriever)  # a bad spec or filter fails before the queries are embedded
+        search, mask = chosen.search, self.filter_mask(filters)
         started = time.perf_counter()
         qv = normalise(self.embed_queries(queries) if vectors is None else self._checked(vectors),
                        model="query vectors")
         embedded = time.perf_counter()
-        found = search(qv, depth) if mask is None else None
-        hits = self._filtered(search, qv, depth, mask) if mask is not None else None
+        found, hits = None, None
+        if mask is None:
+            found = search(qv, depth)
+        elif chosen.filters_in_search:  # the filter goes into the search itself (pgvector: SQL)
+            found = chosen.search_within(qv, depth, mask)
+        else:
+            hits = self._filtered(search, qv, depth, mask)
         retrieved = time.perf_counter()
         if reranker is not None:
             hits = self.rerank(queries, hits if hits is not None else self.hits(found), reranker, rerank_top, k)

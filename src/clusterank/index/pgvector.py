@@ -1,0 +1,253 @@
+"""`pgvector`: the corpus vectors in a PostgreSQL table (a `vector` or `halfvec` column beside each row's number and
+content hash), searched in SQL through an HNSW index, exactly (`index=exact`), or by sign bits re-ranked in float.
+
+The database comes from the search context (`--db`, or the `CLUSTERANK_DB` environment variable); rows are synced by
+row number and vector hash in one transaction, so a rebuild over the same vectors writes nothing and a lost connection
+leaves the table as it was. Filters become SQL (`row = any(...)`) with pgvector's iterative index scans.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+
+import numpy as np
+
+from clusterank.errors import ClusterankError
+from clusterank.index.base import POSITIVE, Bound, Param, Retriever, RetrieverType, SearchContext, TopK, whole
+from clusterank.index.exact import check_vectors
+
+DB_ENV = "CLUSTERANK_DB"
+"""The environment variable a database URL is read from when the context has none (`--db` sets the context)."""
+INDEXES = ("hnsw", "exact")
+TYPES = ("vector", "halfvec", "bit")
+MAX_DIMS = {"vector": 2000, "halfvec": 4000, "bit": 2000}
+"""The most dimensions pgvector's HNSW indexes (bit: the float column its bits are re-ranked from)."""
+_NAME = re.compile(r"[a-z_][a-z0-9_]{0,50}")
+_BATCH = 2000
+
+
+def _choice(options: tuple[str, ...]):
+    def parse(text: str) -> str:
+        if text.lower() not in options:
+            raise ValueError(f"must be one of {' | '.join(options)}")
+        return text.lower()
+    return parse
+
+
+def _table_name(text: str) -> str:
+    if text.lower() == "auto":
+        return "auto"
+    if not _NAME.fullmatch(text.lower()):
+        raise ValueError("a table name: letters, digits and _, starting with a letter or _")
+    return text.lower()
+
+
+def row_hashes(vectors: np.ndarray) -> list[bytes]:
+    """A 16-byte BLAKE2b digest of each float32 row: what tells a changed vector from an unchanged one."""
+    vecs = np.ascontiguousarray(vectors, dtype=np.float32)
+    return [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in vecs]
+
+
+def _psycopg():
+    from clusterank.errors import require
+
+    return require("psycopg", "pg", "the pgvector retriever")
+
+
+class PgvectorIndex(Retriever):
+    """Cosine search over the corpus in PostgreSQL + pgvector (the vectors are unit length, so the inner product
+    operator `<#>` orders as the cosine). `search` returns corpus rows, like every retriever."""
+
+    spec = ""
+    filters_in_search = True
+
+    def __init__(self, url: str, vectors: np.ndarray, *, index: str = "hnsw", type: str = "vector", m: int = 16,
+                 ef_construction: int = 64, ef_search: int = 100, rescore: int = 4, table: str | None = None,
+                 wait_s: float = 5.0):
+        from clusterank.postgres import connect
+
+        self.vectors = check_vectors(vectors, what="corpus vectors")
+        self.url, self.index, self.type, self.rescore = url, index, type, max(1, rescore)
+        self.dims = int(self.vectors.shape[1])
+        if self.dims > MAX_DIMS[type]:
+            raise ClusterankError(f"pgvector: type={type} indexes at most {MAX_DIMS[type]:,} dimensions, the vectors "
+                                  f"have {self.dims:,}")
+        self.column_type = "halfvec" if type == "halfvec" else "vector"
+        self.table = table if table not in (None, "auto") else f"clusterank_{self.column_type}_{self.dims}"
+        self.m, self.ef_construction, self.ef_search = m, ef_construction, ef_search
+        self.written = 0
+        self.conn = connect(url, wait_s=wait_s)
+        try:
+            self._prepare()
+            self.written = self.sync(self.vectors)
+            if index == "hnsw":
+                self._create_index()
+        except _psycopg().Error as exc:
+            self.close()
+            raise self._error(exc) from None
+        except ClusterankError:
+            self.close()
+            raise
+
+    def _error(self, exc: BaseException) -> ClusterankError:
+        from clusterank.postgres import database_error
+
+        return database_error(exc, self.url)
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self.conn.close()
+
+    def _prepare(self) -> None:
+        from pgvector.psycopg import register_vector
+
+        self.conn.execute("create extension if not exists vector")
+        register_vector(self.conn)
+        self.conn.execute(f"create table if not exists {self.table} (row integer primary key, hash bytea not null, "
+                          f"embedding {self.column_type}({self.dims}) not null)")
+        found = dict(self.conn.execute(
+            "select attname, format_type(atttypid, atttypmod) from pg_attribute where attrelid = %s::regclass "
+            "and attnum > 0 and not attisdropped", (self.table,)).fetchall())
+        for column in ("row", "hash", "embedding"):
+            if column not in found:
+                raise ClusterankError(f"pgvector: table {self.table} in {self._shown()} has no column {column!r} "
+                                      f"(columns: {', '.join(found) or 'none'}); name another table with table=")
+        want = f"{self.column_type}({self.dims})"
+        if found["embedding"] != want:
+            raise ClusterankError(f"pgvector: table {self.table} in {self._shown()} holds {found['embedding']} "
+                                  f"vectors, these are {want}; name another table with table=")
+
+    def _shown(self) -> str:
+        from clusterank.postgres import shown_url
+
+        return shown_url(self.url)
+
+    def sync(self, vectors: np.ndarray) -> int:
+        """Make the table hold exactly these vectors (row i = corpus row i), writing only rows whose hash differs and
+        deleting rows past the end, in one transaction: all or nothing. Returns the rows written or deleted."""
+        hashes = row_hashes(vectors)
+        stored = dict(self.conn.execute(f"select row, hash from {self.table}").fetchall())
+        changed = [i for i, h in enumerate(hashes) if stored.get(i) != h]
+        gone = [r for r in stored if r >= len(hashes) or r < 0]
+        if not changed and not gone:
+            return 0
+        try:
+            self._write(vectors, hashes, changed, gone)
+        except _psycopg().OperationalError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ClusterankError(f"database {self._shown()}: the connection was lost while writing {self.table} "
+                                  f"({first}); nothing was written, run again") from None
+        return len(changed) + len(gone)
+
+    def _write(self, vectors: np.ndarray, hashes: list[bytes], changed: list[int], gone: list[int]) -> None:
+        with self.conn.transaction():
+            if gone:
+                self.conn.execute(f"delete from {self.table} where row = any(%s)", (gone,))
+            self.conn.execute(f"create temp table if not exists incoming (row integer, hash bytea, embedding "
+                              f"{self.column_type}({self.dims})) on commit delete rows")
+            with self.conn.cursor().copy("copy incoming (row, hash, embedding) from stdin with (format binary)") as copy:
+                copy.set_types(["int4", "bytea", self.column_type])
+                for i in changed:
+                    copy.write_row((i, hashes[i], self._param(vectors[i])))
+            self.conn.execute(f"insert into {self.table} (row, hash, embedding) select row, hash, embedding from "
+                              f"incoming on conflict (row) do update set hash = excluded.hash, "
+                              f"embedding = excluded.embedding")
+
+    def _param(self, vector: np.ndarray):
+        if self.column_type == "halfvec":
+            from pgvector import HalfVector
+
+            return HalfVector(vector)
+        return np.asarray(vector, dtype=np.float32)
+
+    @property
+    def index_name(self) -> str:
+        """The HNSW index this spec searches (its parameters in the name, so another spec builds its own)."""
+        return f"{self.table}_{self.type}_m{self.m}_ef{self.ef_construction}"
+
+    def _create_index(self) -> None:
+        opts = f"with (m = {self.m}, ef_construction = {self.ef_construction})"
+        if self.type == "bit":
+            target = f"(binary_quantize(embedding)::bit({self.dims})) bit_hamming_ops"
+        else:
+            target = f"embedding {self.column_type}_ip_ops"
+        self.conn.execute(f"create index if not exists {self.index_name} on {self.table} using hnsw ({target}) {opts}")
+
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes of the HNSW index in the database (for `index=exact`: the table's)."""
+        name = self.index_name if self.index == "hnsw" else self.table
+        return int(self.conn.execute("select pg_relation_size(%s::regclass)", (name,)).fetchone()[0])
+
+    def _sql(self, k: int, where: str) -> str:
+        t, cast = self.table, f"%(q)s::{self.column_type}({self.dims})"
+        if self.type == "bit":
+            inner = (f"select row, embedding from {t} {where} order by binary_quantize(embedding)::bit({self.dims}) "
+                     f"<~> binary_quantize({cast})::bit({self.dims}) limit {self.rescore * k}")
+            return (f"select row, -(embedding <#> {cast}) as s from ({inner}) c "
+                    f"order by embedding <#> {cast}, row limit {k}")
+        if where:  # iterative scans may return rows slightly out of order: sort the k found by their distance
+            return (f"select row, s from (select row, -(embedding <#> {cast}) as s from {t} {where} "
+                    f"order by embedding <#> {cast} limit {k}) c order by s desc, row")
+        return f"select row, -(embedding <#> {cast}) as s from {t} order by embedding <#> {cast}, row limit {k}"
+
+    def search(self, query_vectors: np.ndarray, k: int) -> TopK:
+        """The k best rows of each query (L2-normalised queries), best first; scores are the cosines."""
+        return self._run(query_vectors, k, None)
+
+    def search_within(self, query_vectors: np.ndarray, k: int, mask: np.ndarray) -> TopK:
+        """The k best rows of each query among the rows `mask` keeps, the filter applied in SQL while the index is
+        scanned (`hnsw.iterative_scan = relaxed_order`), so a selective filter still returns k rows where k match."""
+        rows = np.flatnonzero(np.asarray(mask, dtype=bool)).astype(np.int32).tolist()
+        return self._run(query_vectors, min(k, len(rows)), rows)
+
+    def _run(self, query_vectors: np.ndarray, k: int, rows: list[int] | None) -> TopK:
+        if k < 1 and rows is None:
+            raise ClusterankError(f"k must be at least 1, got {k}")
+        q = check_vectors(query_vectors, self.dims, what="query vectors")
+        k = min(k, len(self.vectors))
+        out_rows = np.full((len(q), max(k, 1)), -1, dtype=np.int64)
+        out_scores = np.full((len(q), max(k, 1)), -np.inf, dtype=np.float32)
+        if k < 1:
+            return TopK(out_rows[:, :0], out_scores[:, :0])
+        sql = self._sql(k, "where row = any(%(rows)s)" if rows is not None else "")
+        exact = self.index == "exact"
+        try:
+            with self.conn.transaction():
+                self.conn.execute("set local enable_indexscan = off" if exact else
+                                  f"set local hnsw.ef_search = {max(self.ef_search, k if self.type != 'bit' else self.rescore * k)}")
+                if rows is not None:
+                    self.conn.execute("set local hnsw.iterative_scan = relaxed_order")
+                for i, vector in enumerate(q):
+                    # a row list is bound as a constant (no prepared plan), so PostgreSQL hashes it once per query
+                    found = self.conn.execute(sql, {"q": self._param(vector), "rows": rows},
+                                              prepare=rows is None).fetchall()
+                    for j, (row, score) in enumerate(found):
+                        out_rows[i, j], out_scores[i, j] = row, score
+        except _psycopg().Error as exc:
+            raise self._error(exc) from None
+        return TopK(out_rows, out_scores)
+
+
+def _build(context: SearchContext, index: str, type: str, m: int, ef_construction: int, ef_search: int,
+           rescore: int, table: str) -> PgvectorIndex:
+    url = context.database or os.environ.get(DB_ENV)
+    if not url:
+        raise ClusterankError(f"retriever pgvector needs a database: --db postgresql://... or {DB_ENV}")
+    return PgvectorIndex(url, context.vectors, index=index, type=type, m=m, ef_construction=ef_construction,
+                         ef_search=ef_search, rescore=rescore, table=table)
+
+
+RETRIEVER = RetrieverType(
+    "pgvector", "PostgreSQL + pgvector: HNSW (vector, halfvec, or bits re-ranked) or exact search in SQL",
+    _build,
+    {"index": Param(_choice(INDEXES), "hnsw", "hnsw | exact (a sequential scan in SQL, for comparison)"),
+     "type": Param(_choice(TYPES), "vector", "vector | halfvec (16-bit) | bit (sign bits, top rescore x k re-ranked)"),
+     "m": Param(whole, 16, "HNSW links per node", Bound(2, 100, why="pgvector's range")),
+     "ef_construction": Param(whole, 64, "HNSW candidate list while building", Bound(4, 1000, why="pgvector's range")),
+     "ef_search": Param(whole, 100, "HNSW candidate list per query", Bound(1, 1000, why="pgvector's range")),
+     "rescore": Param(whole, 4, "type=bit: rows re-ranked per hit, x k", POSITIVE),
+     "table": Param(_table_name, "auto", "the table; auto: clusterank_<vector|halfvec>_<dims>")},
+    needs=("psycopg", "pgvector"), extra="pg", needs_database=True, examples=("pgvector", "pgvector:index=exact"))
