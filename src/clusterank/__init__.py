@@ -23,6 +23,7 @@ _EXPORTS = {
     "clusterank.cost.tokens": ("decode_token_ids",),
     "clusterank.data.blind": ("BLIND_FIELDS", "blind_texts", "parse_blind"),
     "clusterank.data.names": ("SWAP_KINDS", "group_columns", "name_groups", "swap_names"),
+    "clusterank.data.database": ("database_source", "read_database"),
     "clusterank.data.bounds": ("MAX_PROFILES", "PROFILES_RANGE", "SEED_RANGE", "Bound", "check_seed"),
     "clusterank.data.i18n": ("QUERY_LANGUAGES", "check_lang", "demo_query"),
     "clusterank.data.loaders": ("Corpus", "bundled_profiles", "bundled_queries", "load_profiles", "load_queries",
@@ -45,6 +46,7 @@ _EXPORTS = {
     "clusterank.embed.registry": ("EMBEDDERS", "available_models", "find_backend", "get_embedder", "stored_name",
                                   "using_device"),
     "clusterank.embed.store": ("EmbeddingStore",),
+    "clusterank.embed.sync": ("SyncReport", "snapshot_key", "sync_corpus"),
     "clusterank.embed.truncation": ("truncation_summary",),
     "clusterank.errors": ("ClusterankError", "install_hint", "printable", "require"),
     "clusterank.httpclient": ("is_loopback",),
@@ -112,6 +114,7 @@ __all__ = [
     "group_values", "write_cost_html", "write_cost_png", "write_map_html", "write_map_png", "write_report",
     "write_table",
     "database_error", "is_database_url", "open_database", "share_rate_limits", "shown_url",
+    "SyncReport", "database_source", "read_database", "snapshot_key", "sync_corpus",
 ]
 
 

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from clusterank import (BUNDLED_N, DEFAULT_K, DEFAULT_MODEL, DEFAULT_SEED, PROFILES_RANGE, SEED_RANGE, ClusterankError,
-                        printable)
+                        is_database_url, printable)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Find candidate profiles for a job description; measure which embedding model to use.")
@@ -24,8 +24,16 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
 
 ModelOpt = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Embedding model id (see `clusterank models`).")
-CorpusOpt = typer.Option(None, "--corpus", help="Profiles file or dataset (.jsonl/.csv/.parquet/folder/hf:<name>); "
-                         "default: the bundled set.")
+
+
+def corpus_arg(value):
+    """--corpus as given: a postgresql:// URL stays text (a Path would fold its `//`), anything else is a Path."""
+    return value if value is None or is_database_url(value) else Path(value)
+
+
+CorpusOpt = typer.Option(None, "--corpus", parser=corpus_arg, help="Profiles file or dataset (.jsonl/.csv/.parquet/"
+                         "folder/hf:<name>), or a PostgreSQL table: postgresql://user@host/db?table=profiles "
+                         "(&id=<key column>; password in PGPASSWORD); default: the bundled set.")
 NOpt = typer.Option(BUNDLED_N, "--n", help="Size of the bundled profile set.", callback=PROFILES_RANGE.option("--n"))
 TextColOpt = typer.Option("text", "--text-column", help="Column holding the text to embed.")
 LabelColOpt = typer.Option("role", "--label-column", help="Column holding the role label.")

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from clusterank.cli.common import TextColOpt, app, err, out
+from clusterank.cli.common import TextColOpt, app, corpus_arg, err, out
 from clusterank import DEFAULT_TOKENS_PER_TEXT
 
 
@@ -17,7 +17,8 @@ def cost(texts: str = typer.Option("10k,100k,1M,2.5M", "--texts", help="Corpus s
          tokens_per_text: Optional[float] = typer.Option(None, "--tokens-per-text",
                                                          help="Tokens per text for every model "
                                                          f"(default {DEFAULT_TOKENS_PER_TEXT})."),
-         corpus: Optional[Path] = typer.Option(None, "--corpus", help="Your texts: tokens are counted per model "
+         corpus: Optional[Path] = typer.Option(None, "--corpus", parser=corpus_arg, help="Your texts (a file, "
+                                               "or a postgresql:// table): tokens are counted per model "
                                                "with its own tokenizer instead of assuming --tokens-per-text."),
          text_column: str = TextColOpt,
          models: Optional[str] = typer.Option(None, "--models", help="Comma-separated: API model ids, self-hosted "

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from clusterank.cli.common import (BlindOpt, ClustersOpt, CorpusOpt, DeviceOpt, LabelColOpt, ModelOpt, NOpt, ParentOpt,
                                    QueriesOpt, QueryColOpt, RelIdsOpt, SeedOpt, SkipOpt, TextColOpt, app,
-                                   corpus_from_options, out, queries_from_options)
+                                   corpus_from_options, err, out, queries_from_options)
 from clusterank import AUTO_MARGIN, DEFAULT_RETRIEVER, ROUTING_PIPELINES, ClusterankError
 
 RetrieverOpt = typer.Option(None, "--retriever", "-r", help="How to search: exact | routed:nprobe=N|auto[,margin=M] | "
@@ -208,8 +208,9 @@ def embed(model: str = ModelOpt, corpus: Optional[Path] = CorpusOpt, n: int = NO
           batch_size: Optional[int] = typer.Option(None, "--batch-size", help="With --ray: texts per actor call "
                                                    "and per commit (default 512)."),
           device: str = DeviceOpt) -> None:
-    """Embed a corpus into the cache (resumable; a second run embeds nothing), here or on a Ray cluster."""
-    from clusterank import SearchPipeline
+    """Embed a corpus into the cache (resumable; a second run embeds nothing), here or on a Ray cluster. A postgresql://
+    corpus is synced: only rows new or edited since the last sync are embedded (a summary line on stderr)."""
+    from clusterank import SearchPipeline, is_database_url, sync_corpus
 
     if ray or ray_address is not None:
         from clusterank import Workspace, embed_on_ray
@@ -228,6 +229,11 @@ def embed(model: str = ModelOpt, corpus: Optional[Path] = CorpusOpt, n: int = NO
         return
     if ray_actors is not None or batch_size is not None:
         raise ClusterankError("--ray-actors and --batch-size apply to Ray runs; add --ray")
+    if corpus is not None and is_database_url(corpus):
+        report = sync_corpus(str(corpus), model, text_column=text_column, label_column=label_column, device=device,
+                             progress=True)
+        err.print(report.line(), markup=False)
+        return
     pipe = SearchPipeline(corpus_from_options(corpus, n, text_column, label_column), model, progress=True,
                           device=device)
     out.print(f"{len(pipe.corpus):,} texts embedded with {pipe.embedder.name} ({pipe.embedder.dims} dims); "

@@ -100,8 +100,8 @@ def run_cost(sizes: Sequence[int] = DEFAULT_SIZES, *, tokens_per_text: float | N
     if corpus is not None:
         from clusterank.data.loaders import load_profiles
 
-        texts = list(load_profiles(corpus, text_column=text_column).texts)
-        corpus_name = corpus_name or str(corpus)
+        loaded = load_profiles(corpus, text_column=text_column)
+        texts, corpus_name = list(loaded.texts), corpus_name or loaded.source  # a database's without credentials
     throughputs = (time_this_machine(chosen, texts, tokens_per_text=tokens_per_text, remeasure=remeasure,
                                      workspace=workspace, progress=progress) if machine else {})
     plan = plan_costs(table, sizes, tokens_per_text=tokens_per_text, texts=texts, corpus_name=corpus_name,

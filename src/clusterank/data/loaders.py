@@ -19,6 +19,7 @@ import pandas as pd
 
 from clusterank.data.blind import blind_texts, parse_blind
 from clusterank.data.bounds import PROFILES_RANGE, check_seed
+from clusterank.data.database import database_source, is_database_url, read_database
 from clusterank.data.schema import (FAMILY_COLUMN, PROFILE_FIELDS, QUERY_TEXT_COLUMN, ROLE_COLUMN, TEXT_COLUMN,
                                     profile_text, role_from_headline)
 from clusterank.defaults import BUNDLED_N, DEFAULT_SEED
@@ -87,16 +88,16 @@ def read_table(source: str | Path, *, split: str = "train") -> pd.DataFrame:
     """Read a table from a file or dataset.
 
     Args:
-        source: a `.jsonl`/`.json`/`.csv`/`.parquet` file; a folder of parquet files; a folder written by
-            `datasets.save_to_disk`; or `hf:<name>` for `datasets.load_dataset(name)` (needs network).
+        source: a `.jsonl`/`.json`/`.csv`/`.parquet` file; a folder of parquet files or `datasets.save_to_disk`'s;
+            `hf:<name>` (`datasets.load_dataset`, needs network); or `postgresql://.../db?table=profiles` (`database`).
         split: the split to take from Hugging Face datasets.
 
     Raises:
         ClusterankError: missing or unreadable file, unknown format.
     """
     text = str(source)
-    if text.startswith("hf:"):
-        return _load_hub_dataset(text[3:], split)
+    if text.startswith("hf:") or is_database_url(text):
+        return _load_hub_dataset(text[3:], split) if text.startswith("hf:") else read_database(text)
     path = Path(source)
     if not path.exists():
         raise ClusterankError(f"{path}: no such file or folder")
@@ -341,15 +342,16 @@ def _text(value, where: str) -> str:
 def _table(source: str | Path | pd.DataFrame, split: str) -> tuple[pd.DataFrame, str]:
     if isinstance(source, pd.DataFrame):
         return source, f"a DataFrame of {len(source):,} rows"
-    return read_table(source, split=split), str(source)
+    return read_table(source, split=split), database_source(source) if is_database_url(source) else str(source)
 
 
 def load_profiles(source: str | Path | pd.DataFrame, *, text_column: str = TEXT_COLUMN,
                   label_column: str = ROLE_COLUMN, split: str = "train", blind: Sequence[str] | str = ()) -> Corpus:
     """Load candidate profiles from a file or dataset (see `read_table` for the sources), or from a pandas
     DataFrame already in memory (a notebook's); `blind`: personal fields left out of the embedded text."""
-    frame, name = _table(source, split)
-    return corpus_from_frame(frame, name, text_column=text_column, label_column=label_column, blind=blind)
+    frame, name = _table(source, split)  # a database's key column (`read_database`) gives the ids
+    return corpus_from_frame(frame, name, text_column=text_column, label_column=label_column,
+                             id_column=frame.attrs.get("id_column", "id"), blind=blind)
 
 
 def load_queries(source: str | Path | pd.DataFrame, *, text_column: str = QUERY_TEXT_COLUMN,

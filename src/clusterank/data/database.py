@@ -1,0 +1,126 @@
+"""Profiles from a PostgreSQL table or a read-only query (`postgresql://.../db?table=profiles`), as a table.
+
+Rows come through a server-side cursor in batches; identifiers are quoted, a query runs in a read-only transaction;
+a missing table names the tables there, and the row ids come from a key column (`id`, `?id=<column>`, else the
+table's primary key), which is what `clusterank.embed.sync` tells changed rows apart by.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pandas as pd
+
+from clusterank.errors import ClusterankError
+from clusterank.postgres import DEFAULT_WAIT_S, connect, database_error, is_database_url, shown_url, split_url
+
+__all__ = ["ID_PARAM", "database_source", "is_database_url", "read_database", "shown_url", "without_id"]
+
+ID_PARAM = "id"
+"""The URL parameter naming the key column (`?table=profiles&id=profile_id`); read here, never sent to libpq."""
+BATCH_ROWS = 5_000
+"""Rows fetched per round trip from the server-side cursor (memory holds one batch of tuples at a time)."""
+
+
+def without_id(url: str) -> tuple[str, str | None]:
+    """(`url` without clusterank's `id` parameter, so libpq can take it; that parameter's value or None)."""
+    parts = urlsplit(url)
+    params = parse_qsl(parts.query, keep_blank_values=True)
+    key = next((v for k, v in params if k == ID_PARAM), None)
+    rest = urlencode([(k, v) for k, v in params if k != ID_PARAM])
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment)), key
+
+
+def database_source(url: str) -> str:
+    """How a database corpus is named in messages, saved indexes and sync snapshots: `shown_url` (no user, password
+    or query text) with the key column when one was named."""
+    plain, key = without_id(str(url))
+    return shown_url(plain) + (f"&id={key}" if key else "")
+
+
+def _table_parts(name: str) -> tuple[str, ...]:
+    """`schema.table` or `table` as identifier parts (quoted later, so any name is safe)."""
+    parts = tuple(name.split(".", 1)) if "." in name else (name,)
+    if not all(p.strip() for p in parts):
+        raise ClusterankError(f"?table={name!r} is not a table name; e.g. ?table=profiles or ?table=hr.profiles")
+    return parts
+
+
+def _check_table(conn, parts: tuple[str, ...], source: str) -> None:
+    """Raise one line naming the tables there when the table does not exist (or cannot be seen)."""
+    schema = parts[0] if len(parts) == 2 else None
+    found = conn.execute("select 1 from information_schema.tables where table_name = %s and "
+                         "table_schema = coalesce(%s, current_schema())", (parts[-1], schema)).fetchone()
+    if found:
+        return
+    names = [n for (n,) in conn.execute(
+        "select case when table_schema = current_schema() then table_name else table_schema || '.' || table_name end "
+        "from information_schema.tables where table_schema not in ('pg_catalog', 'information_schema') "
+        "and table_name not like 'clusterank\\_%%' order by 1 limit 30")]
+    raise ClusterankError(f"{source}: no table {'.'.join(parts)!r}; tables are: {', '.join(names) or '(none)'}")
+
+
+def _primary_key(conn, parts: tuple[str, ...]) -> str | None:
+    """The table's primary key column when it has exactly one, else None."""
+    rows = conn.execute(
+        "select a.attname from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey) "
+        "where i.indrelid = %s::regclass and i.indisprimary",
+        (".".join('"' + p.replace('"', '""') + '"' for p in parts),)).fetchall()
+    return rows[0][0] if len(rows) == 1 else None
+
+
+def read_database(url: str, *, wait_s: float = DEFAULT_WAIT_S, batch_rows: int = BATCH_ROWS) -> pd.DataFrame:
+    """The rows of the table (`?table=name`) or read-only query (`?query=select ...`) that `url` names.
+
+    Args:
+        url: `postgresql://user@host:port/db?table=profiles` (a password belongs in PGPASSWORD); `&id=<column>`
+            names the key column (default: `id`, else the table's single-column primary key), which is recorded
+            in `frame.attrs["id_column"]`.
+        wait_s: the most seconds to wait for the server to answer.
+        batch_rows: rows per fetch from the server-side cursor.
+
+    Raises:
+        ClusterankError: neither or both of `table` and `query`; the database not answering, wrong credentials, no
+            such table (naming those there), a failing query, or the connection lost while reading: one line each.
+    """
+    plain, key = without_id(str(url))
+    _, own = split_url(plain)
+    source = database_source(url)
+    table, query = own.get("table", "").strip(), own.get("query", "").strip()
+    if bool(table) == bool(query):
+        raise ClusterankError(f"{source}: name the rows with ?table=<name> or ?query=select ... (one of them)")
+    import psycopg
+    from psycopg import sql
+
+    conn = connect(plain, wait_s=wait_s, autocommit=False)
+    try:
+        with conn:
+            if query:
+                conn.execute("set transaction read only")  # a query reads; it never changes the team's data
+                statement = sql.SQL(query)  # the user's own SQL, run read-only
+            else:
+                parts = _table_parts(table)
+                _check_table(conn, parts, source)
+                key = key or None
+                statement = sql.SQL("select * from {}").format(sql.Identifier(*parts))
+            with conn.cursor(name="clusterank_corpus") as cur:
+                cur.itersize = batch_rows
+                cur.execute(statement)
+                chunks, columns = [], None
+                while rows := cur.fetchmany(batch_rows):
+                    columns = columns or [d.name for d in cur.description]
+                    chunks.append(pd.DataFrame.from_records(rows, columns=columns))
+                columns = columns or [d.name for d in (cur.description or ())]
+            if key is None and not query and ID_PARAM not in columns:
+                key = _primary_key(conn, parts)
+    except psycopg.Error as exc:
+        raise database_error(exc, plain, wait_s) from None
+    finally:
+        conn.close()
+    frame = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=columns)
+    key = key or ID_PARAM
+    if key not in frame.columns:
+        raise ClusterankError(f"{source}: no key column {key!r} to tell rows apart (name one with &id=<column>); "
+                              f"columns are: {', '.join(map(str, frame.columns))}")
+    frame.attrs["id_column"] = key
+    return frame

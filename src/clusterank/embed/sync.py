@@ -1,0 +1,158 @@
+"""Bring the cached embeddings of a corpus in PostgreSQL up to date: only rows new or edited since the last sync
+(told apart by key column and text hash) are embedded, deleted ones counted; the snapshot of (id, hash) in
+`clusterank_sync` is replaced in one transaction after those vectors are stored, so an interrupted sync is redone.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from clusterank.data.database import is_database_url, without_id
+from clusterank.data.loaders import Corpus, load_profiles
+from clusterank.data.schema import ROLE_COLUMN, TEXT_COLUMN
+from clusterank.defaults import DEFAULT_MODEL
+from clusterank.embed.base import Embedder
+from clusterank.embed.registry import get_embedder
+from clusterank.embed.store import EmbeddingStore, text_hash
+from clusterank.errors import ClusterankError, printable
+from clusterank.postgres import DEFAULT_WAIT_S, database_error, open_database, shown_url
+from clusterank.workspace import Workspace
+
+log = logging.getLogger("clusterank.sync")
+
+
+@dataclass
+class SyncReport:
+    """What one sync found and did: rows new, edited, deleted and unchanged since the last sync of this corpus, model
+    and cache; how many texts were embedded; seconds spent reading, hashing and comparing, embedding, recording."""
+
+    source: str
+    model: str
+    new: int
+    edited: int
+    deleted: int
+    unchanged: int
+    embedded: int
+    read_s: float
+    diff_s: float
+    embed_s: float
+    record_s: float
+    corpus: Corpus = field(repr=False)
+
+    @property
+    def changed(self) -> int:
+        """Rows whose text must be (re-)embedded: new and edited ones."""
+        return self.new + self.edited
+
+    def line(self) -> str:
+        """The one-line summary the CLI prints on stderr."""
+        return (f"sync {self.source} ({self.model}): {self.new:,} new, {self.edited:,} edited, {self.deleted:,} "
+                f"deleted, {self.unchanged:,} unchanged; {self.embedded:,} texts embedded "
+                f"(read {self.read_s:.1f} s, compare {self.diff_s:.1f} s, embed {self.embed_s:.1f} s)")
+
+
+def snapshot_key(corpus: Corpus, model: str, store: EmbeddingStore) -> str:
+    """The `clusterank_sync.source` of a corpus as embedded by `model` into this machine's cache: a snapshot says
+    which rows that cache holds vectors for, so another machine's cache (or model) keeps its own."""
+    return f"{corpus.source} | text={corpus.text_column} | model={model} | cache={socket.gethostname()}:{store.path}"
+
+
+def sync_corpus(url: str, model: str | Embedder = DEFAULT_MODEL, *, text_column: str = TEXT_COLUMN,
+                label_column: str = ROLE_COLUMN, blind: Sequence[str] | str = (), workspace: Workspace | None = None,
+                device: str | None = None, progress: bool = False, wait_s: float = DEFAULT_WAIT_S) -> SyncReport:
+    """Read the profiles at `url`, embed the rows new or edited since the last sync into the cache, and record the
+    snapshot; the store's content hashes keep a text from being embedded twice even across sources.
+
+    Args:
+        url: `postgresql://user@host/db?table=profiles` (`&id=<column>`: the key column; `?query=select ...` for a
+            read-only query); see `read_database`. A password belongs in PGPASSWORD.
+        model: a model id for `get_embedder`, or an Embedder.
+        text_column, label_column, blind: as `load_profiles` takes them.
+        workspace: whose cache (default: `Workspace.default()`).
+        device: where a local model runs (auto | cpu | cuda).
+        progress: a progress bar while embedding.
+        wait_s: the most seconds to wait for the database to answer.
+
+    Returns:
+        The `SyncReport`, with the corpus read (`report.corpus`).
+
+    Raises:
+        ClusterankError: not a database URL; anything `load_profiles` refuses (no table, no column, no answer, wrong
+            credentials); the connection lost while recording (nothing of the snapshot is written then; run again).
+    """
+    if not is_database_url(url):
+        raise ClusterankError(f"{printable(str(url), 120)!r}: sync takes a postgresql:// URL")
+    t0 = time.perf_counter()
+    corpus = load_profiles(url, text_column=text_column, label_column=label_column, blind=blind)
+    read_s = time.perf_counter() - t0
+    workspace = workspace or Workspace.default()
+    embedder = model if isinstance(model, Embedder) else get_embedder(model, workspace, tables=(corpus,),
+                                                                       device=device)
+    store = EmbeddingStore(workspace.store_path)
+    plain, _ = without_id(str(url))
+    conn = open_database(plain, wait_s=wait_s)
+    try:
+        return _sync(conn, plain, corpus, embedder, store, read_s, progress)
+    finally:
+        conn.close()
+        store.close()
+
+
+def _sync(conn, url: str, corpus: Corpus, embedder: Embedder, store: EmbeddingStore, read_s: float,
+          progress: bool) -> SyncReport:
+    import psycopg
+
+    t0 = time.perf_counter()
+    key = snapshot_key(corpus, embedder.name, store)
+    hashes = [text_hash(t) for t in corpus.texts]
+    try:
+        old = {i: bytes(h) for i, h in conn.execute("select id, hash from clusterank_sync where source = %s", (key,))}
+    except psycopg.Error as exc:
+        raise database_error(exc, url) from None
+    rows = [r for r, (i, h) in enumerate(zip(corpus.ids, hashes)) if old.get(i) != h]
+    new = sum(1 for r in rows if corpus.ids[r] not in old)
+    deleted = [i for i in old.keys() - set(corpus.ids)]
+    diff_s = time.perf_counter() - t0
+    if len(old) - len(deleted) > store.count(embedder.name):  # the cache was cleared since: check every text
+        log.info("the cache holds fewer vectors than the last sync recorded; checking every text")
+        rows = list(range(len(corpus)))
+    t1 = time.perf_counter()
+    cached: list[int] = []
+    if rows:
+        store.embed(embedder, [corpus.texts[r] for r in rows], progress=progress, what="profiles", cached=cached)
+    embed_s = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    changed = [r for r in rows if old.get(corpus.ids[r]) != hashes[r]]
+    _record(conn, url, key, [corpus.ids[r] for r in changed if corpus.ids[r] in old] + deleted,
+            [(key, corpus.ids[r], hashes[r]) for r in changed])
+    return SyncReport(corpus.source, embedder.name, new, len(changed) - new, len(deleted),
+                      len(corpus) - len(changed), len(rows) - len(cached), read_s, diff_s, embed_s,
+                      time.perf_counter() - t2, corpus)
+
+
+def _record(conn, url: str, key: str, drop: list[str], put: list[tuple[str, str, bytes]]) -> None:
+    """Replace the snapshot rows of `drop` and `put` in one transaction: all of it is written or none."""
+    import psycopg
+
+    try:
+        with conn.transaction():
+            if drop:
+                conn.execute("delete from clusterank_sync where source = %s and id = any(%s)", (key, drop))
+            _copy(conn, put)
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ClusterankError(f"database {shown_url(url)}: the connection was lost while recording the sync "
+                              f"({printable(first, 160)}); nothing of it was written, run it again") from None
+    except psycopg.Error as exc:
+        raise database_error(exc, url) from None
+
+
+def _copy(conn, rows: list[tuple[str, str, bytes]]) -> None:
+    """COPY the new snapshot rows in (inside the caller's transaction)."""
+    with conn.cursor() as cur, cur.copy("copy clusterank_sync (source, id, hash) from stdin") as copy:
+        for row in rows:
+            copy.write_row(row)
