@@ -129,6 +129,47 @@ def sql_search(conn, sql: str, cast=None):
     return run
 
 
+def faiss_hnsw(corpus: np.ndarray, out: Path, args):
+    """FAISS HNSW (same m and ef_construction as pgvector) built on every core, or read from `out` where a
+    `--prebuild` run saved it; (index, build seconds, GiB on disk)."""
+    import faiss
+
+    path = out / f"faiss_hnsw_{len(corpus)}_m{args.m}_ef{args.ef_construction}.index"
+    if path.exists():
+        return faiss.read_index(str(path)), json.loads(path.with_suffix(".json").read_text())["seconds"], \
+            path.stat().st_size / 2**30
+    faiss.omp_set_num_threads(os.cpu_count() or 2)
+    t0 = time.perf_counter()
+    index = faiss.IndexHNSWFlat(corpus.shape[1], args.m, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = args.ef_construction
+    index.add(corpus)
+    seconds = time.perf_counter() - t0
+    faiss.write_index(index, str(path))
+    path.with_suffix(".json").write_text(json.dumps({"seconds": seconds}))
+    return index, seconds, path.stat().st_size / 2**30
+
+
+def clusterank_ivfpq(corpus: np.ndarray, out: Path):
+    """clusterank's `ivfpq:nlist=1024,m=48,nprobe=32,rescore=20` (what a saved index holds), built, or restored from
+    the FAISS index a `--prebuild` run saved; (retriever, build seconds, GiB of codes)."""
+    import faiss
+
+    from clusterank.index.quantized import IVFPQIndex
+
+    path = out / f"ivfpq_{len(corpus)}.index"
+    if path.exists():
+        ivf = IVFPQIndex.restore(corpus, faiss.read_index(str(path)), 20, {"nlist": 1024, "m": 48, "labels": None})
+        seconds = json.loads(path.with_suffix(".json").read_text())["seconds"]
+    else:
+        faiss.omp_set_num_threads(os.cpu_count() or 2)
+        t0 = time.perf_counter()
+        ivf = IVFPQIndex(corpus, nlist=1024, m=48, nprobe=32, rescore=20)
+        seconds = time.perf_counter() - t0
+        faiss.write_index(ivf.index, str(path))
+        path.with_suffix(".json").write_text(json.dumps({"seconds": seconds}))
+    return ivf, seconds, ivf.memory_bytes / 2**30
+
+
 def main() -> None:
     """Run every stage in order, printing rows as they come; a markdown table at the end."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -143,6 +184,8 @@ def main() -> None:
     p.add_argument("--skip", default="", help="comma list of stages to skip: faiss,ivfpq,exact,halfvec,bit,filter")
     p.add_argument("--dir", default="/tmp/pgvector-bench")
     p.add_argument("--reuse", action="store_true", help="keep --dir: its server, table and indexes (search again)")
+    p.add_argument("--prebuild", action="store_true", help="only build the FAISS HNSW and IVF-PQ indexes into --dir "
+                   "(kept; a later run reads them), beside a run that builds pgvector's")
     args = p.parse_args()
     import faiss
     import psycopg
@@ -151,9 +194,14 @@ def main() -> None:
     skip = set(filter(None, args.skip.split(",")))
     efs = [int(x) for x in args.ef_search.split(",")]
     out = Path(args.dir)
-    if not args.reuse:
+    if not args.reuse and not args.prebuild:
         shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
+    if args.prebuild:
+        corpus = clustered_unit_vectors(args.n + args.queries, args.dims, 4096, seed=11)[: args.n]
+        print("faiss hnsw", faiss_hnsw(corpus, out, args)[1:], flush=True)
+        print("ivfpq", clusterank_ivfpq(corpus, out)[1:], flush=True)
+        return
     emit(out, stage="machine", machine=f"{platform.machine()}, {os.cpu_count()} cores, "
          f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB", n=args.n, dims=args.dims,
          date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), faiss=faiss.__version__, m=args.m,
@@ -227,15 +275,7 @@ def main() -> None:
         conn.execute("set hnsw.iterative_scan = off")
 
     if "faiss" not in skip:
-        faiss.omp_set_num_threads(os.cpu_count() or 2)
-        t0 = time.perf_counter()
-        index = faiss.IndexHNSWFlat(d, args.m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = args.ef_construction
-        index.add(corpus)
-        build_s = time.perf_counter() - t0
-        faiss.write_index(index, str(out / "faiss.hnsw"))
-        gib = (out / "faiss.hnsw").stat().st_size / 2**30
-        (out / "faiss.hnsw").unlink()
+        index, build_s, gib = faiss_hnsw(corpus, out, args)
         emit(out, stage="build", method="faiss hnsw", seconds=round(build_s, 1), index_gib=round(gib, 3))
         faiss.omp_set_num_threads(1)
 
@@ -259,13 +299,7 @@ def main() -> None:
         del index
 
     if "ivfpq" not in skip:
-        from clusterank.index.quantized import IVFPQIndex
-
-        faiss.omp_set_num_threads(os.cpu_count() or 2)
-        t0 = time.perf_counter()
-        ivf = IVFPQIndex(corpus, nlist=1024, m=48, nprobe=32, rescore=20)
-        build_s = time.perf_counter() - t0
-        gib = ivf.memory_bytes / 2**30
+        ivf, build_s, gib = clusterank_ivfpq(corpus, out)
         emit(out, stage="build", method="clusterank ivfpq (nlist=1024, m=48, rescore=20)", seconds=round(build_s, 1),
              index_gib=round(gib, 3))
         faiss.omp_set_num_threads(1)
