@@ -86,8 +86,8 @@ class SearchContext:
         fitted: keeps what retrievers learn from the corpus (see `fit_once`); None: nothing is kept.
         examples: labelled training queries, (vectors, labels, digest), that retrievers learning from the labels
             (`prior`, `adapter`) train on beside the corpus rows (`--train-queries`; never a scored query).
-        database: a `postgresql://` URL for retrievers that keep the vectors in a database (`pgvector`; `--db`);
-            None: they read `CLUSTERANK_DB`.
+        database: a `postgresql://` URL for retrievers that keep the vectors in a database (`pgvector`); None:
+            they read the `CLUSTERANK_DB` environment variable.
     """
 
     vectors: np.ndarray
