@@ -135,6 +135,7 @@ def faiss_hnsw(corpus: np.ndarray, out: Path, args):
     import faiss
 
     path = out / f"faiss_hnsw_{len(corpus)}_m{args.m}_ef{args.ef_construction}.index"
+    wait_for(path, args)
     if path.exists():
         return faiss.read_index(str(path)), json.loads(path.with_suffix(".json").read_text())["seconds"], \
             path.stat().st_size / 2**30
@@ -149,7 +150,13 @@ def faiss_hnsw(corpus: np.ndarray, out: Path, args):
     return index, seconds, path.stat().st_size / 2**30
 
 
-def clusterank_ivfpq(corpus: np.ndarray, out: Path):
+def wait_for(path: Path, args) -> None:
+    """With `--wait-prebuild`, wait until a `--prebuild` run beside this one has saved `path` (and its seconds)."""
+    while args.wait_prebuild and not path.with_suffix(".json").exists():
+        time.sleep(10)
+
+
+def clusterank_ivfpq(corpus: np.ndarray, out: Path, args):
     """clusterank's `ivfpq:nlist=1024,m=48,nprobe=32,rescore=20` (what a saved index holds), built, or restored from
     the FAISS index a `--prebuild` run saved; (retriever, build seconds, GiB of codes)."""
     import faiss
@@ -157,6 +164,7 @@ def clusterank_ivfpq(corpus: np.ndarray, out: Path):
     from clusterank.index.quantized import IVFPQIndex
 
     path = out / f"ivfpq_{len(corpus)}.index"
+    wait_for(path, args)
     if path.exists():
         ivf = IVFPQIndex.restore(corpus, faiss.read_index(str(path)), 20, {"nlist": 1024, "m": 48, "labels": None})
         seconds = json.loads(path.with_suffix(".json").read_text())["seconds"]
@@ -186,6 +194,7 @@ def main() -> None:
     p.add_argument("--reuse", action="store_true", help="keep --dir: its server, table and indexes (search again)")
     p.add_argument("--prebuild", action="store_true", help="only build the FAISS HNSW and IVF-PQ indexes into --dir "
                    "(kept; a later run reads them), beside a run that builds pgvector's")
+    p.add_argument("--wait-prebuild", action="store_true", help="wait for a --prebuild run's indexes")
     args = p.parse_args()
     import faiss
     import psycopg
@@ -200,7 +209,7 @@ def main() -> None:
     if args.prebuild:
         corpus = clustered_unit_vectors(args.n + args.queries, args.dims, 4096, seed=11)[: args.n]
         print("faiss hnsw", faiss_hnsw(corpus, out, args)[1:], flush=True)
-        print("ivfpq", clusterank_ivfpq(corpus, out)[1:], flush=True)
+        print("ivfpq", clusterank_ivfpq(corpus, out, args)[1:], flush=True)
         return
     emit(out, stage="machine", machine=f"{platform.machine()}, {os.cpu_count()} cores, "
          f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB", n=args.n, dims=args.dims,
@@ -299,7 +308,7 @@ def main() -> None:
         del index
 
     if "ivfpq" not in skip:
-        ivf, build_s, gib = clusterank_ivfpq(corpus, out)
+        ivf, build_s, gib = clusterank_ivfpq(corpus, out, args)
         emit(out, stage="build", method="clusterank ivfpq (nlist=1024, m=48, rescore=20)", seconds=round(build_s, 1),
              index_gib=round(gib, 3))
         faiss.omp_set_num_threads(1)
