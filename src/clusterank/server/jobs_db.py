@@ -63,14 +63,17 @@ class DatabaseJobStore:
         return found[0] if found else None
 
     def write(self, state: dict) -> None:
-        """Store a job's state; a running job's write is also its replica's heartbeat."""
+        """Store a job's state; a running job's write is also its replica's heartbeat. A job another replica
+        already ended (found lost, say, while this one could not reach the database) is not made running again."""
         body = {k: v for k, v in state.items() if k != "owner"}
         owner = state.get("owner")
         owner = self.owner if state["state"] == "running" else owner.get("replica") if isinstance(owner, dict) else owner
         with self.db.connection() as conn:
             conn.execute("insert into clusterank_jobs (id, state, owner, updated_at) values (%s, %s, %s, now()) "
                          "on conflict (id) do update set state = excluded.state, owner = excluded.owner, "
-                         "updated_at = now()", (state["id"], json.dumps(body), owner))
+                         "updated_at = now() where clusterank_jobs.state->>'state' in ('queued', 'running') "
+                         "or excluded.state->>'state' not in ('queued', 'running')",  # an ended job stays ended
+                         (state["id"], json.dumps(body), owner))
 
     def remove(self, job_id: str) -> None:
         """Forget a finished job."""
@@ -83,9 +86,10 @@ class DatabaseJobStore:
             conn.execute("update clusterank_jobs set cancel = true where id = %s", (job_id,))
 
     def cancelled(self, job_id: str) -> bool:
-        """Whether the job's cancel flag is set."""
+        """Whether the job's cancel flag is set, or another replica ended it (found its replica lost)."""
         with self.db.connection() as conn:
-            row = conn.execute("select cancel from clusterank_jobs where id = %s", (job_id,)).fetchone()
+            row = conn.execute("select cancel or state->>'state' not in ('queued', 'running') from clusterank_jobs "
+                               "where id = %s", (job_id,)).fetchone()
         return bool(row and row[0])
 
     def beat(self, job_id: str) -> None:
