@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from clusterank.data.loaders import bundled_profiles
+from clusterank.embed.base import Embedder
 from clusterank.embed.local import StaticEmbedder
 
 LONG = " ".join(["go", "to", "it"] * 200)  # 600 tokens in 1,799 characters: under model2vec's cut (512 x 6)
@@ -74,3 +75,16 @@ def test_long_texts_are_counted_in_full_for_one_warning(static_embedder, caplog)
 def test_empty_and_single(static_embedder, n):
     vecs = static_embedder.embed(["Product marketing manager"] * n)
     assert vecs.shape == (n, static_embedder.dims) and vecs.dtype == np.float32
+
+
+def test_token_vectors_are_what_embed_pools(static_embedder):
+    """`token_vectors` (declared on `Embedder`, None there): the tokens embed pools, whose mean is the vector."""
+    model = static_embedder._load()
+    for text in [*bundled_profiles(n=3).texts, *edge_texts(model)]:
+        tokens, vectors = static_embedder.token_vectors(text)
+        assert len(tokens) == len(vectors) and vectors.shape[1:] == (static_embedder.dims,)
+        mean = vectors.mean(axis=0) if len(vectors) else np.zeros(static_embedder.dims)
+        vector = static_embedder.embed([text])[0]
+        np.testing.assert_allclose(mean / max(np.linalg.norm(mean), 1e-12),
+                                   vector / max(np.linalg.norm(vector), 1e-12), atol=1e-3)  # embed pools in fp16
+    assert Embedder.token_vectors(static_embedder, "x") is None

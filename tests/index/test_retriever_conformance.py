@@ -120,3 +120,19 @@ def test_saveable_kinds_reload_to_the_same_results(spec, corpus, tmp_path):
     assert canonical_spec(spec) in reopened.specs or canonical_spec(spec) == "exact"
     again = reopened.search(spec, q, 10)
     assert np.array_equal(built.search(q, 10).rows, again.rows)
+
+
+@pytest.mark.parametrize("spec", EXAMPLES)
+def test_the_declared_bonus_is_what_the_order_adds(spec, corpus):
+    """`bonus_of`: zeros for a kind that ranks by cosine; otherwise the results are best first by cosine + it."""
+    retriever = build(spec, corpus)
+    _, _, q = corpus
+    found = retriever.search(q, 10)
+    for i, (rows, scores) in enumerate(zip(found.rows, found.scores)):
+        rows = rows[rows >= 0]
+        bonus = retriever.bonus_of(q[i], rows)
+        assert bonus.shape == (1, len(rows)) and bonus.dtype == np.float64
+        if RETRIEVERS[RETRIEVERS.parse(spec).name].ranks_by_cosine:
+            assert not bonus.any()
+        assert np.all(np.diff(scores[: len(rows)] + bonus[0]) <= 1e-5), "best first by cosine + bonus"
+    assert retriever.bonus_of(q, [0, 1, 2]).shape == (len(q), 3)

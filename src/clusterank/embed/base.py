@@ -88,6 +88,12 @@ class Embedder(ABC):
         models with no tokenizer here; backends with one return its exact count."""
         return np.fromiter((len(t.split()) for t in texts), dtype=np.int64, count=len(texts))
 
+    def token_vectors(self, text: str) -> tuple[list[str], np.ndarray] | None:
+        """For a model whose text vector is the mean of its token vectors (a static model): the tokens of `text` as
+        `embed` pools them and their vectors, (n_tokens, dims) float64, so their mean is the text's vector before
+        normalisation. None (the default) for a model whose vector is no mean of token vectors."""
+        return None
+
 
 def embed_batches(embedder: Embedder, texts: Sequence[str], chunk_size: int = 512) -> Iterator[Batch]:
     """`embedder.embed_batches(texts, chunk_size)`; an object that only has `embed` (not an `Embedder`) gets the

@@ -1,19 +1,19 @@
-"""Why a hit ranks where it does: its cosine, the retriever's bonus (role, prior, soft), the reranker's move, and the
-parts of the profile that matched most.
+"""Why a hit ranks where it does: its cosine, the retriever's bonus (role, prior, soft, adapter), the reranker's
+move, and the parts of the profile that matched most.
 
 `explain(pipe, query, hits, retriever_spec)` gives one JSON-ready dict per hit:
 
-- `cosine`: the profile's cosine to the job description; `bonus`: what a retriever that adds to the cosine
-  (`role`, `soft`, `prior`: alpha x the group score) added, 0 for the others; `score` = cosine + bonus, the retrieval
-  order's key.
+- `cosine`: the profile's cosine to the job description; `bonus`: what the retriever adds to the cosine, as it
+  declares it (`Retriever.bonus_of`: for `role`, `soft`, `prior` alpha x the group score, for `adapter` alpha x the
+  mapped cosine), 0 for the others; `score` = cosine + bonus, the retrieval order's key.
 - `retrieval_rank` and `moved`: where retrieval alone put the hit and how many places the reranker moved it up
   (negative: down; 0 without a reranker). None when retrieval alone did not reach it.
 - `fields`: leave-one-field-out: per `Field: value` line of the profile text (the first line is the name), how much
   the cosine drops when that line is taken out and the rest re-embedded, largest first. Not computed for a model
   that costs money per call (None).
-- `tokens`: for a static model (model2vec, a text is the mean of its token vectors) each token's share of the
-  cosine, (token vector . query) / (n tokens x |mean vector|), summed over its occurrences, largest first; the shares
-  of all tokens sum to the cosine. None for other models.
+- `tokens`: for a static model (model2vec, a text is the mean of its token vectors: `Embedder.token_vectors`) each
+  token's share of the cosine, (token vector . query) / (n tokens x |mean vector|), summed over its occurrences,
+  largest first; the shares of all tokens sum to the cosine. None for other models.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from clusterank.data.schema import PROFILE_FIELDS
+from clusterank.embed.base import Embedder
 from clusterank.index.hits import Hit
 from clusterank.pipeline import SearchPipeline
 
@@ -63,29 +64,19 @@ def leave_one_field_out(embedder, text: str, query_vector: np.ndarray) -> list[d
     return sorted(drops, key=lambda d: -d["drop"])
 
 
-def is_static(embedder) -> bool:
-    """A model2vec static model (a text's vector is the mean of its token vectors)."""
-    from clusterank.embed.local import StaticEmbedder
-
-    return isinstance(embedder, StaticEmbedder)
-
-
-def token_contributions(embedder, text: str, query_vector: np.ndarray) -> list[tuple[str, float]]:
-    """For a static model: each token of `text` (as the model pools it: truncated to its token limit, unknown
-    tokens dropped) with (token vector . query) / (n x |mean vector|), in text order; they sum to the cosine."""
-    model = embedder._load()  # the model2vec StaticModel behind the embedder
-    ids = embedder._ids([text])[0][: embedder.max_tokens]
-    if model.unk_token_id is not None:
-        ids = [t for t in ids if t != model.unk_token_id]
-    if not ids:
+def token_contributions(embedder, text: str, query_vector: np.ndarray) -> list[tuple[str, float]] | None:
+    """For a model that pools token vectors (`Embedder.token_vectors`: a static model): each token of `text` as the
+    model pools it with (token vector . query) / (n x |mean vector|), in text order; they sum to the cosine. None
+    for any other model."""
+    pooled = embedder.token_vectors(text) if isinstance(embedder, Embedder) else None
+    if pooled is None:
+        return None
+    tokens, vectors = pooled
+    if not tokens:
         return []
-    rows = np.asarray(ids if model.token_mapping is None else model.token_mapping[ids])
-    vectors = np.asarray(model.embedding[rows], dtype=np.float64)
-    if model.weights is not None:
-        vectors = vectors * np.asarray(model.weights[ids], dtype=np.float64)[:, None]
     mean = vectors.mean(axis=0)
-    shares = vectors @ np.asarray(query_vector, dtype=np.float64) / (len(ids) * max(np.linalg.norm(mean), 1e-12))
-    return [(model.tokenizer.id_to_token(t), float(s)) for t, s in zip(ids, shares)]
+    shares = vectors @ np.asarray(query_vector, dtype=np.float64) / (len(tokens) * max(np.linalg.norm(mean), 1e-12))
+    return [(token, float(share)) for token, share in zip(tokens, shares)]
 
 
 def top_tokens(contributions: Sequence[tuple[str, float]], n: int = TOP_TOKENS) -> list[dict]:
@@ -95,23 +86,6 @@ def top_tokens(contributions: Sequence[tuple[str, float]], n: int = TOP_TOKENS) 
         summed[token] = summed.get(token, 0.0) + share
     best = sorted(summed.items(), key=lambda kv: -kv[1])[:n]
     return [{"token": t, "share": round(s, 6)} for t, s in best]
-
-
-def retriever_bonus(retriever, query_vector: np.ndarray, rows: Sequence[int]) -> np.ndarray:
-    """What a retriever adds to each row's cosine for this query: alpha x its group score for `role`, `soft` and
-    `prior` (a `bonus` per row, or a `group_scores` per group with the rows' `groups`), 0 for the others."""
-    rows = np.asarray(rows, dtype=np.int64)
-    alpha = getattr(retriever, "alpha", None)
-    q = np.asarray(query_vector, dtype=np.float32)[None, :]
-    if alpha is None:
-        return np.zeros(len(rows))
-    if hasattr(retriever, "bonus"):
-        return float(alpha) * np.asarray(retriever.bonus(q), dtype=np.float64)[0, rows]
-    if hasattr(retriever, "group_scores") and hasattr(retriever, "groups"):
-        groups = np.asarray(retriever.groups)[rows]
-        scores = np.asarray(retriever.group_scores(q), dtype=np.float64)[0]
-        return float(alpha) * np.where(groups >= 0, scores[np.maximum(groups, 0)], 0.0)
-    return np.zeros(len(rows))
 
 
 def explain(pipe: SearchPipeline, query: str, hits: Sequence[Hit], retriever_spec: str = "exact", *,
@@ -133,20 +107,21 @@ def explain(pipe: SearchPipeline, query: str, hits: Sequence[Hit], retriever_spe
     rows = [h.row for h in hits]
     cosines = np.asarray(pipe.vectors[rows], dtype=np.float64) @ q
     retriever = pipe.retriever(retriever_spec)
-    bonus = retriever_bonus(retriever, q, rows)
+    bonus = retriever.bonus_of(q[None, :], rows)[0]
     depth = min(len(pipe.corpus), max(RETRIEVAL_DEPTH, max(h.rank for h in hits)))
     found = retriever.search(q[None, :].astype(np.float32), depth).rows[0]
     where = {int(r): i for i, r in enumerate(found, start=1) if r >= 0}
-    static, paid = is_static(pipe.embedder), pipe.embedder.paid
+    paid = pipe.embedder.paid
     out = []
     for hit, cosine, extra in zip(hits, cosines, bonus):
         text = hit.text or pipe.corpus.texts[hit.row]
         before = where.get(hit.row)
+        shares = token_contributions(pipe.embedder, text, q)
         out.append({
             "cosine": round(float(cosine), 6), "bonus": round(float(extra), 6), "score": round(float(cosine + extra), 6),
             "retrieval_rank": before, "moved": None if before is None else before - hit.rank,
             "fields": None if paid or not fields else leave_one_field_out(pipe.embedder, text, q),
-            "tokens": top_tokens(token_contributions(pipe.embedder, text, q), tokens) if static else None,
+            "tokens": None if shares is None else top_tokens(shares, tokens),
         })
     return out
 

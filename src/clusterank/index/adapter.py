@@ -10,6 +10,8 @@ it by nested cross-validation). The map is kept in the workspace per (model, cor
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from clusterank.errors import ClusterankError
@@ -118,6 +120,13 @@ class AdapterIndex(Retriever):
     def memory_bytes(self) -> int:
         """The mapped corpus vectors and the map."""
         return int(self.mapped.nbytes + self.u.nbytes + self.v.nbytes)
+
+    def bonus_of(self, query_vectors: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+        """(n_queries, len(rows)): alpha x the cosine of the mapped query and the mapped rows, what `search` adds to
+        their cosines."""
+        q = check_vectors(query_vectors, self.vectors.shape[1], what="query vectors")
+        mapped = self.mapped[np.asarray(rows, np.int64)]
+        return self.alpha * np.asarray(self.map(q) @ mapped.T, np.float64)
 
     def search(self, query_vectors: np.ndarray, k: int) -> TopK:
         """The k rows with the highest combined score per query."""

@@ -58,6 +58,14 @@ class Retriever:
         vectors (routing over clusters, group-aware scores), whose memory is that index's."""
         return None
 
+    def bonus_of(self, query_vectors: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+        """The additive score each of `rows` gets on top of its cosine, per query: (n_queries, len(rows)) float64,
+        so a hit's ranking key is its cosine plus this. Zeros by default: a retriever that ranks by the cosine
+        alone (or one whose order is no cosine plus a bonus, as fused rankings) adds none. A retriever that adds
+        one (`soft`, `role`, `prior`, `adapter`) overrides it with exactly what its `search` adds."""
+        queries = np.asarray(query_vectors)
+        return np.zeros((1 if queries.ndim == 1 else len(queries), len(rows)), np.float64)
+
     filters_in_search: ClassVar[bool] = False
     """True for a retriever that applies a filter while it searches (`search_within`); the others are searched
     deeper until k of their hits match."""

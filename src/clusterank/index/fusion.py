@@ -97,6 +97,11 @@ class FusedRetriever(Retriever):
         cosines = np.einsum("qd,qkd->qk", query_vectors, self.vectors[np.maximum(rows, 0)])
         return TopK(rows, np.where(rows >= 0, cosines, -np.inf).astype(np.float32))
 
+    def bonus_of(self, query_vectors: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+        """Zeros: the order is the fused ranks, not a cosine plus a bonus, so nothing is added to the reported
+        cosines (a part's own bonus only moved it within that part's list)."""
+        return super().bonus_of(query_vectors, rows)
+
     @property
     def memory_bytes(self) -> int | None:
         """The parts' indexes together (None when any part searches through another's vectors)."""

@@ -165,6 +165,14 @@ class SoftGroupIndex(Retriever):
         """(n_queries, n_groups): how well each query matches each group; here the cosine to its centroid."""
         return query_vectors @ self.centroids.T
 
+    def bonus_of(self, query_vectors: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+        """(n_queries, len(rows)): alpha x each query's group score of each row's group (0 for a row in no group),
+        what `search` adds to the rows' cosines."""
+        q = check_vectors(query_vectors, self.vectors.shape[1], what="query vectors")
+        groups = self.groups[np.asarray(rows, np.int64)]
+        scores = np.asarray(self.group_scores(q), np.float64)
+        return self.alpha * np.where(groups >= 0, scores[:, np.maximum(groups, 0)], 0.0)
+
     def search(self, query_vectors: np.ndarray, k: int) -> TopK:
         """The k rows with the highest combined score per query."""
         member = self.groups >= 0

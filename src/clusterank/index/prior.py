@@ -16,6 +16,7 @@ workspace as plain arrays.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -137,6 +138,12 @@ class PriorIndex(Retriever):
         """(n_queries, n_rows): log(L * P(row and query share a label)): each row's `row_labels` column of
         `group_scores`."""
         return self.group_scores(query_vectors)[:, self.row_labels]
+
+    def bonus_of(self, query_vectors: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+        """(n_queries, len(rows)): alpha x `bonus` of those rows, what `search` adds to their cosines."""
+        q = check_vectors(query_vectors, self.vectors.shape[1], what="query vectors")
+        labels = self.row_labels[np.asarray(rows, np.int64)]
+        return self.alpha * np.asarray(self.group_scores(q), np.float64)[:, labels]
 
     def search(self, query_vectors: np.ndarray, k: int) -> TopK:
         """The k rows with the highest combined score per query."""
