@@ -142,9 +142,10 @@ def start_server(home, log_path, *args: str, env: dict | None = None, timeout: f
 
 @pytest.fixture(scope="session")
 def server(session_home, tmp_path_factory):
-    """`clusterank serve` over the bundled profiles with minilm-static, for the whole session."""
+    """`clusterank serve` over the bundled profiles with minilm-static, for the whole session; it also offers
+    name-blind search (`--blind-toggle names`: the page's Name-blind box)."""
     pytest.importorskip("fastapi")
-    srv = start_server(session_home.root, tmp_path_factory.mktemp("server") / "serve.log")
+    srv = start_server(session_home.root, tmp_path_factory.mktemp("server") / "serve.log", "--blind-toggle", "names")
     yield srv
     srv.stop()
 

@@ -1,8 +1,8 @@
 """The web page in a real browser: Debian's Chromium driven by Playwright, against `clusterank serve` on loopback.
 
-Type a job description and search, read the top result's role, switch retriever and see the list change,
-hover a map point and read its label, open a profile, trigger an error and read it, reload from the URL,
-reach every control with Tab, fit a phone's width, and never request anything beyond 127.0.0.1.
+Type a job description and search, read the top result's role (and tick Name-blind: no names), switch retriever
+and see the list change, hover a map point and read its label, open a profile, trigger an error and read it, reload
+from the URL, reach every control with Tab, fit a phone's width, and never request anything beyond 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -52,6 +52,13 @@ def test_type_search_and_read_the_top_role(page, server):
     assert rows == [str(h["row"]) for h in expected]
     assert page.inner_text("#results li:first-child .role") == expected[0]["role"]
     assert "round trip" in page.inner_text("#timings")
+    names = page.eval_on_selector_all("#results li .name", "els => els.map(e => e.textContent)")
+    before = page.get_attribute("body", "data-searched")
+    page.click("#blind")  # the server offers --blind-toggle names: the list is searched again, name-blind
+    page.wait_for_function(f"document.body.dataset.searched !== {json.dumps(before)}", timeout=30000)
+    blind = page.eval_on_selector_all("#results li .name", "els => els.map(e => e.textContent)")
+    assert all(n.startswith("profile ") for n in blind) and not any(n.startswith("profile ") for n in names)
+    assert "blind=1" in page.url and "(blind: names)" in page.inner_text("#corpus-line")
 
 
 def test_switching_the_retriever_changes_the_list(page):

@@ -58,6 +58,9 @@ def serve(
                                  "--port + N - 1; any of them reports or cancels any job."),
     replica_lost_s: float = typer.Option(15.0, "--replica-lost-s", help="Seconds without a sign of life after "
                                          "which a replica's running job is reported lost."),
+    blind_toggle: str = typer.Option("", "--blind-toggle", help="Offer name-blind search beside the normal one: "
+                                     "these fields (e.g. names) are left out of a second copy of the corpus, "
+                                     "searched when a request (the page's Name-blind box) asks for it."),
 ) -> None:
     """Serve the web page at / and the HTTP API: /v1/embeddings (OpenAI's shape), /v1/rerank, /v1/search,
     /v1/models, /healthz, /metrics."""
@@ -73,4 +76,5 @@ def serve(
                      cors_origins=tuple(cors_origin), device=device, allow_hosts=tuple(allow_host),
                      retrievers=retrievers, max_jobs=max_jobs, max_queued_jobs=max_queued_jobs,
                      db=db, replicas=replicas, replica_lost_s=replica_lost_s,
-                     job_keep_hours=job_keep_hours, blind=parse_blind(blind)))
+                     job_keep_hours=job_keep_hours, blind=parse_blind(blind),
+                     blind_toggle=parse_blind(blind_toggle)))

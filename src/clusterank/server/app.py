@@ -194,7 +194,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None, *, shared=Non
         result = await asyncio.to_thread(
             engine.search, query=body.query, vector=vector, model=body.model, retriever=body.retriever,
             k=body.k, reranker=body.reranker, rerank_top_n=body.rerank_top, filters=filters,
-            return_text=body.return_text, explain_hits=body.explain)
+            return_text=body.return_text, explain_hits=body.explain, blind=body.blind)
         usage.record("search", body.model or engine.default_model, 1)
         return _json(result)
 
@@ -226,20 +226,21 @@ def create_app(config: ServerConfig, engine: Engine | None = None, *, shared=Non
                         headers={"cache-control": "no-cache"})
 
     @app.get("/v1/options", summary="What the web page's choosers offer")
-    async def options():
-        return _json(await asyncio.to_thread(engine.options))
+    async def options(blind: bool = False):
+        return _json(await asyncio.to_thread(engine.options, blind))
 
     @app.get("/v1/map", summary="The 2-D cluster map of the corpus")
-    async def cluster_map(model: str | None = None):
-        return _json(await asyncio.to_thread(engine.map_json, model))
+    async def cluster_map(model: str | None = None, blind: bool = False):
+        return _json(await asyncio.to_thread(engine.map_json, model, blind))
 
     @app.get("/v1/audit", summary="Bias audit of a model and retriever by a group column of the profiles")
-    async def audit(group: str = "name_gender", model: str | None = None, retriever: str = "exact", k: int = 30):
-        return _json(await asyncio.to_thread(engine.audit_json, group, model, retriever, k))
+    async def audit(group: str = "name_gender", model: str | None = None, retriever: str = "exact", k: int = 30,
+                    blind: bool = False):
+        return _json(await asyncio.to_thread(engine.audit_json, group, model, retriever, k, blind))
 
     @app.get("/v1/profiles/{row}", summary="One whole profile")
-    async def profile(row: int, model: str | None = None):
-        return _json(engine.profile(row, model))
+    async def profile(row: int, model: str | None = None, blind: bool = False):
+        return _json(engine.profile(row, model, blind))
 
     @app.get("/reports/{kind}", summary="The workspace's latest compare report or cost page")
     async def report(kind: str):

@@ -85,6 +85,10 @@ class ServerConfig:
     """Seconds without a sign of life after which a replica's running job is reported lost (`interrupted`)."""
     blind: tuple[str, ...] = ()
     """Personal fields left out of the profiles' embedded text (`--blind`: names, email, ...); () searches all."""
+    blind_toggle: tuple[str, ...] = ()
+    """Fields a second, name-blind copy of the corpus also leaves out (`--blind-toggle names`): embedded at start-up
+    with every search model, searched by `/v1/search` with `"blind": true` (the page's Name-blind box); () offers
+    no such copy."""
 
     def check(self) -> None:
         """Refuse unsafe or impossible settings before anything loads.
@@ -114,6 +118,9 @@ class ServerConfig:
                                           "http://app.example:3000)")
         if not self.models:
             raise ClusterankError("--model: give at least one model to search with")
+        if self.blind_toggle and set(self.blind_toggle) <= set(self.blind):
+            raise ClusterankError(f"--blind-toggle {','.join(self.blind_toggle)}: --blind already leaves those out of "
+                                  "every search; name fields it keeps (names, email, ...)")
         if self.replicas > 1 and not self.db:
             raise ClusterankError(f"--replicas {self.replicas}: replicas share their jobs and limits through a "
                                   "database; give --db postgresql://...")
@@ -139,6 +146,11 @@ class ServerConfig:
             args += ["--blind", ",".join(self.blind)]
         return args
 
+    def toggle_fields(self) -> tuple[str, ...]:
+        """The fields the name-blind copy of the corpus leaves out: `--blind`'s and `--blind-toggle`'s (() when no
+        toggle is offered)."""
+        return tuple(dict.fromkeys((*self.blind, *self.blind_toggle))) if self.blind_toggle else ()
+
     def to_env(self) -> str:
         """The settings as JSON for worker processes."""
         return json.dumps(asdict(self))
@@ -147,9 +159,10 @@ class ServerConfig:
     def from_env(cls) -> "ServerConfig":
         """The settings the parent process left in `CLUSTERANK_SERVE_CONFIG`."""
         raw = json.loads(os.environ[CONFIG_ENV])
-        for key in ("models", "rerankers", "cors_origins", "allow_hosts", "retrievers", "blind"):
+        for key in ("models", "rerankers", "cors_origins", "allow_hosts", "retrievers", "blind", "blind_toggle"):
             raw[key] = tuple(raw[key]) if raw.get(key) is not None else None
         raw["allow_hosts"], raw["blind"] = raw["allow_hosts"] or (), raw.get("blind") or ()
+        raw["blind_toggle"] = raw.get("blind_toggle") or ()
         return cls(**raw)
 
 

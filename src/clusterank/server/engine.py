@@ -1,5 +1,6 @@
-"""What the server holds and does: one corpus, a search pipeline per served model, the embedders and
-rerankers built on first use, and one lock around them (models and the SQLite store are used by one
+"""What the server holds and does: one corpus, a search pipeline per served model (and with `--blind-toggle`, a
+name-blind copy of the corpus with its own pipelines, clusters and map), the embedders and rerankers built on
+first use, and one lock around them (models and the SQLite store are used by one
 request at a time per process; several processes share the store through its own locking).
 
 Every operation is a call into the library (`SearchPipeline`, `EmbeddingStore`, `get_reranker`); the
@@ -49,35 +50,45 @@ class Engine:
     def __init__(self, config: ServerConfig, *, progress: bool = False):
         self.config = config
         self.workspace = Workspace(Path(config.workspace)) if config.workspace else Workspace.default()
-        self.corpus = (load_profiles(config.corpus, text_column=config.text_column, label_column=config.label_column,
-                                     blind=config.blind) if config.corpus else bundled_profiles(blind=config.blind))
+        load = lambda blind: (load_profiles(config.corpus, text_column=config.text_column, blind=blind,
+                                            label_column=config.label_column) if config.corpus
+                              else bundled_profiles(blind=blind))
+        self.corpus = load(config.blind)
         self.lock = threading.RLock()
         self.metrics = Metrics()
         self.faults = Faults(config.faults, config.fault_seed, config.fault_slow_s)
         self.pipelines: dict[str, SearchPipeline] = {}
-        self.cluster_labels: dict[str, np.ndarray] = {}
         for model in config.models:
             pipe = SearchPipeline(self.corpus, model, workspace=self.workspace, progress=progress,
                                   device=config.device)
             self.pipelines[pipe.embedder.name] = pipe
-            self.cluster_labels[pipe.embedder.name] = pipe.clusters().labels  # fitted once, kept on disk
+        # `--blind-toggle`: the same profiles without those fields, embedded by the same models (the same objects)
+        blind = load(config.toggle_fields()) if config.blind_toggle else None
+        self.blind_pipelines = {name: SearchPipeline(blind, pipe.embedder, workspace=self.workspace,
+                                                     progress=progress) for name, pipe in self.pipelines.items()
+                                if blind is not None}
+        # each pipeline's k-means clusters (the map's, the hits' tags, the filter's): fitted once, kept on disk
+        every = [*self.pipelines.values(), *self.blind_pipelines.values()]
+        self.cluster_labels = {p: p.clusters().labels for p in every}
         self.default_model = next(iter(self.pipelines))
         self.retrievers = self._build_retrievers()
         self.store = self.pipelines[self.default_model].store
         self.offline_models = available_models()  # installed packages do not change while the server runs
         self._embedders: dict[str, Embedder] = {name: p.embedder for name, p in self.pipelines.items()}
         self._rerankers: dict[str, Reranker] = {}
+        # per search pipeline (plain and name-blind): its map, its 2-D projection and every row's coordinates
+        # (fitted on first use), its cluster names and its weak-match floor
         self._maps: dict = {}
-        self._fits: dict = {}  # model -> (2-D projection, every row's coordinates), fitted on first use
-        self._names: dict[str, dict[int, str]] = {}
-        self._floors: dict[str, float] = {}
+        self._fits: dict = {}
+        self._names: dict[SearchPipeline, dict[int, str]] = {}
+        self._floors: dict[SearchPipeline, float] = {}
         self.started = time.time()
 
     def _build_retrievers(self) -> list[str]:
         """Every retriever spec `/v1/search` offers, built now for each served model (k-means fits, codebooks), so
         that no request can order such work; a bad spec stops the start with its error."""
         specs = list(self.config.retrievers or page_specs(labelled=self.corpus.labels is not None))
-        for pipe in self.pipelines.values():
+        for pipe in self.cluster_labels:
             specs += [s for s in (pipe.saved.specs if pipe.saved is not None else ()) if s not in specs]
         if DEFAULT_RETRIEVER not in specs:
             specs.insert(0, DEFAULT_RETRIEVER)
@@ -85,7 +96,7 @@ class Engine:
         for spec in specs:
             try:
                 offered.setdefault(canonical_spec(spec), spec)
-                for pipe in self.pipelines.values():
+                for pipe in self.cluster_labels:  # the name-blind pipelines' too
                     pipe.retriever(spec)
             except ClusterankError as exc:
                 raise ClusterankError(f"--retriever {spec}: {exc}") from None
@@ -181,17 +192,21 @@ class Engine:
 
     # ---- search
 
-    def pipeline(self, model: str | None) -> SearchPipeline:
-        """The search pipeline of a served model (None: the default one).
+    def pipeline(self, model: str | None, blind: bool = False) -> SearchPipeline:
+        """The search pipeline of a served model (None: the default one); `blind`: of the name-blind corpus.
 
         Raises:
-            ApiError: 404 when `/v1/search` does not serve that model.
+            ApiError: 404 when `/v1/search` does not serve that model; 400 (`blind`) when the server was started
+                without `--blind-toggle`.
         """
         name = model or self.default_model
         if name not in self.pipelines:
             raise ApiError(404, f"model {name!r} has no search index here; search models: {', '.join(self.pipelines)}"
                                 " (start the server with --model to add one)", param="model", code="model_not_found")
-        return self.pipelines[name]
+        if blind and not self.blind_pipelines:
+            raise ApiError(400, "this server offers no name-blind corpus (start it with --blind-toggle names to offer "
+                                "one); send blind: false or leave it out", param="blind")
+        return (self.blind_pipelines if blind else self.pipelines)[name]
 
     def offered_rerankers(self) -> list[str]:
         """Rerankers this server allows: `none`, `rescore:<served model>`, and those named at start-up."""
@@ -217,10 +232,10 @@ class Engine:
 
     def search(self, *, query: str | None, vector: list[float] | None, model: str | None, retriever: str, k: int,
                reranker: str | None, rerank_top_n: int, filters: dict | None, return_text: bool,
-               explain_hits: bool = False) -> dict:
+               explain_hits: bool = False, blind: bool = False) -> dict:
         """One `/v1/search`: embed (or take the vector), retrieve, rerank; hits and the time of each stage (and with
-        `explain_hits`, each hit's `explain`)."""
-        pipe = self.pipeline(model)
+        `explain_hits`, each hit's `explain`); `blind`: over the name-blind corpus (`--blind-toggle`)."""
+        pipe = self.pipeline(model, blind)
         rerank = self.reranker(reranker) if reranker and reranker != "none" else None
         if rerank is not None and not query:
             raise ApiError(400, "a reranker reads the job description: send `query`, not only `vector`",
@@ -241,10 +256,10 @@ class Engine:
             where = self._fit(pipe)[0].transform(point)[0].tolist()
             match = self.match(pipe, result.vector, [h.cosine for h in result.hits])
             why = explain(pipe, query, result.hits, retriever) if explain_hits and query else None
-        labels, names = self.cluster_labels[pipe.embedder.name], self.cluster_names(pipe)
+        labels, names = self.cluster_labels[pipe], self.cluster_names(pipe)
         out = []
         for hit in result.hits:
-            item = {**hit.as_json(), **self.corpus.card(hit.row)}
+            item = {**hit.as_json(), **pipe.corpus.card(hit.row)}  # name-blind: `profile <id>`, not the name
             if item["cluster"] is None:
                 item["cluster"] = int(labels[hit.row])
             # the map's k-means cluster and its name (`cluster` may be the routing retriever's own group)
@@ -255,7 +270,7 @@ class Engine:
             if why is not None:
                 item["explain"] = why[len(out)]
             out.append(item)
-        return {"object": "search", "model": pipe.embedder.name, "retriever": retriever,
+        return {"object": "search", "model": pipe.embedder.name, "retriever": retriever, "blind": blind,
                 "reranker": reranker or "none", "k": k, "hits": out, "map_xy": where, "match": match,
                 "lang": detect_language(query) if query else None,  # approximate: the page shows it
                 "timings_ms": {f"{stage}_ms": round(seconds * 1000, 3) for stage, seconds in result.timings.items()}}
@@ -266,17 +281,16 @@ class Engine:
         """The map's 2-D projection of a search model (PCA as the seed's), fitted on first use (a search places its
         query with it before the page asks for the map) and kept."""
         with self.lock:
-            if pipe.embedder.name not in self._fits:
-                self._fits[pipe.embedder.name] = fit_projection(pipe.vectors, "pca", seed=pipe.seed)
-            return self._fits[pipe.embedder.name]
+            if pipe not in self._fits:
+                self._fits[pipe] = fit_projection(pipe.vectors, "pca", seed=pipe.seed)
+            return self._fits[pipe]
 
     def cluster_names(self, pipe: SearchPipeline) -> dict[int, str]:
         """cluster -> its name (`ClusterSummary.label`): the one naming the hits, the profiles and the map use."""
         with self.lock:
-            if pipe.embedder.name not in self._names:
-                model = pipe.clusters()
-                self._names[pipe.embedder.name] = {s.cluster: s.label for s in describe_clusters(model, self.corpus)}
-            return self._names[pipe.embedder.name]
+            if pipe not in self._names:
+                self._names[pipe] = {s.cluster: s.label for s in describe_clusters(pipe.clusters(), pipe.corpus)}
+            return self._names[pipe]
 
     def match(self, pipe: SearchPipeline, vector: np.ndarray, cosines: list[float]) -> dict:
         """How close the best hit is, against what closeness means in this corpus under this model.
@@ -288,60 +302,63 @@ class Engine:
         """
         vectors = pipe.vectors
         rng = np.random.default_rng(0)
-        if pipe.embedder.name not in self._floors:
+        if pipe not in self._floors:
             a, b = rng.integers(0, len(vectors), (2, WEAK_PAIRS))
             keep = a != b
             pairs = np.einsum("ij,ij->i", vectors[a[keep]], vectors[b[keep]])
-            self._floors[pipe.embedder.name] = float(np.percentile(pairs, WEAK_PERCENTILE)) if len(pairs) else -1.0
-        floor = self._floors[pipe.embedder.name]
+            self._floors[pipe] = float(np.percentile(pairs, WEAK_PERCENTILE)) if len(pairs) else -1.0
+        floor = self._floors[pipe]
         sample = vectors if len(vectors) <= 5000 else vectors[np.sort(rng.choice(len(vectors), 5000, replace=False))]
         best = max(cosines) if cosines else None
         return {"best": None if best is None else round(best, 6), "floor": round(floor, 6),
                 "median": round(float(np.median(sample @ np.asarray(vector, np.float32))), 6),
                 "weak": best is not None and best < floor}
 
-    def map_json(self, model: str | None) -> dict:
-        """The 2-D map of the corpus under a search model (built once per process, PCA as the seed)."""
+    def map_json(self, model: str | None, blind: bool = False) -> dict:
+        """The 2-D map of the corpus (`blind`: the name-blind one) under a search model (built once per process,
+        PCA as the seed)."""
         from clusterank import build_map
 
-        pipe = self.pipeline(model)
+        pipe = self.pipeline(model, blind)
         with self.lock:
-            if pipe.embedder.name not in self._maps:
-                self._maps[pipe.embedder.name] = build_map(pipe, n_clusters=pipe.n_clusters, seed=pipe.seed,
-                                                           fitted=self._fit(pipe))
-            return self._maps[pipe.embedder.name].to_json()
+            if pipe not in self._maps:
+                self._maps[pipe] = build_map(pipe, n_clusters=pipe.n_clusters, seed=pipe.seed, fitted=self._fit(pipe))
+            return self._maps[pipe].to_json()
 
-    def audit_json(self, group: str, model: str | None = None, retriever: str = DEFAULT_RETRIEVER, k: int = 30) -> dict:
-        """`/v1/audit`: the bias audit (`audit_pipelines`) of a served model and retriever by a corpus group column
-        (two, `a,b`: intersections), over the bundled job descriptions; a missing column is a 400 naming those
-        there are."""
+    def audit_json(self, group: str, model: str | None = None, retriever: str = DEFAULT_RETRIEVER, k: int = 30,
+                   blind: bool = False) -> dict:
+        """`/v1/audit`: the bias audit (`audit_pipelines`) of a served model and retriever (`blind`: over the
+        name-blind corpus) by a corpus group column (two, `a,b`: intersections), over the bundled job descriptions;
+        a missing column is a 400 naming those there are."""
         from clusterank import audit_pipelines, bundled_queries
 
-        pipe = self.pipeline(model)
+        pipe = self.pipeline(model, blind)
         if not 1 <= k <= 100:
             raise ApiError(400, f"k must be 1 to 100, got {k}", param="k")
         with self.lock:
             return audit_pipelines(pipe, bundled_queries(), group, [retriever], k, n_boot=1000).to_json()
 
-    def profile(self, row: int, model: str | None = None) -> dict:
-        """One whole profile: its text, other columns, role and cluster.
+    def profile(self, row: int, model: str | None = None, blind: bool = False) -> dict:
+        """One whole profile (`blind`: its name-blind text and name): its text, other columns, role and cluster.
 
         Raises:
             ApiError: 404 for a row outside the corpus.
         """
         if not 0 <= row < len(self.corpus):
             raise ApiError(404, f"no profile {row}: rows are 0 to {len(self.corpus) - 1}", param="row")
-        pipe = self.pipeline(model)
-        cluster = int(self.cluster_labels[pipe.embedder.name][row])
-        return {"row": row, "id": self.corpus.ids[row], "role": self.corpus.label(row), "cluster": cluster,
-                "cluster_name": self.cluster_names(pipe).get(cluster, ""), "text": self.corpus.texts[row],
-                "fields": self.corpus.fields(row), **self.corpus.card(row)}
+        pipe = self.pipeline(model, blind)
+        corpus, cluster = pipe.corpus, int(self.cluster_labels[pipe][row])
+        return {"row": row, "id": corpus.ids[row], "role": corpus.label(row), "cluster": cluster,
+                "cluster_name": self.cluster_names(pipe).get(cluster, ""), "text": corpus.texts[row],
+                "fields": corpus.fields(row), **corpus.card(row)}
 
-    def options(self) -> dict:
-        """What the page's choosers offer: models, retrievers, rerankers, filter values and the example query."""
+    def options(self, blind: bool = False) -> dict:
+        """What the page's choosers offer: models, retrievers, rerankers, filter values and the example query;
+        `blind_toggle`: the fields the name-blind corpus leaves out ([]: none offered); `blind`: the clusters (and
+        corpus line) are the name-blind corpus'."""
         from clusterank import DEMO_QUERY, RETRIEVERS
 
-        pipe = self.pipeline(None)
+        pipe = self.pipeline(None, blind)
         roles = sorted({x for x in (self.corpus.labels or []) if x})
         families = (sorted({x for x in pipe.column("family") if x})
                     if self.corpus.frame is not None and "family" in self.corpus.frame.columns else [])
@@ -350,9 +367,10 @@ class Engine:
                 "default_retriever": DEFAULT_RETRIEVER,
                 "rerankers": self.offered_rerankers(),
                 "roles": roles, "families": families,
-                "clusters": sorted({int(c) for c in self.cluster_labels[self.default_model]}),
+                "clusters": sorted({int(c) for c in self.cluster_labels[pipe]}),
                 "cluster_names": {str(c): name for c, name in self.cluster_names(pipe).items()},
-                "example": DEMO_QUERY, "profiles": len(self.corpus), "corpus": self.corpus.source,
+                "blind_toggle": list(self.config.toggle_fields()), "blind": blind,
+                "example": DEMO_QUERY, "profiles": len(self.corpus), "corpus": pipe.corpus.source,
                 "compare_models": self.offline_models, "can_compare": self.corpus.labels is not None,
                 "group_columns": group_columns(self.corpus.frame),
                 "reports": {kind: self.workspace.latest_report_path(kind).exists() for kind in Workspace.REPORT_KINDS}}

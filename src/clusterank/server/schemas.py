@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from clusterank import DEFAULT_RETRIEVER
 from clusterank.server.errors import ApiError
@@ -113,6 +113,9 @@ class SearchRequest(BaseModel):
     return_text: bool = Field(False, description="include each profile's whole text")
     explain: bool = Field(False, description="say why each hit ranks where it does (cosine, bonus, the reranker's "
                           "move, the fields that matched most)")
+    blind: StrictBool = Field(False, description="search the name-blind copy of the corpus (servers started with "
+                              "--blind-toggle; GET /v1/options says which fields it leaves out): hits show "
+                              "`profile <id>`, not the name")
 
 
 class CompareJobRequest(BaseModel):

@@ -60,7 +60,39 @@ function readUrl() {
 function writeUrl() {
   const params = new URLSearchParams();
   for (const [name, id] of Object.entries(FIELDS)) if ($(id).value) params.set(name, $(id).value);
+  if (blindOn()) params.set("blind", "1");
   history.replaceState(null, "", `${location.pathname}?${params}`);
+}
+
+// ---- name-blind search (`clusterank serve --blind-toggle`): the box exists only where the server offers it
+function blindOn() { return Boolean($("blind") && $("blind").checked); }
+
+function addBlindBox(fields) {
+  const label = document.createElement("label"), box = document.createElement("input");
+  label.title = `Search the same profiles with ${fields.join(", ")} left out of their text; results show ` +
+                "\"profile <id>\", not the name";
+  box.type = "checkbox"; box.id = "blind"; box.name = "blind";
+  box.checked = new URLSearchParams(location.search).get("blind") === "1";
+  label.append(box, document.createTextNode(" Name-blind"));
+  $("explain").closest("label").after(label);
+  box.addEventListener("change", switchCorpus);
+}
+
+// the corpus line and the cluster filter of the plain or the name-blind corpus (each has its own k-means clusters)
+function showCorpus(o) {
+  $("corpus-line").textContent = `${o.profiles.toLocaleString()} profiles · ${o.corpus}`;
+  const select = $("f-cluster");
+  select.replaceChildren(select.options[0]);
+  fill(select, o.clusters, "", (c) => clusterTag(c, (o.cluster_names || {})[c]));
+}
+
+// the toggle switches the clusters and the map too, and searches again when results are shown
+async function switchCorpus() {
+  showError("");
+  try { showCorpus(await api(`/v1/options?blind=${blindOn()}`)); } catch (e) { showError(e.message); return; }
+  state.hidden = {};
+  if (state.lastHits.length && $("query").value.trim()) search();  // its map point is drawn once both are here
+  if (window.Plotly) await loadMap();
 }
 
 // ---- search
@@ -73,7 +105,7 @@ function request() {
   return {query: $("query").value, model: $("model").value || null, retriever: $("retriever").value,
           k: Number($("k").value), reranker: reranker && reranker !== "none" ? reranker : null,
           rerank_top: Number($("rerank-top").value), filters: Object.keys(filters).length ? filters : null,
-          explain: $("explain").checked};
+          explain: $("explain").checked, ...($("blind") ? {blind: blindOn()} : {})};
 }
 
 function why(e) {  // one line from a hit's `explain`: cosine, bonus, the reranker's move, best fields and tokens
@@ -163,7 +195,7 @@ function render(result, roundTrip) {
     if (h.explain) { const w = document.createElement("div"); w.className = "why"; w.textContent = why(h.explain); more.append(w); }
     more.addEventListener("toggle", async () => {
       if (!more.open || more.dataset.loaded) return;
-      try { const p = await api(`/v1/profiles/${h.row}?model=${encodeURIComponent(result.model)}`);
+      try { const p = await api(`/v1/profiles/${h.row}?model=${encodeURIComponent(result.model)}&blind=${!!result.blind}`);
             body.textContent = p.text; more.dataset.loaded = "1"; } catch (e) { body.textContent = e.message; }
     });
     li.append(head, headline, more);
@@ -192,7 +224,7 @@ function loadPlotly() {
 
 async function loadMap() {
   try {
-    state.map = await api(`/v1/map?model=${encodeURIComponent($("model").value)}`);
+    state.map = await api(`/v1/map?model=${encodeURIComponent($("model").value)}&blind=${blindOn()}`);
     $("map-status").textContent = state.map.title;
     drawMap();
   } catch (e) { $("map-status").textContent = `map unavailable: ${e.message}`; }
@@ -300,7 +332,7 @@ async function openProfile(point) {
   if (!point || point.customdata === undefined) return;
   const card = $("profile");
   try {
-    const p = await api(`/v1/profiles/${point.customdata}?model=${encodeURIComponent($("model").value)}`);
+    const p = await api(`/v1/profiles/${point.customdata}?model=${encodeURIComponent($("model").value)}&blind=${blindOn()}`);
     card.replaceChildren();
     const h = document.createElement("h3");
     h.textContent = `${p.name} — ${p.role || "no role"} · ${clusterTag(p.cluster, p.cluster_name)}`;
@@ -345,7 +377,7 @@ async function cancelCompare() {
 // ---- bias audit
 async function runAudit() {
   const params = new URLSearchParams({group: $("audit-group").value, k: $("audit-k").value,
-                                      retriever: $("retriever").value});
+                                      retriever: $("retriever").value, blind: blindOn()});
   if ($("model").value) params.set("model", $("model").value);
   $("audit-status").textContent = "auditing…"; $("audit-run").disabled = true;
   try {
@@ -376,13 +408,16 @@ async function start() {
   $("compare-cancel").addEventListener("click", cancelCompare);
   $("audit-run").addEventListener("click", runAudit);
   try {
-    const o = state.options = await api("/v1/options");
-    $("corpus-line").textContent = `${o.profiles.toLocaleString()} profiles · ${o.corpus}`;
+    let o = state.options = await api("/v1/options");
+    if (o.blind_toggle && o.blind_toggle.length) {
+      addBlindBox(o.blind_toggle);
+      if (blindOn()) o = await api("/v1/options?blind=true");  // a shared URL's name-blind search: its clusters
+    }
     fill($("model"), o.models, o.default_model);
     fill($("retriever"), o.retrievers, o.default_retriever);
     fill($("reranker"), o.rerankers, "none", rerankerName);
     fill($("f-role"), o.roles); fill($("f-family"), o.families);
-    fill($("f-cluster"), o.clusters, undefined, (c) => clusterTag(c, (o.cluster_names || {})[c]));
+    showCorpus(o);
     $("example").addEventListener("click", () => { $("query").value = o.example; $("query").focus(); });
     for (const m of o.compare_models) {
       const label = document.createElement("label"); const box = document.createElement("input");
