@@ -59,8 +59,10 @@ def test_a_table_reads_in_batches_with_ids_from_its_key_and_labels_like_a_file(p
         assert conn.execute("select last_value, is_called from tickets").fetchone() == (1, False)
 
 
-def test_sync_embeds_only_new_and_edited_rows_and_counts_what_changed(pg_url, workspace):
+@pytest.mark.parametrize("form", ["table", "query"])  # compared in SQL; read whole and compared here
+def test_sync_embeds_only_new_and_edited_rows_and_counts_what_changed(pg_url, workspace, form):
     url, model = make_table(pg_url), Counting()
+    url = url if form == "table" else pg_url + "&id=pid&query=select * from profiles"
     first = sync_corpus(url, model, workspace=workspace)
     assert (first.new, first.edited, first.deleted, first.unchanged, first.embedded) == (40, 0, 0, 0, 40)
     with psycopg.connect(pg_url, autocommit=True) as conn:

@@ -232,7 +232,7 @@ def embed(model: str = ModelOpt, corpus: Optional[Path] = CorpusOpt, n: int = NO
     if corpus is not None and is_database_url(corpus):
         report = sync_corpus(str(corpus), model, text_column=text_column, label_column=label_column, device=device,
                              progress=True)
-        err.print(report.line(), markup=False)
+        err.print(report.line(), markup=False, soft_wrap=True)
         return
     pipe = SearchPipeline(corpus_from_options(corpus, n, text_column, label_column), model, progress=True,
                           device=device)

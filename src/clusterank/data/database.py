@@ -124,3 +124,59 @@ def read_database(url: str, *, wait_s: float = DEFAULT_WAIT_S, batch_rows: int =
                               f"columns are: {', '.join(map(str, frame.columns))}")
     frame.attrs["id_column"] = key
     return frame
+
+
+def diff_table(conn, url: str, snapshot: str, text_column: str) -> tuple[pd.DataFrame, dict[str, list[str]], int] | None:
+    """Compare a table with a sync snapshot inside the database: only the rows that differ travel.
+
+    The server hashes `text_column` of every row (sha256 of its UTF-8 text, as `clusterank.embed.sync` hashes a text)
+    and joins the rows to the snapshot's (id, hash) by the key column.
+
+    Args:
+        conn: an open connection (autocommit) to the database `url` names.
+        url: the corpus URL (`?table=`; a `?query=` is not compared here).
+        snapshot: the snapshot's `clusterank_sync.source`.
+        text_column: the column holding the text that is embedded.
+
+    Returns:
+        (the new and edited rows, as `read_database` reads them; ids by state, `new`, `edited` and `deleted`; the
+        rows of the table in all), or None when the comparison is not one for SQL: a query, no column `text_column`
+        (the text is built from several columns), no key column, or more than half of the rows changed (a
+        first sync reads the table whole).
+
+    Raises:
+        ClusterankError: no such table (naming those there).
+    """
+    from psycopg import sql
+
+    plain, key = without_id(str(url))
+    _, own = split_url(plain)
+    table = own.get("table", "").strip()
+    if not table or own.get("query", "").strip():
+        return None
+    parts = _table_parts(table)
+    with conn.transaction():
+        conn.execute("set transaction isolation level repeatable read, read only")  # one state of the table
+        _check_table(conn, parts, database_source(url))
+        columns = [c for (c,) in conn.execute(
+            "select column_name from information_schema.columns where table_name = %s and table_schema = "
+            "coalesce(%s, current_schema()) order by ordinal_position", (parts[-1], parts[0] if len(parts) == 2 else None))]
+        key = key or (ID_PARAM if ID_PARAM in columns else _primary_key(conn, parts))
+        if text_column not in columns or key not in columns:
+            return None
+        names = {"t": sql.Identifier(*parts), "k": sql.Identifier(key), "x": sql.Identifier(text_column)}
+        total = conn.execute(sql.SQL("select count(*) from {t}").format(**names)).fetchone()[0]
+        states: dict[str, list[str]] = {"new": [], "edited": [], "deleted": []}
+        for row_id, state in conn.execute(sql.SQL(
+                "select coalesce(btrim(t.{k}::text), s.id), case when t.{k} is null then 'deleted' when s.id is null "
+                "then 'new' else 'edited' end from {t} t full join (select id, hash from clusterank_sync "
+                "where source = %s) s on s.id = btrim(t.{k}::text) "
+                "where s.hash is distinct from sha256(convert_to(t.{x}, 'UTF8'))").format(**names), (snapshot,)):
+            states[state].append(row_id)
+        if 2 * (len(states["new"]) + len(states["edited"])) > total:
+            return None
+        cur = conn.execute(sql.SQL("select * from {t} where btrim({k}::text) = any(%s)").format(**names),
+                           (states["new"] + states["edited"],))
+        frame = pd.DataFrame.from_records(cur.fetchall(), columns=[d.name for d in cur.description])
+    frame.attrs["id_column"] = key
+    return frame, states, total

@@ -5,19 +5,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from clusterank.data.database import is_database_url, without_id
-from clusterank.data.loaders import Corpus, load_profiles
+from clusterank.data.blind import parse_blind
+from clusterank.data.database import database_source, diff_table, is_database_url, without_id
+from clusterank.data.loaders import Corpus, corpus_from_frame, load_profiles
 from clusterank.data.schema import ROLE_COLUMN, TEXT_COLUMN
 from clusterank.defaults import DEFAULT_MODEL
 from clusterank.embed.base import Embedder
-from clusterank.embed.registry import get_embedder
-from clusterank.embed.store import EmbeddingStore, text_hash
+from clusterank.embed.registry import get_embedder, stored_name
+from clusterank.embed.store import EmbeddingStore
 from clusterank.errors import ClusterankError, printable
 from clusterank.postgres import DEFAULT_WAIT_S, database_error, open_database, shown_url
 from clusterank.workspace import Workspace
@@ -28,7 +30,8 @@ log = logging.getLogger("clusterank.sync")
 @dataclass
 class SyncReport:
     """What one sync found and did: rows new, edited, deleted and unchanged since the last sync of this corpus, model
-    and cache; how many texts were embedded; seconds spent reading, hashing and comparing, embedding, recording."""
+    and cache; how many texts were embedded; seconds spent reading (and comparing, where the database compares),
+    hashing and comparing here, embedding, recording."""
 
     source: str
     model: str
@@ -41,7 +44,9 @@ class SyncReport:
     diff_s: float
     embed_s: float
     record_s: float
-    corpus: Corpus = field(repr=False)
+    corpus: Corpus | None = field(repr=False)
+    """The rows read: the whole table, or where the table was compared in SQL only its new and edited rows (None:
+    none)."""
 
     @property
     def changed(self) -> int:
@@ -55,10 +60,17 @@ class SyncReport:
                 f"(read {self.read_s:.1f} s, compare {self.diff_s:.1f} s, embed {self.embed_s:.1f} s)")
 
 
-def snapshot_key(corpus: Corpus, model: str, store: EmbeddingStore) -> str:
-    """The `clusterank_sync.source` of a corpus as embedded by `model` into this machine's cache: a snapshot says
-    which rows that cache holds vectors for, so another machine's cache (or model) keeps its own."""
-    return f"{corpus.source} | text={corpus.text_column} | model={model} | cache={socket.gethostname()}:{store.path}"
+def snapshot_key(source: str, text_column: str, model: str, store: EmbeddingStore) -> str:
+    """The `clusterank_sync.source` of a corpus (its `Corpus.source`) as embedded by `model` into this machine's
+    cache: a snapshot says which rows that cache holds vectors for, so another machine's cache (or model) keeps its
+    own."""
+    return f"{source} | text={text_column} | model={model} | cache={socket.gethostname()}:{store.path}"
+
+
+def sync_hash(text: str) -> bytes:
+    """The snapshot's hash of a text: sha256 of its UTF-8 bytes, what PostgreSQL's `sha256(convert_to(t, 'UTF8'))`
+    gives, so a table's texts are compared where they lie."""
+    return hashlib.sha256(text.encode("utf-8")).digest()
 
 
 def sync_corpus(url: str, model: str | Embedder = DEFAULT_MODEL, *, text_column: str = TEXT_COLUMN,
@@ -78,7 +90,9 @@ def sync_corpus(url: str, model: str | Embedder = DEFAULT_MODEL, *, text_column:
         wait_s: the most seconds to wait for the database to answer.
 
     Returns:
-        The `SyncReport`, with the corpus read (`report.corpus`).
+        The `SyncReport`, with the rows read (`report.corpus`). A table whose text is one column is compared in the
+        database, so only new and edited rows are read; otherwise (a query, the profile fields joined, `blind`) the
+        rows are read whole and compared here.
 
     Raises:
         ClusterankError: not a database URL; anything `load_profiles` refuses (no table, no column, no answer, wrong
@@ -86,29 +100,70 @@ def sync_corpus(url: str, model: str | Embedder = DEFAULT_MODEL, *, text_column:
     """
     if not is_database_url(url):
         raise ClusterankError(f"{printable(str(url), 120)!r}: sync takes a postgresql:// URL")
-    t0 = time.perf_counter()
-    corpus = load_profiles(url, text_column=text_column, label_column=label_column, blind=blind)
-    read_s = time.perf_counter() - t0
     workspace = workspace or Workspace.default()
-    embedder = model if isinstance(model, Embedder) else get_embedder(model, workspace, tables=(corpus,),
-                                                                       device=device)
-    store = EmbeddingStore(workspace.store_path)
     plain, _ = without_id(str(url))
-    conn = open_database(plain, wait_s=wait_s)
+    store = EmbeddingStore(workspace.store_path)
     try:
-        return _sync(conn, plain, corpus, embedder, store, read_s, progress)
+        if not parse_blind(blind) and not (isinstance(model, str) and model.startswith("precomputed:")):
+            t0 = time.perf_counter()
+            name = model.name if isinstance(model, Embedder) else stored_name(model)
+            build = lambda: model if isinstance(model, Embedder) else get_embedder(model, workspace, device=device)
+            with open_database(plain, wait_s=wait_s) as conn:  # the model is built only when a row changed
+                done = _in_sql(conn, url, name, build, store, text_column, label_column, progress, t0)
+            if done is not None:
+                return done
+        t0 = time.perf_counter()
+        corpus = load_profiles(url, text_column=text_column, label_column=label_column, blind=blind)
+        read_s = time.perf_counter() - t0
+        embedder = model if isinstance(model, Embedder) else get_embedder(model, workspace, tables=(corpus,),
+                                                                           device=device)
+        with open_database(plain, wait_s=wait_s) as conn:
+            return _sync(conn, plain, corpus, model.name if isinstance(model, Embedder) else stored_name(model),
+                         embedder, store, read_s, progress)
     finally:
-        conn.close()
         store.close()
 
 
-def _sync(conn, url: str, corpus: Corpus, embedder: Embedder, store: EmbeddingStore, read_s: float,
+def _in_sql(conn, url: str, name: str, build, store: EmbeddingStore, text_column: str, label_column: str,
+            progress: bool, t0: float) -> SyncReport | None:
+    """The sync with the table compared in the database (`diff_table`): only changed rows are read. None where that
+    comparison does not apply, or the cache holds fewer vectors than the snapshot says (it was cleared since)."""
+    import psycopg
+
+    source = database_source(url)
+    key = snapshot_key(source, text_column, name, store)
+    plain, _ = without_id(str(url))
+    try:
+        found = diff_table(conn, url, key, text_column)
+        kept = conn.execute("select count(*) from clusterank_sync where source = %s", (key,)).fetchone()[0]
+    except psycopg.Error as exc:
+        raise database_error(exc, plain) from None
+    if found is None or kept - len(found[1]["deleted"]) > store.count(name):
+        return None
+    frame, states, total = found
+    read_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    corpus = (corpus_from_frame(frame, source, text_column=text_column, label_column=label_column,
+                                id_column=frame.attrs["id_column"]) if len(frame) else None)
+    cached: list[int] = []
+    if corpus is not None:
+        store.embed(build(), corpus.texts, progress=progress, what="profiles", cached=cached)
+    embed_s = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    rows = list(zip(corpus.ids, corpus.texts)) if corpus is not None else []
+    _record(conn, plain, key, states["edited"] + states["deleted"], [(key, i, sync_hash(t)) for i, t in rows])
+    return SyncReport(source, name, len(states["new"]), len(states["edited"]), len(states["deleted"]),
+                      total - len(rows), len(rows) - len(cached), read_s, 0.0, embed_s, time.perf_counter() - t2,
+                      corpus)
+
+
+def _sync(conn, url: str, corpus: Corpus, name: str, embedder: Embedder, store: EmbeddingStore, read_s: float,
           progress: bool) -> SyncReport:
     import psycopg
 
     t0 = time.perf_counter()
-    key = snapshot_key(corpus, embedder.name, store)
-    hashes = [text_hash(t) for t in corpus.texts]
+    key = snapshot_key(corpus.source, corpus.text_column, name, store)
+    hashes = [sync_hash(t) for t in corpus.texts]
     try:
         old = {i: bytes(h) for i, h in conn.execute("select id, hash from clusterank_sync where source = %s", (key,))}
     except psycopg.Error as exc:
@@ -117,7 +172,7 @@ def _sync(conn, url: str, corpus: Corpus, embedder: Embedder, store: EmbeddingSt
     new = sum(1 for r in rows if corpus.ids[r] not in old)
     deleted = [i for i in old.keys() - set(corpus.ids)]
     diff_s = time.perf_counter() - t0
-    if len(old) - len(deleted) > store.count(embedder.name):  # the cache was cleared since: check every text
+    if len(old) - len(deleted) > store.count(name):  # the cache was cleared since: check every text
         log.info("the cache holds fewer vectors than the last sync recorded; checking every text")
         rows = list(range(len(corpus)))
     t1 = time.perf_counter()
@@ -129,7 +184,7 @@ def _sync(conn, url: str, corpus: Corpus, embedder: Embedder, store: EmbeddingSt
     changed = [r for r in rows if old.get(corpus.ids[r]) != hashes[r]]
     _record(conn, url, key, [corpus.ids[r] for r in changed if corpus.ids[r] in old] + deleted,
             [(key, corpus.ids[r], hashes[r]) for r in changed])
-    return SyncReport(corpus.source, embedder.name, new, len(changed) - new, len(deleted),
+    return SyncReport(corpus.source, name, new, len(changed) - new, len(deleted),
                       len(corpus) - len(changed), len(rows) - len(cached), read_s, diff_s, embed_s,
                       time.perf_counter() - t2, corpus)
 
