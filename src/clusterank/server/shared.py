@@ -69,6 +69,7 @@ class Database:
                     conn.execute("select 1")  # a connection the database ended (restart) fails here, not mid-block
             except psycopg.Error:
                 conn.close()
+                self.close()  # the others most likely went with it (a restart): fresh connections from here on
                 continue
             try:
                 yield conn
