@@ -198,3 +198,21 @@ def test_a_shared_rate_limit_holds_across_two_processes(pg_url):
     assert sum(sent) == 10, sent  # 10 requests an hour between them, however the two raced for them
     with open_database(pg_url) as conn:
         assert conn.execute("select sum(requests), sum(tokens) from clusterank_rate").fetchone() == (10, 1000)
+
+
+def test_a_server_with_a_database_counts_paid_api_limits_there(pg_url, workspace):
+    from clusterank import ServerConfig, get_embedder, share_rate_limits
+    from clusterank.server.jobs_db import DatabaseJobStore, shared_state
+
+    try:
+        store, usage = shared_state(ServerConfig(db=pg_url))
+        paid = get_embedder("openai:text-embedding-3-small", workspace)
+        assert isinstance(store, DatabaseJobStore) and usage.db is not None
+        assert paid.limiter.shared is not None and paid.limiter.rpm  # the price table's limit, counted in the database
+        paid.limiter.acquire(5)
+        with store.db.connection() as conn:
+            assert conn.execute("select key, requests, tokens from clusterank_rate").fetchall() == [
+                ("openai:text-embedding-3-small", 1, 5)]
+    finally:
+        share_rate_limits(None)
+    assert get_embedder("openai:text-embedding-3-small", workspace).limiter.shared is None
