@@ -165,18 +165,20 @@ def diff_table(conn, url: str, snapshot: str, text_column: str) -> tuple[pd.Data
         if text_column not in columns or key not in columns:
             return None
         names = {"t": sql.Identifier(*parts), "k": sql.Identifier(key), "x": sql.Identifier(text_column)}
-        total = conn.execute(sql.SQL("select count(*) from {t}").format(**names)).fetchone()[0]
-        states: dict[str, list[str]] = {"new": [], "edited": [], "deleted": []}
-        for row_id, state in conn.execute(sql.SQL(
-                "select coalesce(btrim(t.{k}::text), s.id), case when t.{k} is null then 'deleted' when s.id is null "
-                "then 'new' else 'edited' end from {t} t full join (select id, hash from clusterank_sync "
-                "where source = %s) s on s.id = btrim(t.{k}::text) "
-                "where s.hash is distinct from sha256(convert_to(t.{x}, 'UTF8'))").format(**names), (snapshot,)):
-            states[state].append(row_id)
-        if 2 * (len(states["new"]) + len(states["edited"])) > total:
-            return None
-        cur = conn.execute(sql.SQL("select * from {t} where btrim({k}::text) = any(%s)").format(**names),
-                           (states["new"] + states["edited"],))
-        frame = pd.DataFrame.from_records(cur.fetchall(), columns=[d.name for d in cur.description])
+        kept = conn.execute("select count(*) from clusterank_sync where source = %s", (snapshot,)).fetchone()[0]
+        cur = conn.execute(sql.SQL(  # one scan: the changed rows whole, the deleted ones by id
+            "select coalesce(btrim(t.{k}::text), s.id), case when t.{k} is null then 'deleted' when s.id is null "
+            "then 'new' else 'edited' end, t.* from {t} t full join (select id, hash from clusterank_sync "
+            "where source = %s) s on s.id = btrim(t.{k}::text) "
+            "where s.hash is distinct from sha256(convert_to(t.{x}, 'UTF8'))").format(**names), (snapshot,))
+        rows = cur.fetchall()
+        columns = [d.name for d in cur.description][2:]
+    states: dict[str, list[str]] = {"new": [], "edited": [], "deleted": []}
+    for row in rows:
+        states[row[1]].append(row[0])
+    total = kept - len(states["deleted"]) + len(states["new"])
+    if 2 * (len(states["new"]) + len(states["edited"])) > total:
+        return None
+    frame = pd.DataFrame.from_records([row[2:] for row in rows if row[1] != "deleted"], columns=columns)
     frame.attrs["id_column"] = key
     return frame, states, total

@@ -135,10 +135,9 @@ def _in_sql(conn, url: str, name: str, build, store: EmbeddingStore, text_column
     plain, _ = without_id(str(url))
     try:
         found = diff_table(conn, url, key, text_column)
-        kept = conn.execute("select count(*) from clusterank_sync where source = %s", (key,)).fetchone()[0]
     except psycopg.Error as exc:
         raise database_error(exc, plain) from None
-    if found is None or kept - len(found[1]["deleted"]) > store.count(name):
+    if found is None or found[2] - len(found[1]["new"]) > store.count(name):  # the cache was cleared since
         return None
     frame, states, total = found
     read_s = time.perf_counter() - t0
