@@ -64,6 +64,7 @@ def _state(api: str, job: str) -> dict:
     return httpx.get(f"{api}/jobs/{job}", timeout=30).json()
 
 
+@pytest.mark.slow
 def test_a_job_started_on_one_replica_is_reported_and_cancelled_by_the_other(replicas):
     a, b, _ = replicas
     started = httpx.post(a + "/jobs/compare", json={"models": ["minilm-static"]}, timeout=30)
@@ -77,6 +78,7 @@ def test_a_job_started_on_one_replica_is_reported_and_cancelled_by_the_other(rep
     assert httpx.get(f"{b}/jobs/0123456789ab", timeout=30).status_code == 404
 
 
+@pytest.mark.slow
 def test_usage_is_summed_over_both_replicas(replicas):
     a, b, _ = replicas
     before = _searches(a)
@@ -98,6 +100,7 @@ def _searches(api: str) -> int:
     return _search_row(api)["requests"]
 
 
+@pytest.mark.slow
 def test_the_database_restarted_under_load_costs_some_503s_and_loses_nothing(replicas, postgres):
     a, b, _ = replicas
     job = httpx.post(a + "/jobs/compare", json={"models": ["minilm-static"]}, timeout=30).json()["id"]
@@ -135,6 +138,7 @@ def test_the_database_restarted_under_load_costs_some_503s_and_loses_nothing(rep
     _wait(lambda: _searches(b) - before == searches_ok[0], 30, "every answered search counted once")
 
 
+@pytest.mark.slow
 def test_a_replica_killed_mid_job_leaves_its_job_reported_lost(replicas):
     a, b, _ = replicas
     started = httpx.post(b + "/jobs/compare", json={"models": ["minilm-static"]}, timeout=30)
@@ -154,6 +158,7 @@ def _serve(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
 
 
+@pytest.mark.slow
 def test_serve_refuses_a_database_it_cannot_use_with_one_line(postgres, pg_url):
     silent = _serve("--db", f"postgresql://ann:hunter2@127.0.0.1:{free_port()}/hr")
     assert silent.returncode == 2 and silent.stderr.count("\n") == 1, silent.stderr
