@@ -7,14 +7,15 @@ from typing import List, Optional
 
 import typer
 
-from clusterank.cli.common import BlindOpt, DeviceOpt, LabelColOpt, TextColOpt, app
+from clusterank.cli.common import BlindOpt, DeviceOpt, LabelColOpt, TextColOpt, app, corpus_arg
 from clusterank import DEFAULT_MODEL
 
 
 @app.command()
 def serve(
-    corpus: Optional[Path] = typer.Option(None, "--corpus", help="Profiles file searched by /v1/search "
-                                          "(default: the bundled set). Chosen here: no request can name a file."),
+    corpus: Optional[Path] = typer.Option(None, "--corpus", parser=corpus_arg, help="Profiles file (or "
+                                          "postgresql://...?table=) searched by /v1/search (default: the bundled "
+                                          "set). Chosen here: no request can name a file."),
     queries: Optional[Path] = typer.Option(None, "--queries", help="Labelled job descriptions for comparisons "
                                            "started from the web page (default: the bundled ones)."),
     text_column: str = TextColOpt,
