@@ -48,8 +48,10 @@ class Database:
         return conn
 
     def _unavailable(self, exc: BaseException) -> ApiError:
-        error = exc if isinstance(exc, ClusterankError) else database_error(exc, self.url, self.wait_s)
-        return ApiError(503, f"{error}; retry in a moment", code="database_unavailable", headers={"retry-after": "2"})
+        error = str(exc if isinstance(exc, ClusterankError) else database_error(exc, self.url, self.wait_s))
+        log.warning("%s", error)  # the driver's own words (socket paths, addresses) stay in the log
+        return ApiError(503, f"{error.split(' (', 1)[0]}; retry in a moment", code="database_unavailable",
+                        headers={"retry-after": "2"})
 
     @contextmanager
     def connection(self):
