@@ -158,6 +158,7 @@ def _in_sql(conn, url: str, name: str, build, store: EmbeddingStore, text_column
 
 def _sync(conn, url: str, corpus: Corpus, name: str, embedder: Embedder, store: EmbeddingStore, read_s: float,
           progress: bool) -> SyncReport:
+    """The sync with every row read (`corpus`) and compared here against the snapshot's (id, hash)."""
     import psycopg
 
     t0 = time.perf_counter()
