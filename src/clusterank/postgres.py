@@ -40,6 +40,9 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
         alter table clusterank_usage add column if not exists requests integer not null default 1;
         create index if not exists clusterank_usage_at on clusterank_usage (at);
     """),
+    (4, """
+        alter table clusterank_sync add column if not exists row_version bigint;
+    """),
 )
 """(version, SQL) in order: each runs once, in one transaction with its version recorded. Append, never edit."""
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -79,6 +79,9 @@ def test_sync_embeds_only_new_and_edited_rows_and_counts_what_changed(pg_url, wo
     store = EmbeddingStore(workspace.store_path)
     assert store.count(model.name) == 44
     store.close()
+    with psycopg.connect(pg_url) as conn:  # a table's row versions let the next sync skip rows not written since
+        unversioned = conn.execute("select count(*) from clusterank_sync where row_version is null").fetchone()[0]
+    assert unversioned == (0 if form == "table" else 39)
     third = sync_corpus(url, model, workspace=workspace)
     assert (third.changed, third.deleted, third.unchanged, third.embedded) == (0, 0, 39, 0)
 

@@ -129,8 +129,9 @@ def read_database(url: str, *, wait_s: float = DEFAULT_WAIT_S, batch_rows: int =
 def diff_table(conn, url: str, snapshot: str, text_column: str) -> tuple[pd.DataFrame, dict[str, list[str]], int] | None:
     """Compare a table with a sync snapshot inside the database: only the rows that differ travel.
 
-    The server hashes `text_column` of every row (sha256 of its UTF-8 text, as `clusterank.embed.sync` hashes a text)
-    and joins the rows to the snapshot's (id, hash) by the key column.
+    The server joins the rows to the snapshot's (id, hash, row_version: the row's xmin then) by the key column and
+    hashes `text_column` (sha256 of its UTF-8 text, as `clusterank.embed.sync` hashes a text) of the rows written
+    since (another xmin); the changed rows' xmin is in `frame.attrs["versions"]` (by id).
 
     Args:
         conn: an open connection (autocommit) to the database `url` names.
@@ -149,36 +150,69 @@ def diff_table(conn, url: str, snapshot: str, text_column: str) -> tuple[pd.Data
     """
     from psycopg import sql
 
-    plain, key = without_id(str(url))
-    _, own = split_url(plain)
-    table = own.get("table", "").strip()
-    if not table or own.get("query", "").strip():
-        return None
-    parts = _table_parts(table)
     with conn.transaction():
         conn.execute("set transaction isolation level repeatable read, read only")  # one state of the table
-        _check_table(conn, parts, database_source(url))
-        columns = [c for (c,) in conn.execute(
-            "select column_name from information_schema.columns where table_name = %s and table_schema = "
-            "coalesce(%s, current_schema()) order by ordinal_position", (parts[-1], parts[0] if len(parts) == 2 else None))]
-        key = key or (ID_PARAM if ID_PARAM in columns else _primary_key(conn, parts))
-        if text_column not in columns or key not in columns:
+        found = _table_names(conn, url, text_column)
+        if found is None:
             return None
-        names = {"t": sql.Identifier(*parts), "k": sql.Identifier(key), "x": sql.Identifier(text_column)}
+        names, key = found
         kept = conn.execute("select count(*) from clusterank_sync where source = %s", (snapshot,)).fetchone()[0]
-        cur = conn.execute(sql.SQL(  # one scan: the changed rows whole, the deleted ones by id
+        cur = conn.execute(sql.SQL(  # one scan: the changed rows whole, the deleted ones by id; a row whose version
+            # (xmin) is the one the snapshot saw was not written since, so its text is neither read nor hashed
             "select coalesce(btrim(t.{k}::text), s.id), case when t.{k} is null then 'deleted' when s.id is null "
-            "then 'new' else 'edited' end, t.* from {t} t full join (select id, hash from clusterank_sync "
-            "where source = %s) s on s.id = btrim(t.{k}::text) "
-            "where s.hash is distinct from sha256(convert_to(t.{x}, 'UTF8'))").format(**names), (snapshot,))
+            "then 'new' else 'edited' end, t.xmin::text::bigint, t.* from {t} t full join "
+            "(select id, hash, row_version from clusterank_sync where source = %s) s on s.id = btrim(t.{k}::text) "
+            "where t.{k} is null or s.id is null or (s.row_version is distinct from t.xmin::text::bigint "
+            "and s.hash is distinct from sha256(convert_to(t.{x}, 'UTF8')))").format(**names), (snapshot,))
         rows = cur.fetchall()
-        columns = [d.name for d in cur.description][2:]
+        columns = [d.name for d in cur.description][3:]
     states: dict[str, list[str]] = {"new": [], "edited": [], "deleted": []}
     for row in rows:
         states[row[1]].append(row[0])
     total = kept - len(states["deleted"]) + len(states["new"])
     if 2 * (len(states["new"]) + len(states["edited"])) > total:
         return None
-    frame = pd.DataFrame.from_records([row[2:] for row in rows if row[1] != "deleted"], columns=columns)
+    frame = pd.DataFrame.from_records([row[3:] for row in rows if row[1] != "deleted"], columns=columns)
+    frame.attrs["versions"] = {row[0]: row[2] for row in rows if row[1] != "deleted"}
     frame.attrs["id_column"] = key
     return frame, states, total
+
+
+def _table_names(conn, url: str, text_column: str) -> tuple[dict, str] | None:
+    """(the table's, key column's and text column's identifiers, `t`, `k`, `x`, for SQL; the key column), or None
+    for a query, a table without `text_column` or without a key column.
+
+    Raises:
+        ClusterankError: no such table (naming those there).
+    """
+    from psycopg import sql
+
+    plain, key = without_id(str(url))
+    _, own = split_url(plain)
+    table = own.get("table", "").strip()
+    if not table or own.get("query", "").strip():
+        return None
+    parts = _table_parts(table)
+    _check_table(conn, parts, database_source(url))
+    columns = [c for (c,) in conn.execute(
+        "select column_name from information_schema.columns where table_name = %s and table_schema = "
+        "coalesce(%s, current_schema()) order by ordinal_position", (parts[-1], parts[0] if len(parts) == 2 else None))]
+    key = key or (ID_PARAM if ID_PARAM in columns else _primary_key(conn, parts))
+    if text_column not in columns or key not in columns:
+        return None
+    return {"t": sql.Identifier(*parts), "k": sql.Identifier(key), "x": sql.Identifier(text_column)}, key
+
+
+def note_versions(conn, url: str, snapshot: str, text_column: str) -> int:
+    """Write each row's version (xmin) beside its snapshot row where the text still has the recorded hash, so the
+    next `diff_table` neither reads nor hashes a row not written since; one statement. Returns the rows noted."""
+    from psycopg import sql
+
+    found = _table_names(conn, url, text_column)
+    if found is None:
+        return 0
+    names, _ = found
+    return conn.execute(sql.SQL(
+        "update clusterank_sync s set row_version = t.xmin::text::bigint from {t} t where s.source = %s "
+        "and s.id = btrim(t.{k}::text) and s.row_version is distinct from t.xmin::text::bigint "
+        "and s.hash = sha256(convert_to(t.{x}, 'UTF8'))").format(**names), (snapshot,)).rowcount

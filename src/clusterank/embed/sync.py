@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from clusterank.data.blind import parse_blind
-from clusterank.data.database import database_source, diff_table, is_database_url, without_id
+from clusterank.data.database import database_source, diff_table, is_database_url, note_versions, without_id
 from clusterank.data.loaders import Corpus, corpus_from_frame, load_profiles
 from clusterank.data.schema import ROLE_COLUMN, TEXT_COLUMN
 from clusterank.defaults import DEFAULT_MODEL
@@ -119,7 +119,7 @@ def sync_corpus(url: str, model: str | Embedder = DEFAULT_MODEL, *, text_column:
                                                                            device=device)
         with open_database(plain, wait_s=wait_s) as conn:
             return _sync(conn, plain, corpus, model.name if isinstance(model, Embedder) else stored_name(model),
-                         embedder, store, read_s, progress)
+                         embedder, store, read_s, progress, url)
     finally:
         store.close()
 
@@ -150,14 +150,17 @@ def _in_sql(conn, url: str, name: str, build, store: EmbeddingStore, text_column
     embed_s = time.perf_counter() - t1
     t2 = time.perf_counter()
     rows = list(zip(corpus.ids, corpus.texts)) if corpus is not None else []
-    _record(conn, plain, key, states["edited"] + states["deleted"], [(key, i, sync_hash(t)) for i, t in rows])
+    versions = frame.attrs.get("versions", {})
+    _record(conn, plain, key, states["edited"] + states["deleted"],
+            [(key, i, sync_hash(t), versions.get(i)) for i, t in rows])
+    _note(conn, url, key, text_column)
     return SyncReport(source, name, len(states["new"]), len(states["edited"]), len(states["deleted"]),
                       total - len(rows), len(rows) - len(cached), read_s, 0.0, embed_s, time.perf_counter() - t2,
                       corpus)
 
 
 def _sync(conn, url: str, corpus: Corpus, name: str, embedder: Embedder, store: EmbeddingStore, read_s: float,
-          progress: bool) -> SyncReport:
+          progress: bool, source_url: str) -> SyncReport:
     """The sync with every row read (`corpus`) and compared here against the snapshot's (id, hash)."""
     import psycopg
 
@@ -183,13 +186,14 @@ def _sync(conn, url: str, corpus: Corpus, name: str, embedder: Embedder, store: 
     t2 = time.perf_counter()
     changed = [r for r in rows if old.get(corpus.ids[r]) != hashes[r]]
     _record(conn, url, key, [corpus.ids[r] for r in changed if corpus.ids[r] in old] + deleted,
-            [(key, corpus.ids[r], hashes[r]) for r in changed])
+            [(key, corpus.ids[r], hashes[r], None) for r in changed])
+    _note(conn, source_url, key, corpus.text_column)  # row versions for the next sync, where the table has them
     return SyncReport(corpus.source, name, new, len(changed) - new, len(deleted),
                       len(corpus) - len(changed), len(rows) - len(cached), read_s, diff_s, embed_s,
                       time.perf_counter() - t2, corpus)
 
 
-def _record(conn, url: str, key: str, drop: list[str], put: list[tuple[str, str, bytes]]) -> None:
+def _record(conn, url: str, key: str, drop: list[str], put: list[tuple[str, str, bytes, int | None]]) -> None:
     """Replace the snapshot rows of `drop` and `put` in one transaction: all of it is written or none."""
     import psycopg
 
@@ -206,8 +210,19 @@ def _record(conn, url: str, key: str, drop: list[str], put: list[tuple[str, str,
         raise database_error(exc, url) from None
 
 
-def _copy(conn, rows: list[tuple[str, str, bytes]]) -> None:
+def _note(conn, url: str, key: str, text_column: str) -> None:
+    """Row versions beside the snapshot (`note_versions`); they only spare the next sync work, so a failure is
+    logged, never raised (the snapshot is written already)."""
+    import psycopg
+
+    try:
+        note_versions(conn, url, key, text_column)
+    except (psycopg.Error, ClusterankError) as exc:
+        log.debug("row versions not noted: %s", exc)
+
+
+def _copy(conn, rows: list[tuple[str, str, bytes, int | None]]) -> None:
     """COPY the new snapshot rows in (inside the caller's transaction)."""
-    with conn.cursor() as cur, cur.copy("copy clusterank_sync (source, id, hash) from stdin") as copy:
+    with conn.cursor() as cur, cur.copy("copy clusterank_sync (source, id, hash, row_version) from stdin") as copy:
         for row in rows:
             copy.write_row(row)
