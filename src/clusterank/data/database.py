@@ -214,5 +214,6 @@ def note_versions(conn, url: str, snapshot: str, text_column: str) -> int:
     names, _ = found
     return conn.execute(sql.SQL(
         "update clusterank_sync s set row_version = t.xmin::text::bigint from {t} t where s.source = %s "
-        "and s.id = btrim(t.{k}::text) and s.row_version is distinct from t.xmin::text::bigint "
-        "and s.hash = sha256(convert_to(t.{x}, 'UTF8'))").format(**names), (snapshot,)).rowcount
+        "and s.id = btrim(t.{k}::text) and case when s.row_version is distinct from t.xmin::text::bigint "
+        "then s.hash = sha256(convert_to(t.{x}, 'UTF8')) else false end").format(**names), (snapshot,)).rowcount
+    # (the case keeps the planner from hashing every text to join on it: only rows written since are hashed)

@@ -152,8 +152,8 @@ def _in_sql(conn, url: str, name: str, build, store: EmbeddingStore, text_column
     rows = list(zip(corpus.ids, corpus.texts)) if corpus is not None else []
     versions = frame.attrs.get("versions", {})
     _record(conn, plain, key, states["edited"] + states["deleted"],
-            [(key, i, sync_hash(t), versions.get(i)) for i, t in rows])
-    _note(conn, url, key, text_column)
+            [(key, i, sync_hash(t), versions.get(i)) for i, t in rows])  # (a row whose other columns changed
+    # keeps its old version and is hashed again next time: cheaper than a second scan to note it)
     return SyncReport(source, name, len(states["new"]), len(states["edited"]), len(states["deleted"]),
                       total - len(rows), len(rows) - len(cached), read_s, 0.0, embed_s, time.perf_counter() - t2,
                       corpus)
