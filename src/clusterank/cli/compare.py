@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from clusterank.cli.judged import JudgeChecksOpt, JudgeOpt, MaxJudgmentsOpt, PoolDepthOpt, judged_runner
 from clusterank.cli.common import (BlindOpt, ClustersOpt, CorpusOpt, DeviceOpt, LabelColOpt, LangOpt, ModelOpt, NOpt,
                                    QueriesOpt, QueryColOpt, ParentOpt, RelIdsOpt, SkipOpt, TextColOpt, app, corpus_from_options,
                                    out, queries_from_options)
@@ -98,8 +99,11 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
                                                          "none may be a scored query (checked)."),
             device: str = DeviceOpt, blind: str = BlindOpt,
             audit_group: Optional[str] = typer.Option(None, "--audit-group", help="Add a bias audit by this corpus "
-                                                      "column (a,b: intersections) to the report.")) -> None:
-    """Compare embedding models x pipelines on labelled queries; write a report with a recommendation."""
+                                                      "column (a,b: intersections) to the report."),
+            judge: Optional[str] = JudgeOpt, pool_depth: int = PoolDepthOpt,
+            max_judgments: Optional[int] = MaxJudgmentsOpt, judge_checks: int = JudgeChecksOpt) -> None:
+    """Compare embedding models x pipelines on labelled queries, or with --judge on LLM-judged relevance (no labels
+    needed); write a report with a recommendation."""
     from clusterank import (check_device, check_spec, compare_models, expand_models, get_reranker, markdown_tables,
                             load_queries, neighbour_map, parent_labels, parse_pipelines, recommend, relevant_ids,
                             split_specs, using_device, write_report)
@@ -125,7 +129,8 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
             from clusterank import demo_query
 
             showcase = demo_query("en" if lang.strip().lower() == "all" else lang)
-        cmp = compare_models(names, table, qs, pipelines=chosen, n_clusters=n_clusters,
+        run = compare_models if judge is None else judged_runner(judge, pool_depth, max_judgments, judge_checks)
+        cmp = run(names, table, qs, pipelines=chosen, n_clusters=n_clusters,
                              parent_labels=parent_labels(table, qs, parent_column),
                              relevant_ids=relevant_ids(qs, relevant_ids_column),
                              neighbours=neighbour_map() if queries is None else None,

@@ -31,7 +31,7 @@ from clusterank.evaluate.evaluator import (Pipeline, PipelineRun, evaluate_pipel
                                           higher_is_better, metric_names)
 from clusterank.evaluate.metrics import cluster_agreement
 from clusterank.evaluate.neighbours import NearMiss
-from clusterank.evaluate.relevance import build_relevance
+from clusterank.evaluate.relevance import Relevance, build_relevance
 from clusterank.evaluate.stats import within_noise
 from clusterank.index import RETRIEVERS, canonical_spec, retriever_type
 from clusterank.pipeline import SearchPipeline
@@ -122,6 +122,8 @@ class Comparison:
     machine: str = field(default_factory=lambda: f"{platform.machine()}, {os.cpu_count()} cores")
     query_langs: list[str] = field(default_factory=list)
     """The language of each scored query (`query_languages`: the `lang` column, else detected); empty: unknown."""
+    notes: list[str] = field(default_factory=list)
+    """Lines the report shows first among its notes (a judged comparison: where its relevance came from)."""
 
     def per_query_frame(self) -> pd.DataFrame:
         """Long table of every query's metric values: model, pipeline, query id, target label, language, metrics."""
@@ -249,7 +251,8 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
                    neighbours: Mapping[str, Sequence[str]] | None = None, showcase_query: str | None = None,
                    with_maps: bool = True, progress: bool = False, skip_unanswerable: bool = False,
                    hide_labels: float = 0.2, train_queries: Corpus | None = None,
-                   audit_groups: str | None = None, blind_corpus: Corpus | None = None) -> Comparison:
+                   audit_groups: str | None = None, blind_corpus: Corpus | None = None,
+                   relevance: Relevance | None = None) -> Comparison:
     """Run every model through every pipeline on the same labelled queries.
 
     Args:
@@ -278,6 +281,8 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
             `evaluate/audit.py`): impact ratios at top 30 of the rows each pipeline was scored with.
         blind_corpus: the same profiles with personal fields left out of their texts (`load_profiles(blind=...)`):
             each model also runs on it, named `<model> (blind: names)`, beside its run on `corpus`.
+        relevance: gains to score with instead of labels or ids (`evaluate.judged` passes an empty one and grades
+            the pooled rows afterwards).
 
     Raises:
         ClusterankError: no models, unknown model, a query with no relevant profile (unless skipped),
@@ -292,7 +297,7 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
         group_values(corpus.frame, audit_groups, corpus.source)
     if pipelines is None:
         pipelines = COMPARE_PIPELINES + (LABELLED_PIPELINES if corpus.labels is not None else ())
-    rel = build_relevance(len(corpus), corpus.labels, queries.labels,
+    rel = relevance or build_relevance(len(corpus), corpus.labels, queries.labels,
                           parent_labels[0] if parent_labels else None, parent_labels[1] if parent_labels else None,
                           relevant_ids, source=queries.source, drop_unscorable=skip_unanswerable)
     kept = rel.scored

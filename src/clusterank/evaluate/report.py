@@ -136,9 +136,9 @@ def recommend(cmp: Comparison, *, metric: str = "nDCG@10", pipeline: str = "exac
     if routed is not None:
         d_metric, sig = paired_difference(routed.per_query[metric], best.pipelines[pipeline].per_query[metric])
         d_near = (routed.per_query["near-miss@10"].mean() - best.pipelines[pipeline].per_query["near-miss@10"].mean())
+        near = "" if math.isnan(d_near) else f" and the near-miss rate by {d_near:+.3f}"
         out.append(f"For {best.model}, routing to one cluster (the seed's method) changes {metric} by "
-                   f"{d_metric.mean:+.3f} ({'significant' if sig else 'within noise'}) and the near-miss rate "
-                   f"by {d_near:+.3f}.")
+                   f"{d_metric.mean:+.3f} ({'significant' if sig else 'within noise'}){near}.")
     machine = default_prices().machine
     out.append(f"Costs: API models at list price; models run here at their measured throughput on this machine "
                f"priced as {machine.instance} at ${machine.hourly_usd:g}/h ({machine.date}); `clusterank cost` "
@@ -155,7 +155,7 @@ def report_title(cmp: Comparison) -> str:
 def method_notes(cmp: Comparison) -> list[str]:
     """How the numbers were made, for the report: the near-miss definition, nested CV of tuned pipelines."""
     runs = cmp.runs[0].pipelines.values() if cmp.runs else []
-    notes = []
+    notes = list(cmp.notes)
     near = next((r.near_miss for r in runs if r.near_miss is not None), None)
     if near is not None:
         notes.append(f"Near misses (near-miss@10 and the confusion matrices): {near.definition}.")
