@@ -12,6 +12,8 @@ from clusterank import ClusterankError, bundled_profiles, bundled_queries
 from clusterank.cli import main
 from clusterank.evaluate.agreement import cohen_kappa, kappa_by_queries, kendall_tau, tau_by_queries
 from clusterank.evaluate.judged import judged_compare, parse_judge
+from clusterank.evaluate.report import recommend
+from clusterank.viz.report import write_report
 from clusterank.rerank.grade import Grader, read_grade
 from clusterank.rerank.llm import ChatClient
 
@@ -116,6 +118,12 @@ def test_judged_compare_budget_warns_and_scores_whole_queries(loopbacks, workspa
     assert not full.left_out and full.cached >= result.calls and len(full.comparison.query_ids) == 4
     assert full.kappa is not None and -1 <= full.kappa.mean <= 1 and full.tau is not None
     assert full.comparison.notes[0].startswith("Relevance is LLM-judged, not labelled: judge m, prompt umbrela-jobs-1")
+    assert "of this machine's time priced as" in full.comparison.notes[1]  # a judge on loopback: its time, priced
+    paths = write_report(full.comparison, workspace.root / "report", recommend(full.comparison))
+    report = paths["md"].read_text()
+    assert "Relevance is LLM-judged" in report and "Cohen's kappa" in report
+    assert "+nan" not in report and "| nan" not in report  # no undefined near-miss line or cell
+    assert "LLM-judged" in paths["html"].read_text()
     p = full.comparison.runs[0].pipelines["exact"]
     assert 0 <= p.estimate("nDCG@10").mean <= 1 and np.isnan(p.per_query["recall@50"]).all()
     calls = len(srv.requests)

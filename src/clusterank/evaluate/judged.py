@@ -116,11 +116,23 @@ class JudgedComparison:
     tau: Estimate | None = None
     n_systems: int = 0
     checks: dict[str, object] = field(default_factory=dict)
+    local: bool = False
+    """The judge ran on loopback (the bundled model, or one the user runs here): its time is priced as this machine."""
 
     @property
     def per_second(self) -> float | None:
         """Judgments per second of judge time (None when every grade came from the cache)."""
         return self.calls / self.seconds if self.calls and self.seconds > 0 else None
+
+    def _price(self) -> str:
+        """The judge's time priced as this machine (a judge on loopback); an API's tokens are not priced here."""
+        if not self.seconds or not self.local:
+            return ""
+        from clusterank.prices import default_prices
+
+        machine = default_prices().machine
+        return (f", ${machine.hourly_usd * self.seconds / 3600:.4f} of this machine's time priced as "
+                f"{machine.instance} at ${machine.hourly_usd:g}/h ({machine.date})")
 
     def lines(self) -> list[str]:
         """The report's header notes: where relevance came from, what judging cost, how far it agrees with labels."""
@@ -131,8 +143,9 @@ class JudgedComparison:
                f"with the ideal ranking from the judged pool; P@10 and MRR count grade >= {RELEVANT} as relevant; "
                f"rows outside every pool count as not relevant; recall and near-miss are not measured."]
         rate = f", {self.per_second:.2f} judgments/s" if self.per_second else ""
+        per_pair = f" ({self.tokens / self.calls:,.0f} per pair)" if self.calls else ""
         out.append(f"Judging cost: {self.calls:,} judge calls ({self.cached:,} grades from the cache), "
-                   f"{self.tokens:,} tokens, {self.seconds:.0f} s{rate}.")
+                   f"{self.tokens:,} tokens{per_pair}, {self.seconds:.0f} s{rate}{self._price()}.")
         if self.left_out:
             shown = ", ".join(self.left_out[:10]) + (", ..." if len(self.left_out) > 10 else "")
             out.append(f"--max-judgments left {len(self.left_out)} queries not fully judged ({self.unjudged_pairs:,} "
@@ -246,6 +259,7 @@ def _judge(cmp: Comparison, corpus: Corpus, texts: list[str], grader: Grader, de
     result.calls, result.cached = grader.stats.calls - calls0, grader.stats.cached - cached0
     result.tokens = grader.stats.prompt_tokens + grader.stats.completion_tokens - tokens0
     result.seconds = grader.seconds - seconds0
+    result.local = not grader.client.remote
     result.comparison.notes = result.lines() + list(result.comparison.notes)
     return result
 
