@@ -67,6 +67,7 @@ _EXPORTS = {
     "clusterank.evaluate.tune": ("check_tunable", "fold_of", "save_tuning", "tune", "with_alpha"),
     "clusterank.index.base": ("Retriever", "SearchContext", "TopK", "parse_spec", "split_specs"),
     "clusterank.index.exact": ("ExactIndex",),
+    "clusterank.index.corpus_copy": ("CopiedCorpus", "FileCorpus", "check_index", "keep_copy", "open_profiles"),
     "clusterank.index.hits": ("Hit", "preview", "similarity_percent"),
     "clusterank.index.persist": ("SavedIndex", "check_saveable"),
     "clusterank.index.registry": ("RETRIEVERS", "build_retriever", "canonical_spec", "check_spec", "page_specs",
@@ -122,6 +123,7 @@ __all__ = [
     "write_table",
     "database_error", "is_database_url", "open_database", "share_rate_limits", "shown_url",
     "SyncReport", "database_source", "read_database", "snapshot_key", "sync_corpus",
+    "CopiedCorpus", "FileCorpus", "check_index", "keep_copy", "open_profiles",
 ]
 
 

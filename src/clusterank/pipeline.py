@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from clusterank.cluster.kmeans import ClusterModel, check_k, choose_k, corpus_key, fit_kmeans, parse_k
-from clusterank.data.loaders import Corpus, as_corpus
+from clusterank.data.corpus import Corpus
 from clusterank.defaults import DEFAULT_K, DEFAULT_MODEL, DEFAULT_RETRIEVER, DEFAULT_SEED
 from clusterank.embed import Embedder, get_embedder
 from clusterank.embed.base import query_embedder
@@ -27,28 +27,15 @@ from clusterank.errors import ClusterankError
 from clusterank.index import Retriever, SearchContext, TopK, build_retriever, canonical_spec
 from clusterank.index.filters import matching_rows
 from clusterank.index.fusion import FusedRetriever
-from clusterank.index.hits import Hit, Hits, make_hits
+from clusterank.index.hits import Hit, Hits, SearchResult, make_hits
 from clusterank.index.labels import training_examples
+from clusterank.index.corpus_copy import CopiedCorpus, keep_copy
 from clusterank.index.persist import SavedIndex, check_saveable
 from clusterank.rerank import base as reranking
 from clusterank.rerank.base import Reranker
 from clusterank.workspace import Workspace, atomic_path
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    """One job description's search (`SearchPipeline.run`).
-
-    hits: at most k `Hit`s, best first (the top reordered when a reranker was given).
-    timings: seconds of each stage: `embed` (the job description to a normalised vector), `retrieve`, `rerank`.
-    vector: the normalised query vector that was searched with.
-    """
-
-    hits: list[Hit]
-    timings: dict[str, float]
-    vector: np.ndarray
 
 
 class SearchResults:
@@ -107,16 +94,16 @@ class SearchPipeline:
                  workspace: Workspace | None = None, progress: bool = False, n_clusters: int = DEFAULT_K,
                  seed: int = DEFAULT_SEED, use_saved_index: bool = True, device: str | None = None,
                  train_queries: Corpus | None = None, database: str | None = None):
-        corpus = as_corpus(corpus)
+        if not isinstance(corpus, Corpus):  # a DataFrame: the loaders (and pandas) only then
+            from clusterank.data.loaders import as_corpus
+            corpus = as_corpus(corpus)
         self.corpus, self.train_queries, self.database = corpus, train_queries, database
         self.workspace = workspace or Workspace.default()
         self.embedder = (get_embedder(model, self.workspace, tables=(corpus,), device=device)
                          if isinstance(model, str) else model)
         self.store = EmbeddingStore(self.workspace.store_path)
-        self.progress = progress
-        self.n_clusters, self.seed = n_clusters, seed
-        self.hashes = [text_hash(t) for t in corpus.texts]
-        self.corpus_key = corpus_key(self.hashes)
+        self.progress, self.n_clusters, self.seed = progress, n_clusters, seed
+        self.corpus_key = corpus.fingerprint if isinstance(corpus, CopiedCorpus) else corpus_key(self.hashes)
         self.saved = self._open_saved_index() if use_saved_index else None
         self.vectors = (self.saved.corpus_vectors() if self.saved is not None
                         else self.store.embed(self.embedder, corpus.texts, progress=progress,
@@ -176,6 +163,11 @@ class SearchPipeline:
         return self._retrievers[key]
 
     @cached_property
+    def hashes(self) -> list[bytes]:
+        """Each profile text's hash, in corpus order (on first use: a start from a corpus copy needs none)."""
+        return [text_hash(t) for t in self.corpus.texts]
+
+    @cached_property
     def part_pipelines(self) -> list[SearchPipeline]:
         """For a fused model (`fusion:`), one pipeline per part over this corpus (vectors from the store)."""
         return [SearchPipeline(self.corpus, p, workspace=self.workspace, n_clusters=self.n_clusters, seed=self.seed,
@@ -207,6 +199,7 @@ class SearchPipeline:
             log.warning("the saved index %s is stale (its corpus changed); bringing it up to date", self.index_path)
             changes = saved.update(self.profile_ids, self.hashes, self.corpus_key, self._embed_rows)
             log.warning("saved index %s", changes)
+        keep_copy(self.corpus, self.workspace, self.corpus_key)  # the next start then reads no profile file
         return saved
 
     def _embed_rows(self, rows: Sequence[int]) -> np.ndarray:
@@ -214,7 +207,8 @@ class SearchPipeline:
                                 what="new profiles")
 
     def save_index(self, specs: Sequence[str] = ("exact",), *, rebuild: bool = False) -> SavedIndex:
-        """Save this corpus' vectors, and compressed retrievers over them, as an index the next start opens.
+        """Save this corpus' vectors, and compressed retrievers over them, as an index the next start opens, with
+        the clusters results show and a copy of an `open_profiles` corpus (`keep_copy`): that start reads no file.
 
         Args:
             specs: retrievers to save besides the vectors (`binary:rescore=4`, `int8`, `ivfpq`); `exact` is the
@@ -231,6 +225,9 @@ class SearchPipeline:
                                            hashes=self.hashes)
         for key in keys:
             self.saved.add_retriever(key)  # `exact` is the saved vectors: nothing to add
+        keep_copy(self.corpus, self.workspace, self.corpus_key, force=rebuild)
+        if isinstance(k := parse_k(self.n_clusters), int) and k <= len(self.vectors):
+            self.clusters()
         self._retrievers.clear()
         return self.saved
 

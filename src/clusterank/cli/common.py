@@ -76,16 +76,19 @@ def setup_logging(verbose: bool) -> None:
 
 
 def corpus_from_options(corpus: Optional[Path], n: int, text_column: str, label_column: str,
-                        n_clusters: str | None = None, blind: str = ""):
+                        n_clusters: str | None = None, blind: str = "", copy: bool | None = None):
     """Load the profiles (without the personal fields `blind` names: `--blind`); with `n_clusters`, check k against
-    the corpus before anything is embedded."""
-    from clusterank import bundled_profiles, check_k, load_profiles, parse_k
+    the corpus before anything is embedded. `copy` (a file only): True opens the saved copy of the file when it is
+    unchanged (`open_profiles`: what `search` starts from), False reads the file and lets a saved index keep a copy
+    of it (`index build`)."""
+    import clusterank  # each loader imported when used: opening a copy imports no pandas
 
-    k = parse_k(n_clusters) if n_clusters is not None else None
-    table = bundled_profiles(n=n, blind=blind) if corpus is None else load_profiles(
-        corpus, text_column=text_column, label_column=label_column, blind=blind)
+    k = clusterank.parse_k(n_clusters) if n_clusters is not None else None
+    options = {"text_column": text_column, "label_column": label_column, "blind": blind}
+    table = (clusterank.bundled_profiles(n=n, blind=blind) if corpus is None else clusterank.load_profiles(
+        corpus, **options) if copy is None else clusterank.open_profiles(corpus, use_copy=copy, **options))
     if isinstance(k, int):
-        check_k(k, len(table))
+        clusterank.check_k(k, len(table))
     return table
 
 

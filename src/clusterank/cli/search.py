@@ -109,7 +109,8 @@ def search(query: str = typer.Argument(..., help="The job description."), model:
         check_reranker(rerank)  # so does a bad reranker name
     llm = LLMOptions(llm_base_url, llm_model, llm_api_key_env, strategy, passes, budget)  # and a bad judge URL
     clustered = retriever_type(spec).uses_clusters and "k" not in dict(parse_spec(spec).params)
-    table = corpus_from_options(corpus, n, text_column, label_column, n_clusters if clustered else None, blind)
+    table = corpus_from_options(corpus, n, text_column, label_column, n_clusters if clustered else None, blind,
+                                copy=True)  # from a saved index's copy of the file when it is unchanged
     check_spec(spec, len(table))  # nlist, k and the like against the corpus' rows, before anything is embedded
     pipe = SearchPipeline(table, model, progress=not as_json, n_clusters=parse_k(n_clusters), device=device)
     with using_device(device):  # a rescore:<model> reranker's model runs there too

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from clusterank.data.schema import PROFILE_FIELDS, profile_text
 from clusterank.errors import ClusterankError
+
+if TYPE_CHECKING:  # in annotations only: parsing `--blind` does not import pandas
+    import pandas as pd
 
 BLIND_FIELDS = ("names", "photo", "email", "phone", "age", "address")
 """The personal fields `blind` knows by name; `all` means every one of them."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from clusterank.data.loaders import Corpus
+from clusterank.data.corpus import Corpus
 
 PREVIEW_WORDS = 10
 
@@ -59,6 +59,20 @@ class Hit:
         return {"rank": self.rank, "row": self.row, "id": self.id, "cosine": round(self.cosine, 6),
                 "similarity_percent": round(self.percent, 2), "role": self.role, "cluster": self.cluster,
                 "rerank_score": self.rerank_score, "preview": self.preview}
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One job description's search (`clusterank.SearchPipeline.run`).
+
+    hits: at most k `Hit`s, best first (the top reordered when a reranker was given).
+    timings: seconds of each stage: `embed` (the job description to a normalised vector), `retrieve`, `rerank`.
+    vector: the normalised query vector that was searched with.
+    """
+
+    hits: list[Hit]
+    timings: dict[str, float]
+    vector: np.ndarray
 
 
 class Hits(list):

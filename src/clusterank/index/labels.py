@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from clusterank.data.loaders import Corpus
+from clusterank.data.corpus import Corpus
 from clusterank.embed.store import text_hash
 from clusterank.errors import ClusterankError
 

@@ -2,7 +2,11 @@
 
 Built once, memory-mapped on the next start, and updated by profile id (new profiles embedded and appended,
 removed ones dropped) instead of being rebuilt. `meta.json` records the model, the corpus fingerprint and
-every file's size, so an index of another model, a stale one and a truncated file are told apart on open.
+every file's size and checksum. Opening checks the metadata and every file's size only (an index of another model,
+a stale one and a truncated or resized file are told apart on open, in milliseconds at any size). The content is
+checked against the checksums by `verify` (`clusterank index check`), when a compressed retriever's files are first
+loaded (they are read whole then anyway), and before every rewrite (an update or an added retriever reads every file
+anyway, and damage must not be carried into a new index); the vectors are not read at start-up.
 """
 
 from __future__ import annotations
@@ -109,14 +113,15 @@ class SavedIndex:
     # ---- open / create -----------------------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | Path, *, model: str | None = None, dims: int | None = None,
-             corpus: str | None = None, verify: bool = True) -> "SavedIndex":
-        """Open a saved index, memory-mapping its vectors.
+             corpus: str | None = None, verify: bool = False) -> "SavedIndex":
+        """Open a saved index, memory-mapping its files: the metadata and every file's size are checked, not the
+        content (see `verify`), so opening takes milliseconds at any size.
 
         Args:
             path: the index folder.
             model, dims, corpus: when given, the index must have been built with this model, vector size and
                 corpus source.
-            verify: check every file against the checksum written with it (reads each file once: ~1 s per GB).
+            verify: also check every file against the checksum written with it (`verify`: ~1 s per GB).
 
         Raises:
             ClusterankError: a missing or unreadable `meta.json`, another format, model, size or corpus, or a
@@ -142,18 +147,12 @@ class SavedIndex:
         for name, entry in files.items():
             f = path / name
             have = f.stat().st_size if f.exists() else None
-            problem = ("missing" if have is None else
-                       f"{have} bytes, {entry['bytes']} recorded: truncated or replaced" if have != entry["bytes"] else
-                       "damaged: its checksum differs from the one recorded" if verify and _digest(f) != entry[
-                           "blake2b"] else None)
-            if problem:
-                raise ClusterankError(f"{f}: index file {problem}; rebuild the index with `clusterank index build "
-                                      f"--rebuild` (stored embeddings are not affected)")
+            if have is None or have != entry["bytes"]:
+                _damaged(f, "missing" if have is None else f"{have} bytes, {entry['bytes']} recorded: truncated or "
+                         f"replaced")
         try:
-            vectors = np.load(path / "vectors.npy", mmap_mode="r")
-            ids = np.load(path / "ids.npy")
-            hashes = np.load(path / "hashes.npy")
-            rows = np.load(path / "rows.npy")
+            vectors, ids, hashes, rows = (np.load(path / f"{name}.npy", mmap_mode="r")
+                                          for name in ("vectors", "ids", "hashes", "rows"))
         except (OSError, ValueError) as exc:
             raise ClusterankError(f"{path}: unreadable index file ({exc}); rebuild the index with `clusterank "
                                   f"index build --rebuild`") from None
@@ -162,7 +161,20 @@ class SavedIndex:
                 rows) == n:
             raise ClusterankError(f"{path}: index files disagree with meta.json ({vectors.shape} vectors, "
                                   f"{len(ids)} ids, {n} rows recorded); rebuild the index")
-        return cls(path, meta, vectors, ids, hashes, rows)
+        opened = cls(path, meta, vectors, ids, hashes, rows)
+        if verify:
+            opened.verify()
+        return opened
+
+    def verify(self) -> None:
+        """Check every file's content against the checksum written with it (reads each file once: ~1 s per GB).
+
+        Raises:
+            ClusterankError: the first damaged file, named, with what to do.
+        """
+        for name, entry in self.meta["files"].items():
+            if _digest(self.path / name) != entry["blake2b"]:
+                _damaged(self.path / name, "damaged: its checksum differs from the one recorded")
 
     @classmethod
     def create(cls, path: str | Path, *, model: str, corpus: str, fingerprint: str, vectors: np.ndarray,
@@ -198,6 +210,9 @@ class SavedIndex:
 
     def _load(self, key: str) -> _FaissIndex:
         entry = self.meta["retrievers"][key]
+        for name in (entry["codes"], entry["arrays"]):  # read whole anyway: checked first, so faiss never parses
+            if _digest(self.path / name) != self.meta["files"][name]["blake2b"]:  # a damaged header
+                _damaged(self.path / name, "damaged: its checksum differs from the one recorded")
         faiss = _faiss()
         codes = str(self.path / entry["codes"])
         try:
@@ -234,6 +249,7 @@ class SavedIndex:
         key = check_saveable(spec)
         if key in self.specs:
             return self.retriever(key)
+        self.verify()  # the new folder is written from these files: damage is not carried into it
         built = build_retriever(key, SearchContext(self.vectors))
         self._write({**self._loaded_all(), key: built})
         return self.retriever(key)
@@ -249,7 +265,8 @@ class SavedIndex:
         A row is kept when its (id, text hash) pair is still there; rows whose pair is gone are removed, and new
         pairs are embedded with `embed(corpus_rows)` (which should read the embedding store) and appended.
         Compressed retrievers are patched (codebooks kept) unless more than `REBUILD_SHARE` of the rows went.
-        The folder is rewritten atomically: an interruption leaves the old index whole.
+        The folder is rewritten atomically: an interruption leaves the old index whole. Every file is checked
+        against its checksum first (`verify`), so damage is not carried into the new folder.
         """
         place: dict[tuple[str, bytes], list[int]] = {}
         for r in range(len(ids) - 1, -1, -1):  # popped from the end, so duplicates are matched in order
@@ -265,6 +282,7 @@ class SavedIndex:
         added = sorted(r for left in place.values() for r in left)
         if not removed and not added and self.fingerprint == fingerprint and np.array_equal(new_rows, self.rows):
             return Changes(len(self), 0, 0)
+        self.verify()
         new_vecs = np.asarray(embed(added), dtype=np.float32) if added else np.empty((0, self.meta["dims"]),
                                                                                      np.float32)
         if new_vecs.shape != (len(added), self.meta["dims"]):
@@ -331,6 +349,11 @@ def _digest(path: Path) -> str:
         while piece := f.read(8 << 20):
             h.update(piece)
     return h.hexdigest()
+
+
+def _damaged(f: Path, problem: str):
+    raise ClusterankError(f"{f}: index file {problem}; rebuild the index with `clusterank index build --rebuild` "
+                          f"(stored embeddings are not affected)")
 
 
 def _plain(value):
