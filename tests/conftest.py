@@ -85,6 +85,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until(predicate, seconds: float, what: str):
+    """The first true value `predicate()` returns, polled every 0.3 s; an AssertionError naming `what` after
+    `seconds` (a bounded wait for something another process does)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"{what} did not happen within {seconds} s")
+
+
 class Server:
     """A real `clusterank serve` process on loopback (see `start_server`)."""
 

@@ -17,17 +17,7 @@ import pytest
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 
-from conftest import free_port, start_server  # noqa: E402
-
-
-def _wait(predicate, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"{what} did not happen within {seconds} s")
+from conftest import free_port, start_server, wait_until  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +35,7 @@ def replicas(session_home, tmp_path_factory, shared_db):
     port = int(server.url.rsplit(":", 1)[1])
     b = f"http://127.0.0.1:{port + 1}"
     try:
-        _wait(lambda: _ok(b + "/healthz"), 240, "replica B answering")
+        wait_until(lambda: _ok(b + "/healthz"), 240, "replica B answering")
     except AssertionError:
         server.stop()
         raise
@@ -73,7 +63,7 @@ def test_a_job_started_on_one_replica_is_reported_and_cancelled_by_the_other(rep
     seen = _state(b, job)
     assert seen["id"] == job and seen["state"] == "running" and "owner" not in seen and "args" not in seen
     assert httpx.delete(f"{b}/jobs/{job}", timeout=30).status_code == 200
-    _wait(lambda: _state(a, job)["state"] == "cancelled", 60, "the cancel from B stopping A's job")
+    wait_until(lambda: _state(a, job)["state"] == "cancelled", 60, "the cancel from B stopping A's job")
     assert _state(b, job)["state"] == "cancelled"
     assert httpx.get(f"{b}/jobs/0123456789ab", timeout=30).status_code == 404
 
@@ -85,7 +75,7 @@ def test_usage_is_summed_over_both_replicas(replicas):
     for api in (a, a, a, b, b):
         assert httpx.post(api + "/search", json={"query": "python backend developer", "k": 3},
                           timeout=60).status_code == 200
-    row = _wait(lambda: (lambda r: r if r["requests"] - before == 5 else None)(_search_row(b)), 30,
+    row = wait_until(lambda: (lambda r: r if r["requests"] - before == 5 else None)(_search_row(b)), 30,
                 "five searches counted")
     assert row["replicas"] == 2 and row["texts"] >= 5
 
@@ -105,7 +95,7 @@ def test_the_database_restarted_under_load_costs_some_503s_and_loses_nothing(rep
     a, b, _ = replicas
     job = httpx.post(a + "/jobs/compare", json={"models": ["minilm-static"]}, timeout=30).json()["id"]
     httpx.delete(f"{a}/jobs/{job}", timeout=30)
-    _wait(lambda: _state(b, job)["state"] == "cancelled", 60, "the job ending")
+    wait_until(lambda: _state(b, job)["state"] == "cancelled", 60, "the job ending")
     before = _searches(a)
     statuses, bodies, searches_ok, stop = [], [], [0], threading.Event()
 
@@ -127,7 +117,7 @@ def test_the_database_restarted_under_load_costs_some_503s_and_loses_nothing(rep
     postgres.restart()
     time.sleep(1.0)
     n_during = len(statuses)
-    _wait(lambda: len(statuses) > n_during + 40 and set(statuses[-20:]) == {200}, 60, "all 200 again")
+    wait_until(lambda: len(statuses) > n_during + 40 and set(statuses[-20:]) == {200}, 60, "all 200 again")
     stop.set()
     for t in threads:
         t.join(60)
@@ -135,7 +125,7 @@ def test_the_database_restarted_under_load_costs_some_503s_and_loses_nothing(rep
     for body in bodies:  # one line naming the database, never its credentials; a JSON body a client can read
         assert body["error"]["code"] == "database_unavailable" and "retry" in body["error"]["message"]
     assert _state(a, job)["state"] == _state(b, job)["state"] == "cancelled"
-    _wait(lambda: _searches(b) - before == searches_ok[0], 30, "every answered search counted once")
+    wait_until(lambda: _searches(b) - before == searches_ok[0], 30, "every answered search counted once")
 
 
 @pytest.mark.slow
@@ -145,7 +135,7 @@ def test_a_replica_killed_mid_job_leaves_its_job_reported_lost(replicas):
     assert started.status_code == 202 and started.json()["state"] == "running"
     job = started.json()["id"]
     os.kill(httpx.get(b.removesuffix("/v1") + "/healthz", timeout=10).json()["pid"], signal.SIGKILL)
-    lost = _wait(lambda: (lambda s: s if s["state"] != "running" else None)(_state(a, job)), 60,
+    lost = wait_until(lambda: (lambda s: s if s["state"] != "running" else None)(_state(a, job)), 60,
                  "the job of the killed replica reported")
     assert lost["state"] == "interrupted" and "replica lost" in lost["message"]
     again = httpx.post(a + "/jobs/compare", json={"models": ["minilm-static"]}, timeout=30)

@@ -15,7 +15,7 @@ import pytest
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 
-from conftest import start_server  # noqa: E402
+from conftest import start_server, wait_until  # noqa: E402
 
 from clusterank import Workspace  # noqa: E402
 from clusterank.server.jobs import CompareJobs  # noqa: E402
@@ -27,16 +27,6 @@ def _home(session_home, tmp_path):
     home.mkdir()
     (home / "models").symlink_to(session_home.models_dir, target_is_directory=True)
     return home
-
-
-def _wait(predicate, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"{what} did not happen within {seconds} s")
 
 
 def _alive(pid: int) -> bool:
@@ -60,11 +50,11 @@ def test_jobs_run_one_at_a_time_queue_then_429(session_home, tmp_path):
         # cancelling the running one lets the queued one start
         httpx.delete(server.api + f"/jobs/{first.json()['id']}", timeout=10)
         job = second.json()["id"]
-        _wait(lambda: httpx.get(server.api + f"/jobs/{job}", timeout=10).json()["state"] == "running", 30,
+        wait_until(lambda: httpx.get(server.api + f"/jobs/{job}", timeout=10).json()["state"] == "running", 30,
               "the queued job starting")
         assert "args" not in httpx.get(server.api + f"/jobs/{job}", timeout=10).json()  # no command line leaks
         httpx.delete(server.api + f"/jobs/{job}", timeout=10)
-        _wait(lambda: httpx.get(server.api + f"/jobs/{job}", timeout=10).json()["state"] == "cancelled", 30,
+        wait_until(lambda: httpx.get(server.api + f"/jobs/{job}", timeout=10).json()["state"] == "cancelled", 30,
               "the cancel")
     finally:
         server.stop()
@@ -85,7 +75,7 @@ def test_a_killed_server_job_is_interrupted_and_its_child_stopped(session_home, 
     try:
         state = httpx.get(again.api + f"/jobs/{job['id']}", timeout=10).json()
         assert state["state"] == "interrupted" and "start it again" in state["message"]
-        _wait(lambda: not _alive(child), 20, "the orphaned compare stopping")
+        wait_until(lambda: not _alive(child), 20, "the orphaned compare stopping")
         # the slot is free again
         assert httpx.post(again.api + "/jobs/compare", json={"models": ["minilm-static"]},
                           timeout=30).json()["state"] == "running"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +21,7 @@ from pathlib import Path
 from clusterank.errors import ClusterankError, printable
 from clusterank.httpclient import graceful_interrupt
 from clusterank.rerank.base import RerankStats
-from clusterank.rerank.llm import ChatClient
+from clusterank.rerank.llm import ChatClient, open_checked_cache
 
 log = logging.getLogger("clusterank.rerank")
 
@@ -130,18 +129,11 @@ class Grader:
         self.judge = self.judge or self.client.model
         self.sources: dict[str, int] = {}
         self.template_sha = hashlib.sha256(self.template.encode("utf-8")).hexdigest()
-        try:
-            self._db = sqlite3.connect(Path(self.cache_path), check_same_thread=False)
-            with self._db:
-                self._db.execute("CREATE TABLE IF NOT EXISTS grades (judge TEXT, version TEXT, pair BLOB, grade INTEGER, "
-                                 "expected REAL, source TEXT, PRIMARY KEY (judge, version, pair)) WITHOUT ROWID")
-                self._db.execute("CREATE TABLE IF NOT EXISTS prompts (version TEXT PRIMARY KEY, sha TEXT)")
-            verdict = self._db.execute("PRAGMA quick_check").fetchone()[0]
-        except sqlite3.DatabaseError as exc:
-            verdict = str(exc)
-        if verdict != "ok":
-            raise ClusterankError(f"grade cache {self.cache_path} is damaged ({verdict}); delete it and the pairs are "
-                                  f"graded again (LLM calls)")
+        self._db = open_checked_cache(self.cache_path, [
+            "CREATE TABLE IF NOT EXISTS grades (judge TEXT, version TEXT, pair BLOB, grade INTEGER, expected REAL, "
+            "source TEXT, PRIMARY KEY (judge, version, pair)) WITHOUT ROWID",
+            "CREATE TABLE IF NOT EXISTS prompts (version TEXT PRIMARY KEY, sha TEXT)"], "grade cache", "graded",
+            threads=True)
         row = self._db.execute("SELECT sha FROM prompts WHERE version = ?", (self.version,)).fetchone()
         if row is not None and row[0] != self.template_sha:
             raise ClusterankError(f"prompt version {self.version} changed under its cached grades in {self.cache_path} "

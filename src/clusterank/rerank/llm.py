@@ -127,6 +127,33 @@ def choice_probability(reply: dict) -> tuple[float, str]:
     return (1.0 if text.startswith("A") else 0.0 if text.startswith("B") else 0.5), "text"
 
 
+def open_checked_cache(path: str | Path, tables: list[str], what: str, redone: str, *,
+                       threads: bool = False) -> sqlite3.Connection:
+    """An LLM answer cache in SQLite with its tables created, checked whole (`PRAGMA quick_check`) so a damaged file
+    is named now, not mid-run.
+
+    Args:
+        path: the cache file. tables: CREATE TABLE IF NOT EXISTS statements. what: its name in the error
+            ("judgment cache"). redone: what happens to the pairs if it is deleted ("judged", "graded").
+        threads: the connection may be used from other threads (the caller serialises writes).
+
+    Raises:
+        ClusterankError: the file is damaged or not a database, naming it and what deleting it costs.
+    """
+    try:
+        db = sqlite3.connect(Path(path), check_same_thread=not threads)
+        with db:
+            for table in tables:
+                db.execute(table)
+        verdict = db.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        verdict = str(exc)
+    if verdict != "ok":
+        raise ClusterankError(f"{what} {path} is damaged ({verdict}); delete it and the pairs are {redone} again "
+                              "(LLM calls)")
+    return db
+
+
 class LLMJudge(PairJudge):
     """Pairwise judge backed by a chat model; judgments are cached in SQLite by (model, prompt hash).
 
@@ -144,16 +171,9 @@ class LLMJudge(PairJudge):
         self.name = client.model
         self.remote = self.paid = client.remote
         self.stats = RerankStats()
-        try:  # the cache is small: check it whole, so a damaged file is named now, not mid-rerank
-            self._db = sqlite3.connect(Path(cache_path))
-            self._db.execute("CREATE TABLE IF NOT EXISTS judgments (model TEXT, prompt BLOB, p_first REAL, "
-                             "PRIMARY KEY (model, prompt)) WITHOUT ROWID")
-            verdict = self._db.execute("PRAGMA quick_check").fetchone()[0]
-        except sqlite3.DatabaseError as exc:
-            verdict = str(exc)
-        if verdict != "ok":
-            raise ClusterankError(f"judgment cache {cache_path} is damaged ({verdict}); delete it and the pairs are "
-                                  f"judged again (LLM calls)")
+        self._db = open_checked_cache(cache_path, ["CREATE TABLE IF NOT EXISTS judgments (model TEXT, prompt BLOB, "
+                                                   "p_first REAL, PRIMARY KEY (model, prompt)) WITHOUT ROWID"],
+                                      "judgment cache", "judged")
         self.sources: dict[str, int] = {}
         self._said_usage = False
 
