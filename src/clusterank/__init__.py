@@ -70,6 +70,7 @@ _EXPORTS = {
     "clusterank.index.corpus_copy": ("CopiedCorpus", "FileCorpus", "check_index", "keep_copy", "open_profiles"),
     "clusterank.index.hits": ("Hit", "preview", "similarity_percent"),
     "clusterank.index.persist": ("SavedIndex", "check_saveable"),
+    "clusterank.index.pgvector": ("pgvector_database",),
     "clusterank.index.registry": ("RETRIEVERS", "build_retriever", "canonical_spec", "check_spec", "page_specs",
                                   "retriever_type", "saveable_kinds", "tunable_kinds"),
     "clusterank.index.routed": ("RoutedIndex",),
@@ -121,7 +122,7 @@ __all__ = [
     "with_alpha", "Audit", "PipelineAudit", "audit_arrays", "audit_lines", "audit_pipelines", "check_groups",
     "group_values", "write_cost_html", "write_cost_png", "write_map_html", "write_map_png", "write_report",
     "write_table",
-    "database_error", "is_database_url", "open_database", "share_rate_limits", "shown_url",
+    "database_error", "is_database_url", "open_database", "pgvector_database", "share_rate_limits", "shown_url",
     "SyncReport", "database_source", "read_database", "snapshot_key", "sync_corpus",
     "CopiedCorpus", "FileCorpus", "check_index", "keep_copy", "open_profiles",
 ]

@@ -171,7 +171,8 @@ class SearchPipeline:
     def part_pipelines(self) -> list[SearchPipeline]:
         """For a fused model (`fusion:`), one pipeline per part over this corpus (vectors from the store)."""
         return [SearchPipeline(self.corpus, p, workspace=self.workspace, n_clusters=self.n_clusters, seed=self.seed,
-                               use_saved_index=False, train_queries=self.train_queries) for p in self.embedder.parts]
+                               use_saved_index=False, train_queries=self.train_queries, database=self.database)
+                for p in self.embedder.parts]
 
     @property
     def corpus_name(self) -> str:

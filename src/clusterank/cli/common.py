@@ -55,6 +55,25 @@ BlindOpt = typer.Option("", "--blind", help="Name-blind search: personal fields 
                         "comma-separated: names, photo, email, phone, age, address, all, or a column's name.")
 RelIdsOpt = typer.Option("relevant_ids", "--relevant-ids-column", help="Queries column listing relevant corpus rows "
                          "(optional; overrides the labels of the queries that have it).")
+DbOpt = typer.Option(None, "--db", help="The PostgreSQL database a pgvector retriever keeps the vectors in "
+                     "(postgresql://user@host/db; password in PGPASSWORD); default: $CLUSTERANK_DB.")
+
+
+def database_for(spec: str, db: Optional[str]) -> Optional[str]:
+    """The database `spec`'s retriever searches, `--db` over $CLUSTERANK_DB, connected to once so a bad one is one
+    line before anything is embedded; None for a retriever that keeps its vectors in this process.
+
+    Raises:
+        ClusterankError: `--db` with a retriever that needs none; no database, a bad URL, no answer, wrong
+            credentials (shown without credentials).
+    """
+    from clusterank import pgvector_database, retriever_type
+
+    if retriever_type(spec).needs_database:
+        return pgvector_database(db)
+    if db is not None:
+        raise ClusterankError(f"--db is for retrievers that keep the vectors in PostgreSQL (pgvector), not {spec}")
+    return None
 
 
 class _LineFormatter(logging.Formatter):

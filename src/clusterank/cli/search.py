@@ -10,9 +10,9 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from clusterank.cli.common import (BlindOpt, ClustersOpt, CorpusOpt, DeviceOpt, LabelColOpt, ModelOpt, NOpt, ParentOpt,
-                                   QueriesOpt, QueryColOpt, RelIdsOpt, SeedOpt, SkipOpt, TextColOpt, app,
-                                   corpus_from_options, err, out, queries_from_options)
+from clusterank.cli.common import (BlindOpt, ClustersOpt, CorpusOpt, DbOpt, DeviceOpt, LabelColOpt, ModelOpt, NOpt,
+                                   ParentOpt, QueriesOpt, QueryColOpt, RelIdsOpt, SeedOpt, SkipOpt, TextColOpt, app,
+                                   corpus_from_options, database_for, err, out, queries_from_options)
 from clusterank import AUTO_MARGIN, DEFAULT_RETRIEVER, ROUTING_PIPELINES, ClusterankError
 
 RetrieverOpt = typer.Option(None, "--retriever", "-r", help="How to search: exact | routed:nprobe=N|auto[,margin=M] | "
@@ -94,7 +94,7 @@ def search(query: str = typer.Argument(..., help="The job description."), model:
            passes: int = typer.Option(3, "--passes", help="K of the sliding window: the top K get fixed."),
            budget: int = typer.Option(60, "--llm-budget", help="Most LLM calls per query."),
            as_json: bool = typer.Option(False, "--json", help="One JSON object per hit (for piping)."),
-           device: str = DeviceOpt, blind: str = BlindOpt) -> None:
+           device: str = DeviceOpt, blind: str = BlindOpt, db: Optional[str] = DbOpt) -> None:
     """Find the profiles most similar to a job description through any retriever, optionally reranked."""
     from clusterank import (LLMOptions, SearchPipeline, canonical_spec, check_device, check_reranker, check_spec,
                             explain, explanation_line, get_reranker, parse_k, parse_spec, retriever_type, using_device)
@@ -108,11 +108,13 @@ def search(query: str = typer.Argument(..., help="The job description."), model:
     if rerank != "none":
         check_reranker(rerank)  # so does a bad reranker name
     llm = LLMOptions(llm_base_url, llm_model, llm_api_key_env, strategy, passes, budget)  # and a bad judge URL
+    database = database_for(spec, db)  # and a database that does not answer (--db over $CLUSTERANK_DB)
     clustered = retriever_type(spec).uses_clusters and "k" not in dict(parse_spec(spec).params)
     table = corpus_from_options(corpus, n, text_column, label_column, n_clusters if clustered else None, blind,
                                 copy=True)  # from a saved index's copy of the file when it is unchanged
     check_spec(spec, len(table))  # nlist, k and the like against the corpus' rows, before anything is embedded
-    pipe = SearchPipeline(table, model, progress=not as_json, n_clusters=parse_k(n_clusters), device=device)
+    pipe = SearchPipeline(table, model, progress=not as_json, n_clusters=parse_k(n_clusters), device=device,
+                          database=database)
     with using_device(device):  # a rescore:<model> reranker's model runs there too
         reranker = None if rerank == "none" else get_reranker(rerank, workspace=pipe.workspace, llm=llm)
     result = pipe.run(query, k, retriever=spec, reranker=reranker, rerank_top=rerank_top)

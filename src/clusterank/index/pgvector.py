@@ -236,13 +236,38 @@ class PgvectorIndex(Retriever):
         return TopK(out_rows, out_scores)
 
 
+def database_url(given: str | None = None) -> str:
+    """The database the `pgvector` retriever uses: `given` (`--db`, `SearchContext.database`) when there is one,
+    else the `CLUSTERANK_DB` environment variable; the flag always wins (an empty one too, refused as no URL).
+
+    Raises:
+        ClusterankError: neither names a database.
+    """
+    url = given if given is not None else os.environ.get(DB_ENV)
+    if url is None:
+        raise ClusterankError(f"retriever pgvector needs a database: --db postgresql://... or {DB_ENV}")
+    return url
+
+
+def pgvector_database(given: str | None = None, *, wait_s: float = 5.0) -> str:
+    """The database the `pgvector` retriever will use (`database_url`), checked by connecting to it once, so that a
+    command fails before it embeds anything; nothing is written.
+
+    Raises:
+        ClusterankError: no database named, not a postgresql:// URL, no answer within `wait_s`, wrong credentials or
+            no such database: one line naming the database without its credentials.
+    """
+    from clusterank.postgres import connect
+
+    url = database_url(given)
+    connect(url, wait_s=wait_s).close()
+    return url
+
+
 def _build(context: SearchContext, index: str, type: str, m: int, ef_construction: int, ef_search: int,
            rescore: int, table: str) -> PgvectorIndex:
-    url = context.database or os.environ.get(DB_ENV)
-    if not url:
-        raise ClusterankError(f"retriever pgvector needs a database: --db postgresql://... or {DB_ENV}")
-    return PgvectorIndex(url, context.vectors, index=index, type=type, m=m, ef_construction=ef_construction,
-                         ef_search=ef_search, rescore=rescore, table=table)
+    return PgvectorIndex(database_url(context.database), context.vectors, index=index, type=type, m=m,
+                         ef_construction=ef_construction, ef_search=ef_search, rescore=rescore, table=table)
 
 
 RETRIEVER = RetrieverType(

@@ -60,12 +60,12 @@ class Engine:
         self.pipelines: dict[str, SearchPipeline] = {}
         for model in config.models:
             pipe = SearchPipeline(self.corpus, model, workspace=self.workspace, progress=progress,
-                                  device=config.device)
+                                  device=config.device, database=config.db or None)  # --db: pgvector's too
             self.pipelines[pipe.embedder.name] = pipe
         # `--blind-toggle`: the same profiles without those fields, embedded by the same models (the same objects)
         blind = load(config.toggle_fields()) if config.blind_toggle else None
-        self.blind_pipelines = {name: SearchPipeline(blind, pipe.embedder, workspace=self.workspace,
-                                                     progress=progress) for name, pipe in self.pipelines.items()
+        self.blind_pipelines = {name: SearchPipeline(blind, pipe.embedder, workspace=self.workspace, progress=progress,
+                                                     database=pipe.database) for name, pipe in self.pipelines.items()
                                 if blind is not None}
         # each pipeline's k-means clusters (the map's, the hits' tags, the filter's): fitted once, kept on disk
         every = [*self.pipelines.values(), *self.blind_pipelines.values()]
