@@ -19,6 +19,8 @@ _EXPORTS = {
     "clusterank.cost.machine": ("measure_machine",),
     "clusterank.cost.plan": ("CostPlan", "parse_counts", "plan_costs"),
     "clusterank.cost.run": ("run_cost",),
+    "clusterank.cost.judge_run": ("run_judge_cost",),
+    "clusterank.cost.judging": ("JudgePlan",),
     "clusterank.cost.throughput": ("Throughput",),
     "clusterank.cost.tokens": ("decode_token_ids",),
     "clusterank.data.blind": ("BLIND_FIELDS", "blind_texts", "parse_blind"),
@@ -125,6 +127,7 @@ __all__ = [
     "database_error", "is_database_url", "open_database", "pgvector_database", "share_rate_limits", "shown_url",
     "SyncReport", "database_source", "read_database", "snapshot_key", "sync_corpus",
     "CopiedCorpus", "FileCorpus", "check_index", "keep_copy", "open_profiles",
+    "JudgePlan", "run_judge_cost",
 ]
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
@@ -25,6 +26,15 @@ _STR = Field("str")
 
 def _fraction(value: float) -> str:
     return "" if 0 <= value < 1 else "must be a fraction in [0, 1)"
+
+
+JUDGE_TOKENIZERS = ("o200k_base", "cl100k_base", "bundled")
+"""What counts an LLM judge's prompt tokens: an OpenAI BPE (bpe-openai), or "bundled": the bundled local judge's own
+GGUF tokenizer and chat template."""
+
+
+def _tokenizer(value: str) -> str:
+    return "" if value in JUDGE_TOKENIZERS else f"must be one of {', '.join(JUDGE_TOKENIZERS)}"
 
 
 def _optional(kind: str, check=None) -> Field:
@@ -46,9 +56,23 @@ SCHEMA: dict[str, Schema] = {
                    "startup_min": Field("number", check=non_negative), **_COMMON},
     "machine": {"hourly_usd": Field("number", check=non_negative), "instance": _optional("str"),
                 "startup_min": Field("number", check=non_negative), **_COMMON},
+    "judge": {"provider": _STR, "input_per_1m": Field("number", check=non_negative),
+              "output_per_1m": Field("number", check=non_negative), "rpm": Field("number", check=positive),
+              "tpm": Field("number", check=positive), "tokenizer": Field("str", check=_tokenizer),
+              "chat_overhead": _optional("number", non_negative), "latency_s": _optional("number", positive),
+              "batch_discount": _optional("number", _fraction), "batch_window_h": _optional("number", positive),
+              "batch_queue_tokens": _optional("number", positive),
+              "batch_queue_requests": _optional("number", positive), **_COMMON},
+    "judge-gpu": {"label": _STR, "models": _optional("texts"), "params_m": _optional("number", positive),
+                  "gpu": _STR, "gpus": Field("int", check=positive),
+                  "judgments_per_s": Field("number", check=positive),
+                  "reference_tokens": Field("number", check=positive),
+                  "startup_min": Field("number", check=non_negative), "tokenizer": Field("str", check=_tokenizer),
+                  "chat_overhead": _optional("number", non_negative), **_COMMON},
 }
 """What each section's entries hold (`clusterank.tomlfile` fields); `machine` is one entry, not a table of them."""
-PRICE_FIELDS = {"price_per_1m_tokens", "batch_discount", "hourly_usd", "texts_per_s", "reference_tokens"}
+PRICE_FIELDS = {"price_per_1m_tokens", "batch_discount", "hourly_usd", "texts_per_s", "reference_tokens",
+                "input_per_1m", "output_per_1m", "judgments_per_s"}
 """Fields whose change re-dates an entry: the figures a cost is computed from."""
 
 
@@ -127,6 +151,56 @@ class Machine(Hourly):
 
 
 @dataclass(frozen=True)
+class JudgeApi(Dated):
+    """An LLM judge behind a chat API: USD per 1M input and output tokens, rate limits, batch terms, dated."""
+
+    model: str
+    provider: str
+    input_per_1m: float
+    output_per_1m: float
+    rpm: float
+    tpm: float
+    """Tokens per minute (input + output), as the provider counts them."""
+    tokenizer: str
+    """One of `JUDGE_TOKENIZERS`: what counts the prompt (a stand-in where the provider publishes none)."""
+    chat_overhead: float = 7.0
+    """Tokens the chat format adds around one user message and the reply's start."""
+    latency_s: float = 1.0
+    """Seconds one grade request takes (an assumption); with the requests in flight it bounds the time."""
+    batch_discount: float = 0.0
+    batch_window_h: float = 24.0
+    batch_queue_tokens: float = math.inf
+    batch_queue_requests: float = math.inf
+
+
+@dataclass(frozen=True)
+class JudgeGpu(Dated):
+    """An LLM judge served on rented GPUs: judgments/s of all its GPUs at `reference_tokens` prompt tokens."""
+
+    key: str
+    label: str
+    gpu: Gpu
+    gpus: int
+    judgments_per_s: float
+    reference_tokens: float
+    startup_min: float
+    tokenizer: str
+    models: tuple[str, ...] = ()
+    chat_overhead: float = 0.0
+    params_m: float | None = None
+
+    @property
+    def hourly_usd(self) -> float:
+        """What all its GPUs cost per hour."""
+        return self.gpu.hourly_usd * self.gpus
+
+    @property
+    def price_date(self) -> str:
+        """The older of the throughput's and the GPU price's dates."""
+        return min(self.date, self.gpu.date)
+
+
+@dataclass(frozen=True)
 class PriceTable:
     """Every price and throughput `clusterank cost` uses, each with its date and source."""
 
@@ -134,13 +208,15 @@ class PriceTable:
     gpus: dict[str, Gpu]
     selfhosted: dict[str, SelfHosted]
     machine: Machine
+    judges: dict[str, JudgeApi] = field(default_factory=dict)
+    judge_gpus: dict[str, JudgeGpu] = field(default_factory=dict)
 
     def with_gpus(self, n: int) -> "PriceTable":
         """The same table with every self-hosted option on `n` GPUs."""
         if n < 1:
             raise ClusterankError(f"--gpus must be at least 1, got {n}")
         sh = {k: SelfHosted(**{**v.__dict__, "gpus": n}) for k, v in self.selfhosted.items()}
-        return PriceTable(self.api, self.gpus, sh, self.machine)
+        return replace(self, selfhosted=sh)
 
 
 def _parse_value(text: str) -> Any:
@@ -162,8 +238,8 @@ def parse_setting(setting: str) -> tuple[tuple[str, ...], Any]:
         return keys, _parse_value(value.strip())
     if len(keys) < 3 or keys[0] not in SCHEMA or not all(keys):
         raise ClusterankError(
-            f"--set {setting!r}: expected SECTION.ENTRY.FIELD=VALUE with SECTION one of api, gpu, selfhosted "
-            f"(entry names may contain dots) or machine.FIELD=VALUE")
+            f"--set {setting!r}: expected SECTION.ENTRY.FIELD=VALUE with SECTION one of api, gpu, selfhosted, judge, "
+            f"judge-gpu (entry names may contain dots) or machine.FIELD=VALUE")
     return (keys[0], ".".join(keys[1:-1]), keys[-1]), _parse_value(value.strip())
 
 
@@ -215,7 +291,16 @@ def _build(raw: dict) -> PriceTable:
                                   f"which is not a [gpu.*] entry (known: {', '.join(gpus)})")
         fields["gpu"] = gpus[fields["gpu"]]
         selfhosted[key] = SelfHosted(key=key, **fields)
-    return PriceTable(api, gpus, selfhosted, Machine(**machine))
+    judges = {m: JudgeApi(model=m, **_check("judge", m, f)) for m, f in raw["judge"].items()}
+    judge_gpus = {}
+    for key, f in raw["judge-gpu"].items():
+        fields = _check("judge-gpu", key, f)
+        if fields["gpu"] not in gpus:
+            raise ClusterankError(f"{fields['origin']}: {key_path(('judge-gpu', key, 'gpu'))} names {fields['gpu']!r}, "
+                                  f"which is not a [gpu.*] entry (known: {', '.join(gpus)})")
+        fields["gpu"] = gpus[fields["gpu"]]
+        judge_gpus[key] = JudgeGpu(key=key, **fields)
+    return PriceTable(api, gpus, selfhosted, Machine(**machine), judges, judge_gpus)
 
 
 def load_prices(files_: Iterable[str | Path] = (), settings: Iterable[str] = (),

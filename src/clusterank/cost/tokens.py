@@ -199,7 +199,7 @@ def _mistral_v1_file() -> Path:
 @functools.lru_cache(maxsize=None)
 def _counter(key: str) -> Callable[[list[str]], np.ndarray]:
     """The loaded tokenizer for a key, as a function from texts to token counts; loaded once per key."""
-    if key in (_CL100K, _VOYAGE3):
+    if key in (_CL100K, _VOYAGE3, "o200k_base"):
         return _bpe_counter(key)
     if key == _BERT:
         from clusterank.embed.local import bundled_minilm_dir
@@ -247,6 +247,22 @@ def count_tokens(model_id: str, texts: Sequence[str]) -> np.ndarray:
             (naming the package and the command that installs it).
     """
     return _count(model_id, texts)[0]
+
+
+def count_encoding(encoding: str, texts: Sequence[str]) -> np.ndarray:
+    """Count tokens per text with an OpenAI BPE by name (`cl100k_base`, `o200k_base`), as the LLM judges' prompts are.
+
+    Raises:
+        ClusterankError: bpe-openai missing (with its install command) or an encoding it does not ship.
+    """
+    if encoding not in (_CL100K, "o200k_base"):
+        raise ClusterankError(f"no BPE named {encoding!r} (known: cl100k_base, o200k_base)")
+    try:
+        count = _counter(encoding)
+    except _Missing as missing:
+        raise ClusterankError(f"counting tokens with {encoding} needs the Python package {missing.package!r}; "
+                              f"install it with: {missing.fix}") from None
+    return count(list(texts))
 
 
 def token_stats(model_id: str, texts: Sequence[str]) -> TokenStats:

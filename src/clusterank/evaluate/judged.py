@@ -111,6 +111,8 @@ class JudgedComparison:
     calls: int = 0
     cached: int = 0
     tokens: int = 0
+    prompt_tokens: int = 0
+    """Of `tokens`, those of the prompts (the rest: completions); priced apart by an API."""
     seconds: float = 0.0
     kappa: Estimate | None = None
     tau: Estimate | None = None
@@ -125,14 +127,11 @@ class JudgedComparison:
         return self.calls / self.seconds if self.calls and self.seconds > 0 else None
 
     def _price(self) -> str:
-        """The judge's time priced as this machine (a judge on loopback); an API's tokens are not priced here."""
-        if not self.seconds or not self.local:
-            return ""
-        from clusterank.prices import default_prices
+        """A judge on loopback priced as this machine's time, an API judge's tokens at its list price: the figures
+        `clusterank cost --judge` uses."""
+        from clusterank.cost.judging import judging_price
 
-        machine = default_prices().machine
-        return (f", ${machine.hourly_usd * self.seconds / 3600:.4f} of this machine's time priced as "
-                f"{machine.instance} at ${machine.hourly_usd:g}/h ({machine.date})")
+        return judging_price(self.judge, self.prompt_tokens, self.tokens - self.prompt_tokens, self.seconds, self.local)
 
     def lines(self) -> list[str]:
         """The report's header notes: where relevance came from, what judging cost, how far it agrees with labels."""
@@ -214,16 +213,29 @@ def judged_compare(models: Sequence[str], corpus: Corpus, queries: Corpus, judge
     by_id = {qid: i for i, qid in reversed(list(enumerate(queries.ids)))}
     texts = [queries.texts[by_id[qid]] for qid in cmp.query_ids]
     if isinstance(spec, Grader):
-        return _judge(cmp, corpus, texts, spec, pool_depth, max_judgments, judge_checks, labelled)
+        return _recorded(_judge(cmp, corpus, texts, spec, pool_depth, max_judgments, judge_checks, labelled), workspace)
     with open_grader(spec, workspace, concurrency=concurrency) as grader:
-        return _judge(cmp, corpus, texts, grader, pool_depth, max_judgments, judge_checks, labelled)
+        return _recorded(_judge(cmp, corpus, texts, grader, pool_depth, max_judgments, judge_checks, labelled),
+                         workspace)
+
+
+def _recorded(result: JudgedComparison, workspace: Workspace | None) -> JudgedComparison:
+    """Keep a judge's judgments/s on this machine (loopback) for `clusterank cost --judge`'s row of it."""
+    if result.local and result.calls >= 2 and result.seconds > 0:
+        from clusterank.cost.judge_run import JudgeRate, record_judge_rate
+        from clusterank.cost.machine import machine_description
+
+        record_judge_rate(JudgeRate(result.judge, result.calls / result.seconds, result.prompt_tokens / result.calls,
+                                    result.calls, time.strftime("%Y-%m-%d"), machine_description(),
+                                    "measured in a judged compare"), workspace)
+    return result
 
 
 def _judge(cmp: Comparison, corpus: Corpus, texts: list[str], grader: Grader, depth: int, budget: int | None,
            checks: int, labelled: bool) -> JudgedComparison:
     pooled = pools(cmp, depth)
     calls0, cached0, seconds0 = grader.stats.calls, grader.stats.cached, grader.seconds
-    tokens0 = grader.stats.prompt_tokens + grader.stats.completion_tokens
+    tokens0, prompt0 = grader.stats.prompt_tokens + grader.stats.completion_tokens, grader.stats.prompt_tokens
     grades: dict[tuple[int, int], int] = {}
     judged, left_out, unjudged, spent = [], [], 0, 0
     total = sum(len(p) for p in pooled)
@@ -258,6 +270,7 @@ def _judge(cmp: Comparison, corpus: Corpus, texts: list[str], grader: Grader, de
         result.checks = bias_checks(grader, [(texts[q], corpus.texts[r]) for (q, r) in grades], grades, checks)
     result.calls, result.cached = grader.stats.calls - calls0, grader.stats.cached - cached0
     result.tokens = grader.stats.prompt_tokens + grader.stats.completion_tokens - tokens0
+    result.prompt_tokens = grader.stats.prompt_tokens - prompt0
     result.seconds = grader.seconds - seconds0
     result.local = not grader.client.remote
     result.comparison.notes = result.lines() + list(result.comparison.notes)
