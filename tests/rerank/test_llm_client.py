@@ -72,3 +72,35 @@ def test_judge_counts_tokens_and_caches(serve, tmp_path):
     again = LLMJudge(ChatClient(srv.url(), "m"), tmp_path / "cache.sqlite")  # the cache outlives the process
     assert again.prob_first("job", "alice", "bob") == pytest.approx(0.3) and len(srv.requests) == 1
     assert "sk-" not in (tmp_path / "cache.sqlite").read_bytes().decode("latin-1")
+
+
+def test_a_server_refusing_logprobs_is_asked_again_without_them(serve):
+    """llama.cpp's Python server without `--logits_all true` answers a logprobs request with a 500 naming them: the
+    client asks again at once without (no retries spent on it) and never asks for them again."""
+    refusal = {"error": {"message": "logprobs is not supported for models created with logits_all=False"}}
+    srv = serve([(500, refusal, {}), (200, {"choices": [{"message": {"content": "B"}}]}, {})])
+    client = ChatClient(srv.url(), "m", backoff=0.01)
+    assert choice_probability(client.complete([{"role": "user", "content": "hi"}])) == (0.0, "text")
+    assert choice_probability(client.complete([{"role": "user", "content": "hi"}])) == (0.0, "text")
+    bodies = [body for _, _, body in srv.requests]
+    assert len(bodies) == 3 and bodies[0]["logprobs"] is True
+    assert all("logprobs" not in b and "top_logprobs" not in b for b in bodies[1:])
+    assert client.logprobs_refused
+
+
+def test_other_server_errors_do_not_drop_logprobs(serve):
+    srv = serve([(503, {"error": "overloaded"}, {}), (200, logprob_reply(0.3, 0.7), {})])
+    client = ChatClient(srv.url(), "m", backoff=0.01)
+    assert choice_probability(client.complete([{"role": "user", "content": "hi"}])) == (pytest.approx(0.3),
+                                                                                          "logprobs")
+    assert [body["logprobs"] for _, _, body in srv.requests] == [True, True] and not client.logprobs_refused
+
+
+def test_a_judge_on_loopback_waits_longer_than_an_api(workspace):
+    """A CPU judge server on loopback answers one request at a time: queued requests get 300 s, an API 60 s."""
+    from clusterank.evaluate.judged import open_grader
+
+    with open_grader("llm:m@http://127.0.0.1:9/v1", workspace) as grader:
+        assert grader.client._http.timeout.read == 300.0
+    with open_grader("llm:m@https://api.example.com/v1", workspace) as grader:
+        assert grader.client._http.timeout.read == 60.0

@@ -84,7 +84,13 @@ def open_grader(judge: JudgeSpec | str, workspace: Workspace | None = None, *, c
         server = LocalLLMServer(workspace=workspace)
         client = ChatClient(server.base_url, server.model, timeout=300.0)
     else:
-        client = ChatClient(spec.base_url, spec.model, api_key_env=api_key_env)
+        from urllib.parse import urlsplit
+
+        from clusterank.httpclient import is_loopback
+
+        # a judge on loopback is mostly a CPU server answering one request at a time: give queued requests time
+        loopback = is_loopback(urlsplit(spec.base_url).hostname or "")
+        client = ChatClient(spec.base_url, spec.model, api_key_env=api_key_env, timeout=300.0 if loopback else 60.0)
     grader = Grader(client, cache, concurrency=concurrency or (1 if spec.local else 4))
     try:
         yield grader

@@ -18,7 +18,8 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from clusterank.httpclient import HttpError, RetryPolicy, graceful_interrupt, is_loopback, post_json
+from clusterank.httpclient import (HttpError, RetryPolicy, error_detail, graceful_interrupt, is_loopback,
+                                  post_json, secrets_of)
 from clusterank.embed.providers import endpoint, usage_ceiling, usage_tokens
 from clusterank.errors import ClusterankError, check_base_url, printable, public_url
 from clusterank.rerank.base import RerankStats
@@ -42,6 +43,10 @@ Which candidate fits the job better? Answer with one letter: A or B."""
 
 COMPLETION_CEILING = 4096
 """The most answer tokens a reply may report: the judge asks for one; a reasoning model may think a few thousand."""
+
+
+class _LogprobsRefused(Exception):
+    """A server's error answer to a request for log-probabilities that names them (sent again without)."""
 
 
 class ChatClient:
@@ -73,12 +78,19 @@ class ChatClient:
         if key:
             headers["Authorization"] = f"Bearer {key}"
         self._http = httpx.Client(timeout=timeout, headers=headers)
+        self.logprobs_refused = False
+        """The server refused a request for log-probabilities (e.g. llama.cpp's Python server started without
+        `--logits_all true`): later requests ask for text only, and answers are read from it."""
 
     def complete(self, messages: list[dict], *, max_tokens: int = 1, logprobs: bool = True,
                  top_logprobs: int = 10) -> dict:
-        """POST one chat completion and return the JSON reply (retrying 429/5xx/timeouts)."""
+        """POST one chat completion and return the JSON reply (retrying 429/5xx/timeouts).
+
+        A server that refuses the log-probabilities (an error status whose message names them) is asked again at
+        once without them, and never asked for them again (`logprobs_refused`); the reply then has text only.
+        """
         body = {"model": self.model, "messages": messages, "max_tokens": max_tokens, "temperature": 0.0}
-        if logprobs:
+        if logprobs and not self.logprobs_refused:
             body.update({"logprobs": True, "top_logprobs": top_logprobs})
         shown = self.shown_url
 
@@ -88,9 +100,19 @@ class ChatClient:
             except (json.JSONDecodeError, UnicodeDecodeError):
                 raise ClusterankError(f"LLM server {shown} answered 200 with a body that is not JSON") from None
 
+        def refused(response) -> None:
+            status = response.status_code
+            if "logprobs" in body and status >= 400 and status != 429 and b"logprob" in response.content[:65536]:
+                raise _LogprobsRefused(error_detail(response, secrets_of(self.url, dict(self._http.headers))))
+
         try:
             return post_json(self._http, self.url, body, parse=parse, label=f"LLM server {shown}", logger=log,
-                             policy=RetryPolicy(tries=self.max_tries, backoff=self.backoff))
+                             policy=RetryPolicy(tries=self.max_tries, backoff=self.backoff), answered=refused)
+        except _LogprobsRefused as exc:
+            self.logprobs_refused = True
+            log.warning("LLM server %s refused log-probabilities (%s); answers are read from their text from now on",
+                        shown, printable(str(exc), 200))
+            return self.complete(messages, max_tokens=max_tokens, logprobs=False)
         except HttpError as exc:
             if exc.gave_up:
                 raise ClusterankError(f"LLM server {shown} failed after {exc.tries} tries ({exc.detail})") from None
