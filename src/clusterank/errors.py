@@ -110,6 +110,7 @@ EXTRAS = {
     "ray": "pip install 'clusterank[ray]'",
     "multilingual": "pip install 'clusterank[multilingual]'",
     "census": "pip install 'clusterank[census]'",
+    "ragas": "pip install 'clusterank[ragas]'",
     "pg": "pip install 'clusterank[pg]'",
 }
 """How to install each optional extra: the one place an install hint is written."""

@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from clusterank.cli.judged import JudgeChecksOpt, JudgeOpt, MaxJudgmentsOpt, PoolDepthOpt, judged_runner
+from clusterank.cli.judged import (JudgeChecksOpt, JudgeOpt, MaxJudgmentsOpt, PoolDepthOpt, RagasDepthOpt, RagasOpt,
+                                   judged_runner)
 from clusterank.cli.common import (BlindOpt, ClustersOpt, CorpusOpt, DeviceOpt, LabelColOpt, LangOpt, ModelOpt, NOpt,
                                    QueriesOpt, QueryColOpt, ParentOpt, RelIdsOpt, SkipOpt, TextColOpt, app, corpus_from_options,
                                    out, queries_from_options)
@@ -101,7 +102,8 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
             audit_group: Optional[str] = typer.Option(None, "--audit-group", help="Add a bias audit by this corpus "
                                                       "column (a,b: intersections) to the report."),
             judge: Optional[str] = JudgeOpt, pool_depth: int = PoolDepthOpt,
-            max_judgments: Optional[int] = MaxJudgmentsOpt, judge_checks: int = JudgeChecksOpt) -> None:
+            max_judgments: Optional[int] = MaxJudgmentsOpt, judge_checks: int = JudgeChecksOpt,
+            ragas: bool = RagasOpt, ragas_depth: int = RagasDepthOpt) -> None:
     """Compare embedding models x pipelines on labelled queries, or with --judge on LLM-judged relevance (no labels
     needed); write a report with a recommendation."""
     from clusterank import (check_device, check_spec, compare_models, expand_models, get_reranker, markdown_tables,
@@ -109,6 +111,8 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
                             split_specs, using_device, write_report)
 
     check_device(device)  # cuda without a GPU fails before anything loads
+    if ragas and judge is None:
+        raise ClusterankError("--ragas is a second opinion beside --judge: give --judge local or llm:<model>@<url>")
     if not 0 <= hide_labels < 1:
         raise ClusterankError(f"--hide-labels {hide_labels:g}: give a share from 0 (off) to below 1, e.g. 0.2")
     names = expand_models(split_specs(models) if models else None)  # `api:m@url,timeout=300` keeps its options
@@ -129,7 +133,8 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
             from clusterank import demo_query
 
             showcase = demo_query("en" if lang.strip().lower() == "all" else lang)
-        run = compare_models if judge is None else judged_runner(judge, pool_depth, max_judgments, judge_checks)
+        run = compare_models if judge is None else judged_runner(judge, pool_depth, max_judgments, judge_checks, ragas,
+                                                                 ragas_depth)
         cmp = run(names, table, qs, pipelines=chosen, n_clusters=n_clusters,
                              parent_labels=parent_labels(table, qs, parent_column),
                              relevant_ids=relevant_ids(qs, relevant_ids_column),

@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -22,6 +22,7 @@ from clusterank.errors import ClusterankError
 from clusterank.evaluate.agreement import cohen_kappa, kappa_by_queries, tau_by_queries
 from clusterank.evaluate.compare import Comparison, compare_models
 from clusterank.evaluate.evaluator import RECALL_DEPTH, score_rows
+from clusterank.evaluate.ragas_check import MAX_DEPTH, RagasCheck, check_ragas, ragas_context_precision
 from clusterank.evaluate.relevance import Relevance
 from clusterank.evaluate.stats import Estimate, bootstrap_ci
 from clusterank.evaluate.tune import is_tuned
@@ -124,6 +125,8 @@ class JudgedComparison:
     tau: Estimate | None = None
     n_systems: int = 0
     checks: dict[str, object] = field(default_factory=dict)
+    ragas: RagasCheck | None = None
+    """Ragas' context precision beside the judged nDCG (`judged_compare(..., ragas=True)`)."""
     local: bool = False
     """The judge ran on loopback (the bundled model, or one the user runs here): its time is priced as this machine."""
 
@@ -163,7 +166,7 @@ class JudgedComparison:
                        f"queries: Kendall's tau {self.tau}.")
         for line in self.checks.get("lines", []):
             out.append(line)
-        return out
+        return out + (self.ragas.lines() if self.ragas else [])
 
 
 def pools(cmp: Comparison, depth: int) -> list[list[int]]:
@@ -182,8 +185,8 @@ def pools(cmp: Comparison, depth: int) -> list[list[int]]:
 
 def judged_compare(models: Sequence[str], corpus: Corpus, queries: Corpus, judge: JudgeSpec | str | Grader, *,
                    pool_depth: int = 10, max_judgments: int | None = None, judge_checks: int = 0,
-                   concurrency: int | None = None, workspace: Workspace | None = None,
-                   **compare: object) -> JudgedComparison:
+                   concurrency: int | None = None, workspace: Workspace | None = None, ragas: bool = False,
+                   ragas_depth: int = 3, **compare: object) -> JudgedComparison:
     """Compare models on LLM-judged relevance (`compare_models` underneath; the same report machinery).
 
     Args:
@@ -194,6 +197,8 @@ def judged_compare(models: Sequence[str], corpus: Corpus, queries: Corpus, judge
             and those that do not fit are left out of the scores (a warning names them).
         judge_checks: regrade this many pooled pairs with the profile padded and with the profile first (bias).
         concurrency: judge requests in flight (see `open_grader`).
+        ragas: also score the top `ragas_depth` of every list with ragas' reference-free context precision through
+            the same judge, shown beside the judged nDCG@10 (`evaluate.ragas_check`; the `ragas` extra).
         **compare: passed to `compare_models` (pipelines, n_clusters, with_maps, ...).
 
     Raises:
@@ -206,6 +211,13 @@ def judged_compare(models: Sequence[str], corpus: Corpus, queries: Corpus, judge
         raise ClusterankError(f"--max-judgments {max_judgments}: give a positive number (omit it for no limit)")
     if judge_checks < 0:
         raise ClusterankError(f"--judge-checks {judge_checks}: give 0 (off) or a number of pairs")
+    if ragas:
+        check_ragas()  # a missing package or a bad depth fails before anything is embedded or judged
+        if isinstance(ragas_depth, bool) or not isinstance(ragas_depth, int) or not 1 <= ragas_depth <= MAX_DEPTH:
+            raise ClusterankError(f"--ragas-depth {ragas_depth}: give a whole number from 1 to {MAX_DEPTH}")
+        if ragas_depth > pool_depth:
+            raise ClusterankError(f"--ragas-depth {ragas_depth} is deeper than --pool-depth {pool_depth}: ragas "
+                                  f"scores the judged pools, so give at most {pool_depth}")
     spec = judge if isinstance(judge, (JudgeSpec, Grader)) else parse_judge(judge)  # a bad spec fails before embedding
     labelled = corpus.labels is not None and (queries.labels is not None or compare.get("relevant_ids") is not None)
     if not labelled:
@@ -218,11 +230,25 @@ def judged_compare(models: Sequence[str], corpus: Corpus, queries: Corpus, judge
     cmp = compare_models(models, corpus, queries, workspace=workspace, **compare)
     by_id = {qid: i for i, qid in reversed(list(enumerate(queries.ids)))}
     texts = [queries.texts[by_id[qid]] for qid in cmp.query_ids]
-    if isinstance(spec, Grader):
-        return _recorded(_judge(cmp, corpus, texts, spec, pool_depth, max_judgments, judge_checks, labelled), workspace)
-    with open_grader(spec, workspace, concurrency=concurrency) as grader:
-        return _recorded(_judge(cmp, corpus, texts, grader, pool_depth, max_judgments, judge_checks, labelled),
-                         workspace)
+    with nullcontext(spec) if isinstance(spec, Grader) else open_grader(spec, workspace, concurrency=concurrency) \
+            as grader:
+        result = _recorded(_judge(cmp, corpus, texts, grader, pool_depth, max_judgments, judge_checks, labelled),
+                           workspace)
+        if ragas:
+            _second_opinion(result, grader, [texts[q] for q in sorted({q for q, _ in result.grades})], corpus,
+                            ragas_depth)
+        return result
+
+
+def _second_opinion(result: JudgedComparison, grader: Grader, texts: list[str], corpus: Corpus, depth: int) -> None:
+    """Ragas' context precision over the judged lists through the grader's endpoint, its lines after the judge's."""
+    client = grader.client
+    result.ragas = ragas_context_precision(result.comparison, texts, corpus.texts, client.base_url, client.model,
+                                           judge=grader.judge, depth=depth, concurrency=4 if client.remote else 1,
+                                           timeout=120.0 if client.remote else 900.0)
+    notes = result.comparison.notes
+    at = len(result.lines()) - len(result.ragas.lines())
+    result.comparison.notes = notes[:at] + result.ragas.lines() + notes[at:]
 
 
 def _recorded(result: JudgedComparison, workspace: Workspace | None) -> JudgedComparison:

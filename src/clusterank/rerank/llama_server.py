@@ -51,7 +51,7 @@ class Judge:
                 raise ValueError(f"prompt of {len(tokens)} tokens does not fit the {self.llm.n_ctx()}-token context")
             self.llm.reset()
             self.llm.eval(tokens)
-            out, first = [], None
+            out, first, finish = [], None, "length"
             for _ in range(max_tokens):
                 logits = self._last_logits()
                 logprobs = logits - (logits.max() + np.log(np.exp(logits - logits.max()).sum()))
@@ -60,6 +60,7 @@ class Judge:
                     top = np.argsort(-logprobs)[:top_n]
                     first = (token, logprobs, top)
                 if token == self.llm.token_eos():
+                    finish = "stop"
                     break
                 out.append(token)
                 self.llm.eval([token])
@@ -72,7 +73,7 @@ class Judge:
                 "model": self.alias,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                              "logprobs": {"content": content} if body.get("logprobs") else None,
-                             "finish_reason": "length"}],
+                             "finish_reason": finish}],
                 "usage": {"prompt_tokens": len(tokens), "completion_tokens": len(out),
                           "total_tokens": len(tokens) + len(out)}}
 
