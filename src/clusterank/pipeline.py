@@ -158,7 +158,8 @@ class SearchPipeline:
         if key not in self._retrievers:
             context = SearchContext(self.vectors, lambda k: self.clusters(k), default_k=self.n_clusters,
                                     labels=self.corpus.labels, tuning_file=self.tuning_path, column=self.column,
-                                    fitted=self.fitted, examples=self.examples, database=self.database)
+                                    fitted=self.fitted, examples=self.examples, database=self.database,
+                                    vectors_key=f"{self.embedder.name} | {self.corpus_name} | {self.corpus.blind}")
             self._retrievers[key] = build_retriever(spec, context)
         return self._retrievers[key]
 

@@ -90,6 +90,32 @@ def test_a_filter_through_the_pipeline_goes_into_sql(pg_url, data, tmp_path):
     assert all(h.row % 60 == 7 for query in hits for h in query)
 
 
+def test_two_models_of_one_width_keep_their_own_tables(pg_url, data, tmp_path):
+    """Two pipelines over one database whose vectors have the same width (two models, or a corpus and its name-blind
+    copy) each get a table of their own (keyed by model and corpus), so neither overwrites the other's rows."""
+    import pandas as pd
+
+    from clusterank import SearchPipeline
+    from clusterank.workspace import Workspace
+
+    x, q = data
+    other = structured(600, DIMS, 9)
+    frame = pd.DataFrame({"id": [f"p{i}" for i in range(600)], "text": [f"profile {i}" for i in range(600)],
+                          "embeddings_a": list(x[:600]), "embeddings_b": list(other)})
+    pipes = [SearchPipeline(frame, f"precomputed:{v}", workspace=Workspace(tmp_path), use_saved_index=False,
+                            database=pg_url) for v in "ab"]
+    found = [p.search_vectors(q[:5], K, retriever="pgvector:index=exact") for p in pipes]  # both written, then read
+    found = [p.search_vectors(q[:5], K, retriever="pgvector:index=exact") for p in pipes]
+    for hits, vectors in zip(found, (x[:600], other)):
+        assert [[h.row for h in query] for query in hits] == ExactIndex(vectors).search(q[:5], K).rows.tolist()
+    import psycopg
+
+    with psycopg.connect(pg_url) as conn:
+        tables = [t for (t,) in conn.execute("select tablename from pg_tables where tablename like "
+                                             "'clusterank_vector%'")]
+    assert len(tables) == 2 and all(t.startswith(f"clusterank_vector_{DIMS}_") for t in tables)
+
+
 def test_a_vector_column_of_another_size_or_a_table_without_it_is_one_line(pg_url, data):
     import psycopg
 

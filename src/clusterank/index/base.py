@@ -96,6 +96,8 @@ class SearchContext:
             (`prior`, `adapter`) train on beside the corpus rows (`--train-queries`; never a scored query).
         database: a `postgresql://` URL for retrievers that keep the vectors in a database (`pgvector`); None:
             they read the `CLUSTERANK_DB` environment variable.
+        vectors_key: what the vectors are (model, corpus source, blind fields), so a retriever that keeps its copy
+            outside this process (pgvector's table) keeps one per model and corpus; None: not known.
     """
 
     vectors: np.ndarray
@@ -108,6 +110,7 @@ class SearchContext:
     fitted: Callable[[str, Callable[[], dict[str, np.ndarray]]], dict[str, np.ndarray]] | None = None
     examples: tuple[np.ndarray, Sequence[str], str] | None = None
     database: str | None = None
+    vectors_key: str | None = None
 
     def training_rows(self, labels: Sequence[str | None], by: str | None) -> tuple[np.ndarray, list, str]:
         """What a label learner trains on: the corpus vectors and `labels`, then the training queries' vectors and

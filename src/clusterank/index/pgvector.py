@@ -1,9 +1,10 @@
 """`pgvector`: the corpus vectors in a PostgreSQL table (a `vector` or `halfvec` column beside each row's number and
 content hash), searched in SQL through an HNSW index, exactly (`index=exact`), or by sign bits re-ranked in float.
 
-The database comes from the search context (`--db`, or the `CLUSTERANK_DB` environment variable); rows are synced by
-row number and vector hash in one transaction, so a rebuild over the same vectors writes nothing and a lost connection
-leaves the table as it was. Filters become SQL (`row = any(...)`) with pgvector's iterative index scans.
+The database comes from the search context (`--db`, or the `CLUSTERANK_DB` environment variable), and each model and
+corpus gets its own table (`auto_table`); rows are synced by row number and vector hash in one transaction, so a
+rebuild over the same vectors writes nothing and a lost connection leaves the table as it was. Filters become SQL
+(`row = any(...)`) with pgvector's iterative index scans.
 """
 
 from __future__ import annotations
@@ -54,6 +55,14 @@ def row_hashes(vectors: np.ndarray) -> list[bytes]:
     return [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in vecs]
 
 
+def auto_table(column_type: str, dims: int, key: str | None) -> str:
+    """The table `table=auto` names: `clusterank_<vector|halfvec>_<dims>`, and where the vectors' key is known (model,
+    corpus source, blind fields: `SearchContext.vectors_key`) a digest of it, so two models of one width, or a corpus
+    and its name-blind copy, never write over each other's rows."""
+    suffix = f"_{hashlib.blake2b(key.encode('utf-8'), digest_size=6).hexdigest()}" if key else ""
+    return f"clusterank_{column_type}_{dims}{suffix}"
+
+
 def _psycopg():
     from clusterank.errors import require
 
@@ -69,7 +78,7 @@ class PgvectorIndex(Retriever):
 
     def __init__(self, url: str, vectors: np.ndarray, *, index: str = "hnsw", type: str = "vector", m: int = 16,
                  ef_construction: int = 64, ef_search: int = 100, rescore: int = 4, table: str | None = None,
-                 wait_s: float = 5.0):
+                 key: str | None = None, wait_s: float = 5.0):
         from clusterank.postgres import connect
 
         self.vectors = check_vectors(vectors, what="corpus vectors")
@@ -79,7 +88,7 @@ class PgvectorIndex(Retriever):
             raise ClusterankError(f"pgvector: type={type} indexes at most {MAX_DIMS[type]:,} dimensions, the vectors "
                                   f"have {self.dims:,}")
         self.column_type = "halfvec" if type == "halfvec" else "vector"
-        self.table = table if table not in (None, "auto") else f"clusterank_{self.column_type}_{self.dims}"
+        self.table = table if table not in (None, "auto") else auto_table(self.column_type, self.dims, key)
         self.m, self.ef_construction, self.ef_search = m, ef_construction, ef_search
         self.written = 0
         self.conn = connect(url, wait_s=wait_s)
@@ -267,7 +276,8 @@ def pgvector_database(given: str | None = None, *, wait_s: float = 5.0) -> str:
 def _build(context: SearchContext, index: str, type: str, m: int, ef_construction: int, ef_search: int,
            rescore: int, table: str) -> PgvectorIndex:
     return PgvectorIndex(database_url(context.database), context.vectors, index=index, type=type, m=m,
-                         ef_construction=ef_construction, ef_search=ef_search, rescore=rescore, table=table)
+                         ef_construction=ef_construction, ef_search=ef_search, rescore=rescore, table=table,
+                         key=context.vectors_key)
 
 
 RETRIEVER = RetrieverType(
@@ -279,5 +289,6 @@ RETRIEVER = RetrieverType(
      "ef_construction": Param(whole, 64, "HNSW candidate list while building", Bound(4, 1000, why="pgvector's range")),
      "ef_search": Param(whole, 100, "HNSW candidate list per query", Bound(1, 1000, why="pgvector's range")),
      "rescore": Param(whole, 4, "type=bit: rows re-ranked per hit, x k", POSITIVE),
-     "table": Param(_table_name, "auto", "the table; auto: clusterank_<vector|halfvec>_<dims>")},
+     "table": Param(_table_name, "auto", "the table; auto: clusterank_<vector|halfvec>_<dims>_<digest of the model "
+                    "and corpus>")},
     needs=("psycopg", "pgvector"), extra="pg", needs_database=True, examples=("pgvector", "pgvector:index=exact"))
