@@ -29,7 +29,7 @@ ALIAS = "qwen-llama-cpp-server"
 """Not the offline judge's name, so the two never share cached grades."""
 
 
-def _pairs(n_queries: int = 3) -> list[tuple[str, str]]:
+def _pairs(n_queries: int = 2) -> list[tuple[str, str]]:
     """For each of a few bundled queries: one profile of its role and one of another role."""
     queries, profiles = bundled_queries(), bundled_profiles(n=200)
     out = []
@@ -83,13 +83,14 @@ def test_a_llama_cpp_server_judge_agrees_with_the_offline_judge(tmp_path_factory
 
 def test_with_logits_all_its_log_probabilities_are_the_offline_ones(tmp_path_factory, home, offline):
     """`--logits_all true` (slower: the vocabulary's logits at every prompt position) returns log-probabilities:
-    the same distribution over "0".."3" as the offline judge's, to float32 rounding, on two pairs."""
+    the same distribution over "0".."3" as the offline judge's, to float32 rounding, on one pair (the slowest
+    server mode here)."""
     proc, url = _serve(tmp_path_factory, home, "true")
     try:
         with open_grader(f"llm:{ALIAS}-logits@{url}", home, concurrency=1) as grader:
-            served = grader.grade_many(_pairs()[:2])
+            served = grader.grade_many(_pairs()[:1])
     finally:
         stop_process(proc)
     assert {g.source for g in served} == {"logprobs"}
-    assert [g.grade for g in served] == [g.grade for g in offline[:2]]
-    assert [g.expected for g in served] == pytest.approx([g.expected for g in offline[:2]], abs=1e-3)
+    assert [g.grade for g in served] == [g.grade for g in offline[:1]]
+    assert [g.expected for g in served] == pytest.approx([g.expected for g in offline[:1]], abs=1e-3)
