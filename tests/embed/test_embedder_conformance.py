@@ -26,7 +26,8 @@ from clusterank.errors import ClusterankError
 sys.path.insert(0, str(Path(__file__).parents[1] / "distributed"))
 from test_ray_embed import Cluster, _env, needs_ray  # noqa: E402 (the real loopback cluster of the Ray tests)
 
-TEXTS = bundled_profiles(n=40).texts
+TEXTS = bundled_profiles(n=24).texts
+"""Enough for three batches of 8 with the real models at their real length (each text is embedded ~6 times here)."""
 HUGE = "positioning launches messaging pricing " * 80_000  # ~3.2 MB, one text
 PROVIDER_KEYS = {"OPENAI_API_KEY": "k", "NVIDIA_API_KEY": "k", "VOYAGE_API_KEY": "k", "CO_API_KEY": "k"}
 
@@ -130,7 +131,7 @@ def test_vectors_are_float32_of_the_declared_shape_and_deterministic(built):
     # a text's vector does not depend on its batch neighbours: the store caches it by the text alone
     alone = np.vstack([emb.embed([t]) for t in TEXTS[:5]])
     np.testing.assert_allclose(normalise(alone), normalise(first[:5]), atol=1e-5)
-    batches = list(emb.embed_batches(TEXTS, 16))
+    batches = list(emb.embed_batches(TEXTS, 8))
     assert sorted(p for b in batches for p in b.positions) == list(range(len(TEXTS)))
     for b in batches:
         np.testing.assert_allclose(normalise(b.vectors), normalise(first[b.positions]), atol=1e-5)
