@@ -118,17 +118,14 @@ class Gpu(Hourly):
     name: str
 
 
-@dataclass(frozen=True)
-class SelfHosted(Dated):
-    """A model class served on GPUs: texts/s per GPU at `reference_tokens` tokens per text."""
+@dataclass(frozen=True, kw_only=True)
+class OnGpus(Dated):
+    """A model served on rented GPUs (for embedding or judging): which GPU, how many, and what they cost."""
 
     key: str
     label: str
     gpu: Gpu
     gpus: int
-    texts_per_s: float
-    reference_tokens: float
-    startup_min: float
     models: tuple[str, ...] = ()
     params_m: float | None = None
 
@@ -141,6 +138,15 @@ class SelfHosted(Dated):
     def price_date(self) -> str:
         """The older of the throughput's and the GPU price's dates: the figure is as old as its oldest part."""
         return min(self.date, self.gpu.date)
+
+
+@dataclass(frozen=True)
+class SelfHosted(OnGpus):
+    """A model class served on GPUs: texts/s per GPU at `reference_tokens` tokens per text."""
+
+    texts_per_s: float
+    reference_tokens: float
+    startup_min: float
 
 
 @dataclass(frozen=True)
@@ -174,30 +180,14 @@ class JudgeApi(Dated):
 
 
 @dataclass(frozen=True)
-class JudgeGpu(Dated):
+class JudgeGpu(OnGpus):
     """An LLM judge served on rented GPUs: judgments/s of all its GPUs at `reference_tokens` prompt tokens."""
 
-    key: str
-    label: str
-    gpu: Gpu
-    gpus: int
     judgments_per_s: float
     reference_tokens: float
     startup_min: float
     tokenizer: str
-    models: tuple[str, ...] = ()
     chat_overhead: float = 0.0
-    params_m: float | None = None
-
-    @property
-    def hourly_usd(self) -> float:
-        """What all its GPUs cost per hour."""
-        return self.gpu.hourly_usd * self.gpus
-
-    @property
-    def price_date(self) -> str:
-        """The older of the throughput's and the GPU price's dates."""
-        return min(self.date, self.gpu.date)
 
 
 @dataclass(frozen=True)
