@@ -224,12 +224,16 @@ def _count(model_id: str, texts: Sequence[str]) -> tuple[np.ndarray, str, bool]:
     for row, text in enumerate(texts):
         if not isinstance(text, str):
             raise ClusterankError(f"row {row}: expected a text (str), got {type(text).__name__} {text!r:.40}")
+    return _counter_for(key, f"counting tokens for model {model_id!r}")(texts), name, exact
+
+
+def _counter_for(key: str, what: str):
+    """`_counter(key)`, a missing package one error naming `what` needs it and the command that installs it."""
     try:
-        count = _counter(key)
+        return _counter(key)
     except _Missing as missing:
-        raise ClusterankError(f"counting tokens for model {model_id!r} needs the Python package "
-                              f"{missing.package!r}; install it with: {missing.fix}") from None
-    return count(texts), name, exact
+        raise ClusterankError(f"{what} needs the Python package {missing.package!r}; install it with: "
+                              f"{missing.fix}") from None
 
 
 def count_tokens(model_id: str, texts: Sequence[str]) -> np.ndarray:
@@ -257,12 +261,7 @@ def count_encoding(encoding: str, texts: Sequence[str]) -> np.ndarray:
     """
     if encoding not in (_CL100K, "o200k_base"):
         raise ClusterankError(f"no BPE named {encoding!r} (known: cl100k_base, o200k_base)")
-    try:
-        count = _counter(encoding)
-    except _Missing as missing:
-        raise ClusterankError(f"counting tokens with {encoding} needs the Python package {missing.package!r}; "
-                              f"install it with: {missing.fix}") from None
-    return count(list(texts))
+    return _counter_for(encoding, f"counting tokens with {encoding}")(list(texts))
 
 
 def token_stats(model_id: str, texts: Sequence[str]) -> TokenStats:
