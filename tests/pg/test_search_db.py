@@ -56,3 +56,24 @@ def test_db_without_a_database_retriever_or_a_database_retriever_without_db_is_o
     assert code == 2 and "--db is for retrievers that keep the vectors in PostgreSQL" in err and err.count("\n") == 1
     code, _, err = search(capsys, "-r", "pgvector")
     assert code == 2 and f"--db postgresql://... or {DB_ENV}" in err and err.count("\n") == 1
+
+
+def test_compare_with_db_scores_pgvector_exact_as_exact(workspace, pg_url, capsys, monkeypatch, tmp_path):
+    """`compare --db` hands the database to every model's pgvector pipelines: exact search in SQL scores what exact
+    search in memory scores; `--db` where no pipeline keeps vectors in PostgreSQL is one line, exit 2."""
+    monkeypatch.setenv(DB_ENV, f"postgresql://nobody@127.0.0.1:{free_port()}/nowhere")  # the flag wins over it
+    code = main(["compare", "--models", "minilm-static", "--pipelines", "exact,pgvector:index=exact", "--n", "300",
+                 "--no-maps", "--hide-labels", "0", "--db", pg_url, "--out", str(tmp_path / "report")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    import pandas as pd
+
+    per_query = pd.read_csv(tmp_path / "report" / "per_query.csv")
+    exact, in_sql = (per_query[per_query["pipeline"] == p] for p in ("exact", "pgvector:index=exact"))
+    assert len(exact) == len(in_sql) > 0, sorted(set(per_query["pipeline"]))
+    for metric in ("nDCG@10", "P@10", "MRR"):
+        assert in_sql[metric].tolist() == pytest.approx(exact[metric].tolist(), abs=1e-6), metric
+    code = main(["compare", "--models", "minilm-static", "--pipelines", "exact", "--n", "300", "--no-maps",
+                 "--db", pg_url, "--out", str(tmp_path / "other")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--db is for retrievers that keep the vectors in PostgreSQL" in err and err.count("\n") == 1

@@ -10,9 +10,9 @@ import typer
 
 from clusterank.cli.judged import (JudgeChecksOpt, JudgeOpt, MaxJudgmentsOpt, PoolDepthOpt, RagasDepthOpt, RagasOpt,
                                    judged_runner)
-from clusterank.cli.common import (BlindOpt, ClustersOpt, CorpusOpt, DeviceOpt, LabelColOpt, LangOpt, ModelOpt, NOpt,
-                                   QueriesOpt, QueryColOpt, ParentOpt, RelIdsOpt, SkipOpt, TextColOpt, app, corpus_from_options,
-                                   out, queries_from_options)
+from clusterank.cli.common import (BlindOpt, ClustersOpt, CorpusOpt, DbOpt, DeviceOpt, LabelColOpt, LangOpt, ModelOpt,
+                                   NOpt, QueriesOpt, QueryColOpt, ParentOpt, RelIdsOpt, SkipOpt, TextColOpt, app,
+                                   corpus_from_options, database_for, out, queries_from_options)
 from clusterank import COMPARE_PIPELINES, DEFAULT_K, LABELLED_PIPELINES, SEED_RANGE, ClusterankError, Workspace
 
 
@@ -103,12 +103,12 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
                                                       "column (a,b: intersections) to the report."),
             judge: Optional[str] = JudgeOpt, pool_depth: int = PoolDepthOpt,
             max_judgments: Optional[int] = MaxJudgmentsOpt, judge_checks: int = JudgeChecksOpt,
-            ragas: bool = RagasOpt, ragas_depth: int = RagasDepthOpt) -> None:
+            ragas: bool = RagasOpt, ragas_depth: int = RagasDepthOpt, db: Optional[str] = DbOpt) -> None:
     """Compare embedding models x pipelines on labelled queries, or with --judge on LLM-judged relevance (no labels
     needed); write a report with a recommendation."""
     from clusterank import (check_device, check_spec, compare_models, expand_models, get_reranker, markdown_tables,
                             load_queries, neighbour_map, parent_labels, parse_pipelines, recommend, relevant_ids,
-                            split_specs, using_device, write_report)
+                            retriever_type, split_specs, using_device, write_report)
 
     check_device(device)  # cuda without a GPU fails before anything loads
     if ragas and judge is None:
@@ -127,6 +127,8 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
         chosen = parse_pipelines(specs, get_reranker, rerank_top)
         for pipeline in chosen:  # nlist, k and the like against the corpus' rows, before anything is embedded
             check_spec(pipeline.retriever, len(table))
+        in_db = [p.retriever for p in chosen if retriever_type(p.retriever).needs_database]
+        database = database_for((in_db or [chosen[0].retriever])[0], db)  # a bad one: one line, nothing embedded
         qs = queries_from_options(queries, query_column, label_column, lang)
         showcase = None
         if queries is None:
@@ -143,7 +145,8 @@ def compare(models: Optional[str] = typer.Option(None, "--models", help="Comma-s
                              skip_unanswerable=skip_unanswerable, hide_labels=hide_labels,
                              train_queries=None if train_queries is None else
                              load_queries(train_queries, text_column=query_column, label_column=label_column),
-                             audit_groups=audit_group, blind_corpus=blind_table)  # --blind: blind beside plain
+                             audit_groups=audit_group, blind_corpus=blind_table,  # --blind: blind beside plain
+                             database=database)
     out.print(markdown_tables(cmp))
     for run in cmp.runs:
         for result in run.holdout:

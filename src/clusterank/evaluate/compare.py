@@ -252,7 +252,7 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
                    with_maps: bool = True, progress: bool = False, skip_unanswerable: bool = False,
                    hide_labels: float = 0.2, train_queries: Corpus | None = None,
                    audit_groups: str | None = None, blind_corpus: Corpus | None = None,
-                   relevance: Relevance | None = None) -> Comparison:
+                   relevance: Relevance | None = None, database: str | None = None) -> Comparison:
     """Run every model through every pipeline on the same labelled queries.
 
     Args:
@@ -273,6 +273,7 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
         progress: progress bars with ETA while embedding.
         train_queries: labelled job descriptions that `prior` and `adapter` train on beside the corpus rows; none
             may be a scored query (their texts are checked).
+        database: the PostgreSQL URL `pgvector` pipelines keep the vectors in (None: `CLUSTERANK_DB`).
         skip_unanswerable: leave out queries with no relevant profile (counted in `Comparison.skipped`)
             instead of refusing them.
         hide_labels: for every pipeline whose retriever learns from labels (a tunable kind that reads them:
@@ -332,7 +333,7 @@ def compare_models(models: Sequence[str], corpus: Corpus, queries: Corpus, *, wo
                 measure_query_ms(embedder, showcase_query)  # the memory of answering single queries counts
         _step(i, len(variants), shown, 2)
         pipe = SearchPipeline(profiles, embedder, workspace=workspace, progress=progress, n_clusters=n_clusters,
-                              train_queries=train_queries)
+                              train_queries=train_queries, database=database)
         exact = pipe.retriever("exact")
         query_ms = (measure_query_ms(embedder, showcase_query,
                                      lambda v: exact.search(v / np.linalg.norm(v, axis=1, keepdims=True), 10))
