@@ -273,24 +273,19 @@ def _build(raw: dict) -> PriceTable:
     machine = _check("machine", "", raw["machine"])
     api = {m: ApiOption(model=m, **_check("api", m, f)) for m, f in raw["api"].items()}
     gpus = {g: Gpu(name=g, **_check("gpu", g, f)) for g, f in raw["gpu"].items()}
-    selfhosted = {}
-    for key, f in raw["selfhosted"].items():
-        fields = _check("selfhosted", key, f)
-        if fields["gpu"] not in gpus:
-            raise ClusterankError(f"{fields['origin']}: {key_path(('selfhosted', key, 'gpu'))} names {fields['gpu']!r}, "
-                                  f"which is not a [gpu.*] entry (known: {', '.join(gpus)})")
-        fields["gpu"] = gpus[fields["gpu"]]
-        selfhosted[key] = SelfHosted(key=key, **fields)
+    selfhosted = {k: _on_gpus(SelfHosted, "selfhosted", k, f, gpus) for k, f in raw["selfhosted"].items()}
     judges = {m: JudgeApi(model=m, **_check("judge", m, f)) for m, f in raw["judge"].items()}
-    judge_gpus = {}
-    for key, f in raw["judge-gpu"].items():
-        fields = _check("judge-gpu", key, f)
-        if fields["gpu"] not in gpus:
-            raise ClusterankError(f"{fields['origin']}: {key_path(('judge-gpu', key, 'gpu'))} names {fields['gpu']!r}, "
-                                  f"which is not a [gpu.*] entry (known: {', '.join(gpus)})")
-        fields["gpu"] = gpus[fields["gpu"]]
-        judge_gpus[key] = JudgeGpu(key=key, **fields)
+    judge_gpus = {k: _on_gpus(JudgeGpu, "judge-gpu", k, f, gpus) for k, f in raw["judge-gpu"].items()}
     return PriceTable(api, gpus, selfhosted, Machine(**machine), judges, judge_gpus)
+
+
+def _on_gpus(kind: type[OnGpus], section: str, key: str, raw: dict, gpus: dict[str, Gpu]) -> OnGpus:
+    """One checked [selfhosted.*] or [judge-gpu.*] entry, its `gpu` resolved to a [gpu.*] entry."""
+    fields = _check(section, key, raw)
+    if fields["gpu"] not in gpus:
+        raise ClusterankError(f"{fields['origin']}: {key_path((section, key, 'gpu'))} names {fields['gpu']!r}, "
+                              f"which is not a [gpu.*] entry (known: {', '.join(gpus)})")
+    return kind(key=key, **{**fields, "gpu": gpus[fields["gpu"]]})
 
 
 def load_prices(files_: Iterable[str | Path] = (), settings: Iterable[str] = (),
