@@ -6,8 +6,6 @@ from typing import Callable, Optional
 
 import typer
 
-from clusterank import ClusterankError
-
 JudgeOpt = typer.Option(None, "--judge", help="Score on LLM-judged relevance instead of labels: local (the bundled "
                         "offline model) or llm:<model>@<base_url> (any OpenAI-compatible chat API; key from "
                         "OPENAI_API_KEY). Grades 0-3 are cached, so a rerun resumes.")
@@ -29,17 +27,10 @@ def judged_runner(judge: str, pool_depth: int, max_judgments: Optional[int], jud
                   ragas_depth: int = 3) -> Callable:
     """`compare_models`' signature, scoring on the judge's grades; the judge spec and numbers are checked now,
     before anything is embedded."""
-    from clusterank import judged_compare, parse_judge
+    from clusterank import check_judging, judged_compare, parse_judge
 
     spec = parse_judge(judge)
-    if not 1 <= pool_depth <= 50:
-        raise ClusterankError(f"--pool-depth {pool_depth}: give a whole number from 1 to 50")
-    if max_judgments is not None and max_judgments < 1:
-        raise ClusterankError(f"--max-judgments {max_judgments}: give a positive number (omit it for no limit)")
-    if judge_checks < 0:
-        raise ClusterankError(f"--judge-checks {judge_checks}: give 0 (off) or a number of pairs")
-    if ragas and not 1 <= ragas_depth <= 10:
-        raise ClusterankError(f"--ragas-depth {ragas_depth}: give a whole number from 1 to 10")
+    check_judging(pool_depth, max_judgments, judge_checks, ragas, ragas_depth)
 
     def run(models, corpus, queries, **kw):
         result = judged_compare(models, corpus, queries, spec, pool_depth=pool_depth, max_judgments=max_judgments,

@@ -183,6 +183,30 @@ def pools(cmp: Comparison, depth: int) -> list[list[int]]:
     return out
 
 
+def check_judging(pool_depth: int, max_judgments: int | None, judge_checks: int, ragas: bool = False,
+                  ragas_depth: int = 3) -> None:
+    """The numbers of a judged comparison, checked before anything is embedded or judged (`judged_compare` and the
+    CLI call it).
+
+    Raises:
+        ClusterankError: a pool depth outside 1-50, a budget below 1, negative bias checks; with `ragas`, the package
+            missing, a depth outside 1-10 or deeper than the pool.
+    """
+    if isinstance(pool_depth, bool) or not isinstance(pool_depth, int) or not 1 <= pool_depth <= RECALL_DEPTH:
+        raise ClusterankError(f"--pool-depth {pool_depth}: give a whole number from 1 to {RECALL_DEPTH}")
+    if max_judgments is not None and max_judgments < 1:
+        raise ClusterankError(f"--max-judgments {max_judgments}: give a positive number (omit it for no limit)")
+    if judge_checks < 0:
+        raise ClusterankError(f"--judge-checks {judge_checks}: give 0 (off) or a number of pairs")
+    if ragas:
+        check_ragas()
+        if isinstance(ragas_depth, bool) or not isinstance(ragas_depth, int) or not 1 <= ragas_depth <= MAX_DEPTH:
+            raise ClusterankError(f"--ragas-depth {ragas_depth}: give a whole number from 1 to {MAX_DEPTH}")
+        if ragas_depth > pool_depth:
+            raise ClusterankError(f"--ragas-depth {ragas_depth} is deeper than --pool-depth {pool_depth}: ragas "
+                                  f"scores the judged pools, so give at most {pool_depth}")
+
+
 def judged_compare(models: Sequence[str], corpus: Corpus, queries: Corpus, judge: JudgeSpec | str | Grader, *,
                    pool_depth: int = 10, max_judgments: int | None = None, judge_checks: int = 0,
                    concurrency: int | None = None, workspace: Workspace | None = None, ragas: bool = False,
@@ -205,19 +229,7 @@ def judged_compare(models: Sequence[str], corpus: Corpus, queries: Corpus, judge
         ClusterankError: a bad judge spec, depth or budget; a tuned pipeline without labels; a judge that does not
             answer or answers without a grade 0-3; a prompt edited under its version; no query fits the budget.
     """
-    if isinstance(pool_depth, bool) or not isinstance(pool_depth, int) or not 1 <= pool_depth <= RECALL_DEPTH:
-        raise ClusterankError(f"--pool-depth {pool_depth}: give a whole number from 1 to {RECALL_DEPTH}")
-    if max_judgments is not None and max_judgments < 1:
-        raise ClusterankError(f"--max-judgments {max_judgments}: give a positive number (omit it for no limit)")
-    if judge_checks < 0:
-        raise ClusterankError(f"--judge-checks {judge_checks}: give 0 (off) or a number of pairs")
-    if ragas:
-        check_ragas()  # a missing package or a bad depth fails before anything is embedded or judged
-        if isinstance(ragas_depth, bool) or not isinstance(ragas_depth, int) or not 1 <= ragas_depth <= MAX_DEPTH:
-            raise ClusterankError(f"--ragas-depth {ragas_depth}: give a whole number from 1 to {MAX_DEPTH}")
-        if ragas_depth > pool_depth:
-            raise ClusterankError(f"--ragas-depth {ragas_depth} is deeper than --pool-depth {pool_depth}: ragas "
-                                  f"scores the judged pools, so give at most {pool_depth}")
+    check_judging(pool_depth, max_judgments, judge_checks, ragas, ragas_depth)
     spec = judge if isinstance(judge, (JudgeSpec, Grader)) else parse_judge(judge)  # a bad spec fails before embedding
     labelled = corpus.labels is not None and (queries.labels is not None or compare.get("relevant_ids") is not None)
     if not labelled:
