@@ -26,6 +26,7 @@ _EXPORTS = {
     "clusterank.data.blind": ("BLIND_FIELDS", "blind_texts", "parse_blind"),
     "clusterank.data.census": ("census_first_names", "census_gender", "with_name_gender"),
     "clusterank.data.names": ("SWAP_KINDS", "group_columns", "name_groups", "swap_names"),
+    "clusterank.data.changes": ("track_changes",),
     "clusterank.data.database": ("database_source", "read_database"),
     "clusterank.data.bounds": ("MAX_PROFILES", "PROFILES_RANGE", "SEED_RANGE", "Bound", "check_seed"),
     "clusterank.data.i18n": ("QUERY_LANGUAGES", "check_lang", "demo_query"),
@@ -128,7 +129,7 @@ __all__ = [
     "group_values", "write_cost_html", "write_cost_png", "write_map_html", "write_map_png", "write_report",
     "write_table",
     "database_error", "is_database_url", "open_database", "pgvector_database", "share_rate_limits", "shown_url",
-    "SyncReport", "database_source", "read_database", "snapshot_key", "sync_corpus",
+    "SyncReport", "database_source", "read_database", "snapshot_key", "sync_corpus", "track_changes",
     "CopiedCorpus", "FileCorpus", "check_index", "keep_copy", "open_profiles",
     "JudgePlan", "run_judge_cost",
 ]

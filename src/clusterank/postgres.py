@@ -43,6 +43,13 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
     (4, """
         alter table clusterank_sync add column if not exists row_version bigint;
     """),
+    (5, """
+        create table if not exists clusterank_changes (
+            rel oid not null, id text not null, xid xid8 not null default pg_current_xact_id());
+        create index if not exists clusterank_changes_rel_xid on clusterank_changes (rel, xid);
+        create table if not exists clusterank_sync_mark (
+            source text primary key, rel oid not null, seen pg_snapshot not null, rows bigint not null);
+    """),
 )
 """(version, SQL) in order: each runs once, in one transaction with its version recorded. Append, never edit."""
 SCHEMA_VERSION = MIGRATIONS[-1][0]

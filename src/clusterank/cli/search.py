@@ -210,11 +210,17 @@ def embed(model: str = ModelOpt, corpus: Optional[Path] = CorpusOpt, n: int = NO
                                                    "per GPU of the cluster, else one per CPU)."),
           batch_size: Optional[int] = typer.Option(None, "--batch-size", help="With --ray: texts per actor call "
                                                    "and per commit (default 512)."),
+          track: Optional[bool] = typer.Option(None, "--track-changes/--no-track-changes", help="A postgresql:// "
+                                               "table: put triggers on it that log the keys of rows written, so "
+                                               "syncs read only those rows, not the whole table (or take them off)."),
           device: str = DeviceOpt) -> None:
     """Embed a corpus into the cache (resumable; a second run embeds nothing), here or on a Ray cluster. A postgresql://
     corpus is synced: only rows new or edited since the last sync are embedded (a summary line on stderr)."""
-    from clusterank import SearchPipeline, is_database_url, sync_corpus
+    from clusterank import SearchPipeline, is_database_url, sync_corpus, track_changes
 
+    if track is not None and (corpus is None or not is_database_url(corpus) or ray or ray_address is not None):
+        raise ClusterankError("--track-changes and --no-track-changes apply to a postgresql://...?table= corpus, "
+                              "synced here (not with --ray)")
     if ray or ray_address is not None:
         from clusterank import Workspace, embed_on_ray
 
@@ -233,6 +239,8 @@ def embed(model: str = ModelOpt, corpus: Optional[Path] = CorpusOpt, n: int = NO
     if ray_actors is not None or batch_size is not None:
         raise ClusterankError("--ray-actors and --batch-size apply to Ray runs; add --ray")
     if corpus is not None and is_database_url(corpus):
+        if track is not None:
+            err.print(track_changes(str(corpus), on=track, text_column=text_column), markup=False, soft_wrap=True)
         report = sync_corpus(str(corpus), model, text_column=text_column, label_column=label_column, device=device,
                              progress=True)
         err.print(report.line(), markup=False, soft_wrap=True)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from clusterank.data.blind import parse_blind
+from clusterank.data.changes import Mark, read_changes, save_mark, tracked_mark, trim_log
 from clusterank.data.database import database_source, diff_table, is_database_url, note_versions, without_id
 from clusterank.data.loaders import Corpus, corpus_from_frame, load_profiles
 from clusterank.data.schema import ROLE_COLUMN, TEXT_COLUMN
@@ -47,6 +48,9 @@ class SyncReport:
     corpus: Corpus | None = field(repr=False)
     """The rows read: the whole table, or where the table was compared in SQL only its new and edited rows (None:
     none)."""
+    via: str = "read whole"
+    """How changed rows were found: `change log` (a tracked table: no scan), `compared in SQL` (one scan joined to
+    the snapshot) or `read whole` (a query, blind fields, a first sync)."""
 
     @property
     def changed(self) -> int:
@@ -57,7 +61,8 @@ class SyncReport:
         """The one-line summary the CLI prints on stderr."""
         return (f"sync {self.source} ({self.model}): {self.new:,} new, {self.edited:,} edited, {self.deleted:,} "
                 f"deleted, {self.unchanged:,} unchanged; {self.embedded:,} texts embedded "
-                f"(read {self.read_s:.1f} s, compare {self.diff_s:.1f} s, embed {self.embed_s:.1f} s)")
+                f"(rows found by {self.via}; read {self.read_s:.1f} s, compare {self.diff_s:.1f} s, embed "
+                f"{self.embed_s:.1f} s)")
 
 
 def snapshot_key(source: str, text_column: str, model: str, store: EmbeddingStore) -> str:
@@ -103,13 +108,15 @@ def sync_corpus(url: str, model: str | Embedder = DEFAULT_MODEL, *, text_column:
     workspace = workspace or Workspace.default()
     plain, _ = without_id(str(url))
     store = EmbeddingStore(workspace.store_path)
+    mark = None
     try:
         if not parse_blind(blind) and not (isinstance(model, str) and model.startswith("precomputed:")):
             t0 = time.perf_counter()
             name = model.name if isinstance(model, Embedder) else stored_name(model)
             build = lambda: model if isinstance(model, Embedder) else get_embedder(model, workspace, device=device)
             with open_database(plain, wait_s=wait_s) as conn:  # the model is built only when a row changed
-                done = _in_sql(conn, url, name, build, store, text_column, label_column, progress, t0)
+                mark = _mark(conn, url, plain, text_column)  # before the table is read: nothing written since is lost
+                done = _in_sql(conn, url, name, build, store, text_column, label_column, progress, t0, mark)
             if done is not None:
                 return done
         t0 = time.perf_counter()
@@ -119,25 +126,42 @@ def sync_corpus(url: str, model: str | Embedder = DEFAULT_MODEL, *, text_column:
                                                                            device=device)
         with open_database(plain, wait_s=wait_s) as conn:
             return _sync(conn, plain, corpus, model.name if isinstance(model, Embedder) else stored_name(model),
-                         embedder, store, read_s, progress, url)
+                         embedder, store, read_s, progress, url, mark)
     finally:
         store.close()
 
 
+def _mark(conn, url: str, plain: str, text_column: str) -> Mark | None:
+    """Where this sync starts in the table's change log (`changes.tracked_mark`), or None: not tracked."""
+    import psycopg
+
+    try:
+        return tracked_mark(conn, url, text_column)
+    except psycopg.Error as exc:
+        raise database_error(exc, plain) from None
+
+
 def _in_sql(conn, url: str, name: str, build, store: EmbeddingStore, text_column: str, label_column: str,
-            progress: bool, t0: float) -> SyncReport | None:
-    """The sync with the table compared in the database (`diff_table`): only changed rows are read. None where that
-    comparison does not apply, or the cache holds fewer vectors than the snapshot says (it was cleared since)."""
+            progress: bool, t0: float, mark: Mark | None) -> SyncReport | None:
+    """The sync with only changed rows read: from the change log where the table is tracked (`read_changes`), else
+    compared in the database (`diff_table`). None where neither applies, or the cache holds fewer vectors than the
+    snapshot says (it was cleared since)."""
     import psycopg
 
     source = database_source(url)
     key = snapshot_key(source, text_column, name, store)
     plain, _ = without_id(str(url))
+    found, via = None, ""
     try:
-        found = diff_table(conn, url, key, text_column)
+        for via, compare in (((("change log", read_changes),) if mark else ()) +
+                             (("compared in SQL", diff_table),)):
+            found = compare(conn, url, key, text_column)
+            if found is not None and found[2] - len(found[1]["new"]) <= store.count(name):
+                break  # (more rows than the cache holds: it was cleared since, so look further)
+            found = None
     except psycopg.Error as exc:
         raise database_error(exc, plain) from None
-    if found is None or found[2] - len(found[1]["new"]) > store.count(name):  # the cache was cleared since
+    if found is None:
         return None
     frame, states, total = found
     read_s = time.perf_counter() - t0
@@ -152,15 +176,16 @@ def _in_sql(conn, url: str, name: str, build, store: EmbeddingStore, text_column
     rows = list(zip(corpus.ids, corpus.texts)) if corpus is not None else []
     versions = frame.attrs.get("versions", {})
     _record(conn, plain, key, states["edited"] + states["deleted"],
-            [(key, i, sync_hash(t), versions.get(i)) for i, t in rows])  # (a row whose other columns changed
-    # keeps its old version and is hashed again next time: cheaper than a second scan to note it)
+            [(key, i, sync_hash(t), versions.get(i)) for i, t in rows], mark and (mark, total))
+    # (a row whose other columns changed keeps its old version and is hashed again next time: cheaper than a second
+    # scan to note it)
     return SyncReport(source, name, len(states["new"]), len(states["edited"]), len(states["deleted"]),
                       total - len(rows), len(rows) - len(cached), read_s, 0.0, embed_s, time.perf_counter() - t2,
-                      corpus)
+                      corpus, via)
 
 
 def _sync(conn, url: str, corpus: Corpus, name: str, embedder: Embedder, store: EmbeddingStore, read_s: float,
-          progress: bool, source_url: str) -> SyncReport:
+          progress: bool, source_url: str, mark: Mark | None = None) -> SyncReport:
     """The sync with every row read (`corpus`) and compared here against the snapshot's (id, hash)."""
     import psycopg
 
@@ -186,15 +211,17 @@ def _sync(conn, url: str, corpus: Corpus, name: str, embedder: Embedder, store: 
     t2 = time.perf_counter()
     changed = [r for r in rows if old.get(corpus.ids[r]) != hashes[r]]
     _record(conn, url, key, [corpus.ids[r] for r in changed if corpus.ids[r] in old] + deleted,
-            [(key, corpus.ids[r], hashes[r], None) for r in changed])
+            [(key, corpus.ids[r], hashes[r], None) for r in changed], mark and (mark, len(corpus)))
     _note(conn, source_url, key, corpus.text_column)  # row versions for the next sync, where the table has them
     return SyncReport(corpus.source, name, new, len(changed) - new, len(deleted),
                       len(corpus) - len(changed), len(rows) - len(cached), read_s, diff_s, embed_s,
                       time.perf_counter() - t2, corpus)
 
 
-def _record(conn, url: str, key: str, drop: list[str], put: list[tuple[str, str, bytes, int | None]]) -> None:
-    """Replace the snapshot rows of `drop` and `put` in one transaction: all of it is written or none."""
+def _record(conn, url: str, key: str, drop: list[str], put: list[tuple[str, str, bytes, int | None]],
+            marked: tuple[Mark, int] | None = None) -> None:
+    """Replace the snapshot rows of `drop` and `put`, and where the table is tracked this sync's mark (the mark, the
+    table's rows), in one transaction: all of it is written or none; then trim the change log."""
     import psycopg
 
     try:
@@ -202,12 +229,19 @@ def _record(conn, url: str, key: str, drop: list[str], put: list[tuple[str, str,
             if drop:
                 conn.execute("delete from clusterank_sync where source = %s and id = any(%s)", (key, drop))
             _copy(conn, put)
+            if marked:
+                save_mark(conn, key, *marked)
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ClusterankError(f"database {shown_url(url)}: the connection was lost while recording the sync "
                               f"({printable(first, 160)}); nothing of it was written, run it again") from None
     except psycopg.Error as exc:
         raise database_error(exc, url) from None
+    if marked:
+        try:
+            trim_log(conn, marked[0].rel)  # it only keeps the log short: a failure is logged, never raised
+        except psycopg.Error as exc:
+            log.debug("change log not trimmed: %s", exc)
 
 
 def _note(conn, url: str, key: str, text_column: str) -> None:

@@ -1,0 +1,131 @@
+"""A corpus table tracked by clusterank's change-log triggers: a sync reads only the rows written since the last one
+(through the key's index, no scan of the table), finds what a comparison of the whole table finds, loses no write
+committed while it ran, and falls back to comparing the table after a truncate or without the triggers."""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+import pytest
+from test_corpus_db import Counting, make_table, run_cli
+
+from clusterank import EmbeddingStore, snapshot_key, sync_corpus, track_changes
+from clusterank.data.database import database_source, diff_table
+from clusterank.errors import ClusterankError
+
+
+def scans(url: str) -> tuple[int, int]:
+    """(sequential scans, index scans) of `profiles` as the statistics say now."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("set stats_fetch_consistency = none")
+        return conn.execute("select seq_scan, coalesce(idx_scan, 0) from pg_stat_user_tables "
+                            "where relname = 'profiles'").fetchone()
+
+
+def settled_scans(url: str) -> tuple[int, int]:
+    """The scan counts once they stop moving: other sessions' statistics reach the shared counters when those
+    sessions end, a moment after their connections close (bounded: 10 s)."""
+    last, deadline = scans(url), time.monotonic() + 10
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = scans(url)
+        if now == last:
+            return now
+        last = now
+    return last
+
+
+def edit(url: str) -> None:
+    """Edit the text of 1-3, only the role of 4, delete 5 and 6, insert 5000, change key 7 to 5007 (its text kept);
+    each statement finds its rows through the key's index."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("set enable_seqscan = off")
+        conn.execute("update profiles set text = text || ' and Kafka' where pid in (1, 2, 3)")
+        conn.execute("update profiles set role = 'Analyst' where pid = 4")
+        conn.execute("delete from profiles where pid in (5, 6)")
+        conn.execute("insert into profiles values (5000, 'Staff ML engineer, ranking systems', 'ML Engineer')")
+        conn.execute("update profiles set pid = 5007 where pid = 7")
+
+
+def test_a_tracked_table_syncs_from_its_log_finding_what_a_whole_comparison_finds_without_a_scan(pg_url, workspace):
+    url, model = make_table(pg_url, 2000), Counting()  # enough rows that fetching 5 by key beats a scan
+    assert "changes are tracked (key 'pid')" in track_changes(url)
+    first = sync_corpus(url, model, workspace=workspace)
+    assert (first.new, first.embedded, first.via) == (2000, 2000, "read whole")
+    edit(pg_url)
+    store = EmbeddingStore(workspace.store_path)
+    key = snapshot_key(database_source(url), "text", model.name, store)
+    store.close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # the oracle: the whole table compared with the snapshot
+        whole = diff_table(conn, url, key, "text")
+    assert {k: sorted(v) for k, v in whole[1].items()} == {"new": ["5000", "5007"], "edited": ["1", "2", "3"],
+                                                           "deleted": ["5", "6", "7"]}
+    before = settled_scans(pg_url)
+    model.seen.clear()
+    second = sync_corpus(url, model, workspace=workspace)
+    assert second.via == "change log"
+    assert (second.new, second.edited, second.deleted, second.unchanged) == (2, 3, 3, whole[2] - 5) == (2, 3, 3, 1994)
+    assert sorted(second.corpus.ids) == sorted(whole[1]["new"] + whole[1]["edited"])
+    assert second.embedded == 4 and len(model.seen) == 4  # 5007 keeps 7's text, which the cache holds already
+    deadline = time.monotonic() + 10
+    while scans(pg_url)[1] == before[1] and time.monotonic() < deadline:  # the sync's statistics arrive
+        time.sleep(0.2)
+    after = settled_scans(pg_url)
+    assert after[1] > before[1] and after[0] == before[0], (before, after)  # rows fetched by key; the table never scanned
+    third = sync_corpus(url, model, workspace=workspace)
+    assert (third.via, third.changed, third.deleted, third.unchanged) == ("change log", 0, 0, 1999)
+    with psycopg.connect(pg_url) as conn:  # every mark has seen the log rows so far: trimmed
+        assert conn.execute("select count(*) from clusterank_changes").fetchone()[0] == 0
+
+
+def test_a_write_committed_while_a_sync_ran_is_found_by_the_next_one(pg_url, workspace):
+    url, model = make_table(pg_url, 10), Counting()
+    track_changes(url)
+    sync_corpus(url, model, workspace=workspace)
+    with psycopg.connect(pg_url) as writer:  # a transaction open across the next sync, committed after it
+        writer.execute("update profiles set text = 'Rust systems engineer' where pid = 1")
+        during = sync_corpus(url, model, workspace=workspace)
+        assert (during.via, during.changed) == ("change log", 0)  # not committed: not seen yet
+        writer.commit()
+    after = sync_corpus(url, model, workspace=workspace)
+    assert (after.via, after.edited, after.corpus.texts) == ("change log", 1, ["Rust systems engineer"])
+
+
+def test_a_truncate_or_removed_triggers_send_the_sync_back_to_comparing_the_table(pg_url, workspace, capsys):
+    url, model = make_table(pg_url, 10), Counting()
+    track_changes(url)
+    sync_corpus(url, model, workspace=workspace)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("truncate profiles")
+        conn.execute("insert into profiles values (1, 'Data engineer number 1, Spark and SQL pipelines', 'Analyst')")
+    after = sync_corpus(url, model, workspace=workspace)
+    assert after.via != "change log" and (after.deleted, after.unchanged) == (9, 1)
+    assert sync_corpus(url, model, workspace=workspace).via == "change log"
+    assert track_changes(url, on=False).endswith("changes are no longer tracked")
+    with psycopg.connect(pg_url) as conn:
+        triggers = conn.execute("select count(*) from pg_trigger where tgname like 'clusterank%%'").fetchone()[0]
+        assert triggers == 0 and conn.execute("select count(*) from clusterank_sync_mark").fetchone()[0] == 0
+    assert sync_corpus(url, model, workspace=workspace).via == "compared in SQL"
+    with pytest.raises(ClusterankError, match=r"a \?query= cannot be tracked; track the table it reads"):
+        track_changes(pg_url + "&id=pid&query=select * from profiles")
+    code, err = run_cli(["embed", "--corpus", "profiles.parquet", "--track-changes"], capsys)
+    assert code == 2 and "apply to a postgresql://...?table= corpus" in err and len(err.strip().splitlines()) == 1
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("create table notes (body text)")
+        conn.execute("create table memos (k integer, body text)")
+    with pytest.raises(ClusterankError, match="needs a key column"):
+        track_changes(pg_url + "&table=notes", text_column="body")
+    assert "warning: no index starts with 'k', so each sync still scans the table" in track_changes(
+        pg_url + "&table=memos&id=k", text_column="body")
+
+
+def test_the_cli_tracks_a_table_and_later_syncs_read_its_log(pg_url, workspace, capsys):
+    url = make_table(pg_url, 12)
+    code, err = run_cli(["embed", "--corpus", url, "--model", "minilm-static", "--track-changes"], capsys)
+    assert code == 0 and "changes are tracked (key 'pid')" in err and "12 new" in err
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("update profiles set text = 'Analytics engineer, dbt and Looker' where pid = 3")
+    code, err = run_cli(["embed", "--corpus", url, "--model", "minilm-static"], capsys)
+    assert code == 0 and "0 new, 1 edited, 0 deleted, 11 unchanged; 1 texts embedded" in err
+    assert "rows found by change log" in err
