@@ -159,7 +159,8 @@ class SearchPipeline:
             context = SearchContext(self.vectors, lambda k: self.clusters(k), default_k=self.n_clusters,
                                     labels=self.corpus.labels, tuning_file=self.tuning_path, column=self.column,
                                     fitted=self.fitted, examples=self.examples, database=self.database,
-                                    vectors_key=f"{self.embedder.name} | {self.corpus_name} | {self.corpus.blind}")
+                                    vectors_key=f"{self.embedder.name} | {self.corpus_name} | {self.corpus.blind}",
+                                    ids=self.corpus.ids)
             self._retrievers[key] = build_retriever(spec, context)
         return self._retrievers[key]
 

@@ -1,6 +1,7 @@
 """The `pgvector` retriever against a real PostgreSQL 18 + pgvector 0.8.2: exact SQL search equals `exact`, HNSW
 recall measured (vector, halfvec, bits re-ranked), filters in SQL return k matching rows, a column of another size
-refused in one line, a rebuild writes only what changed, and a connection lost mid-write leaves no half-written rows."""
+refused in one line, rows keyed by profile id (a removed profile deletes one row, shifting none; a table keyed by row
+number is migrated), a rebuild writes only what changed, and a connection lost mid-write leaves no half-written rows."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from clusterank.errors import ClusterankError
 from clusterank.index import SearchContext, build_retriever
 from clusterank.index.exact import ExactIndex
+from clusterank.index.pgvector import row_hashes
 
 N, DIMS, K = 3000, 32, 10
 
@@ -35,8 +37,8 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(f[f >= 0].tolist()) & set(t.tolist())) / len(t) for f, t in zip(found, truth)]))
 
 
-def build(spec: str, vectors: np.ndarray, url: str):
-    return build_retriever(spec, SearchContext(vectors, database=url))
+def build(spec: str, vectors: np.ndarray, url: str, ids: list[str] | None = None):
+    return build_retriever(spec, SearchContext(vectors, database=url, ids=ids))
 
 
 def test_exact_sql_search_returns_the_rows_and_cosines_of_exact(pg_url, data):
@@ -126,7 +128,7 @@ def test_a_vector_column_of_another_size_or_a_table_without_it_is_one_line(pg_ur
     with pytest.raises(ClusterankError, match=r"small .* holds vector\(8\) vectors, these are vector\(32\)") as err:
         build("pgvector:table=small", x, pg_url)
     assert "\n" not in str(err.value)
-    with pytest.raises(ClusterankError, match="table people .* has no column 'row'") as err:
+    with pytest.raises(ClusterankError, match="table people .* has no column 'hash'") as err:
         build("pgvector:table=people", x, pg_url)
     assert "\n" not in str(err.value)
     with pytest.raises(ClusterankError, match="table=") as err:
@@ -181,3 +183,73 @@ def test_a_connection_lost_mid_write_leaves_the_old_rows_and_the_rerun_finishes(
     rerun = build("pgvector:index=exact", x, pg_url)
     assert rerun.written == N - 1000
     np.testing.assert_array_equal(rerun.search(q, K).rows, ExactIndex(x).search(q, K).rows)
+
+
+def _stored(url: str, table: str) -> dict[str, bytes]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return dict(conn.execute(f"select id, hash from {table}").fetchall())
+
+
+def test_rows_keyed_by_id_a_removed_and_an_edited_profile_write_two_rows(pg_url, data):
+    """Issue 26: each table row is keyed by the profile's id, so removing a profile near the start of the corpus
+    deletes its row alone (with row numbers every later row would shift and be rewritten) and editing one rewrites
+    one; searches still answer `exact`'s corpus rows, filters included."""
+    x, q = data
+    n = 1000
+    ids = [f"emp-{(i * 7919) % n:04d}" for i in range(n)]  # ids in another order than the rows
+    first = build("pgvector:index=exact", x[:n], pg_url, ids)
+    assert first.written == n
+    assert set(_stored(pg_url, first.table)) == set(ids)
+    keep = np.arange(n) != 3  # profile 3 removed: every later one moves up a row
+    vectors, kept = x[:n][keep].copy(), [i for i, k in zip(ids, keep) if k]
+    vectors[500] = x[n + 1]  # and profile 501 (now row 500) edited: a vector from outside this corpus
+    again = build("pgvector:index=exact", vectors, pg_url, kept)
+    assert again.written == 2  # one deleted, one rewritten; not the ~1000 rows after the removed one
+    stored = _stored(pg_url, again.table)
+    assert len(stored) == n - 1 and ids[3] not in stored and stored[kept[500]] == row_hashes(vectors[500:501])[0]
+    found, truth = again.search(q, K), ExactIndex(vectors).search(q, K)
+    np.testing.assert_array_equal(found.rows, truth.rows)
+    np.testing.assert_allclose(found.scores, truth.scores, atol=1e-5)
+    mask = np.zeros(n - 1, dtype=bool)
+    mask[np.random.default_rng(4).choice(n - 1, 15, replace=False)] = True  # an id filter in SQL
+    within = again.search_within(q, K, mask)
+    np.testing.assert_array_equal(within.rows, np.flatnonzero(mask)[ExactIndex(vectors[mask]).search(q, K).rows])
+    assert build("pgvector:index=exact", vectors, pg_url, kept).written == 0
+
+
+def test_two_profiles_with_one_id_are_refused_in_one_line(pg_url, data):
+    x, _ = data
+    with pytest.raises(ClusterankError, match="rows 1 and 3 have the same id 'b'; .*ids must be unique") as err:
+        build("pgvector:index=exact", x[:4], pg_url, ["a", "b", "c", "b"])
+    assert "\n" not in str(err.value)
+
+
+def test_a_table_keyed_by_row_number_is_migrated_to_ids_keeping_its_vectors(pg_url, data):
+    """A table of the layout before ids (`row integer`) is re-keyed in place: each vector stays under its row number
+    as text, the id of a corpus without an id column, so nothing is rewritten; a corpus with ids replaces them."""
+    import psycopg
+    from pgvector.psycopg import register_vector
+
+    x, q = data
+    n = 200
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        register_vector(conn)
+        conn.execute(f"create table old_rows (row integer primary key, hash bytea not null, "
+                     f"embedding vector({DIMS}) not null)")
+        with conn.cursor() as cur:
+            cur.executemany("insert into old_rows (row, hash, embedding) values (%s, %s, %s)",
+                            [(i, h, x[i]) for i, h in enumerate(row_hashes(x[:n]))])
+    migrated = build("pgvector:index=exact,table=old_rows", x[:n], pg_url)  # no ids: the row numbers
+    assert migrated.written == 0
+    with psycopg.connect(pg_url) as conn:
+        columns = dict(conn.execute("select attname, format_type(atttypid, atttypmod) from pg_attribute where "
+                                    "attrelid = 'old_rows'::regclass and attnum > 0 and not attisdropped"))
+    assert columns == {"id": "text", "hash": "bytea", "embedding": f"vector({DIMS})"}
+    np.testing.assert_array_equal(migrated.search(q, K).rows, ExactIndex(x[:n]).search(q, K).rows)
+    migrated.close()
+    named = build("pgvector:index=exact,table=old_rows", x[:n], pg_url, [f"p{i}" for i in range(n)])
+    assert named.written == 2 * n  # a corpus with an id column: its ids written, the row numbers deleted
+    assert sorted(_stored(pg_url, "old_rows")) == sorted(f"p{i}" for i in range(n))
+    np.testing.assert_array_equal(named.search(q, K).rows, ExactIndex(x[:n]).search(q, K).rows)

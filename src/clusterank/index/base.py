@@ -98,6 +98,8 @@ class SearchContext:
             they read the `CLUSTERANK_DB` environment variable.
         vectors_key: what the vectors are (model, corpus source, blind fields), so a retriever that keeps its copy
             outside this process (pgvector's table) keeps one per model and corpus; None: not known.
+        ids: each corpus row's profile id (`Corpus.ids`), what a retriever keeping its copy outside this process
+            keys it by, so removing a profile shifts no other; None: the row numbers.
     """
 
     vectors: np.ndarray
@@ -111,6 +113,7 @@ class SearchContext:
     examples: tuple[np.ndarray, Sequence[str], str] | None = None
     database: str | None = None
     vectors_key: str | None = None
+    ids: Sequence[str] | None = None
 
     def training_rows(self, labels: Sequence[str | None], by: str | None) -> tuple[np.ndarray, list, str]:
         """What a label learner trains on: the corpus vectors and `labels`, then the training queries' vectors and

@@ -1,17 +1,21 @@
-"""`pgvector`: the corpus vectors in a PostgreSQL table (a `vector` or `halfvec` column beside each row's number and
-content hash), searched in SQL through an HNSW index, exactly (`index=exact`), or by sign bits re-ranked in float.
+"""`pgvector`: the corpus vectors in a PostgreSQL table (a `vector` or `halfvec` column beside each profile's id and
+the vector's hash), searched in SQL through an HNSW index, exactly (`index=exact`), or by sign bits re-ranked in float.
 
 The database comes from the search context (`--db`, or the `CLUSTERANK_DB` environment variable), and each model and
-corpus gets its own table (`auto_table`); rows are synced by row number and vector hash in one transaction, so a
-rebuild over the same vectors writes nothing and a lost connection leaves the table as it was. Filters become SQL
-(`row = any(...)`) with pgvector's iterative index scans.
+corpus gets its own table (`auto_table`); rows are keyed by the profile's id (`SearchContext.ids`: the corpus' `id`
+column, else row numbers) and synced by id and vector hash in one transaction, so a rebuild over the same vectors
+writes nothing, removing one profile deletes one row (the later ones keep theirs), and a lost connection leaves the
+table as it was. SQL returns ids; `search` maps them back to corpus rows. Filters become SQL (`id = any(...)`) with
+pgvector's iterative index scans. A table of the layout before ids (`row integer`) is migrated in place once.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -29,8 +33,14 @@ EXACT_FILTER_SHARE = 0.02
 """A filter keeping at most this share of the rows is searched exactly over them (a bitmap scan of the primary key,
 then every distance): an HNSW scan filtered as it goes misses some of so few (recall@10 0.81 at 1% of 1M rows in
 bench/pgvector.py), and reading that few rows stays cheap."""
+log = logging.getLogger(__name__)
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,50}")
 _BATCH = 2000
+
+
+def _row_numbered(columns: dict[str, str]) -> bool:
+    """Whether a table's columns are the layout before ids: `row integer` (the corpus row number), no `id`."""
+    return "id" not in columns and columns.get("row") == "integer"
 
 
 def _choice(options: tuple[str, ...]):
@@ -55,6 +65,26 @@ def row_hashes(vectors: np.ndarray) -> list[bytes]:
     return [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in vecs]
 
 
+def profile_keys(ids: Sequence[str] | None, rows: int) -> list[str]:
+    """The key of each corpus row in the table: its profile's id (`SearchContext.ids`), else its row number as text.
+
+    Raises:
+        ClusterankError: not one id per row, or two rows with one id (the table keeps one row per id; the corpus
+            loaders refuse such a corpus the same way).
+    """
+    if ids is None:
+        return [str(i) for i in range(rows)]
+    keys = [str(i) for i in ids]
+    if len(keys) != rows:
+        raise ClusterankError(f"pgvector: {len(keys):,} profile ids for {rows:,} corpus vectors")
+    first: dict[str, int] = {}
+    for row, key in enumerate(keys):
+        if first.setdefault(key, row) != row:
+            raise ClusterankError(f"pgvector: rows {first[key]} and {row} have the same id {key!r}; the table keeps "
+                                  f"one row per id, so ids must be unique")
+    return keys
+
+
 def auto_table(column_type: str, dims: int, key: str | None) -> str:
     """The table `table=auto` names: `clusterank_<vector|halfvec>_<dims>`, and where the vectors' key is known (model,
     corpus source, blind fields: `SearchContext.vectors_key`) a digest of it, so two models of one width, or a corpus
@@ -71,19 +101,22 @@ def _psycopg():
 
 class PgvectorIndex(Retriever):
     """Cosine search over the corpus in PostgreSQL + pgvector (the vectors are unit length, so the inner product
-    operator `<#>` orders as the cosine). `search` returns corpus rows, like every retriever."""
+    operator `<#>` orders as the cosine). The table's rows are keyed by profile id (`ids`; None: row numbers as text);
+    `search` returns corpus rows, like every retriever."""
 
     spec = ""
     filters_in_search = True
 
     def __init__(self, url: str, vectors: np.ndarray, *, index: str = "hnsw", type: str = "vector", m: int = 16,
                  ef_construction: int = 64, ef_search: int = 100, rescore: int = 4, table: str | None = None,
-                 key: str | None = None, wait_s: float = 5.0):
+                 key: str | None = None, ids: Sequence[str] | None = None, wait_s: float = 5.0):
         from clusterank.postgres import connect
 
         self.vectors = check_vectors(vectors, what="corpus vectors")
         self.url, self.index, self.type, self.rescore = url, index, type, max(1, rescore)
         self.dims = int(self.vectors.shape[1])
+        self.ids = profile_keys(ids, len(self.vectors))
+        self.position = {key: row for row, key in enumerate(self.ids)}
         if self.dims > MAX_DIMS[type]:
             raise ClusterankError(f"pgvector: type={type} indexes at most {MAX_DIMS[type]:,} dimensions, the vectors "
                                   f"have {self.dims:,}")
@@ -118,19 +151,40 @@ class PgvectorIndex(Retriever):
 
         self.conn.execute("create extension if not exists vector")
         register_vector(self.conn)
-        self.conn.execute(f"create table if not exists {self.table} (row integer primary key, hash bytea not null, "
+        self.conn.execute(f"create table if not exists {self.table} (id text primary key, hash bytea not null, "
                           f"embedding {self.column_type}({self.dims}) not null)")
-        found = dict(self.conn.execute(
-            "select attname, format_type(atttypid, atttypmod) from pg_attribute where attrelid = %s::regclass "
-            "and attnum > 0 and not attisdropped", (self.table,)).fetchall())
-        for column in ("row", "hash", "embedding"):
+        found = self._columns()
+        if _row_numbered(found):
+            found = self._migrate()
+        for column in ("id", "hash", "embedding"):
             if column not in found:
                 raise ClusterankError(f"pgvector: table {self.table} in {self._shown()} has no column {column!r} "
                                       f"(columns: {', '.join(found) or 'none'}); name another table with table=")
+        if found["id"] != "text":
+            raise ClusterankError(f"pgvector: table {self.table} in {self._shown()} has an id column of type "
+                                  f"{found['id']}, not text; name another table with table=")
         want = f"{self.column_type}({self.dims})"
         if found["embedding"] != want:
             raise ClusterankError(f"pgvector: table {self.table} in {self._shown()} holds {found['embedding']} "
                                   f"vectors, these are {want}; name another table with table=")
+
+    def _columns(self) -> dict[str, str]:
+        return dict(self.conn.execute(
+            "select attname, format_type(atttypid, atttypmod) from pg_attribute where attrelid = %s::regclass "
+            "and attnum > 0 and not attisdropped", (self.table,)).fetchall())
+
+    def _migrate(self) -> dict[str, str]:
+        """Re-key a table of the layout before ids (`row integer`, the corpus row number) by id, in one transaction
+        under a lock (a second process finds it done): each vector stays, under its row number as text, which is
+        its id where the corpus has no id column; the sync after it rewrites the rows whose id or vector differs."""
+        with self.conn.transaction():
+            self.conn.execute(f"lock table {self.table} in access exclusive mode")
+            if _row_numbered(self._columns()):
+                self.conn.execute(f"alter table {self.table} rename column row to id")
+                self.conn.execute(f"alter table {self.table} alter column id type text using id::text")
+                log.warning("pgvector: table %s in %s was keyed by row number; now keyed by profile id",
+                            self.table, self._shown())
+        return self._columns()
 
     def _shown(self) -> str:
         from clusterank.postgres import shown_url
@@ -138,12 +192,19 @@ class PgvectorIndex(Retriever):
         return shown_url(self.url)
 
     def sync(self, vectors: np.ndarray) -> int:
-        """Make the table hold exactly these vectors (row i = corpus row i), writing only rows whose hash differs and
-        deleting rows past the end, in one transaction: all or nothing. Returns the rows written or deleted."""
+        """Make the table hold exactly these vectors (corpus row i under the id `ids[i]`), writing only the ids whose
+        hash differs and deleting the ids no longer in the corpus, in one transaction: all or nothing. Returns the
+        rows written or deleted.
+
+        Raises:
+            ClusterankError: not one vector per id, or the connection lost while writing (nothing written then).
+        """
+        if len(vectors) != len(self.ids):
+            raise ClusterankError(f"pgvector: {len(vectors):,} vectors for {len(self.ids):,} profile ids")
         hashes = row_hashes(vectors)
-        stored = dict(self.conn.execute(f"select row, hash from {self.table}").fetchall())
-        changed = [i for i, h in enumerate(hashes) if stored.get(i) != h]
-        gone = [r for r in stored if r >= len(hashes) or r < 0]
+        stored = dict(self.conn.execute(f"select id, hash from {self.table}").fetchall())
+        changed = [i for i, (key, h) in enumerate(zip(self.ids, hashes)) if stored.get(key) != h]
+        gone = [key for key in stored if key not in self.position]
         if not changed and not gone:
             return 0
         try:
@@ -154,18 +215,18 @@ class PgvectorIndex(Retriever):
                                   f"({first}); nothing was written, run again") from None
         return len(changed) + len(gone)
 
-    def _write(self, vectors: np.ndarray, hashes: list[bytes], changed: list[int], gone: list[int]) -> None:
+    def _write(self, vectors: np.ndarray, hashes: list[bytes], changed: list[int], gone: list[str]) -> None:
         with self.conn.transaction():
             if gone:
-                self.conn.execute(f"delete from {self.table} where row = any(%s)", (gone,))
-            self.conn.execute(f"create temp table if not exists incoming (row integer, hash bytea, embedding "
+                self.conn.execute(f"delete from {self.table} where id = any(%s)", (gone,))
+            self.conn.execute(f"create temp table if not exists incoming (id text, hash bytea, embedding "
                               f"{self.column_type}({self.dims})) on commit delete rows")
-            with self.conn.cursor().copy("copy incoming (row, hash, embedding) from stdin with (format binary)") as copy:
-                copy.set_types(["int4", "bytea", self.column_type])
+            with self.conn.cursor().copy("copy incoming (id, hash, embedding) from stdin with (format binary)") as copy:
+                copy.set_types(["text", "bytea", self.column_type])
                 for i in changed:
-                    copy.write_row((i, hashes[i], self._param(vectors[i])))
-            self.conn.execute(f"insert into {self.table} (row, hash, embedding) select row, hash, embedding from "
-                              f"incoming on conflict (row) do update set hash = excluded.hash, "
+                    copy.write_row((self.ids[i], hashes[i], self._param(vectors[i])))
+            self.conn.execute(f"insert into {self.table} (id, hash, embedding) select id, hash, embedding from "
+                              f"incoming on conflict (id) do update set hash = excluded.hash, "
                               f"embedding = excluded.embedding")
 
     def _param(self, vector: np.ndarray):
@@ -197,14 +258,14 @@ class PgvectorIndex(Retriever):
     def _sql(self, k: int, where: str) -> str:
         t, cast = self.table, f"%(q)s::{self.column_type}({self.dims})"
         if self.type == "bit":
-            inner = (f"select row, embedding from {t} {where} order by binary_quantize(embedding)::bit({self.dims}) "
+            inner = (f"select id, embedding from {t} {where} order by binary_quantize(embedding)::bit({self.dims}) "
                      f"<~> binary_quantize({cast})::bit({self.dims}) limit {self.rescore * k}")
-            return (f"select row, -(embedding <#> {cast}) as s from ({inner}) c "
-                    f"order by embedding <#> {cast}, row limit {k}")
-        if where:  # iterative scans may return rows slightly out of order: sort the k found by their distance
-            return (f"select row, s from (select row, -(embedding <#> {cast}) as s from {t} {where} "
-                    f"order by embedding <#> {cast} limit {k}) c order by s desc, row")
-        return f"select row, -(embedding <#> {cast}) as s from {t} order by embedding <#> {cast}, row limit {k}"
+            return (f"select id, -(embedding <#> {cast}) as s from ({inner}) c "
+                    f"order by embedding <#> {cast}, id limit {k}")
+        if where:  # iterative scans may return rows slightly out of order (`_run` sorts the k found by score)
+            return (f"select id, -(embedding <#> {cast}) as s from {t} {where} order by embedding <#> {cast} "
+                    f"limit {k}")
+        return f"select id, -(embedding <#> {cast}) as s from {t} order by embedding <#> {cast}, id limit {k}"
 
     def search(self, query_vectors: np.ndarray, k: int) -> TopK:
         """The k best rows of each query (L2-normalised queries), best first; scores are the cosines."""
@@ -214,11 +275,11 @@ class PgvectorIndex(Retriever):
         """The k best rows of each query among the rows `mask` keeps, the filter applied in SQL while the index is
         scanned (`hnsw.iterative_scan = relaxed_order`), so a selective filter still returns k rows where k match;
         a filter keeping at most `EXACT_FILTER_SHARE` of the rows is searched exactly over them."""
-        rows = np.flatnonzero(np.asarray(mask, dtype=bool)).astype(np.int32).tolist()
-        return self._run(query_vectors, min(k, len(rows)), rows)
+        keys = [self.ids[row] for row in np.flatnonzero(np.asarray(mask, dtype=bool))]
+        return self._run(query_vectors, min(k, len(keys)), keys)
 
-    def _run(self, query_vectors: np.ndarray, k: int, rows: list[int] | None) -> TopK:
-        if k < 1 and rows is None:
+    def _run(self, query_vectors: np.ndarray, k: int, keys: list[str] | None) -> TopK:
+        if k < 1 and keys is None:
             raise ClusterankError(f"k must be at least 1, got {k}")
         q = check_vectors(query_vectors, self.dims, what="query vectors")
         k = min(k, len(self.vectors))
@@ -226,20 +287,23 @@ class PgvectorIndex(Retriever):
         out_scores = np.full((len(q), max(k, 1)), -np.inf, dtype=np.float32)
         if k < 1:
             return TopK(out_rows[:, :0], out_scores[:, :0])
-        sql = self._sql(k, "where row = any(%(rows)s)" if rows is not None else "")
-        exact = self.index == "exact" or (rows is not None and len(rows) <= EXACT_FILTER_SHARE * len(self.vectors))
+        sql = self._sql(k, "where id = any(%(keys)s)" if keys is not None else "")
+        exact = self.index == "exact" or (keys is not None and len(keys) <= EXACT_FILTER_SHARE * len(self.vectors))
         try:
             with self.conn.transaction():
                 self.conn.execute("set local enable_indexscan = off" if exact else
                                   f"set local hnsw.ef_search = {max(self.ef_search, k if self.type != 'bit' else self.rescore * k)}")
-                if rows is not None and not exact:
+                if keys is not None and not exact:
                     self.conn.execute("set local hnsw.iterative_scan = relaxed_order")
                 for i, vector in enumerate(q):
-                    # a row list is bound as a constant (no prepared plan), so PostgreSQL hashes it once per query
-                    found = self.conn.execute(sql, {"q": self._param(vector), "rows": rows},
-                                              prepare=rows is None).fetchall()
-                    for j, (row, score) in enumerate(found):
-                        out_rows[i, j], out_scores[i, j] = row, score
+                    # an id list is bound as a constant (no prepared plan), so PostgreSQL hashes it once per query
+                    found = self.conn.execute(sql, {"q": self._param(vector), "keys": keys},
+                                              prepare=keys is None).fetchall()
+                    # ids back to corpus rows, best first, ties by row (as `exact`); an id this corpus lacks (another
+                    # process synced a newer corpus since) is left out
+                    hits = sorted((-score, self.position[key]) for key, score in found if key in self.position)
+                    for j, (score, row) in enumerate(hits):
+                        out_rows[i, j], out_scores[i, j] = row, -score
         except _psycopg().Error as exc:
             raise self._error(exc) from None
         return TopK(out_rows, out_scores)
@@ -277,7 +341,7 @@ def _build(context: SearchContext, index: str, type: str, m: int, ef_constructio
            rescore: int, table: str) -> PgvectorIndex:
     return PgvectorIndex(database_url(context.database), context.vectors, index=index, type=type, m=m,
                          ef_construction=ef_construction, ef_search=ef_search, rescore=rescore, table=table,
-                         key=context.vectors_key)
+                         key=context.vectors_key, ids=context.ids)
 
 
 RETRIEVER = RetrieverType(
