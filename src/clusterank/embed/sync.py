@@ -144,8 +144,8 @@ def _mark(conn, url: str, plain: str, text_column: str) -> Mark | None:
 def _in_sql(conn, url: str, name: str, build, store: EmbeddingStore, text_column: str, label_column: str,
             progress: bool, t0: float, mark: Mark | None) -> SyncReport | None:
     """The sync with only changed rows read: from the change log where the table is tracked (`read_changes`), else
-    compared in the database (`diff_table`). None where neither applies, or the cache holds fewer vectors than the
-    snapshot says (it was cleared since)."""
+    compared in the database (`diff_table`). None where neither applies, or the cache lost the
+    model's vectors since (`_cache_lost`)."""
     import psycopg
 
     source = database_source(url)
@@ -156,8 +156,8 @@ def _in_sql(conn, url: str, name: str, build, store: EmbeddingStore, text_column
         for via, compare in (((("change log", read_changes),) if mark else ()) +
                              (("compared in SQL", diff_table),)):
             found = compare(conn, url, key, text_column)
-            if found is not None and found[2] - len(found[1]["new"]) <= store.count(name):
-                break  # (more rows than the cache holds: it was cleared since, so look further)
+            if found is not None and not _cache_lost(store, name, found[2] - len(found[1]["new"])):
+                break
             found = None
     except psycopg.Error as exc:
         raise database_error(exc, plain) from None
@@ -200,8 +200,8 @@ def _sync(conn, url: str, corpus: Corpus, name: str, embedder: Embedder, store: 
     new = sum(1 for r in rows if corpus.ids[r] not in old)
     deleted = [i for i in old.keys() - set(corpus.ids)]
     diff_s = time.perf_counter() - t0
-    if len(old) - len(deleted) > store.count(name):  # the cache was cleared since: check every text
-        log.info("the cache holds fewer vectors than the last sync recorded; checking every text")
+    if _cache_lost(store, name, len(old) - len(deleted)):  # check every text
+        log.info("the cache holds no vector of this model since the last sync; checking every text")
         rows = list(range(len(corpus)))
     t1 = time.perf_counter()
     cached: list[int] = []
@@ -216,6 +216,13 @@ def _sync(conn, url: str, corpus: Corpus, name: str, embedder: Embedder, store: 
     return SyncReport(corpus.source, name, new, len(changed) - new, len(deleted),
                       len(corpus) - len(changed), len(rows) - len(cached), read_s, diff_s, embed_s,
                       time.perf_counter() - t2, corpus)
+
+
+def _cache_lost(store: EmbeddingStore, name: str, recorded: int) -> bool:
+    """True where the snapshot records `recorded` rows but the cache holds no vector of the model: the store was
+    deleted or cleared since, so every row must be checked again. One lookup, not a count of 100,000s of vectors (a
+    vector lost otherwise, say by `cache repair`, is embedded by the first search that reads the corpus whole)."""
+    return recorded > 0 and store.dims(name) is None
 
 
 def _record(conn, url: str, key: str, drop: list[str], put: list[tuple[str, str, bytes, int | None]],
