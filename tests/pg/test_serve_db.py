@@ -69,6 +69,21 @@ def test_a_job_started_on_one_replica_is_reported_and_cancelled_by_the_other(rep
 
 
 @pytest.mark.slow
+def test_a_jobs_compare_child_gets_the_db_flag_as_its_database(replicas, shared_db):
+    """A job's `clusterank compare` child names `--db` as CLUSTERANK_DB, so its pgvector pipelines keep their vectors
+    there (tests/pg/test_compare_job_db.py runs one), whatever the server's own environment says."""
+    a, b, _ = replicas
+    started = httpx.post(a + "/jobs/compare", json={"models": ["minilm-static"]}, timeout=30).json()
+    try:
+        with open(f"/proc/{started['pid']}/environ", "rb") as f:
+            environ = f.read().split(b"\0")
+    finally:
+        httpx.delete(f"{a}/jobs/{started['id']}", timeout=30)
+        wait_until(lambda: _state(b, started["id"])["state"] == "cancelled", 60, "the job ending")
+    assert f"CLUSTERANK_DB={shared_db}".encode() in environ
+
+
+@pytest.mark.slow
 def test_usage_is_summed_over_both_replicas(replicas):
     a, b, _ = replicas
     before = _searches(a)

@@ -199,7 +199,8 @@ def create_app(config: ServerConfig, engine: Engine | None = None, *, shared=Non
         return _json(result)
 
     jobs = CompareJobs(engine.workspace, config.corpus_args(), max_running=config.max_jobs,
-                       max_queued=config.max_queued_jobs, keep_hours=config.job_keep_hours, store=job_store)
+                       max_queued=config.max_queued_jobs, keep_hours=config.job_keep_hours, store=job_store,
+                       env=config.job_env())
     static = files("clusterank.server").joinpath("static")
 
     @app.get("/", include_in_schema=False)

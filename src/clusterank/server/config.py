@@ -146,6 +146,12 @@ class ServerConfig:
             args += ["--blind", ",".join(self.blind)]
         return args
 
+    def job_env(self) -> dict[str, str]:
+        """What a compare job's child process gets in its environment over the server's: with `--db`, that database
+        as `CLUSTERANK_DB`, so the job's pgvector pipelines keep their vectors where the server's search does (the
+        flag wins over the server's own variable, as everywhere)."""
+        return {"CLUSTERANK_DB": self.db} if self.db else {}
+
     def toggle_fields(self) -> tuple[str, ...]:
         """The fields the name-blind copy of the corpus leaves out: `--blind`'s and `--blind-toggle`'s (() when no
         toggle is offered)."""

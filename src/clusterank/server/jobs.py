@@ -152,11 +152,12 @@ class CompareJobs:
         max_queued: jobs waiting beyond those (429 beyond).
         keep_hours: how long a finished job (its state and report folder) is kept.
         keep: the most finished jobs kept, newest first.
+        env: environment variables each job's child gets over the server's (`ServerConfig.job_env`: --db).
     """
 
     def __init__(self, workspace: Workspace, corpus_args: list[str], *, max_running: int = 1, max_queued: int = 8,
-                 keep_hours: float = 24.0, keep: int = 50, store=None):
-        self.workspace, self.corpus_args = workspace, corpus_args
+                 keep_hours: float = 24.0, keep: int = 50, store=None, env: dict[str, str] | None = None):
+        self.workspace, self.corpus_args, self.env = workspace, corpus_args, dict(env or {})
         self.max_running, self.max_queued, self.keep_hours, self.keep = max_running, max_queued, keep_hours, keep
         self.store = store or FileJobStore(workspace)
         """Where job states live: `FileJobStore` (this workspace) or `jobs_db.DatabaseJobStore` (shared)."""
@@ -223,7 +224,7 @@ class CompareJobs:
         child = subprocess.Popen([sys.executable, "-m", "clusterank", "compare", "--models", ",".join(state["models"]),
                                   "--skip-unanswerable", "--out", str(out_dir), *state["args"]],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                 env={**os.environ, "CLUSTERANK_HOME": str(self.workspace.root)})
+                                 env={**os.environ, **self.env, "CLUSTERANK_HOME": str(self.workspace.root)})
         state.update(state="running", message="starting", started=time.time(), pid=child.pid, owner=self.me)
         self.store.write(state)
         threading.Thread(target=self._follow, args=(child, state["id"], state, out_dir), daemon=True).start()
