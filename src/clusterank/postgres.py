@@ -48,7 +48,8 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
             rel oid not null, id text not null, xid xid8 not null default pg_current_xact_id());
         create index if not exists clusterank_changes_rel_xid on clusterank_changes (rel, xid);
         create table if not exists clusterank_sync_mark (
-            source text primary key, rel oid not null, seen pg_snapshot not null, rows bigint not null);
+            source text primary key, rel oid not null, seen pg_snapshot not null, rows bigint not null,
+            at timestamptz not null default now());
     """),
 )
 """(version, SQL) in order: each runs once, in one transaction with its version recorded. Append, never edit."""

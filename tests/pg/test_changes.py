@@ -90,6 +90,19 @@ def test_a_write_committed_while_a_sync_ran_is_found_by_the_next_one(pg_url, wor
         writer.commit()
     after = sync_corpus(url, model, workspace=workspace)
     assert (after.via, after.edited, after.corpus.texts) == ("change log", 1, ["Rust systems engineer"])
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # a cache that synced once, 31 days ago, and is gone
+        conn.execute("insert into clusterank_sync_mark (source, rel, seen, rows, at) select 'gone laptop', rel, "
+                     "'1:1:', 10, now() - interval '31 days' from clusterank_sync_mark")
+        conn.execute("update profiles set text = 'Go backend engineer' where pid = 2")
+    assert sync_corpus(url, model, workspace=workspace).edited == 1
+    with psycopg.connect(pg_url) as conn:  # its mark is forgotten, so it no longer holds the log back
+        assert conn.execute("select source from clusterank_sync_mark").fetchall() != [] and conn.execute(
+            "select count(*) from clusterank_sync_mark where source = 'gone laptop'").fetchone()[0] == 0
+        assert conn.execute("select count(*) from clusterank_changes").fetchone()[0] == 0
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # a reload: reading the table whole is cheaper
+        conn.execute("update profiles set text = text || ' (reloaded)'")
+    reload = sync_corpus(url, model, workspace=workspace)
+    assert (reload.via, reload.edited, reload.embedded) == ("read whole", 10, 10)
     store = EmbeddingStore(workspace.store_path)
     store.clear(model.name)  # the cache lost the vectors the snapshot stands for: every row is checked again
     store.close()

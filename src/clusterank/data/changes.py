@@ -20,11 +20,14 @@ from clusterank.data.database import _table_names, database_source, without_id
 from clusterank.errors import ClusterankError
 from clusterank.postgres import DEFAULT_WAIT_S, database_error, open_database, split_url
 
-__all__ = ["Mark", "read_changes", "save_mark", "track_changes", "tracked_mark", "trim_log"]
+__all__ = ["MARK_DAYS", "Mark", "read_changes", "save_mark", "track_changes", "tracked_mark", "trim_log"]
 
 TRIGGERS = {"insert": "referencing new table as new_rows", "update": "referencing old table as old_rows new table "
             "as new_rows", "delete": "referencing old table as old_rows", "truncate": ""}
 """The triggers `track_changes` puts on a table (`clusterank_track_<event>`), with their transition tables."""
+MARK_DAYS = 30
+"""A sync mark not moved for this many days is forgotten when the log is trimmed, so the log of a table stays short
+when one of the caches that synced it is gone."""
 _FUNCTION = """
 create or replace function clusterank_note_change() returns trigger language plpgsql security definer
 set search_path = {schema}, pg_temp as $$
@@ -145,8 +148,9 @@ def read_changes(conn, url: str, snapshot: str, text_column: str,
 
     Returns:
         As `diff_table`: (the new and edited rows, their `xmin` in `frame.attrs["versions"]`; ids by state, `new`,
-        `edited` and `deleted`; the table's rows in all), or None where the log cannot say: the table is not tracked
-        with this key, or this snapshot has no mark on it (never synced since the triggers went on, or a truncate).
+        `edited` and `deleted`; the table's rows in all), or None where the log cannot say or should not: the table
+        is not tracked with this key, this snapshot has no mark on it (never synced since the triggers went on, a
+        truncate, a mark forgotten after `MARK_DAYS`), or more than half of the rows were written since.
     """
     from psycopg import sql
 
@@ -164,6 +168,8 @@ def read_changes(conn, url: str, snapshot: str, text_column: str,
         keys = [k for (k,) in conn.execute(
             "select distinct id from clusterank_changes where rel = %s and xid >= pg_snapshot_xmin(%s::pg_snapshot) "
             "and not pg_visible_in_snapshot(xid, %s::pg_snapshot)", (rel, seen, seen))]
+        if 2 * len(keys) > kept:  # most of the table was written (a reload): reading it whole is cheaper
+            return None
         conn.execute("set local enable_seqscan = off")  # the changed rows by key, even where a scan looks cheap
         key_type = conn.execute("select format_type(atttypid, atttypmod) from pg_attribute where attrelid = %s and "
                                 "attname = %s", (rel, key)).fetchone()[0]
@@ -195,11 +201,15 @@ def save_mark(conn, snapshot: str, mark: Mark, rows: int) -> None:
     """Record where `snapshot`'s sync stands (`mark`) and how many rows the table had then; inside the transaction
     that records the sync snapshot, so the two never disagree."""
     conn.execute("insert into clusterank_sync_mark (source, rel, seen, rows) values (%s, %s, %s::pg_snapshot, %s) "
-                 "on conflict (source) do update set rel = excluded.rel, seen = excluded.seen, rows = excluded.rows",
-                 (snapshot, mark.rel, mark.seen, rows))
+                 "on conflict (source) do update set rel = excluded.rel, seen = excluded.seen, rows = excluded.rows, "
+                 "at = now()", (snapshot, mark.rel, mark.seen, rows))
 
 
 def trim_log(conn, rel: int) -> int:
-    """Delete the log rows of table `rel` that every sync mark on it has seen; returns how many went."""
+    """Delete the log rows of table `rel` that every sync mark on it has seen, after forgetting marks not moved for
+    `MARK_DAYS` (a cache that stopped syncing must not keep the log growing; its next sync compares the table whole);
+    returns how many log rows went."""
+    conn.execute("delete from clusterank_sync_mark where rel = %s and at < now() - make_interval(days => %s)",
+                 (rel, MARK_DAYS))
     return conn.execute("delete from clusterank_changes where rel = %s and xid < (select min(pg_snapshot_xmin(seen)) "
                         "from clusterank_sync_mark where rel = %s)", (rel, rel)).rowcount
