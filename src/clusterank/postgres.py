@@ -50,6 +50,8 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
         create table if not exists clusterank_sync_mark (
             source text primary key, rel oid not null, seen pg_snapshot not null, rows bigint not null,
             at timestamptz not null default now());
+        create table if not exists clusterank_sync_state (
+            source text primary key, version bigint not null, changed_at timestamptz not null default now());
     """),
 )
 """(version, SQL) in order: each runs once, in one transaction with its version recorded. Append, never edit."""

@@ -59,6 +59,9 @@ def serve(
                                  "--port + N - 1; any of them reports or cancels any job."),
     replica_lost_s: float = typer.Option(15.0, "--replica-lost-s", help="Seconds without a sign of life after "
                                          "which a replica's running job is reported lost."),
+    refresh_s: Optional[float] = typer.Option(None, "--refresh-s", help="A postgresql:// corpus: sync it every N "
+                                              "seconds and serve the new profiles without a restart (track the "
+                                              "table with `embed --track-changes` so a sync reads only changes)."),
     blind_toggle: str = typer.Option("", "--blind-toggle", help="Offer name-blind search beside the normal one: "
                                      "these fields (e.g. names) are left out of a second copy of the corpus, "
                                      "searched when a request (the page's Name-blind box) asks for it."),
@@ -76,6 +79,6 @@ def serve(
                      max_in_flight=max_in_flight, faults=faults, fault_seed=fault_seed, fault_slow_s=fault_slow_s,
                      cors_origins=tuple(cors_origin), device=device, allow_hosts=tuple(allow_host),
                      retrievers=retrievers, max_jobs=max_jobs, max_queued_jobs=max_queued_jobs,
-                     db=db, replicas=replicas, replica_lost_s=replica_lost_s,
+                     db=db, replicas=replicas, replica_lost_s=replica_lost_s, refresh_s=refresh_s,
                      job_keep_hours=job_keep_hours, blind=parse_blind(blind),
                      blind_toggle=parse_blind(blind_toggle)))

@@ -148,7 +148,7 @@ def read_changes(conn, url: str, snapshot: str, text_column: str,
 
     Returns:
         As `diff_table`: (the new and edited rows, their `xmin` in `frame.attrs["versions"]`; ids by state, `new`,
-        `edited` and `deleted`; the table's rows in all), or None where the log cannot say or should not: the table
+        `edited`, `deleted` and `rewritten` (written since, the text unchanged); the table's rows in all), or None where the log cannot say or should not: the table
         is not tracked with this key, this snapshot has no mark on it (never synced since the triggers went on, a
         truncate, a mark forgotten after `MARK_DAYS`), or more than half of the rows were written since.
     """
@@ -191,6 +191,8 @@ def read_changes(conn, url: str, snapshot: str, text_column: str,
             states[state].append(ident)
             if present:
                 kept_rows.append(row)
+        elif present:  # written since, its text the same: another column changed
+            states.setdefault("rewritten", []).append(ident)
     frame = pd.DataFrame.from_records([row[5:] for row in kept_rows], columns=columns)
     frame.attrs["versions"] = {row[0]: row[4] for row in kept_rows}
     frame.attrs["id_column"] = key

@@ -51,6 +51,9 @@ class SyncReport:
     via: str = "read whole"
     """How changed rows were found: `change log` (a tracked table: no scan), `compared in SQL` (one scan joined to
     the snapshot) or `read whole` (a query, blind fields, a first sync)."""
+    version: int = 0
+    """The snapshot's version after this sync: raised by every sync that found a row new, edited, deleted or (from
+    the change log) rewritten in another column; what `serve --refresh-s` watches."""
 
     @property
     def changed(self) -> int:
@@ -175,13 +178,14 @@ def _in_sql(conn, url: str, name: str, build, store: EmbeddingStore, text_column
     t2 = time.perf_counter()
     rows = list(zip(corpus.ids, corpus.texts)) if corpus is not None else []
     versions = frame.attrs.get("versions", {})
-    _record(conn, plain, key, states["edited"] + states["deleted"],
-            [(key, i, sync_hash(t), versions.get(i)) for i, t in rows], mark and (mark, total))
+    version = _record(conn, plain, key, states["edited"] + states["deleted"],
+                      [(key, i, sync_hash(t), versions.get(i)) for i, t in rows], mark and (mark, total),
+                      bool(states.get("rewritten")))
     # (a row whose other columns changed keeps its old version and is hashed again next time: cheaper than a second
     # scan to note it)
     return SyncReport(source, name, len(states["new"]), len(states["edited"]), len(states["deleted"]),
                       total - len(rows), len(rows) - len(cached), read_s, 0.0, embed_s, time.perf_counter() - t2,
-                      corpus, via)
+                      corpus, via, version)
 
 
 def _sync(conn, url: str, corpus: Corpus, name: str, embedder: Embedder, store: EmbeddingStore, read_s: float,
@@ -210,12 +214,12 @@ def _sync(conn, url: str, corpus: Corpus, name: str, embedder: Embedder, store: 
     embed_s = time.perf_counter() - t1
     t2 = time.perf_counter()
     changed = [r for r in rows if old.get(corpus.ids[r]) != hashes[r]]
-    _record(conn, url, key, [corpus.ids[r] for r in changed if corpus.ids[r] in old] + deleted,
-            [(key, corpus.ids[r], hashes[r], None) for r in changed], mark and (mark, len(corpus)))
+    version = _record(conn, url, key, [corpus.ids[r] for r in changed if corpus.ids[r] in old] + deleted,
+                      [(key, corpus.ids[r], hashes[r], None) for r in changed], mark and (mark, len(corpus)))
     _note(conn, source_url, key, corpus.text_column)  # row versions for the next sync, where the table has them
     return SyncReport(corpus.source, name, new, len(changed) - new, len(deleted),
                       len(corpus) - len(changed), len(rows) - len(cached), read_s, diff_s, embed_s,
-                      time.perf_counter() - t2, corpus)
+                      time.perf_counter() - t2, corpus, version=version)
 
 
 def _cache_lost(store: EmbeddingStore, name: str, recorded: int) -> bool:
@@ -226,9 +230,10 @@ def _cache_lost(store: EmbeddingStore, name: str, recorded: int) -> bool:
 
 
 def _record(conn, url: str, key: str, drop: list[str], put: list[tuple[str, str, bytes, int | None]],
-            marked: tuple[Mark, int] | None = None) -> None:
-    """Replace the snapshot rows of `drop` and `put`, and where the table is tracked this sync's mark (the mark, the
-    table's rows), in one transaction: all of it is written or none; then trim the change log."""
+            marked: tuple[Mark, int] | None = None, rewritten: bool = False) -> int:
+    """Replace the snapshot rows of `drop` and `put`, where the table is tracked this sync's mark (the mark, the
+    table's rows), and where anything changed (or `rewritten`: rows written with the same text) raise the snapshot's
+    version, in one transaction: all of it is written or none; then trim the change log. Returns the version."""
     import psycopg
 
     try:
@@ -238,6 +243,10 @@ def _record(conn, url: str, key: str, drop: list[str], put: list[tuple[str, str,
             _copy(conn, put)
             if marked:
                 save_mark(conn, key, *marked)
+            if drop or put or rewritten:
+                conn.execute("insert into clusterank_sync_state (source, version) values (%s, 1) on conflict (source) "
+                             "do update set version = clusterank_sync_state.version + 1, changed_at = now()", (key,))
+            row = conn.execute("select version from clusterank_sync_state where source = %s", (key,)).fetchone()
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ClusterankError(f"database {shown_url(url)}: the connection was lost while recording the sync "
@@ -249,6 +258,7 @@ def _record(conn, url: str, key: str, drop: list[str], put: list[tuple[str, str,
             trim_log(conn, marked[0].rel)  # it only keeps the log short: a failure is logged, never raised
         except psycopg.Error as exc:
             log.debug("change log not trimmed: %s", exc)
+    return int(row[0]) if row else 0
 
 
 def _note(conn, url: str, key: str, text_column: str) -> None:

@@ -51,6 +51,12 @@ def serve(config: ServerConfig, *, progress: bool = True) -> None:
         check_database(config.db)
         if config.replicas == 1:
             shared = shared_state(config)  # paid APIs' limits count in the database from the first embedder on
+    refresher = None
+    if config.refresh_s:  # the table synced into the cache first: a change after it is a change to this engine's
+        from clusterank.server.refresh import Refresher
+
+        refresher = Refresher(config, progress=progress)
+        refresher.prime()
     engine = Engine(config, progress=progress)  # embeds the corpus and fits k-means once, into the workspace
     log.info("serving %d profiles from %s with %s on http://%s:%d (%d worker%s)", len(engine.corpus),
              engine.corpus.source, ", ".join(engine.pipelines), config.host, config.port, config.workers,
@@ -60,7 +66,7 @@ def serve(config: ServerConfig, *, progress: bool = True) -> None:
         run_replicas(config)
         return
     if config.workers == 1:
-        uvicorn.run(create_app(config, engine, shared=shared if config.db else None), **options)
+        uvicorn.run(create_app(config, engine, shared=shared if config.db else None, refresher=refresher), **options)
         return
     del engine  # each worker builds its own from the now-warm workspace
     os.environ[CONFIG_ENV] = config.to_env()

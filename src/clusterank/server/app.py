@@ -16,6 +16,7 @@ from pathlib import Path
 from clusterank import ClusterankError, Workspace, decode_token_ids, require, visible
 from clusterank.server.config import ServerConfig
 from clusterank.server.engine import Engine
+from clusterank.server.refresh import LiveEngine, Refresher
 from clusterank.server.errors import ApiError, error_body, field_name
 from clusterank.server.faults import FaultMiddleware
 from clusterank.server.guard import Guard
@@ -90,10 +91,11 @@ def _unit_vector(vector: list[float]) -> list[float]:
     return [x / norm for x in vector]
 
 
-def create_app(config: ServerConfig, engine: Engine | None = None, *, shared=None):
+def create_app(config: ServerConfig, engine: Engine | None = None, *, shared=None, refresher=None):
     """The ASGI app serving `config` (the engine is built here unless given). With `config.db`, compare jobs, usage
     records and paid APIs' rate limits live in that database (`shared`: `jobs_db.shared_state(config)`, made here
-    unless given)."""
+    unless given). With `config.refresh_s`, a `refresh.Refresher` (primed before `engine` was built, or made and
+    primed here) swaps in a new engine whenever the database corpus changes."""
     fastapi = require("fastapi", "serve", "clusterank serve")
     from fastapi.exceptions import RequestValidationError
     from starlette.exceptions import HTTPException
@@ -102,7 +104,12 @@ def create_app(config: ServerConfig, engine: Engine | None = None, *, shared=Non
     from clusterank.server.jobs_db import shared_state
 
     job_store, usage = shared or shared_state(config)  # before the engine: its API models count shared limits
-    engine = engine or Engine(config)
+    if config.refresh_s and refresher is None:
+        refresher = Refresher(config)
+        refresher.prime()  # before the engine reads the table: a change after it is a change to it
+    engine = LiveEngine(engine or Engine(config))  # routes use the engine serving now (`--refresh-s` swaps it)
+    if refresher is not None:
+        refresher.start(engine)
     # no /docs or /redoc: FastAPI's pages load their scripts from a CDN; the schema stays at /openapi.json
     app = fastapi.FastAPI(title="clusterank", version=_version(), docs_url=None, redoc_url=None,
                           description="Embeddings, reranking and candidate search over one workspace.")
@@ -196,7 +203,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None, *, shared=Non
             k=body.k, reranker=body.reranker, rerank_top_n=body.rerank_top, filters=filters,
             return_text=body.return_text, explain_hits=body.explain, blind=body.blind)
         usage.record("search", body.model or engine.default_model, 1)
-        return _json(result)
+        return _json({**result, "corpus_version": engine.refreshes})  # the page reloads its map when this moves
 
     jobs = CompareJobs(engine.workspace, config.corpus_args(), max_running=config.max_jobs,
                        max_queued=config.max_queued_jobs, keep_hours=config.job_keep_hours, store=job_store,
@@ -228,7 +235,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None, *, shared=Non
 
     @app.get("/v1/options", summary="What the web page's choosers offer")
     async def options(blind: bool = False):
-        return _json(await asyncio.to_thread(engine.options, blind))
+        return _json({**await asyncio.to_thread(engine.options, blind), "corpus_version": engine.refreshes})
 
     @app.get("/v1/map", summary="The 2-D cluster map of the corpus")
     async def cluster_map(model: str | None = None, blind: bool = False):
@@ -240,8 +247,8 @@ def create_app(config: ServerConfig, engine: Engine | None = None, *, shared=Non
         return _json(await asyncio.to_thread(engine.audit_json, group, model, retriever, k, blind))
 
     @app.get("/v1/profiles/{row}", summary="One whole profile")
-    async def profile(row: int, model: str | None = None, blind: bool = False):
-        return _json(engine.profile(row, model, blind))
+    async def profile(row: int, model: str | None = None, blind: bool = False, id: str | None = None):
+        return _json(engine.profile(row, model, blind, id))
 
     @app.get("/reports/{kind}", summary="The workspace's latest compare report or cost page")
     async def report(kind: str):
@@ -293,7 +300,8 @@ def create_app(config: ServerConfig, engine: Engine | None = None, *, shared=Non
         # answered without the key: the corpus by its file name only, never the path it lies under
         return _json({"status": "ok", "pid": os.getpid(), "version": _version(),
                       "corpus": Path(engine.corpus.source).name, "profiles": len(engine.corpus),
-                      "search_models": list(engine.pipelines), "faults": engine.faults.rates})
+                      "search_models": list(engine.pipelines), "faults": engine.faults.rates,
+                      **(engine.status() if config.refresh_s else {})})
 
     @app.get("/metrics", summary="Prometheus metrics of this process")
     async def metrics():
@@ -308,7 +316,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None, *, shared=Non
     guarded = Guard(wrapped, metrics=engine.metrics, max_body=config.max_body, max_in_flight=config.max_in_flight,
                     api_key_env=config.api_key_env, bound_host=config.host, allow_hosts=config.allow_hosts,
                     cors_origins=config.cors_origins)
-    guarded.engine, guarded.fastapi = engine, app  # for tests and embedding in other apps
+    guarded.engine, guarded.fastapi, guarded.refresher = engine, app, refresher  # for tests and other apps
     return guarded
 
 

@@ -11,7 +11,7 @@ import os
 from dataclasses import asdict, dataclass, field
 
 from clusterank import (DEFAULT_MODEL, SEED_RANGE, Bound, ClusterankError, canonical_spec, check_device,
-                        is_loopback)
+                        is_database_url, is_loopback)
 
 CONFIG_ENV = "CLUSTERANK_SERVE_CONFIG"
 LIMITS = (("--port", "port", Bound(1, 65535)), ("--workers", "workers", Bound(1, 64)),
@@ -85,6 +85,9 @@ class ServerConfig:
     """Seconds without a sign of life after which a replica's running job is reported lost (`interrupted`)."""
     blind: tuple[str, ...] = ()
     """Personal fields left out of the profiles' embedded text (`--blind`: names, email, ...); () searches all."""
+    refresh_s: float | None = None
+    """Seconds between syncs of a postgresql:// corpus (`--refresh-s`): rows added, edited or removed reach the
+    served search without a restart (`server.refresh`); None reads the corpus once, at start."""
     blind_toggle: tuple[str, ...] = ()
     """Fields a second, name-blind copy of the corpus also leaves out (`--blind-toggle names`): embedded at start-up
     with every search model, searched by `/v1/search` with `"blind": true` (the page's Name-blind box); () offers
@@ -128,6 +131,11 @@ class ServerConfig:
             raise ClusterankError("--replicas and --workers: give one of them (each replica is one process)")
         if self.replicas > 1 and self.port + self.replicas - 1 > 65535:
             raise ClusterankError(f"--port {self.port} --replicas {self.replicas}: the ports run past 65535")
+        if self.refresh_s is not None:
+            Bound(1, 86_400, whole=False).check(self.refresh_s, "--refresh-s")
+            if not is_database_url(self.corpus):
+                raise ClusterankError("--refresh-s: only a postgresql://...?table= corpus is synced while serving; "
+                                      "restart the server to read a changed file")
         check_device(self.device)
 
     @property

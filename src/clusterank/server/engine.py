@@ -338,12 +338,18 @@ class Engine:
         with self.lock:
             return audit_pipelines(pipe, bundled_queries(), group, [retriever], k, n_boot=1000).to_json()
 
-    def profile(self, row: int, model: str | None = None, blind: bool = False) -> dict:
-        """One whole profile (`blind`: its name-blind text and name): its text, other columns, role and cluster.
+    def profile(self, row: int, model: str | None = None, blind: bool = False, id: str | None = None) -> dict:
+        """One whole profile (`blind`: its name-blind text and name): its text, other columns, role and cluster;
+        `id`: the profile's id as a search gave it, which wins where the corpus was refreshed since (rows move).
 
         Raises:
-            ApiError: 404 for a row outside the corpus.
+            ApiError: 404 for a row outside the corpus, or an id no longer in it.
         """
+        if id is not None and not (0 <= row < len(self.corpus) and self.corpus.ids[row] == id):
+            if id not in self.corpus.ids:
+                raise ApiError(404, f"no profile with id {id!r}: it left the corpus when it was last refreshed",
+                               param="id")
+            row = self.corpus.ids.index(id)
         if not 0 <= row < len(self.corpus):
             raise ApiError(404, f"no profile {row}: rows are 0 to {len(self.corpus) - 1}", param="row")
         pipe = self.pipeline(model, blind)

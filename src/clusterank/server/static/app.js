@@ -80,6 +80,7 @@ function addBlindBox(fields) {
 
 // the corpus line and the cluster filter of the plain or the name-blind corpus (each has its own k-means clusters)
 function showCorpus(o) {
+  state.corpusVersion = o.corpus_version;  // `serve --refresh-s` raises it when the profiles change
   $("corpus-line").textContent = `${o.profiles.toLocaleString()} profiles · ${o.corpus}`;
   const select = $("f-cluster");
   select.replaceChildren(select.options[0]);
@@ -126,6 +127,10 @@ async function search() {
   try {
     const result = await api("/v1/search", {method: "POST", body: JSON.stringify(request())});
     const roundTrip = performance.now() - t0;
+    if (result.corpus_version !== state.corpusVersion) {  // the server read the profiles again: rows moved
+      showCorpus(await api(`/v1/options?blind=${blindOn()}`));
+      if (window.Plotly) await loadMap();
+    }
     render(result, roundTrip);
   } catch (e) {
     showError(e.message);
@@ -195,7 +200,7 @@ function render(result, roundTrip) {
     if (h.explain) { const w = document.createElement("div"); w.className = "why"; w.textContent = why(h.explain); more.append(w); }
     more.addEventListener("toggle", async () => {
       if (!more.open || more.dataset.loaded) return;
-      try { const p = await api(`/v1/profiles/${h.row}?model=${encodeURIComponent(result.model)}&blind=${!!result.blind}`);
+      try { const p = await api(`/v1/profiles/${h.row}?id=${encodeURIComponent(h.id)}&model=${encodeURIComponent(result.model)}&blind=${!!result.blind}`);
             body.textContent = p.text; more.dataset.loaded = "1"; } catch (e) { body.textContent = e.message; }
     });
     li.append(head, headline, more);

@@ -1,0 +1,80 @@
+"""`clusterank serve --corpus postgresql://... --refresh-s 1`: a real server over a real, tracked PostgreSQL table
+serves a profile inserted after it started, drops a deleted one (a stale row asked for by id is a 404, a moved one is
+found by its id), and goes on serving when the database goes away, saying so in /healthz. Every wait is bounded;
+nothing here is timed."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+httpx = pytest.importorskip("httpx")
+pytest.importorskip("fastapi")
+
+from conftest import start_server, wait_until  # noqa: E402
+
+from clusterank import generate_profiles, track_changes  # noqa: E402
+from clusterank.cli import main  # noqa: E402
+
+DIVER = ("Rosa Lindqvist\nHeadline: Commercial diving supervisor and underwater welding instructor\n"
+         "Experience: Led saturation diving teams; taught underwater wet welding and hyperbaric safety.")
+
+
+def health(url: str) -> dict:
+    return httpx.get(url + "/healthz", timeout=10).json()
+
+
+def search(api: str, query: str, k: int = 3) -> dict:
+    answer = httpx.post(api + "/search", json={"query": query, "k": k, "retriever": "exact"}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+@pytest.mark.slow
+def test_a_refreshing_server_serves_new_rows_drops_deleted_ones_and_survives_the_database_going(
+        postgres, session_home, tmp_path):
+    db = postgres.create_database()
+    frame = generate_profiles(n=60, seed=3)[["text", "role"]]
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("create table profiles (id integer primary key, text text not null, role text)")
+        with conn.cursor().copy("copy profiles (id, text, role) from stdin") as copy:
+            for i, (text, role) in enumerate(zip(frame["text"], frame["role"]), start=1):
+                copy.write_row((i, text, role))
+    corpus = db + "&table=profiles"
+    track_changes(corpus)
+    server = start_server(session_home.root, tmp_path / "serve.log", "--corpus", corpus, "--refresh-s", "1",
+                          "--retriever", "exact")
+    try:
+        before = search(server.api, DIVER)
+        assert health(server.url)["profiles"] == 60 and before["corpus_version"] == 0
+        assert before["hits"][0]["id"] != "9001"
+        with psycopg.connect(db, autocommit=True) as conn:
+            conn.execute("insert into profiles values (9001, %s, 'Diving Supervisor')", (DIVER,))
+        wait_until(lambda: health(server.url)["refreshes"] >= 1, 120, "the server refreshing after an insert")
+        after = search(server.api, DIVER)
+        assert health(server.url)["profiles"] == 61 and after["corpus_version"] >= 1
+        assert after["hits"][0]["id"] == "9001" and after["hits"][0]["cosine"] > 0.99
+
+        rows = {h["id"]: h["row"] for h in search(server.api, frame["text"][0], k=60)["hits"]}
+        gone, moved = "1", max(rows, key=lambda i: rows[i])  # deleting row 0 moves every later row up by one
+        with psycopg.connect(db, autocommit=True) as conn:
+            conn.execute("delete from profiles where id = 1")
+        wait_until(lambda: health(server.url)["profiles"] == 60, 120, "the server refreshing after a delete")
+        stale = httpx.get(f"{server.api}/profiles/{rows[gone]}", params={"id": gone}, timeout=10)
+        assert stale.status_code == 404 and "left the corpus" in stale.json()["error"]["message"]
+        found = httpx.get(f"{server.api}/profiles/{rows[moved]}", params={"id": moved}, timeout=10).json()
+        assert found["id"] == moved and found["row"] == rows[moved] - 1
+        assert all(h["id"] != gone for h in search(server.api, frame["text"][0], k=60)["hits"])
+
+        postgres.drop_database(db)  # the table is gone: refreshes fail, the profiles read before are still served
+        wait_until(lambda: health(server.url)["refresh_error"], 60, "a failed refresh showing in /healthz")
+        assert search(server.api, DIVER)["hits"][0]["id"] == "9001"
+    finally:
+        server.stop()
+
+
+def test_refresh_takes_a_database_corpus_and_a_sane_period(capsys):
+    assert main(["serve", "--refresh-s", "5"]) == 2
+    assert "--refresh-s: only a postgresql://...?table= corpus is synced" in capsys.readouterr().err
+    assert main(["serve", "--corpus", "postgresql://127.0.0.1/hr?table=p", "--refresh-s", "0.1"]) == 2
+    assert "--refresh-s" in capsys.readouterr().err
