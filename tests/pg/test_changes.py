@@ -147,3 +147,24 @@ def test_the_cli_tracks_a_table_and_later_syncs_read_its_log(pg_url, workspace, 
     code, err = run_cli(["embed", "--corpus", url, "--model", "minilm-static"], capsys)
     assert code == 0 and "0 new, 1 edited, 0 deleted, 11 unchanged; 1 texts embedded" in err
     assert "rows found by change log" in err
+
+
+def test_two_syncs_of_one_snapshot_at_once_take_turns(pg_url, workspace):
+    """A server's workers refreshing together, or a cron job beside them: the second sync waits for the first and
+    finds what it recorded, instead of recording the same rows again (which the snapshot's key would refuse)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = make_table(pg_url, 40)
+    track_changes(url)
+
+    def both():
+        with ThreadPoolExecutor(2) as pool:
+            return list(pool.map(lambda _: sync_corpus(url, Counting(), workspace=workspace), range(2)))
+
+    assert sorted(r.new for r in both()) == [0, 40]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("update profiles set text = text || ' and Flink' where pid <= 5")
+    again = both()
+    assert sorted(r.edited for r in again) == [0, 5] and {r.unchanged for r in again} == {35, 40}
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("select count(*) from clusterank_sync").fetchone()[0] == 40

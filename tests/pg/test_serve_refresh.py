@@ -78,3 +78,32 @@ def test_refresh_takes_a_database_corpus_and_a_sane_period(capsys):
     assert "--refresh-s: only a postgresql://...?table= corpus is synced" in capsys.readouterr().err
     assert main(["serve", "--corpus", "postgresql://127.0.0.1/hr?table=p", "--refresh-s", "0.1"]) == 2
     assert "--refresh-s" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_every_worker_of_a_refreshing_server_serves_the_new_row(postgres, session_home, tmp_path):
+    """Two workers over one cache: the first to sync records the change, and the other sees the snapshot's version
+    move, so both swap in the new profiles (each answers /healthz with its own pid)."""
+    db = postgres.create_database()
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("create table profiles (id integer primary key, text text not null, role text)")
+        for i, (text, role) in enumerate(zip(*generate_profiles(n=30, seed=4)[["text", "role"]].T.values), start=1):
+            conn.execute("insert into profiles values (%s, %s, %s)", (i, text, role))
+    corpus = db + "&table=profiles"
+    server = start_server(session_home.root, tmp_path / "serve.log", "--corpus", corpus, "--refresh-s", "1",
+                          "--retriever", "exact", "--workers", "2")
+    try:
+        with psycopg.connect(db, autocommit=True) as conn:  # not tracked: each sync compares the table
+            conn.execute("insert into profiles values (9001, %s, 'Diving Supervisor')", (DIVER,))
+        refreshed: dict[int, int] = {}
+
+        def both_refreshed() -> bool:
+            seen = health(server.url)  # the kernel hands each new connection to either worker
+            refreshed[seen["pid"]] = seen["profiles"]
+            return len(refreshed) == 2 and set(refreshed.values()) == {31}
+
+        wait_until(both_refreshed, 120, "both workers serving 31 profiles")
+        assert all(search(server.api, DIVER)["hits"][0]["id"] == "9001" for _ in range(6))
+    finally:
+        server.stop()
+        postgres.drop_database(db)

@@ -112,12 +112,14 @@ def sync_corpus(url: str, model: str | Embedder = DEFAULT_MODEL, *, text_column:
     plain, _ = without_id(str(url))
     store = EmbeddingStore(workspace.store_path)
     mark = None
+    name = model.name if isinstance(model, Embedder) else stored_name(model)
+    one_at_a_time = snapshot_key(database_source(url), text_column, name, store)
     try:
         if not parse_blind(blind) and not (isinstance(model, str) and model.startswith("precomputed:")):
             t0 = time.perf_counter()
-            name = model.name if isinstance(model, Embedder) else stored_name(model)
             build = lambda: model if isinstance(model, Embedder) else get_embedder(model, workspace, device=device)
             with open_database(plain, wait_s=wait_s) as conn:  # the model is built only when a row changed
+                _lock(conn, plain, one_at_a_time)
                 mark = _mark(conn, url, plain, text_column)  # before the table is read: nothing written since is lost
                 done = _in_sql(conn, url, name, build, store, text_column, label_column, progress, t0, mark)
             if done is not None:
@@ -128,10 +130,24 @@ def sync_corpus(url: str, model: str | Embedder = DEFAULT_MODEL, *, text_column:
         embedder = model if isinstance(model, Embedder) else get_embedder(model, workspace, tables=(corpus,),
                                                                            device=device)
         with open_database(plain, wait_s=wait_s) as conn:
-            return _sync(conn, plain, corpus, model.name if isinstance(model, Embedder) else stored_name(model),
-                         embedder, store, read_s, progress, url, mark)
+            _lock(conn, plain, one_at_a_time)
+            return _sync(conn, plain, corpus, name, embedder, store, read_s, progress, url, mark)
     finally:
         store.close()
+
+
+def _lock(conn, url: str, key: str) -> None:
+    """Hold an advisory lock on the snapshot `key` for this connection's life, so that two syncs of one snapshot
+    (a server's workers refreshing, a cron job beside them) take turns: the second compares with what the first
+    recorded instead of recording the same rows again."""
+    import psycopg
+
+    try:
+        if not conn.execute("select pg_try_advisory_lock(hashtextextended(%s, 0))", (key,)).fetchone()[0]:
+            log.info("another sync of this snapshot is running; waiting for it")
+            conn.execute("select pg_advisory_lock(hashtextextended(%s, 0))", (key,))
+    except psycopg.Error as exc:
+        raise database_error(exc, url) from None
 
 
 def _mark(conn, url: str, plain: str, text_column: str) -> Mark | None:
