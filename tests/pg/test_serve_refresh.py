@@ -107,3 +107,47 @@ def test_every_worker_of_a_refreshing_server_serves_the_new_row(postgres, sessio
     finally:
         server.stop()
         postgres.drop_database(db)
+
+
+MAP_POINTS = "() => (document.getElementById('map').data || []).reduce((n, t) => n + (t.rows ? t.rows.length : 0), 0)"
+RINGS = "() => document.getElementById('map').data.filter(t => t.type === 'scatter' && t.name.startsWith('search'))[0].x"
+
+
+@pytest.mark.slow
+def test_the_page_reloads_its_corpus_and_map_when_a_refresh_moved_the_rows(browser, postgres, session_home, tmp_path):
+    db = postgres.create_database()
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("create table profiles (id integer primary key, text text not null, role text)")
+        for i, (text, role) in enumerate(zip(*generate_profiles(n=30, seed=5)[["text", "role"]].T.values), start=1):
+            conn.execute("insert into profiles values (%s, %s, %s)", (i, text, role))
+    corpus = db + "&table=profiles"
+    track_changes(corpus)
+    server = start_server(session_home.root, tmp_path / "serve.log", "--corpus", corpus, "--refresh-s", "1",
+                          "--retriever", "exact")
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(server.url + "/")
+        page.wait_for_selector("body[data-ready='1']", timeout=30000)
+        page.wait_for_function(f"({MAP_POINTS})() === 30", timeout=30000)
+        assert page.inner_text("#corpus-line").startswith("30 profiles")
+        with psycopg.connect(db, autocommit=True) as conn:  # rows 0 and 1 leave, the diver comes: every row moves
+            conn.execute("delete from profiles where id in (1, 2)")
+            conn.execute("insert into profiles values (9001, %s, 'Diving Supervisor')", (DIVER,))
+        wait_until(lambda: health(server.url)["refreshes"] >= 1, 120, "the server refreshing")
+        page.fill("#query", DIVER)
+        page.click("#search")
+        page.wait_for_function("document.body.dataset.searched", timeout=30000)
+        assert page.inner_text("#corpus-line").startswith("29 profiles")
+        assert page.inner_text("#results li:first-child .name") == "Rosa Lindqvist"
+        page.wait_for_function(f"({MAP_POINTS})() === 29 && ({RINGS})().every(x => typeof x === 'number')",
+                               timeout=30000)  # the rings sit on the new map's points
+        page.click("#results li:first-child summary")  # the whole profile, fetched by row and id
+        page.wait_for_function("document.querySelector('#results li:first-child pre').textContent"
+                               ".includes('hyperbaric safety')", timeout=30000)
+        assert errors == []
+    finally:
+        page.close()
+        server.stop()
+        postgres.drop_database(db)
