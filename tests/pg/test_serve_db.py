@@ -29,7 +29,7 @@ def shared_db(postgres):
 
 @pytest.fixture(scope="module")
 def replicas(session_home, tmp_path_factory, shared_db):
-    """Two replicas of one server (ports p and p + 1) over `shared_db`; replica B is killed by the last test."""
+    """Two replicas of one server (ports p and p + 1) over `shared_db`; replica B is killed (and started again by the parent) by the last test."""
     server = start_server(session_home.root, tmp_path_factory.mktemp("replicas") / "serve.log", "--db", shared_db,
                           "--replicas", "2", "--replica-lost-s", "4", "--max-jobs", "2", "--max-queued-jobs", "4")
     port = int(server.url.rsplit(":", 1)[1])
@@ -149,13 +149,42 @@ def test_a_replica_killed_mid_job_leaves_its_job_reported_lost(replicas):
     started = httpx.post(b + "/jobs/compare", json={"models": ["minilm-static"]}, timeout=30)
     assert started.status_code == 202 and started.json()["state"] == "running"
     job = started.json()["id"]
-    os.kill(httpx.get(b.removesuffix("/v1") + "/healthz", timeout=10).json()["pid"], signal.SIGKILL)
+    killed = httpx.get(b.removesuffix("/v1") + "/healthz", timeout=10).json()["pid"]
+    os.kill(killed, signal.SIGKILL)
     lost = wait_until(lambda: (lambda s: s if s["state"] != "running" else None)(_state(a, job)), 60,
                  "the job of the killed replica reported")
     assert lost["state"] == "interrupted" and "replica lost" in lost["message"]
     again = httpx.post(a + "/jobs/compare", json={"models": ["minilm-static"]}, timeout=30)
     assert again.status_code == 202 and again.json()["state"] == "running"  # its slot is free again
     httpx.delete(f"{a}/jobs/{again.json()['id']}", timeout=30)
+    back = wait_until(lambda: _pid(b.removesuffix("/v1")), 120, "replica B started again on its port")
+    assert back != killed and _state(b, job)["state"] == "interrupted"  # the restarted replica sees the same jobs
+
+
+def _pid(url: str) -> int | None:
+    try:
+        return httpx.get(url + "/healthz", timeout=2).json()["pid"]
+    except httpx.HTTPError:
+        return None
+
+
+@pytest.mark.slow
+def test_a_replica_that_keeps_dying_is_given_up(postgres, pg_url, session_home, monkeypatch):
+    import socket
+
+    from clusterank.server import replicas as supervisor
+    from clusterank.errors import ClusterankError
+    from clusterank.server.config import ServerConfig
+
+    monkeypatch.setattr(supervisor, "RESTART_WAIT_S", 0.1)
+    monkeypatch.setattr(supervisor, "MAX_RESTARTS", 1)
+    monkeypatch.setenv("CLUSTERANK_HOME", str(session_home.root))
+    with socket.socket() as taken:  # the replica's port is held: it exits each time it tries to listen
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        config = ServerConfig(db=pg_url, replicas=1, port=taken.getsockname()[1])
+        with pytest.raises(ClusterankError, match="every replica was given up"):
+            supervisor.run_replicas(config)
 
 
 def _serve(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -4,7 +4,8 @@ shared database, so a load balancer can send any request to any of them.
 The database is checked and migrated once before anything loads (a database that does not answer, wrong
 credentials or a schema from a newer clusterank stop the start with one line); each replica then keeps its compare
 jobs, usage records and paid APIs' rate-limit counters there (`jobs_db`, `shared`). The parent stops its replicas
-when it is stopped, and a replica dies with its parent.
+when it is stopped, starts one that died again on its port (giving up on a crash loop), and a replica dies with its
+parent.
 """
 
 from __future__ import annotations
@@ -36,6 +37,13 @@ def check_database(url: str) -> None:
     open_database(url, wait_s=START_WAIT_S).close()
 
 
+RESTART_WAIT_S = 1.0
+"""Seconds before a replica that exited is started again (doubled for each further death within the window)."""
+MAX_RESTARTS = 5
+"""Deaths within `RESTART_WINDOW_S` after which a replica is given up (a crash loop)."""
+RESTART_WINDOW_S = 60.0
+
+
 def _die_with_parent() -> None:
     """In the replica, before it runs: SIGTERM when the parent process ends (Linux; elsewhere nothing)."""
     try:
@@ -46,16 +54,22 @@ def _die_with_parent() -> None:
 
 def run_replicas(config: ServerConfig) -> None:
     """Start `config.replicas` server processes on consecutive ports and wait; stopping this process (SIGTERM,
-    Ctrl-C) stops them. A replica that dies is logged; the others go on serving.
+    Ctrl-C) stops them. A replica that exits is started again on its port after `RESTART_WAIT_S` (doubling while it
+    keeps dying, up to a minute); one that dies `MAX_RESTARTS` times within `RESTART_WINDOW_S` (a crash loop: its
+    port taken, say) is given up, logged, and the others go on serving.
 
     Raises:
-        ClusterankError: every replica exited (e.g. its port was taken); the last one's exit status.
+        ClusterankError: every replica was given up; the last one's exit status.
     """
     env = {**os.environ, CONFIG_ENV: config.to_env()}
-    children = []
-    for i in range(config.replicas):
-        children.append(subprocess.Popen([sys.executable, "-m", "clusterank.server.replicas", str(i)], env=env,
-                                         preexec_fn=_die_with_parent))
+
+    def launch(i: int) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "clusterank.server.replicas", str(i)], env=env,
+                                preexec_fn=_die_with_parent)
+
+    children = [launch(i) for i in range(config.replicas)]
+    deaths: dict[int, list[float]] = {i: [] for i in range(config.replicas)}
+    due: dict[int, float] = {}  # replica -> when it starts again
     log.info("%d replicas on http://%s:%d-%d over %s", config.replicas, config.host, config.port,
              config.port + config.replicas - 1, shown_url(config.db or ""))
 
@@ -67,13 +81,28 @@ def run_replicas(config: ServerConfig) -> None:
         running = set(range(len(children)))
         while running:
             time.sleep(0.5)
+            now = time.monotonic()
             for i in sorted(running):
+                if i in due:
+                    if now >= due[i]:
+                        del due[i]
+                        children[i] = launch(i)
+                        log.warning("replica %d (port %d) started again, pid %d", i, config.port + i, children[i].pid)
+                    continue
                 code = children[i].poll()
-                if code is not None:
+                if code is None:
+                    continue
+                deaths[i] = [t for t in deaths[i] if now - t < RESTART_WINDOW_S] + [now]
+                if len(deaths[i]) > MAX_RESTARTS:
                     running.discard(i)
-                    log.warning("replica %d (port %d, pid %d) exited with status %s", i, config.port + i,
-                                children[i].pid, code)
-        raise ClusterankError(f"every replica exited (the last with status {code}); see the lines above")
+                    log.error("replica %d (port %d) exited with status %s, %d times within %.0f s: given up", i,
+                              config.port + i, code, len(deaths[i]), RESTART_WINDOW_S)
+                    continue
+                due[i] = now + min(60.0, RESTART_WAIT_S * 2 ** (len(deaths[i]) - 1))
+                log.warning("replica %d (port %d, pid %d) exited with status %s; starting it again in %.0f s", i,
+                            config.port + i, children[i].pid, code, due[i] - now)
+        raise ClusterankError(f"every replica was given up (the last exited with status {code}); see the lines "
+                              "above")
     except KeyboardInterrupt:
         pass
     finally:
