@@ -24,8 +24,8 @@ def health(url: str) -> dict:
     return httpx.get(url + "/healthz", timeout=10).json()
 
 
-def search(api: str, query: str, k: int = 3) -> dict:
-    answer = httpx.post(api + "/search", json={"query": query, "k": k, "retriever": "exact"}, timeout=60)
+def search(api: str, query: str, k: int = 3, retriever: str = "exact") -> dict:
+    answer = httpx.post(api + "/search", json={"query": query, "k": k, "retriever": retriever}, timeout=60)
     assert answer.status_code == 200, answer.text
     return answer.json()
 
@@ -43,7 +43,7 @@ def test_a_refreshing_server_serves_new_rows_drops_deleted_ones_and_survives_the
     corpus = db + "&table=profiles"
     track_changes(corpus)
     server = start_server(session_home.root, tmp_path / "serve.log", "--corpus", corpus, "--refresh-s", "1",
-                          "--retriever", "exact")
+                          "--retriever", "exact,pgvector:index=exact", "--db", db)
     try:
         before = search(server.api, DIVER)
         assert health(server.url)["profiles"] == 60 and before["corpus_version"] == 0
@@ -54,6 +54,8 @@ def test_a_refreshing_server_serves_new_rows_drops_deleted_ones_and_survives_the
         after = search(server.api, DIVER)
         assert health(server.url)["profiles"] == 61 and after["corpus_version"] >= 1
         assert after["hits"][0]["id"] == "9001" and after["hits"][0]["cosine"] > 0.99
+        in_sql = search(server.api, DIVER, k=10, retriever="pgvector:index=exact")  # its table synced by id
+        assert [h["id"] for h in in_sql["hits"]] == [h["id"] for h in search(server.api, DIVER, k=10)["hits"]]
 
         rows = {h["id"]: h["row"] for h in search(server.api, frame["text"][0], k=60)["hits"]}
         gone, moved = "1", max(rows, key=lambda i: rows[i])  # deleting row 0 moves every later row up by one
