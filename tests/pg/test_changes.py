@@ -168,3 +168,30 @@ def test_two_syncs_of_one_snapshot_at_once_take_turns(pg_url, workspace):
     assert sorted(r.edited for r in again) == [0, 5] and {r.unchanged for r in again} == {35, 40}
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("select count(*) from clusterank_sync").fetchone()[0] == 40
+
+
+def test_a_quoted_schema_table_and_text_key_are_tracked(pg_url, workspace):
+    """Names that need quoting everywhere (a schema, a table and a key column with spaces and capitals, a text key
+    with spaces around it): the triggers log them, and the log finds what the whole comparison finds."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute('create schema "Talent"')
+        conn.execute('create table "Talent"."Pool ""A""" ("Profile ID" text primary key, "text" text not null)')
+        conn.execute('insert into "Talent"."Pool ""A""" select \' p\' || g || \' \', \'Backend engineer \' || g '
+                     "from generate_series(1, 12) g")
+    url = pg_url + '&table=Talent.Pool "A"&id=Profile ID'
+    assert "changes are tracked (key 'Profile ID')" in track_changes(url)
+    model = Counting()
+    assert sync_corpus(url, model, workspace=workspace).new == 12
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute('update "Talent"."Pool ""A""" set text = \'Data engineer\' where "Profile ID" = \' p1 \'')
+        conn.execute('delete from "Talent"."Pool ""A""" where "Profile ID" = \' p2 \'')
+        conn.execute('insert into "Talent"."Pool ""A""" values (\' p99 \', \'Platform engineer\')')
+    store = EmbeddingStore(workspace.store_path)
+    key = snapshot_key(database_source(url), "text", model.name, store)
+    store.close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        whole = diff_table(conn, url, key, "text")
+    synced = sync_corpus(url, model, workspace=workspace)
+    assert synced.via == "change log"
+    assert sorted(synced.corpus.ids) == sorted(whole[1]["new"] + whole[1]["edited"]) == ["p1", "p99"]
+    assert (synced.new, synced.edited, synced.deleted) == (1, 1, 1) and whole[1]["deleted"] == ["p2"]
