@@ -195,3 +195,30 @@ def test_a_quoted_schema_table_and_text_key_are_tracked(pg_url, workspace):
     assert synced.via == "change log"
     assert sorted(synced.corpus.ids) == sorted(whole[1]["new"] + whole[1]["edited"]) == ["p1", "p99"]
     assert (synced.new, synced.edited, synced.deleted) == (1, 1, 1) and whole[1]["deleted"] == ["p2"]
+
+
+def test_the_teams_writers_need_no_rights_on_clusterank_tables(pg_url, workspace):
+    """A writer with rights on the profiles table only: its writes are logged (the trigger function runs as whoever
+    installed it), and it cannot attach that function to a table of its own."""
+    url, model = make_table(pg_url, 6), Counting()
+    track_changes(url)
+    sync_corpus(url, model, workspace=workspace)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("drop role if exists hr_writer")
+        conn.execute("create role hr_writer login")
+        conn.execute("grant select, insert, update, delete on profiles to hr_writer")
+        conn.execute("grant usage, create on schema public to hr_writer")
+    try:
+        with psycopg.connect(pg_url.replace("postgres@", "hr_writer@"), autocommit=True) as writer:
+            writer.execute("update profiles set text = 'Site reliability engineer' where pid = 2")
+            writer.execute("create table mine (id integer)")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                writer.execute("create trigger t after insert on mine referencing new table as new_rows for each "
+                               "statement execute function clusterank_note_change('id')")
+        synced = sync_corpus(url, model, workspace=workspace)
+        assert (synced.via, synced.edited, synced.corpus.texts) == ("change log", 1, ["Site reliability engineer"])
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute("drop table if exists mine")
+            conn.execute("drop owned by hr_writer")
+            conn.execute("drop role hr_writer")

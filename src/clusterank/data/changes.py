@@ -107,6 +107,8 @@ def track_changes(url: str, *, on: bool = True, text_column: str = "text", wait_
                 if on:
                     schema = conn.execute("select current_schema()").fetchone()[0]
                     conn.execute(sql.SQL(_FUNCTION).format(schema=sql.Identifier(schema)))
+                    # the triggers fire whoever writes; nobody else may attach the function to a table of theirs
+                    conn.execute("revoke execute on function clusterank_note_change() from public")
                     for event, referencing in TRIGGERS.items():
                         conn.execute(sql.SQL("create trigger {} after {} on {} {} for each statement execute function "
                                              "clusterank_note_change({})").format(
