@@ -217,6 +217,9 @@ def test_the_teams_writers_need_no_rights_on_clusterank_tables(pg_url, workspace
                                "statement execute function clusterank_note_change('id')")
         synced = sync_corpus(url, model, workspace=workspace)
         assert (synced.via, synced.edited, synced.corpus.texts) == ("change log", 1, ["Site reliability engineer"])
+        with pytest.raises(ClusterankError, match=r"^database postgresql:///t_\w+\?table=profiles: (must be owner|permission denied)"):
+            track_changes(url.replace("postgres@", "hr_writer@"), on=False)  # not its table: one line, no change
+        assert sync_corpus(url, model, workspace=workspace).via == "change log"
     finally:
         with psycopg.connect(pg_url, autocommit=True) as conn:
             conn.execute("drop table if exists mine")
