@@ -105,6 +105,7 @@ class Refresher:
             try:
                 self.refresh()
                 self.live.refresh_error = None
-            except (ClusterankError, OSError, ValueError) as exc:  # the engine serving goes on serving
+            except Exception as exc:  # noqa: BLE001 - whatever failed, the engine serving goes on serving
                 self.live.refresh_error = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
-                log.warning("refresh failed; still serving the profiles read before: %s", self.live.refresh_error)
+                log.warning("refresh failed; still serving the profiles read before: %s", self.live.refresh_error,
+                            exc_info=not isinstance(exc, ClusterankError))  # a bug's traceback in the log
