@@ -198,3 +198,57 @@ def open_database(url: str, *, wait_s: float = DEFAULT_WAIT_S):
         conn.close()
         raise database_error(exc, url) from None
     return conn
+
+
+def database_status(url: str, *, wait_s: float = DEFAULT_WAIT_S) -> dict:
+    """What clusterank keeps in a database, read without writing (no migration): schema version, tables tracked by
+    `track_changes` (key column, change-log rows not yet seen by every sync, sync marks and the oldest), sync
+    snapshots (rows, version, last change), pgvector tables (rows, bytes with indexes) and compare jobs by
+    state.
+
+    Raises:
+        ClusterankError: the database does not answer, wrong credentials, no such database, a failing statement.
+    """
+    psycopg = _psycopg()
+    conn = connect(url, wait_s=wait_s)
+    try:
+        exists = lambda name: conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0]  # noqa: E731
+        status: dict = {"database": shown_url(url), "schema_version": 0, "tracked": [], "snapshots": [],
+                        "vector_tables": [], "jobs": {}}
+        if exists("clusterank_schema"):
+            status["schema_version"] = conn.execute("select coalesce(max(version), 0) from clusterank_schema"
+                                                    ).fetchone()[0]
+        pending = dict(conn.execute("select rel, count(*) from clusterank_changes group by rel").fetchall()
+                       ) if exists("clusterank_changes") else {}
+        marks = {rel: (n, oldest) for rel, n, oldest in conn.execute(
+            "select rel, count(*), min(at) from clusterank_sync_mark group by rel")} if exists(
+            "clusterank_sync_mark") else {}
+        for rel, table, args in conn.execute(
+                "select t.tgrelid, t.tgrelid::regclass::text, t.tgargs from pg_trigger t "
+                "where t.tgname = 'clusterank_track_insert' order by 2"):
+            n, oldest = marks.get(rel, (0, None))
+            status["tracked"].append({"table": table, "key": bytes(args).split(b"\0")[0].decode(),
+                                      "pending_log_rows": pending.get(rel, 0), "marks": n,
+                                      "oldest_mark": oldest.isoformat() if oldest else None})
+        versions = {source: (version, changed) for source, version, changed in conn.execute(
+            "select source, version, changed_at from clusterank_sync_state")} if exists("clusterank_sync_state") else {}
+        if exists("clusterank_sync"):
+            for source, rows in conn.execute("select source, count(*) from clusterank_sync group by 1 order by 1"):
+                version, changed = versions.get(source, (0, None))
+                status["snapshots"].append({"source": source, "rows": rows, "version": version,
+                                            "changed_at": changed.isoformat() if changed else None})
+        for table, size in conn.execute(
+                "select relname, pg_total_relation_size(oid) from pg_class where relkind = 'r' and "
+                "relnamespace = current_schema()::regnamespace and relname ~ '^clusterank_(vector|halfvec|bit)_' "
+                "order by relname").fetchall():
+            rows = conn.execute(psycopg.sql.SQL("select count(*) from {}").format(psycopg.sql.Identifier(table))
+                                ).fetchone()[0]
+            status["vector_tables"].append({"table": table, "rows": rows, "bytes": size})
+        if exists("clusterank_jobs"):
+            status["jobs"] = dict(conn.execute("select state->>'state', count(*) from clusterank_jobs group by 1 "
+                                               "order by 1").fetchall())
+        return status
+    except psycopg.Error as exc:
+        raise database_error(exc, url) from None
+    finally:
+        conn.close()

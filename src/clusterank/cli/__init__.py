@@ -25,6 +25,7 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="More log 
 from clusterank.cli import compare, cost, data, index, search, serve, train  # noqa: E402,F401
 from clusterank.cli import audit  # noqa: E402,F401
 from clusterank.cli import names  # noqa: E402,F401
+from clusterank.cli import db  # noqa: E402,F401
 
 _INTERRUPTED = 130
 
