@@ -36,6 +36,14 @@ def settled_scans(url: str) -> tuple[int, int]:
     return last
 
 
+def synced_table(pg_url: str, n: int, workspace) -> tuple[str, Counting]:
+    """A tracked `profiles` table of `n` rows, synced once with a counting model: (its corpus URL, the model)."""
+    url, model = make_table(pg_url, n), Counting()
+    track_changes(url)
+    sync_corpus(url, model, workspace=workspace)
+    return url, model
+
+
 def edit(url: str) -> None:
     """Edit the text of 1-3, only the role of 4, delete 5 and 6, insert 5000, change key 7 to 5007 (its text kept);
     each statement finds its rows through the key's index."""
@@ -80,9 +88,7 @@ def test_a_tracked_table_syncs_from_its_log_finding_what_a_whole_comparison_find
 
 
 def test_a_write_committed_while_a_sync_ran_is_found_by_the_next_one(pg_url, workspace):
-    url, model = make_table(pg_url, 10), Counting()
-    track_changes(url)
-    sync_corpus(url, model, workspace=workspace)
+    url, model = synced_table(pg_url, 10, workspace)
     with psycopg.connect(pg_url) as writer:  # a transaction open across the next sync, committed after it
         writer.execute("update profiles set text = 'Rust systems engineer' where pid = 1")
         during = sync_corpus(url, model, workspace=workspace)
@@ -111,9 +117,7 @@ def test_a_write_committed_while_a_sync_ran_is_found_by_the_next_one(pg_url, wor
 
 
 def test_a_truncate_or_removed_triggers_send_the_sync_back_to_comparing_the_table(pg_url, workspace, capsys):
-    url, model = make_table(pg_url, 10), Counting()
-    track_changes(url)
-    sync_corpus(url, model, workspace=workspace)
+    url, model = synced_table(pg_url, 10, workspace)
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("truncate profiles")
         conn.execute("insert into profiles values (1, 'Data engineer number 1, Spark and SQL pipelines', 'Analyst')")
@@ -200,9 +204,7 @@ def test_a_quoted_schema_table_and_text_key_are_tracked(pg_url, workspace):
 def test_the_teams_writers_need_no_rights_on_clusterank_tables(pg_url, workspace):
     """A writer with rights on the profiles table only: its writes are logged (the trigger function runs as whoever
     installed it), and it cannot attach that function to a table of its own."""
-    url, model = make_table(pg_url, 6), Counting()
-    track_changes(url)
-    sync_corpus(url, model, workspace=workspace)
+    url, model = synced_table(pg_url, 6, workspace)
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("drop role if exists hr_writer")
         conn.execute("create role hr_writer login")

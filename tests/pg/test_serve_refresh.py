@@ -24,6 +24,21 @@ def health(url: str) -> dict:
     return httpx.get(url + "/healthz", timeout=10).json()
 
 
+def profiles_db(postgres, n: int, seed: int, *, track: bool = True) -> tuple[str, str]:
+    """A fresh database with `n` bundled-style profiles in `profiles` (key `id`), tracked unless `track` is False:
+    (its URL, the corpus URL)."""
+    db = postgres.create_database()
+    frame = generate_profiles(n=n, seed=seed)
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("create table profiles (id integer primary key, text text not null, role text)")
+        with conn.cursor().copy("copy profiles (id, text, role) from stdin") as copy:
+            for i, (text, role) in enumerate(zip(frame["text"], frame["role"]), start=1):
+                copy.write_row((i, text, role))
+    if track:
+        track_changes(db + "&table=profiles")
+    return db, db + "&table=profiles"
+
+
 def search(api: str, query: str, k: int = 3, retriever: str = "exact") -> dict:
     answer = httpx.post(api + "/search", json={"query": query, "k": k, "retriever": retriever}, timeout=60)
     assert answer.status_code == 200, answer.text
@@ -33,15 +48,8 @@ def search(api: str, query: str, k: int = 3, retriever: str = "exact") -> dict:
 @pytest.mark.slow
 def test_a_refreshing_server_serves_new_rows_drops_deleted_ones_and_survives_the_database_going(
         postgres, session_home, tmp_path):
-    db = postgres.create_database()
-    frame = generate_profiles(n=60, seed=3)[["text", "role"]]
-    with psycopg.connect(db, autocommit=True) as conn:
-        conn.execute("create table profiles (id integer primary key, text text not null, role text)")
-        with conn.cursor().copy("copy profiles (id, text, role) from stdin") as copy:
-            for i, (text, role) in enumerate(zip(frame["text"], frame["role"]), start=1):
-                copy.write_row((i, text, role))
-    corpus = db + "&table=profiles"
-    track_changes(corpus)
+    db, corpus = profiles_db(postgres, 60, seed=3)
+    frame = generate_profiles(n=60, seed=3)
     server = start_server(session_home.root, tmp_path / "serve.log", "--corpus", corpus, "--refresh-s", "1",
                           "--retriever", "exact,pgvector:index=exact", "--db", db)
     try:
@@ -86,12 +94,7 @@ def test_refresh_takes_a_database_corpus_and_a_sane_period(capsys):
 def test_every_worker_of_a_refreshing_server_serves_the_new_row(postgres, session_home, tmp_path):
     """Two workers over one cache: the first to sync records the change, and the other sees the snapshot's version
     move, so both swap in the new profiles (each answers /healthz with its own pid)."""
-    db = postgres.create_database()
-    with psycopg.connect(db, autocommit=True) as conn:
-        conn.execute("create table profiles (id integer primary key, text text not null, role text)")
-        for i, (text, role) in enumerate(zip(*generate_profiles(n=30, seed=4)[["text", "role"]].T.values), start=1):
-            conn.execute("insert into profiles values (%s, %s, %s)", (i, text, role))
-    corpus = db + "&table=profiles"
+    db, corpus = profiles_db(postgres, 30, seed=4, track=False)
     server = start_server(session_home.root, tmp_path / "serve.log", "--corpus", corpus, "--refresh-s", "1",
                           "--retriever", "exact", "--workers", "2")
     try:
@@ -117,13 +120,7 @@ RINGS = "() => document.getElementById('map').data.filter(t => t.type === 'scatt
 
 @pytest.mark.slow
 def test_the_page_reloads_its_corpus_and_map_when_a_refresh_moved_the_rows(browser, postgres, session_home, tmp_path):
-    db = postgres.create_database()
-    with psycopg.connect(db, autocommit=True) as conn:
-        conn.execute("create table profiles (id integer primary key, text text not null, role text)")
-        for i, (text, role) in enumerate(zip(*generate_profiles(n=30, seed=5)[["text", "role"]].T.values), start=1):
-            conn.execute("insert into profiles values (%s, %s, %s)", (i, text, role))
-    corpus = db + "&table=profiles"
-    track_changes(corpus)
+    db, corpus = profiles_db(postgres, 30, seed=5)
     server = start_server(session_home.root, tmp_path / "serve.log", "--corpus", corpus, "--refresh-s", "1",
                           "--retriever", "exact")
     page = browser.new_page(viewport={"width": 1400, "height": 900})
