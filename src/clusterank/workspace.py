@@ -161,6 +161,12 @@ class Workspace:
         """Where the k-means model of one (embedding model, corpus, k, seed) is kept, beside the embeddings."""
         return self._ensure(self.root / "clusters" / safe_name(model)) / f"{corpus_key}-k{k}-seed{seed}.npz"
 
+    def fitted_arrays(self, model: str, corpus_key: str) -> list[Path]:
+        """The arrays kept for one (embedding model, corpus): its k-means models and what retrievers learned from it
+        (`cluster_path`, `fitted_path`; not the parameters `clusterank tune` chose)."""
+        folder = self.root / "clusters" / safe_name(model)
+        return sorted(folder.glob(f"{corpus_key}-*.npz")) if folder.is_dir() else []
+
     def fitted_path(self, model: str, corpus_key: str, key: str) -> Path:
         """Where arrays a retriever learned from one (embedding model, corpus) are kept (`prior`'s classifier),
         beside the clusters; `key` names what was learned and from which labels and settings."""

@@ -50,9 +50,14 @@ def test_a_refreshing_server_serves_new_rows_drops_deleted_ones_and_survives_the
         postgres, session_home, tmp_path):
     db, corpus = profiles_db(postgres, 60, seed=3)
     frame = generate_profiles(n=60, seed=3)
+    kept = session_home.root / "clusters" / "minilm-static"
+    arrays = lambda: set(kept.glob("*.npz"))  # noqa: E731
+    others = arrays()
     server = start_server(session_home.root, tmp_path / "serve.log", "--corpus", corpus, "--refresh-s", "1",
                           "--retriever", "exact,pgvector:index=exact", "--db", db)
     try:
+        first = arrays() - others  # the k-means model fitted to these 60 profiles
+        assert first
         before = search(server.api, DIVER)
         assert health(server.url)["profiles"] == 60 and before["corpus_version"] == 0
         assert before["hits"][0]["id"] != "9001"
@@ -62,6 +67,7 @@ def test_a_refreshing_server_serves_new_rows_drops_deleted_ones_and_survives_the
         after = search(server.api, DIVER)
         assert health(server.url)["profiles"] == 61 and after["corpus_version"] >= 1
         assert after["hits"][0]["id"] == "9001" and after["hits"][0]["cosine"] > 0.99
+        assert not first & arrays() and arrays() - others  # the old corpus' arrays went, the new one's are there
         in_sql = search(server.api, DIVER, k=10, retriever="pgvector:index=exact")  # its table synced by id
         assert [h["id"] for h in in_sql["hits"]] == [h["id"] for h in search(server.api, DIVER, k=10)["hits"]]
 

@@ -7,7 +7,8 @@ thread syncs again (with the table tracked, only the rows written since are read
 version moved, by this process' sync or another worker's or replica's over the same cache, it builds a whole new
 `Engine` beside the one serving (the corpus read again, vectors from the cache, clusters and retrievers built) and
 swaps it in between requests; a request already running keeps the engine it started with. The new engine takes over
-the old one's lock, metrics, faults and loaded rerankers. A failure (the database away, a bad row) is logged, counted
+the old one's lock, metrics, faults and loaded rerankers, and the arrays fitted to the old corpus (k-means, learned
+retrievers) are deleted from the workspace. A failure (the database away, a bad row) is logged, counted
 and shown by `/healthz`, and the old engine goes on serving.
 """
 
@@ -94,11 +95,22 @@ class Refresher:
             return False
         started = time.perf_counter()
         fresh = Engine(self.config)
+        old = self.live.current
         self.live.swap(fresh)
         self.versions = versions
+        self._drop_arrays(old, fresh)
         log.info("refreshed: %d profiles from %s, engine rebuilt in %.1f s", len(fresh.corpus), fresh.corpus.source,
                  time.perf_counter() - started)
         return True
+
+    def _drop_arrays(self, old: Engine, fresh: Engine) -> None:
+        """Delete the k-means models and fitted arrays kept for the corpus the old engine served (its pipelines read
+        them when built): each refresh of a changed table would otherwise leave another set in the workspace."""
+        kept = {(p.embedder.name, p.corpus_key) for p in fresh.cluster_labels}
+        for pipe in old.cluster_labels:
+            if (pipe.embedder.name, pipe.corpus_key) not in kept:
+                for path in self.workspace.fitted_arrays(pipe.embedder.name, pipe.corpus_key):
+                    path.unlink(missing_ok=True)
 
     def _run(self) -> None:
         while not self._stop.wait(self.config.refresh_s):
