@@ -102,7 +102,7 @@ def test_every_worker_of_a_refreshing_server_serves_the_new_row(postgres, sessio
     move, so both swap in the new profiles (each answers /healthz with its own pid)."""
     db, corpus = profiles_db(postgres, 30, seed=4, track=False)
     server = start_server(session_home.root, tmp_path / "serve.log", "--corpus", corpus, "--refresh-s", "1",
-                          "--retriever", "exact", "--workers", "2")
+                          "--workers", "2")  # every default retriever, rebuilt by each refresh
     try:
         with psycopg.connect(db, autocommit=True) as conn:  # not tracked: each sync compares the table
             conn.execute("insert into profiles values (9001, %s, 'Diving Supervisor')", (DIVER,))
