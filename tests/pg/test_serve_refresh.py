@@ -89,9 +89,11 @@ def test_a_refreshing_server_serves_new_rows_drops_deleted_ones_and_survives_the
         server.stop()
 
 
-def test_refresh_takes_a_database_corpus_and_a_sane_period(capsys):
-    assert main(["serve", "--refresh-s", "5"]) == 2
-    assert "--refresh-s: only a postgresql://...?table= corpus is synced" in capsys.readouterr().err
+def test_refresh_takes_a_corpus_that_can_change_and_a_sane_period(capsys, tmp_path):
+    assert main(["serve", "--refresh-s", "5"]) == 2  # the bundled profiles never change
+    assert "--refresh-s: give a --corpus that can change while serving" in capsys.readouterr().err
+    assert main(["serve", "--corpus", str(tmp_path / "gone.csv"), "--refresh-s", "5"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
     assert main(["serve", "--corpus", "postgresql://127.0.0.1/hr?table=p", "--refresh-s", "0.1"]) == 2
     assert "--refresh-s" in capsys.readouterr().err
 

@@ -59,9 +59,10 @@ def serve(
                                  "--port + N - 1; any of them reports or cancels any job."),
     replica_lost_s: float = typer.Option(15.0, "--replica-lost-s", help="Seconds without a sign of life after "
                                          "which a replica's running job is reported lost."),
-    refresh_s: Optional[float] = typer.Option(None, "--refresh-s", help="A postgresql:// corpus: sync it every N "
-                                              "seconds and serve the new profiles without a restart (track the "
-                                              "table with `embed --track-changes` so a sync reads only changes)."),
+    refresh_s: Optional[float] = typer.Option(None, "--refresh-s", help="Look at the --corpus every N seconds and "
+                                              "serve changed profiles without a restart: a postgresql:// table is "
+                                              "synced (track it with `embed --track-changes` so a sync reads only "
+                                              "changes), a file is read again when it changed."),
     blind_toggle: str = typer.Option("", "--blind-toggle", help="Offer name-blind search beside the normal one: "
                                      "these fields (e.g. names) are left out of a second copy of the corpus, "
                                      "searched when a request (the page's Name-blind box) asks for it."),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from clusterank import (DEFAULT_MODEL, SEED_RANGE, Bound, ClusterankError, canonical_spec, check_device,
                         is_database_url, is_loopback)
@@ -86,8 +87,9 @@ class ServerConfig:
     blind: tuple[str, ...] = ()
     """Personal fields left out of the profiles' embedded text (`--blind`: names, email, ...); () searches all."""
     refresh_s: float | None = None
-    """Seconds between syncs of a postgresql:// corpus (`--refresh-s`): rows added, edited or removed reach the
-    served search without a restart (`server.refresh`); None reads the corpus once, at start."""
+    """Seconds between looks at the corpus (`--refresh-s`): a postgresql:// table is synced, a file's size and
+    modification time compared; profiles added, edited or removed reach the served search without a restart
+    (`server.refresh`). None reads the corpus once, at start."""
     blind_toggle: tuple[str, ...] = ()
     """Fields a second, name-blind copy of the corpus also leaves out (`--blind-toggle names`): embedded at start-up
     with every search model, searched by `/v1/search` with `"blind": true` (the page's Name-blind box); () offers
@@ -133,9 +135,9 @@ class ServerConfig:
             raise ClusterankError(f"--port {self.port} --replicas {self.replicas}: the ports run past 65535")
         if self.refresh_s is not None:
             Bound(1, 86_400, whole=False).check(self.refresh_s, "--refresh-s")
-            if not is_database_url(self.corpus):
-                raise ClusterankError("--refresh-s: only a postgresql://...?table= corpus is synced while serving; "
-                                      "restart the server to read a changed file")
+            if not (is_database_url(self.corpus) or (self.corpus and Path(self.corpus).is_file())):
+                raise ClusterankError("--refresh-s: give a --corpus that can change while serving: a "
+                                      "postgresql://...?table= table or a profiles file")
         check_device(self.device)
 
     @property

@@ -1,5 +1,5 @@
-"""`serve --refresh-s N` over a PostgreSQL corpus: profiles added, edited or removed in the team's table reach the
-served search without a restart.
+"""`serve --refresh-s N`: profiles added, edited or removed in the team's PostgreSQL table (or in the profiles file)
+reach the served search without a restart.
 
 Before the engine reads the table, each served model's cache is synced (`sync_corpus`), which also gives the
 snapshot's version: a number every sync that found a change raises, kept in the database. Then every N seconds a
@@ -8,8 +8,10 @@ version moved, by this process' sync or another worker's or replica's over the s
 `Engine` beside the one serving (the corpus read again, vectors from the cache, clusters and retrievers built) and
 swaps it in between requests; a request already running keeps the engine it started with. The new engine takes over
 the old one's lock, metrics, faults and loaded rerankers, and the arrays fitted to the old corpus (k-means, learned
-retrievers) are deleted from the workspace. A failure (the database away, a bad row) is logged, counted
-and shown by `/healthz`, and the old engine goes on serving.
+retrievers) are deleted from the workspace. A file corpus is looked at the same way, its size and modification time
+standing for the version (write it whole and rename it into place, so that a half-written file is never read). A
+failure (the database away, a bad row, an unreadable file) is shown by `/healthz` and logged, and the old engine goes
+on serving.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 
-from clusterank import ClusterankError, Workspace, sync_corpus
+from clusterank import ClusterankError, Workspace, is_database_url, sync_corpus
 from clusterank.server.config import ServerConfig
 from clusterank.server.engine import Engine
 
@@ -57,14 +60,26 @@ class Refresher:
     def __init__(self, config: ServerConfig, *, progress: bool = False):
         self.config, self.progress = config, progress
         self.workspace = Workspace(config.workspace) if config.workspace else Workspace.default()
-        self.versions: dict[str, int] | None = None
+        self.versions: dict[str, object] | None = None
         self.live: LiveEngine | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def sync(self, progress: bool = False) -> dict[str, int]:
-        """Sync the table into each served model's cache; the snapshots' versions by model."""
-        return {model: sync_corpus(self.config.corpus, model, text_column=self.config.text_column,
+    def sync(self, progress: bool = False) -> dict[str, object]:
+        """A table: sync it into each served model's cache, and give the snapshots' versions by model. A file: its
+        size and modification time (the engine embeds what it does not find in the cache).
+
+        Raises:
+            ClusterankError: the database fails (see `sync_corpus`), or the file is gone or unreadable.
+        """
+        corpus = str(self.config.corpus)
+        if not is_database_url(corpus):
+            try:
+                found = Path(corpus).stat()
+            except OSError as exc:
+                raise ClusterankError(f"--corpus {corpus}: cannot be read ({exc.strerror or exc})") from None
+            return {"file": (found.st_mtime_ns, found.st_size)}
+        return {model: sync_corpus(corpus, model, text_column=self.config.text_column,
                                    label_column=self.config.label_column, workspace=self.workspace,
                                    device=self.config.device, progress=progress).version
                 for model in self.config.models}
