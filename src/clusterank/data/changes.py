@@ -101,7 +101,7 @@ def track_changes(url: str, *, on: bool = True, text_column: str = "text", wait_
                     raise ClusterankError(f"{source}: to track changes the table needs a key column (`id`, &id=<"
                                           f"column> or a one-column primary key) and a text column {text_column!r}")
                 names, key, rel = found
-                for event, referencing in TRIGGERS.items():
+                for event in TRIGGERS:
                     conn.execute(sql.SQL("drop trigger if exists {} on {}").format(
                         sql.Identifier(f"clusterank_track_{event}"), names["t"]))
                 if on:
@@ -115,15 +115,14 @@ def track_changes(url: str, *, on: bool = True, text_column: str = "text", wait_
                             sql.Identifier(f"clusterank_track_{event}"), sql.SQL(event), names["t"],
                             sql.SQL(referencing), sql.Literal(key)))
                 conn.execute("delete from clusterank_sync_mark where rel = %s", (rel,))
+                if not on:
+                    conn.execute("delete from clusterank_changes where rel = %s", (rel,))
+                    return f"{source}: changes are no longer tracked"
                 indexed = conn.execute("select exists (select 1 from pg_index i join pg_attribute a on a.attrelid = "
                                        "i.indrelid and a.attnum = i.indkey[0] where i.indrelid = %s and a.attname = %s)",
                                        (rel, key)).fetchone()[0]
-                if not on:
-                    conn.execute("delete from clusterank_changes where rel = %s", (rel,))
         except psycopg.Error as exc:
             raise database_error(exc, plain) from None
-    if not on:
-        return f"{source}: changes are no longer tracked"
     return (f"{source}: changes are tracked (key {key!r}); the next sync compares the table whole, later ones read "
             f"only the rows written since" + ("" if indexed else f"; warning: no index starts with {key!r}, so each "
                                               f"sync still scans the table (create one on it)"))
@@ -133,15 +132,17 @@ def tracked_mark(conn, url: str, text_column: str) -> Mark | None:
     """A mark for the sync about to read the table: the snapshot now, where all of the table's change-log triggers
     are in place and log the key column this sync uses; None where the table is not tracked (or `url` is a query)."""
     found = _table(conn, url, text_column)
-    if found is None:
+    if found is None or not _logging(conn, found[2], found[1]):
         return None
-    _, key, rel = found
+    return Mark(found[2], conn.execute("select pg_current_snapshot()::text").fetchone()[0])
+
+
+def _logging(conn, rel: int, key: str) -> bool:
+    """Whether every change-log trigger is on table `rel`, enabled, and logs the key column `key`."""
     triggers = conn.execute("select tgname, tgargs from pg_trigger where tgrelid = %s and tgenabled <> 'D' and "
                             "tgname like 'clusterank\\_track\\_%%'", (rel,)).fetchall()
     wanted = {f"clusterank_track_{event}" for event in TRIGGERS}
-    if {name for name, _ in triggers} != wanted or any(bytes(args) != key.encode() + b"\0" for _, args in triggers):
-        return None
-    return Mark(rel, conn.execute("select pg_current_snapshot()::text").fetchone()[0])
+    return {name for name, _ in triggers} == wanted and all(bytes(args) == key.encode() + b"\0" for _, args in triggers)
 
 
 def read_changes(conn, url: str, snapshot: str, text_column: str,
@@ -150,16 +151,17 @@ def read_changes(conn, url: str, snapshot: str, text_column: str,
 
     Returns:
         As `diff_table`: (the new and edited rows, their `xmin` in `frame.attrs["versions"]`; ids by state, `new`,
-        `edited`, `deleted` and `rewritten` (written since, the text unchanged); the table's rows in all), or None where the log cannot say or should not: the table
-        is not tracked with this key, this snapshot has no mark on it (never synced since the triggers went on, a
-        truncate, a mark forgotten after `MARK_DAYS`), or more than half of the rows were written since.
+        `edited`, `deleted` and `rewritten` (written since, the text unchanged); the table's rows in all), or None
+        where the log cannot say or should not: the table is not tracked with this key, this snapshot has no mark
+        on it (never synced since the triggers went on, a truncate, a mark forgotten after `MARK_DAYS`), or more
+        than half of the rows were written since.
     """
     from psycopg import sql
 
     with conn.transaction():
         conn.execute("set transaction isolation level repeatable read, read only")  # one state of the table
         found = _table(conn, url, text_column)
-        if found is None or tracked_mark(conn, url, text_column) is None:
+        if found is None or not _logging(conn, found[2], found[1]):
             return None
         names, key, rel = found
         last = conn.execute("select seen::text, rows from clusterank_sync_mark where source = %s and rel = %s",
