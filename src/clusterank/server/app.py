@@ -95,7 +95,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None, *, shared=Non
     """The ASGI app serving `config` (the engine is built here unless given). With `config.db`, compare jobs, usage
     records and paid APIs' rate limits live in that database (`shared`: `jobs_db.shared_state(config)`, made here
     unless given). With `config.refresh_s`, a `refresh.Refresher` (primed before `engine` was built, or made and
-    primed here) swaps in a new engine whenever the database corpus changes."""
+    primed here) swaps in a new engine whenever the corpus changes."""
     fastapi = require("fastapi", "serve", "clusterank serve")
     from fastapi.exceptions import RequestValidationError
     from starlette.exceptions import HTTPException

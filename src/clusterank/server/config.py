@@ -11,7 +11,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from clusterank import (DEFAULT_MODEL, SEED_RANGE, Bound, ClusterankError, canonical_spec, check_device,
+from clusterank import (DEFAULT_MODEL, SEED_RANGE, Bound, ClusterankError, Workspace, canonical_spec, check_device,
                         is_database_url, is_loopback)
 
 CONFIG_ENV = "CLUSTERANK_SERVE_CONFIG"
@@ -155,6 +155,11 @@ class ServerConfig:
         if self.blind:
             args += ["--blind", ",".join(self.blind)]
         return args
+
+    def open_workspace(self) -> Workspace:
+        """The workspace this server uses (`workspace`, else the default one): its engine's cache, clusters and
+        reports, and the cache a refresh syncs into."""
+        return Workspace(Path(self.workspace)) if self.workspace else Workspace.default()
 
     def job_env(self) -> dict[str, str]:
         """What a compare job's child process gets in its environment over the server's: with `--db`, that database

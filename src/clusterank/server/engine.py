@@ -13,7 +13,6 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -49,7 +48,7 @@ class Engine:
 
     def __init__(self, config: ServerConfig, *, progress: bool = False):
         self.config = config
-        self.workspace = Workspace(Path(config.workspace)) if config.workspace else Workspace.default()
+        self.workspace = config.open_workspace()
         load = lambda blind: (load_profiles(config.corpus, text_column=config.text_column, blind=blind,
                                             label_column=config.label_column) if config.corpus
                               else bundled_profiles(blind=blind))
@@ -346,10 +345,11 @@ class Engine:
             ApiError: 404 for a row outside the corpus, or an id no longer in it.
         """
         if id is not None and not (0 <= row < len(self.corpus) and self.corpus.ids[row] == id):
-            if id not in self.corpus.ids:
+            try:
+                row = self.corpus.ids.index(id)
+            except ValueError:
                 raise ApiError(404, f"no profile with id {id!r}: it left the corpus when it was last refreshed",
-                               param="id")
-            row = self.corpus.ids.index(id)
+                               param="id") from None
         if not 0 <= row < len(self.corpus):
             raise ApiError(404, f"no profile {row}: rows are 0 to {len(self.corpus) - 1}", param="row")
         pipe = self.pipeline(model, blind)

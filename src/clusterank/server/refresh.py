@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from clusterank import ClusterankError, Workspace, is_database_url, sync_corpus
+from clusterank import ClusterankError, is_database_url, sync_corpus
 from clusterank.server.config import ServerConfig
 from clusterank.server.engine import Engine
 
@@ -55,11 +55,11 @@ class LiveEngine:
 
 
 class Refresher:
-    """Keeps a `LiveEngine` up to date with its database corpus (see the module docstring)."""
+    """Keeps a `LiveEngine` up to date with its corpus, a table or a file (see the module docstring)."""
 
     def __init__(self, config: ServerConfig, *, progress: bool = False):
         self.config, self.progress = config, progress
-        self.workspace = Workspace(config.workspace) if config.workspace else Workspace.default()
+        self.workspace = config.open_workspace()  # the engine's: the cache a sync fills is the one it reads
         self.versions: dict[str, object] | None = None
         self.live: LiveEngine | None = None
         self._stop = threading.Event()
